@@ -1,0 +1,41 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "netctl",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "netctl", targets: ["netctl"]),
+        .library(name: "Netlink", targets: ["Netlink"]),
+        .library(name: "CNM", targets: ["CNM"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // System libraries and C.
+        .systemLibrary(name: "CNetlink", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
+
+        // Typed kernel interfaces.
+        .target(name: "Netlink", dependencies: ["CNetlink"]),
+
+        // The Container Network Model.
+        .target(name: "CNM", dependencies: ["Netlink"]),
+
+        // The command line.
+        .executableTarget(
+            name: "netctl",
+            dependencies: [
+                "CNM",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // Tests.
+        .target(name: "TestSupport", dependencies: ["Netlink"], path: "Tests/TestSupport"),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "TestSupport"]),
+        .testTarget(name: "CNMTests", dependencies: ["CNM", "TestSupport"]),
+        .testTarget(name: "NetctlTests", dependencies: ["TestSupport", "Netlink"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
