@@ -1,0 +1,107 @@
+import Netlink
+import Glibc
+
+extension NetworkController {
+    /// Makes the kernel and the records agree again after a crash, a kill -9 or a reboot:
+    /// records whose kernel objects are gone are repaired (networks) or dropped (sandboxes,
+    /// endpoints); kernel objects marked as this root's that no record owns are removed.
+    /// Returns one line per repair.
+    public func reconcile() throws -> [String] {
+        try store.locked {
+            var report: [String] = []
+            let session = try host.session()
+            var networks = try self.networks()
+            var sandboxes = try self.sandboxes()
+            var endpoints = try allEndpoints()
+
+            // Sandboxes whose namespace is gone take their endpoints with them.
+            for sandbox in sandboxes where !NetworkNamespace.exists(named: sandbox.name) {
+                for endpoint in endpoints where endpoint.sandboxID == sandbox.id {
+                    try store.delete(Keys.endpoint(endpoint.id, network: endpoint.networkID))
+                    report.append("removed endpoint \(endpoint.shortID): its sandbox \"\(sandbox.name)\" is gone")
+                }
+                endpoints.removeAll { $0.sandboxID == sandbox.id }
+                try store.delete(Keys.sandbox(sandbox.id))
+                report.append("removed sandbox \"\(sandbox.name)\": its network namespace is gone")
+            }
+            sandboxes.removeAll { !NetworkNamespace.exists(named: $0.name) }
+
+            // Namespaces this root marked but never recorded (a create killed halfway).
+            let recordedNames = Set(sandboxes.map(\.name))
+            for name in NetworkNamespace.names() where !recordedNames.contains(name) {
+                guard let marker = try? loopbackMarker(of: name), marker.kind == .sandbox, marker.belongs(to: host.rootID) else { continue }
+                try NetworkNamespace.remove(named: name)
+                report.append("removed network namespace \"\(name)\": no sandbox record owns it")
+            }
+
+            // Networks whose devices are gone are made again: they are configuration.
+            for network in networks {
+                let driver = try Drivers.named(network.driver)
+                if try !driver.networkIsPresent(network, host: host) {
+                    if network.driver == "bridge" {
+                        try driver.restoreNetwork(network, host: host)
+                        report.append("recreated bridge \(network.interfaceName ?? "") of network \"\(network.name)\"")
+                    } else {
+                        report.append("network \"\(network.name)\": parent interface \(network.interfaceName ?? "") is missing")
+                    }
+                }
+            }
+            networks = try self.networks()
+
+            // Endpoints whose interface is gone are dropped, freeing their addresses.
+            let sandboxByID = Dictionary(uniqueKeysWithValues: sandboxes.map { ($0.id, $0) })
+            var liveEndpoints: Set<String> = []
+            for endpoint in endpoints {
+                guard let sandbox = sandboxByID[endpoint.sandboxID] else { continue }
+                if try endpointIsPresent(endpoint, sandbox: sandbox) {
+                    liveEndpoints.insert(endpoint.id)
+                    continue
+                }
+                if let network = networks.first(where: { $0.id == endpoint.networkID }) {
+                    try? Drivers.named(network.driver).leave(endpoint, network: network, sandbox: SandboxContext(record: sandbox), host: host)
+                }
+                try store.delete(Keys.endpoint(endpoint.id, network: endpoint.networkID))
+                report.append("removed endpoint \(endpoint.shortID) of sandbox \"\(sandbox.name)\": its interface is gone")
+            }
+
+            // Host devices marked as this root's that no record owns.
+            let networkIDs = Set(networks.map(\.id))
+            let request = session.batch()
+            for link in try session.links() {
+                guard let marker = Marker(alias: link.alias), marker.belongs(to: host.rootID) else { continue }
+                let owned = marker.kind == .network ? networkIDs.contains(marker.id) : liveEndpoints.contains(marker.id)
+                if !owned {
+                    session.addLinkDelete(.index(link.index), to: request)
+                    report.append("removed \(link.kind ?? "link") \(link.name): no \(marker.kind.rawValue) record owns it")
+                }
+            }
+            try session.execute(request)
+
+            // Devices inside recorded sandboxes that no endpoint owns (a macvlan left by a kill).
+            for sandbox in sandboxes {
+                let inside = try SandboxContext(record: sandbox).session()
+                let request = inside.batch()
+                for link in try inside.links() {
+                    guard let marker = Marker(alias: link.alias), marker.kind == .endpoint,
+                          marker.belongs(to: host.rootID), !liveEndpoints.contains(marker.id) else { continue }
+                    inside.addLinkDelete(.index(link.index), to: request)
+                    report.append("removed \(link.kind ?? "link") \(link.name) in sandbox \"\(sandbox.name)\": no endpoint record owns it")
+                }
+                try inside.execute(request)
+            }
+            return report
+        }
+    }
+
+    /// The interface is in the sandbox, and (bridge) its host end is on the host.
+    private func endpointIsPresent(_ endpoint: EndpointRecord, sandbox: SandboxRecord) throws -> Bool {
+        if let hostEnd = endpoint.hostInterface, try host.session().link(.name(hostEnd)) == nil { return false }
+        if let inside = endpoint.sandboxInterface, try SandboxContext(record: sandbox).session().link(.name(inside)) == nil { return false }
+        return true
+    }
+
+    private func loopbackMarker(of namespace: String) throws -> Marker? {
+        let session = try NetlinkSession(in: try NetworkNamespace.open(named: namespace))
+        return Marker(alias: try session.link(.name("lo"))?.alias)
+    }
+}

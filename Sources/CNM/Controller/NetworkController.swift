@@ -1,0 +1,223 @@
+import Netlink
+
+/// The Container Network Model's front: networks, sandboxes and the endpoints between them.
+/// Every change takes the store's lock, reads what it needs, changes the kernel through a
+/// driver, and records the result; a failure undoes the kernel change before it returns.
+public final class NetworkController {
+    public let store: any Store
+    public let host: HostContext
+    let defaultPools: [DefaultAddressPool]
+
+    /// Opens (and on first use, initialises) the state root.
+    public init(store: any Store, hostNamespace: String?, defaultPools: [DefaultAddressPool],
+                faults: FaultInjector = FaultInjector()) throws {
+        self.store = store
+        self.defaultPools = defaultPools
+        let rootID = try Self.rootID(of: store)
+        host = HostContext(rootID: rootID, namespaceName: hostNamespace, faults: faults)
+    }
+
+    private static func rootID(of store: any Store) throws -> String {
+        if let root = try store.get(RootRecord.self, Keys.root) { return root.id }
+        return try store.locked {
+            if let root = try store.get(RootRecord.self, Keys.root) { return root.id }
+            let root = RootRecord(id: Identifier.make())
+            // The predefined networks every Docker host has.
+            for (name, driver) in [("host", "host"), ("none", "null")] {
+                let network = NetworkRecord(
+                    id: Identifier.make(), name: name, driver: driver, created: Timestamp.now(), scope: "local",
+                    enableIPv6: false, internal: false, attachable: false, ipamDriver: "default", ipamOptions: [:],
+                    pools: [], options: [:], labels: [:], interfaceName: nil, predefined: true)
+                try store.put(Keys.network(network.id), network)
+            }
+            try store.put(Keys.root, root)
+            return root.id
+        }
+    }
+
+    // MARK: Networks
+
+    public func networks() throws -> [NetworkRecord] {
+        try store.all(NetworkRecord.self, under: Keys.networks).sorted { $0.name < $1.name }
+    }
+
+    /// By name, full id or unique id prefix, as Docker resolves them.
+    public func network(_ reference: String) throws -> NetworkRecord {
+        try resolve(reference, among: try networks(), kind: "network", name: \.name, id: \.id)
+    }
+
+    public func endpoints(of network: NetworkRecord) throws -> [EndpointRecord] {
+        try store.all(EndpointRecord.self, under: Keys.endpoints(of: network.id))
+    }
+
+    public func createNetwork(_ request: NetworkCreateRequest) throws -> NetworkRecord {
+        try validateName(request.name, of: "network")
+        let driver = try Drivers.named(request.driver)
+        return try store.locked {
+            let existing = try networks()
+            if let clash = existing.first(where: { $0.name == request.name }) {
+                throw CNMError("network \"\(request.name)\" already exists (id \(clash.shortID))")
+            }
+            if ["host", "null"].contains(driver.name), existing.contains(where: { $0.driver == driver.name }) {
+                throw CNMError("only one instance of the \(driver.name) network is allowed")
+            }
+            var network = NetworkRecord(
+                id: Identifier.make(), name: request.name, driver: driver.name, created: Timestamp.now(), scope: "local",
+                enableIPv6: request.enableIPv6, internal: request.internal, attachable: request.attachable,
+                ipamDriver: "default", ipamOptions: [:], pools: [], options: request.options, labels: request.labels,
+                interfaceName: nil, predefined: false)
+            if !["host", "null"].contains(driver.name) {
+                network.pools = try addressPools(for: request, existing: existing)
+            }
+            try driver.prepare(&network, host: host)
+            try driver.createNetwork(network, host: host)
+            do {
+                try store.put(Keys.network(network.id), network)
+            } catch {
+                try? driver.deleteNetwork(network, host: host)
+                throw error
+            }
+            return network
+        }
+    }
+
+    public func removeNetwork(_ reference: String) throws -> NetworkRecord {
+        try store.locked {
+            let network = try network(reference)
+            guard !network.predefined else {
+                throw CNMError("network \"\(network.name)\" is predefined and cannot be removed")
+            }
+            let endpoints = try endpoints(of: network)
+            guard endpoints.isEmpty else {
+                let users = endpoints.map { "sandbox \"\($0.sandboxName)\" (endpoint \($0.shortID))" }
+                throw CNMError("network \"\(network.name)\" is in use by \(users.count) endpoint\(users.count == 1 ? "" : "s"): \(users.joined(separator: ", "))")
+            }
+            try Drivers.named(network.driver).deleteNetwork(network, host: host)
+            try store.delete(Keys.network(network.id))
+            return network
+        }
+    }
+
+    /// Removes every network nothing is attached to, except the predefined ones.
+    public func prune() throws -> [NetworkRecord] {
+        try store.locked {
+            var removed: [NetworkRecord] = []
+            for network in try networks() where !network.predefined {
+                guard try endpoints(of: network).isEmpty else { continue }
+                try Drivers.named(network.driver).deleteNetwork(network, host: host)
+                try store.delete(Keys.network(network.id))
+                removed.append(network)
+            }
+            return removed
+        }
+    }
+
+    // MARK: Addressing
+
+    /// The subnets of a new network: as given (checked), or the next free one of the
+    /// default pools for each family the network needs.
+    private func addressPools(for request: NetworkCreateRequest, existing: [NetworkRecord]) throws -> [AddressPoolConfig] {
+        let subject = "network \"\(request.name)\""
+        var pools: [AddressPoolConfig] = []
+        for text in request.subnets {
+            guard let subnet = IPNetwork(cidr: text) else {
+                throw CNMError("invalid subnet \"\(text)\": expected a CIDR such as 198.18.0.0/24 or 2001:db8::/64")
+            }
+            guard subnet.isSubnet else {
+                throw CNMError("invalid subnet \"\(text)\": host bits are set, expected \(subnet.masked)")
+            }
+            if let clash = pools.first(where: { $0.subnet.overlaps(subnet) }) {
+                throw CNMError("\(subject): subnet \(subnet) overlaps subnet \(clash.subnet)")
+            }
+            pools.append(AddressPoolConfig(subnet: subnet))
+        }
+        if !request.enableIPv6, pools.contains(where: { !$0.subnet.isIPv4 }) {
+            throw CNMError("\(subject): an IPv6 subnet needs --ipv6")
+        }
+
+        func pool(containing address: IPAddress, text: String, what: String) throws -> Int {
+            guard let index = pools.firstIndex(where: { $0.subnet.contains(address) }) else {
+                let subnets = pools.map(\.subnet.description).joined(separator: ", ")
+                throw CNMError("\(subject): \(what) \(text) is not in \(pools.isEmpty ? "any subnet (give --subnet)" : "subnet \(subnets)")")
+            }
+            return index
+        }
+        for text in request.gateways {
+            guard let gateway = IPAddress(text) else { throw CNMError("invalid gateway \"\(text)\": expected an IP address") }
+            let index = try pool(containing: gateway, text: text, what: "gateway")
+            guard pools[index].gateway == nil else { throw CNMError("\(subject): more than one gateway for subnet \(pools[index].subnet)") }
+            pools[index].gateway = gateway
+        }
+        for text in request.ipRanges {
+            guard let range = IPNetwork(cidr: text), range.isSubnet else {
+                throw CNMError("invalid ip-range \"\(text)\": expected a CIDR such as 198.18.0.128/25")
+            }
+            guard let index = pools.firstIndex(where: { $0.subnet.contains(range) }) else {
+                let subnets = pools.map(\.subnet.description).joined(separator: ", ")
+                throw CNMError("\(subject): ip-range \(text) is not in \(pools.isEmpty ? "any subnet (give --subnet)" : "subnet \(subnets)")")
+            }
+            guard pools[index].ipRange == nil else { throw CNMError("\(subject): more than one ip-range for subnet \(pools[index].subnet)") }
+            pools[index].ipRange = range
+        }
+        for text in request.auxiliaryAddresses {
+            let pair = text.split(separator: "=", maxSplits: 1).map(String.init)
+            guard pair.count == 2, !pair[0].isEmpty, let address = IPAddress(pair[1]) else {
+                throw CNMError("invalid aux-address \"\(text)\": expected NAME=IP")
+            }
+            let index = try pool(containing: address, text: pair[1], what: "aux-address")
+            pools[index].auxiliaryAddresses[pair[0]] = address
+        }
+
+        // Overlaps with this root's networks, then fill in what was not given.
+        let taken = existing.flatMap { network in network.pools.map { ($0.subnet, network.name) } }
+        for pool in pools {
+            if let clash = taken.first(where: { $0.0.overlaps(pool.subnet) }) {
+                throw CNMError("\(subject): subnet \(pool.subnet) overlaps network \"\(clash.1)\" (\(clash.0))")
+            }
+        }
+        var families = [true]
+        if request.enableIPv6 { families.append(false) }
+        for ipv4 in families where !pools.contains(where: { $0.subnet.isIPv4 == ipv4 }) {
+            let avoid = taken.map(\.0) + (try hostRoutes(ipv4: ipv4))
+            guard let subnet = AddressAllocator.chooseSubnet(from: defaultPools, ipv4: ipv4, avoiding: avoid) else {
+                let family = ipv4 ? "IPv4" : "IPv6"
+                throw CNMError("\(subject): no free \(family) subnet in the default address pools (\(defaultPools.filter { $0.base.isIPv4 == ipv4 }.map(\.description).joined(separator: " ")))\(ipv4 ? "" : "; give --subnet with an IPv6 prefix")")
+            }
+            pools.append(AddressPoolConfig(subnet: subnet))
+        }
+        for index in pools.indices {
+            let subnet = pools[index].subnet
+            if pools[index].gateway == nil, let first = subnet.first.advanced(by: 1), subnet.contains(first) {
+                pools[index].gateway = first
+            }
+            if let gateway = pools[index].gateway,
+               AddressAllocator.reserved(in: AddressPoolConfig(subnet: subnet)).contains(gateway) {
+                throw CNMError("\(subject): gateway \(gateway) is the network or broadcast address of \(subnet)")
+            }
+        }
+        return pools
+    }
+
+    /// Subnets the host already routes (other than the default route), which a chosen
+    /// subnet must not shadow.
+    private func hostRoutes(ipv4: Bool) throws -> [IPNetwork] {
+        try host.session().routes(family: ipv4 ? 2 : 10, table: Route.mainTable).compactMap { route in
+            guard let destination = route.destination, destination.prefixLength > 0,
+                  !(destination.isIPv4 == false && destination.address.description.hasPrefix("fe80")) else { return nil }
+            return destination
+        }
+    }
+
+    // MARK: Resolution
+
+    func resolve<T>(_ reference: String, among items: [T], kind: String,
+                    name: KeyPath<T, String>, id: KeyPath<T, String>) throws -> T {
+        if let exact = items.first(where: { $0[keyPath: name] == reference || $0[keyPath: id] == reference }) {
+            return exact
+        }
+        let matches = reference.isEmpty ? [] : items.filter { $0[keyPath: id].hasPrefix(reference) }
+        if matches.count == 1 { return matches[0] }
+        if matches.count > 1 { throw CNMError("\(kind) id prefix \"\(reference)\" is ambiguous: \(matches.count) \(kind)s match") }
+        throw CNMError("\(kind) \"\(reference)\" not found")
+    }
+}

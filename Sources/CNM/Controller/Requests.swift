@@ -1,0 +1,46 @@
+import Netlink
+
+/// `netctl network create` as the controller receives it: text as the user typed it, so
+/// every error can quote the bad value.
+public struct NetworkCreateRequest: Sendable {
+    public var name: String
+    public var driver: String = "bridge"
+    public var subnets: [String] = []
+    public var gateways: [String] = []
+    public var ipRanges: [String] = []
+    /// `HOST=ADDRESS` pairs.
+    public var auxiliaryAddresses: [String] = []
+    public var enableIPv6 = false
+    public var `internal` = false
+    public var attachable = false
+    public var options: [String: String] = [:]
+    public var labels: [String: String] = [:]
+
+    public init(name: String) { self.name = name }
+}
+
+/// `netctl network connect`.
+public struct ConnectRequest: Sendable {
+    public var network: String
+    public var sandbox: String
+    public var ipv4: String?
+    public var ipv6: String?
+    public var aliases: [String] = []
+
+    public init(network: String, sandbox: String) {
+        self.network = network
+        self.sandbox = sandbox
+    }
+}
+
+/// Names of networks and sandboxes: as Docker's, a letter or digit then letters, digits,
+/// `_`, `.` and `-`.
+func validateName(_ name: String, of kind: String) throws {
+    let allowed = name.utf8.enumerated().allSatisfy { index, byte in
+        let alphanumeric = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
+        return alphanumeric || (index > 0 && (byte == 0x5f || byte == 0x2e || byte == 0x2d))
+    }
+    guard !name.isEmpty, name.utf8.count <= 64, allowed else {
+        throw CNMError("invalid \(kind) name \"\(name)\": expected 1 to 64 of [a-zA-Z0-9_.-], starting with a letter or digit")
+    }
+}

@@ -1,0 +1,101 @@
+import FoundationEssentials
+import Glibc
+
+/// The embedded store: one JSON file per key under the state root (`--root`,
+/// `NETCTL_ROOT`, /var/lib/netctl), written to a temporary file and renamed into place,
+/// and a lock file that flock(2) serializes commands on. A command that dies loses its
+/// lock with its process, so a kill never leaves the root locked.
+public struct LocalStore: Store {
+    public let root: String
+
+    public init(root: String) throws {
+        self.root = root
+        try Self.makeDirectories(root)
+    }
+
+    private func path(_ key: String) -> String { "\(root)/\(key).json" }
+
+    public func read(_ key: String) throws -> [UInt8]? {
+        let fd = open(path(key), O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw CNMError("cannot read \(path(key)): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let count = Glibc.read(fd, &chunk, chunk.count)
+            if count < 0 { throw CNMError("cannot read \(path(key)): \(String(cString: strerror(errno)))") }
+            if count == 0 { return bytes }
+            bytes += chunk[0..<count]
+        }
+    }
+
+    public func write(_ key: String, _ value: [UInt8]) throws {
+        let target = path(key)
+        try Self.makeDirectories(String(target[..<target.lastIndex(of: "/")!]))
+        let temporary = "\(target).tmp\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw CNMError("cannot write \(temporary): \(String(cString: strerror(errno)))") }
+        let written = value.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        guard written == value.count, rename(temporary, target) == 0 else {
+            unlink(temporary)
+            throw CNMError("cannot write \(target): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    public func delete(_ key: String) throws {
+        if unlink(path(key)) != 0 && errno != ENOENT {
+            throw CNMError("cannot delete \(path(key)): \(String(cString: strerror(errno)))")
+        }
+        // Drop directories the key leaves empty (an endpoint folder of a removed network).
+        var directory = path(key)
+        while let slash = directory.lastIndex(of: "/"), directory.count > root.count + 1 {
+            directory = String(directory[..<slash])
+            if directory.count <= root.count || rmdir(directory) != 0 { break }
+        }
+    }
+
+    public func keys(under prefix: String) throws -> [String] {
+        var keys: [String] = []
+        collect("\(root)/\(prefix)", key: prefix, into: &keys)
+        return keys.sorted()
+    }
+
+    private func collect(_ directory: String, key: String, into keys: inout [String]) {
+        guard let dir = opendir(directory) else { return }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if name.hasPrefix(".") { continue }
+            if Int32(entry.pointee.d_type) == DT_DIR {
+                collect("\(directory)/\(name)", key: "\(key)/\(name)", into: &keys)
+            } else if name.hasSuffix(".json") {
+                keys.append("\(key)/\(name.dropLast(5))")
+            }
+        }
+    }
+
+    public func locked<T>(_ body: () throws -> T) throws -> T {
+        let fd = open("\(root)/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw CNMError("cannot open \(root)/lock: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw CNMError("cannot lock \(root)/lock: \(String(cString: strerror(errno)))") }
+        }
+        return try body()
+    }
+
+    static func makeDirectories(_ path: String) throws {
+        if mkdir(path, 0o700) == 0 || errno == EEXIST { return }
+        guard errno == ENOENT, let slash = path.lastIndex(of: "/"), slash != path.startIndex else {
+            throw CNMError("cannot create state directory \(path): \(String(cString: strerror(errno)))")
+        }
+        try makeDirectories(String(path[..<slash]))
+        guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
+            throw CNMError("cannot create state directory \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+}

@@ -1,0 +1,37 @@
+import FoundationEssentials
+
+/// Where CNM keeps its records: keys like `networks/ID`, `endpoints/NETWORK/ID`,
+/// `sandboxes/ID`, values as JSON. The embedded local store is the default; a distributed
+/// store (etcd) implements the same protocol for networks that span hosts.
+public protocol Store: Sendable {
+    func read(_ key: String) throws -> [UInt8]?
+    /// Replaces the value atomically: a reader sees the old document or the new one.
+    func write(_ key: String, _ value: [UInt8]) throws
+    func delete(_ key: String) throws
+    /// Every key below `prefix`, at any depth, sorted.
+    func keys(under prefix: String) throws -> [String]
+    /// Runs `body` holding the store's exclusive lock, which serializes every command that
+    /// changes state, across processes.
+    func locked<T>(_ body: () throws -> T) throws -> T
+}
+
+extension Store {
+    public func get<T: Decodable>(_ type: T.Type, _ key: String) throws -> T? {
+        guard let bytes = try read(key) else { return nil }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(bytes))
+        } catch {
+            throw CNMError("state record \(key) is unreadable: \(error)")
+        }
+    }
+
+    public func put<T: Encodable>(_ key: String, _ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try write(key, Array(try encoder.encode(value)))
+    }
+
+    public func all<T: Decodable>(_ type: T.Type, under prefix: String) throws -> [T] {
+        try keys(under: prefix).compactMap { try get(T.self, $0) }
+    }
+}

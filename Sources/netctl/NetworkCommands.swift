@@ -1,0 +1,177 @@
+import ArgumentParser
+import CNM
+
+struct NetworkCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "network",
+        abstract: "Manage networks.",
+        subcommands: [Create.self, List.self, Inspect.self, Remove.self, Prune.self, Connect.self, Disconnect.self]
+    )
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a network.")
+        @OptionGroup var global: GlobalOptions
+        @Option(name: [.short, .long], help: "Driver: bridge, macvlan, host or null.") var driver = "bridge"
+        @Option(help: "Subnet in CIDR form, one per family.") var subnet: [String] = []
+        @Option(help: "Gateway of a subnet.") var gateway: [String] = []
+        @Option(help: "Allocate container addresses from this sub-range.") var ipRange: [String] = []
+        @Option(help: ArgumentHelp("Address the IPAM must not hand out.", valueName: "NAME=IP")) var auxAddress: [String] = []
+        @Flag(help: "Enable IPv6.") var ipv6 = false
+        @Flag(help: "No outside access (no masquerade, no published ports).") var `internal` = false
+        @Flag(help: "Let containers attach by hand.") var attachable = false
+        @Option(name: [.customShort("o"), .customLong("opt")], help: ArgumentHelp("Driver option.", valueName: "KEY=VALUE")) var opt: [String] = []
+        @Option(help: ArgumentHelp("Metadata.", valueName: "KEY=VALUE")) var label: [String] = []
+        @Argument var name: String
+
+        func run() throws {
+            var request = NetworkCreateRequest(name: name)
+            request.driver = driver
+            request.subnets = subnet
+            request.gateways = gateway
+            request.ipRanges = ipRange
+            request.auxiliaryAddresses = auxAddress
+            request.enableIPv6 = ipv6
+            request.internal = `internal`
+            request.attachable = attachable
+            request.options = try Output.pairs(opt, flag: "option")
+            request.labels = try Output.pairs(label, flag: "label", valueRequired: false)
+            print(try global.controller().createNetwork(request).id)
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List networks.", aliases: ["list"])
+        @OptionGroup var global: GlobalOptions
+        @Flag(name: .shortAndLong, help: "Only ids.") var quiet = false
+        @Option(name: .shortAndLong, help: ArgumentHelp("driver=, name=, id=, label=, scope=, type=custom|builtin.", valueName: "KEY=VALUE")) var filter: [String] = []
+        @Option(help: "table or json.") var format = "table"
+        @Flag(help: "Full ids.") var noTrunc = false
+
+        func run() throws {
+            let filters = try filter.map(NetworkFilter.init)
+            guard ["table", "json"].contains(format) else { throw CLIError("invalid format \"\(format)\": expected table or json") }
+            let networks = try global.controller().networks().filter { network in filters.allSatisfy { $0.matches(network) } }
+            let id = { (network: NetworkRecord) in noTrunc ? network.id : network.shortID }
+            if quiet {
+                networks.forEach { print(id($0)) }
+            } else if format == "json" {
+                for network in networks {
+                    try Output.json([
+                        "CreatedAt": network.created, "Driver": network.driver, "ID": id(network),
+                        "IPv6": String(network.enableIPv6), "Internal": String(network.internal),
+                        "Labels": network.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
+                        "Name": network.name, "Scope": network.scope,
+                    ], pretty: false)
+                }
+            } else {
+                Output.table(["NETWORK ID", "NAME", "DRIVER", "SCOPE"],
+                             networks.map { [id($0), $0.name, $0.driver, $0.scope] })
+            }
+        }
+    }
+
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show networks in detail (JSON).")
+        @OptionGroup var global: GlobalOptions
+        @Argument var networks: [String]
+
+        func run() throws {
+            let controller = try global.controller()
+            let shown = try networks.map { reference in
+                let network = try controller.network(reference)
+                return NetworkInspect(network, endpoints: try controller.endpoints(of: network))
+            }
+            try Output.json(shown)
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove networks.", aliases: ["remove"])
+        @OptionGroup var global: GlobalOptions
+        @Argument var networks: [String]
+
+        func run() throws {
+            let controller = try global.controller()
+            var failed: (any Error)?
+            for reference in networks {
+                do { print(try controller.removeNetwork(reference).name) } catch { failed = error }
+            }
+            if let failed { throw failed }
+        }
+    }
+
+    struct Prune: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove all networks nothing is attached to.")
+        @OptionGroup var global: GlobalOptions
+        @Flag(name: .shortAndLong, help: "Do not ask (netctl never asks).") var force = false
+
+        func run() throws {
+            let removed = try global.controller().prune()
+            guard !removed.isEmpty else { return }
+            print("Deleted Networks:")
+            removed.forEach { print($0.name) }
+        }
+    }
+
+    struct Connect: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Attach a sandbox to a network.")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "IPv4 address.") var ip: String?
+        @Option(help: "IPv6 address.") var ip6: String?
+        @Option(help: "Name the endpoint also answers to.") var alias: [String] = []
+        @Argument var network: String
+        @Argument var sandbox: String
+
+        func run() throws {
+            var request = ConnectRequest(network: network, sandbox: sandbox)
+            request.ipv4 = ip
+            request.ipv6 = ip6
+            request.aliases = alias
+            _ = try global.controller().connect(request)
+        }
+    }
+
+    struct Disconnect: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Detach a sandbox from a network.")
+        @OptionGroup var global: GlobalOptions
+        @Flag(name: .shortAndLong, help: "Accepted for Docker compatibility.") var force = false
+        @Argument var network: String
+        @Argument var sandbox: String
+
+        func run() throws {
+            try global.controller().disconnect(network: network, sandbox: sandbox)
+        }
+    }
+}
+
+/// One `--filter KEY=VALUE` of `network ls`, as Docker reads it.
+struct NetworkFilter {
+    var key: String
+    var value: String
+
+    init(_ text: String) throws {
+        let pair = text.split(separator: "=", maxSplits: 1).map(String.init)
+        guard pair.count == 2, ["driver", "name", "id", "label", "scope", "type"].contains(pair[0]) else {
+            throw CLIError("invalid filter \"\(text)\": expected driver=, name=, id=, label=, scope= or type=")
+        }
+        if pair[0] == "type", !["custom", "builtin"].contains(pair[1]) {
+            throw CLIError("invalid filter \"\(text)\": type is custom or builtin")
+        }
+        key = pair[0]
+        value = pair[1]
+    }
+
+    func matches(_ network: NetworkRecord) -> Bool {
+        switch key {
+        case "driver": return network.driver == value
+        case "name": return network.name.contains(value)
+        case "id": return network.id.hasPrefix(value)
+        case "scope": return network.scope == value
+        case "type": return network.predefined == (value == "builtin")
+        default:
+            let pair = value.split(separator: "=", maxSplits: 1).map(String.init)
+            guard let label = network.labels[pair[0]] else { return false }
+            return pair.count == 1 || label == pair[1]
+        }
+    }
+}

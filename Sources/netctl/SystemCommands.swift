@@ -1,0 +1,51 @@
+import ArgumentParser
+import CNM
+import Glibc
+
+struct SystemCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "system",
+        abstract: "The host and the state root.",
+        subcommands: [Info.self, Reconcile.self]
+    )
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show what netctl runs on and what it keeps.")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "table or json.") var format = "table"
+
+        func run() throws {
+            let controller = try global.controller()
+            var system = utsname()
+            uname(&system)
+            let kernel = withUnsafeBytes(of: system.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            let info: [(String, String)] = [
+                ("Version", Netctl.configuration.version),
+                ("Kernel", kernel),
+                ("Root", global.rootPath),
+                ("Root ID", String(controller.host.rootID.prefix(16))),
+                ("Host namespace", controller.host.namespaceName ?? "(this process's)"),
+                ("Drivers", Drivers.all.map(\.name).joined(separator: " ")),
+                ("Networks", String(try controller.networks().count)),
+                ("Sandboxes", String(try controller.sandboxes().count)),
+                ("Endpoints", String(try controller.allEndpoints().count)),
+            ]
+            if format == "json" {
+                try Output.json(Dictionary(uniqueKeysWithValues: info))
+            } else {
+                for (key, value) in info { print("\(key):".padding(to: 16) + value) }
+            }
+        }
+    }
+
+    struct Reconcile: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Repair state and kernel objects after a crash or kill.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() throws {
+            let report = try global.controller().reconcile()
+            if report.isEmpty { print("nothing to repair") }
+            report.forEach { print($0) }
+        }
+    }
+}
