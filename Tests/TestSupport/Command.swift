@@ -38,3 +38,32 @@ private final class LockedData: @unchecked Sendable {
     func get() -> Data { lock.lock(); defer { lock.unlock() }; return data ?? Data() }
     var isSet: Bool { lock.lock(); defer { lock.unlock() }; return data != nil }
 }
+
+/// Starts every command before waiting for any, so they truly run at once; stdout and
+/// stderr go to files so no process blocks on a full pipe.
+public func runConcurrently(_ commands: [[String]], environment: [String: String] = [:]) throws -> [CommandResult] {
+    let directory = NSTemporaryDirectory() + uniqueName("netctl-concurrent-")
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    var merged = ProcessInfo.processInfo.environment
+    for (key, value) in environment { merged[key] = value }
+    var running: [Process] = []
+    for (index, arguments) in commands.enumerated() {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        process.environment = merged
+        FileManager.default.createFile(atPath: "\(directory)/\(index).out", contents: nil)
+        FileManager.default.createFile(atPath: "\(directory)/\(index).err", contents: nil)
+        process.standardOutput = FileHandle(forWritingAtPath: "\(directory)/\(index).out")
+        process.standardError = FileHandle(forWritingAtPath: "\(directory)/\(index).err")
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        running.append(process)
+    }
+    return running.enumerated().map { index, process in
+        process.waitUntilExit()
+        let read = { (suffix: String) in String(decoding: FileManager.default.contents(atPath: "\(directory)/\(index).\(suffix)") ?? Data(), as: UTF8.self) }
+        return CommandResult(status: process.terminationStatus, stdout: read("out"), stderr: read("err"))
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Netlink
+
+/// Runs the built `netctl` binary as a user would, against a state root and a "host"
+/// namespace of the test's own, with address pools from 198.18.0.0/15 and 2001:db8::/32.
+/// Everything it made — sandboxes, the host namespace with its bridges, the state root —
+/// is removed when the test's body ends, however it ends.
+public final class NetctlHarness {
+    public let host: TestNamespace
+    public let root: String
+    private var sandboxNames: [String] = []
+
+    public static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["NETCTL_BINARY"] { return path }
+        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return package.appendingPathComponent(".build/debug/netctl").path
+    }
+
+    init(host: TestNamespace) {
+        self.host = host
+        root = NSTemporaryDirectory() + uniqueName("netctl-root-")
+    }
+
+    public var environment: [String: String] {
+        ["NETCTL_ROOT": root, "NETCTL_HOST_NETNS": host.name,
+         "NETCTL_DEFAULT_ADDRESS_POOLS": "base=198.18.0.0/16,size=24 base=2001:db8:1000::/48,size=64"]
+    }
+
+    /// `netctl ARGS…`.
+    @discardableResult
+    public func netctl(_ arguments: String..., environment extra: [String: String] = [:]) throws -> CommandResult {
+        try netctl(arguments, environment: extra)
+    }
+
+    public func netctl(_ arguments: [String], environment extra: [String: String] = [:]) throws -> CommandResult {
+        try runCommand([Self.binary] + arguments, environment: environment.merging(extra) { $1 })
+    }
+
+    /// Like `netctl`, but the command must succeed; returns its standard output.
+    @discardableResult
+    public func ok(_ arguments: String...) throws -> String {
+        let result = try netctl(arguments)
+        guard result.status == 0 else {
+            throw HarnessError("netctl \(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)")
+        }
+        return result.stdout
+    }
+
+    /// A unique sandbox name, remembered for cleanup.
+    public func sandboxName() -> String {
+        let name = uniqueName("nctsb")
+        sandboxNames.append(name)
+        return name
+    }
+
+    /// `netctl sandbox create` under a unique name.
+    public func makeSandbox() throws -> String {
+        let name = sandboxName()
+        try ok("sandbox", "create", name)
+        return name
+    }
+
+    /// ICMP echo from a sandbox.
+    public func ping(from sandbox: String, _ address: String) throws -> Bool {
+        let flag = address.contains(":") ? "-6" : "-4"
+        return try runCommand(["ip", "netns", "exec", sandbox, "ping", flag, "-n", "-q", "-c", "1", "-W", "2", address]).status == 0
+    }
+
+    /// Links in a sandbox, by name.
+    public func links(in sandbox: String) throws -> Set<String> {
+        Set(try NetlinkSession(in: NetworkNamespace.open(named: sandbox)).links().map(\.name))
+    }
+
+    public func hostLinks() throws -> Set<String> { Set(try host.session().links().map(\.name)) }
+
+    /// Every file of the state root with its bytes, to prove a refused command changed nothing.
+    public func stateSnapshot() throws -> [String: Data] {
+        var snapshot: [String: Data] = [:]
+        guard let walker = FileManager.default.enumerator(atPath: root) else { return [:] }
+        while let path = walker.nextObject() as? String {
+            var isDirectory: ObjCBool = false
+            let full = root + "/" + path
+            if FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue, path != "lock" {
+                snapshot[path] = FileManager.default.contents(atPath: full)
+            }
+        }
+        return snapshot
+    }
+
+    /// Links with their addresses and masters in the host namespace, for the same purpose.
+    public func kernelSnapshot() throws -> [String] {
+        let session = try host.session()
+        let links = try session.links().map { "\($0.name) master=\($0.masterIndex ?? 0) up=\($0.isUp) mtu=\($0.mtu)" }
+        let addresses = try session.addresses().map { "\($0.interfaceIndex) \($0.network)" }
+        return (links + addresses + NetworkNamespace.names().filter { sandboxNames.contains($0) }).sorted()
+    }
+
+    func cleanUp() {
+        for name in sandboxNames where NetworkNamespace.exists(named: name) {
+            try? NetworkNamespace.remove(named: name)
+        }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+}
+
+public struct HarnessError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Runs `body` with a harness whose host namespace, sandboxes and state root are removed
+/// afterwards.
+public func withNetctl<T>(_ body: (NetctlHarness) throws -> T) throws -> T {
+    try withTestNamespace(prefix: "ncth") { host in
+        let harness = NetctlHarness(host: host)
+        defer { harness.cleanUp() }
+        return try body(harness)
+    }
+}
