@@ -38,7 +38,10 @@ public final class NetctlHarness {
 
     /// Like `netctl`, but the command must succeed; returns its standard output.
     @discardableResult
-    public func ok(_ arguments: String...) throws -> String {
+    public func ok(_ arguments: String...) throws -> String { try ok(arguments) }
+
+    @discardableResult
+    public func ok(_ arguments: [String]) throws -> String {
         let result = try netctl(arguments)
         guard result.status == 0 else {
             throw HarnessError("netctl \(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)")

@@ -40,6 +40,9 @@ public struct MacvlanDriver: NetworkDriver {
             throw CNMError.kernel("network \"\(network.name)\"", error)
         }
         do {
+            // The kernel ignores IFLA_IFALIAS in a creating request, so the mark that lets
+            // reconcile find this device follows at once, before any other work.
+            try sandbox.session().linkSet(.name(inside), alias: host.marker(.endpoint, endpoint.id))
             host.faults.reach("connect.after-macvlan")
             try SandboxInterface.configure(endpoint, network: network, sandbox: sandbox, host: host)
         } catch {
