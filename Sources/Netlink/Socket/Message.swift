@@ -39,7 +39,12 @@ public final class RequestBatch {
     private var current: UnsafeMutablePointer<nlmsghdr>?
     private var nextSequence: UInt32
 
-    init(firstSequence: UInt32) { nextSequence = firstSequence }
+    init(firstSequence: UInt32) {
+        nextSequence = firstSequence
+        // libmnl 1.0.4 leaves attribute padding as it finds it: start from zeros so that no
+        // stale heap bytes go to the kernel and requests are byte-for-byte reproducible.
+        buffer.initializeMemory(as: UInt8.self, repeating: 0, count: RequestBatch.capacity)
+    }
     deinit { buffer.deallocate() }
 
     public var isEmpty: Bool { entries.isEmpty && current == nil }
