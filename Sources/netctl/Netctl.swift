@@ -1,6 +1,5 @@
 import ArgumentParser
 
-@main
 struct Netctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "netctl",
@@ -8,4 +7,34 @@ struct Netctl: ParsableCommand {
         version: "0.1.0",
         subcommands: [NetworkCommand.self, SandboxCommand.self, SystemCommand.self]
     )
+
+    /// `netctl GROUP VERB …` for the commands scripts call in loops.
+    static let leaves: [String: [String: any ParsableCommand.Type]] = [
+        "network": ["create": NetworkCommand.Create.self, "connect": NetworkCommand.Connect.self,
+                    "disconnect": NetworkCommand.Disconnect.self, "rm": NetworkCommand.Remove.self,
+                    "ls": NetworkCommand.List.self, "inspect": NetworkCommand.Inspect.self],
+        "sandbox": ["create": SandboxCommand.Create.self, "rm": SandboxCommand.Remove.self],
+    ]
+}
+
+/// Start-up is part of every command's time, and ArgumentParser's first parse reflects over
+/// every command type in the tree (about 1 ms here, mostly first-use protocol conformance
+/// lookups). A hot command is parsed by its own type alone; anything that does not parse
+/// that way — help, a typo, a missing argument — goes through the whole tree, so errors and
+/// help read exactly as they would without this shortcut.
+@main
+enum Entry {
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.count >= 2, let leaf = Netctl.leaves[arguments[0]]?[arguments[1]],
+           var command = try? leaf.parseAsRoot(Array(arguments.dropFirst(2))) {
+            do {
+                try command.run()
+                Netctl.exit()
+            } catch {
+                Netctl.exit(withError: error)
+            }
+        }
+        Netctl.main(arguments)
+    }
 }
