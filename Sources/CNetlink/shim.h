@@ -1,7 +1,6 @@
 // The C side of the Netlink target: libmnl plus the kernel's rtnetlink headers, and the
 // few helpers Swift cannot express because libmnl spells them as macros.
 #pragma once
-#define _GNU_SOURCE
 // glibc before the kernel's uapi headers, so that linux/libc-compat.h keeps one in6_addr.
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -52,7 +51,12 @@ static inline void nc_attr_table_nested(const struct nlattr *nest, const struct 
 }
 
 static inline int nc_errno(void) { return errno; }
-static inline pid_t nc_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+
+// setns(2), unshare(2) and CLONE_NEWNET are behind _GNU_SOURCE, which must not be defined
+// here: it would make glibc's structs differ from the ones Swift's Glibc module saw.
+extern int setns(int fd, int nstype);
+extern int unshare(int flags);
+static const int NC_CLONE_NEWNET = 0x40000000;
 
 // Attribute-table sizes, which the headers define as expressions Swift cannot import.
 static const unsigned int NC_IFLA_MAX = IFLA_MAX;

@@ -77,7 +77,7 @@ public final class NetworkNamespace: Sendable {
         close(placeholder)
         do {
             try onDedicatedThread {
-                guard unshare(CLONE_NEWNET) == 0 else { throw NetlinkError.system("unshare", "network namespace \(name)") }
+                guard unshare(NC_CLONE_NEWNET) == 0 else { throw NetlinkError.system("unshare", "network namespace \(name)") }
                 guard mount("/proc/thread-self/ns/net", path, "none", UInt(MS_BIND), nil) == 0 else {
                     throw NetlinkError.system("mount", path)
                 }
@@ -105,7 +105,7 @@ public final class NetworkNamespace: Sendable {
     /// or a file there. Sockets keep the namespace they were opened in.
     public func perform<T>(_ body: () throws -> T) throws -> T {
         try onDedicatedThread {
-            guard setns(descriptor, CLONE_NEWNET) == 0 else {
+            guard setns(descriptor, NC_CLONE_NEWNET) == 0 else {
                 throw NetlinkError.system("setns", name.map { "network namespace \($0)" } ?? "network namespace")
             }
             return try body()

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The netctl demo: two sandboxes on a dual-stack bridge network and a macvlan network, real
+# packets between them, Docker-shaped inspect output, and a crash repaired by reconcile.
+# The "host" is a network namespace of the demo's own, so nothing touches this machine's
+# real interfaces; every address is in 198.18.0.0/15 or 2001:db8::/32. All is removed at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NETCTL=${NETCTL:-$(swift build -c release --static-swift-stdlib --show-bin-path)/netctl}
+tag=$$
+export NETCTL_HOST_NETNS=ncdemo-host-$tag
+export NETCTL_ROOT=$(mktemp -d /tmp/netctl-demo-root.XXXXXX)
+export NETCTL_DEFAULT_ADDRESS_POOLS="base=198.18.0.0/16,size=24 base=2001:db8:d0::/48,size=64"
+A=ncdemo-a-$tag B=ncdemo-b-$tag C=ncdemo-c-$tag
+
+cleanup() {
+    for s in "$A" "$B" "$C"; do "$NETCTL" sandbox rm "$s" >/dev/null 2>&1 || ip netns del "$s" 2>/dev/null || true; done
+    ip netns del "$NETCTL_HOST_NETNS" 2>/dev/null || true
+    rm -rf "$NETCTL_ROOT"
+}
+trap cleanup EXIT
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+
+ip netns add "$NETCTL_HOST_NETNS"
+ip -n "$NETCTL_HOST_NETNS" link set lo up
+
+step "$NETCTL" network create --ipv6 web
+step "$NETCTL" sandbox create "$A"
+step "$NETCTL" sandbox create "$B"
+step "$NETCTL" network connect web "$A"
+step "$NETCTL" network connect --ip 198.18.0.50 web "$B"
+step "$NETCTL" network ls
+step ip netns exec "$A" ip -br addr show eth0
+step ip netns exec "$A" ping -c 2 -W 2 198.18.0.50
+step ip netns exec "$B" ping -6 -c 2 -W 2 2001:db8:d0::2
+step "$NETCTL" network inspect web
+
+# A macvlan network over a veth pair made in the demo host.
+ip -n "$NETCTL_HOST_NETNS" link add demo-up0 up type veth peer name demo-up1
+ip -n "$NETCTL_HOST_NETNS" link set demo-up1 up
+step "$NETCTL" network create -d macvlan --subnet 198.18.77.0/24 -o parent=demo-up0 mv
+step "$NETCTL" network connect mv "$A"
+step "$NETCTL" network connect mv "$B"
+step ip netns exec "$A" ping -c 2 -W 2 198.18.77.3
+
+# Bad input is refused, saying what was wrong.
+step "$NETCTL" network create --subnet 198.18.0.0/16 clash || true
+step "$NETCTL" network rm web || true
+
+# A connect killed halfway, then repaired.
+step "$NETCTL" sandbox create "$C"
+NETCTL_FAULT=connect.after-veth "$NETCTL" network connect web "$C" || echo "(netctl was killed after making the veth)"
+step ip -n "$NETCTL_HOST_NETNS" -br link show type veth
+step "$NETCTL" system reconcile
+step ip -n "$NETCTL_HOST_NETNS" -br link show type veth
+
+step "$NETCTL" sandbox rm "$A" "$B" "$C"
+step "$NETCTL" network prune -f
+echo; echo "demo done: everything it made is removed."
