@@ -53,6 +53,7 @@ bench cni-bridge-add "env CNI_COMMAND=DEL $CNI /usr/lib/cni/bridge < $CNIDIR/con
 bench cni-bridge-del "env CNI_COMMAND=ADD $CNI /usr/lib/cni/bridge < $CNIDIR/conf.json >/dev/null 2>&1 || true" \
     "env CNI_COMMAND=DEL $CNI /usr/lib/cni/bridge < $CNIDIR/conf.json"
 bench ip-veth-del "ip link add ncbv0 type veth peer name ncbv1 2>/dev/null || true" "ip link del ncbv0"
+bench ip-bridge-del "ip link add ncbb0 type bridge 2>/dev/null; ip link set ncbb0 up; ip addr add 198.18.103.1/24 dev ncbb0 2>/dev/null || true" "ip link del ncbb0"
 bench netctl-version "true" "$N --version"
 in_host env CNI_COMMAND=DEL $CNI /usr/lib/cni/bridge < "$CNIDIR/conf.json" >/dev/null 2>&1 || true
 
@@ -66,15 +67,16 @@ def median(name):
     with open(os.path.join(out, name + ".json")) as f:
         return json.load(f)["results"][0]["median"] * 1000
 m = {n: median(n) for n in ["netctl-create", "netctl-rm", "netctl-connect", "netctl-disconnect",
-                            "cni-bridge-add", "cni-bridge-del", "ip-veth-del", "netctl-version"]}
+                            "cni-bridge-add", "cni-bridge-del", "ip-veth-del", "ip-bridge-del", "netctl-version"]}
 rows = [
     ("netctl network create", m["netctl-create"], "target ≤ 5 ms"),
-    ("netctl network rm", m["netctl-rm"], ""),
+    ("netctl network rm", m["netctl-rm"], f"{m['netctl-rm']/m['ip-bridge-del']:.2f}× ip link del of an addressed bridge"),
     ("netctl network connect", m["netctl-connect"], f"{m['netctl-connect']/m['cni-bridge-add']:.2f}× CNI bridge ADD (target ≤ 0.8×, ≤ 6 ms)"),
     ("netctl network disconnect", m["netctl-disconnect"], f"{m['netctl-disconnect']/m['ip-veth-del']:.2f}× ip link del of a veth; {m['netctl-disconnect']/m['cni-bridge-del']:.2f}× CNI bridge DEL"),
     ("CNI bridge plugin ADD", m["cni-bridge-add"], ""),
     ("CNI bridge plugin DEL", m["cni-bridge-del"], ""),
     ("ip link del (veth)", m["ip-veth-del"], "the kernel's own veth deletion, plus ip's start-up"),
+    ("ip link del (bridge)", m["ip-bridge-del"], "the kernel's own bridge deletion, plus ip's start-up"),
     ("netctl --version", m["netctl-version"], "process start-up floor"),
 ]
 print("| operation | median | note |")
