@@ -79,18 +79,3 @@ public enum IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible {
         bytes.reduce(T.zero) { ($0 << 8) | T($1) }
     }
 }
-
-extension IPAddress: Codable {
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let address = IPAddress(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "invalid IP address \"\(text)\""))
-        }
-        self = address
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
-}
