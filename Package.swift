@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "netctl", targets: ["netctl"]),
         .library(name: "Netlink", targets: ["Netlink"]),
+        .library(name: "NFTables", targets: ["NFTables"]),
         .library(name: "CNM", targets: ["CNM"]),
     ],
     dependencies: [
@@ -15,12 +16,14 @@ let package = Package(
     targets: [
         // System libraries and C.
         .systemLibrary(name: "CNetlink", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
+        .systemLibrary(name: "CNFTables", pkgConfig: "libnftnl", providers: [.apt(["libnftnl-dev"])]),
 
         // Typed kernel interfaces.
         .target(name: "Netlink", dependencies: ["CNetlink"]),
+        .target(name: "NFTables", dependencies: ["CNFTables", "Netlink"]),
 
         // The Container Network Model.
-        .target(name: "CNM", dependencies: ["Netlink"]),
+        .target(name: "CNM", dependencies: ["Netlink", "NFTables"]),
 
         // The command line.
         .executableTarget(
@@ -34,6 +37,7 @@ let package = Package(
         // Tests.
         .target(name: "TestSupport", dependencies: ["Netlink"], path: "Tests/TestSupport"),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "TestSupport"]),
+        .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "Netlink", "TestSupport"]),
         .testTarget(name: "CNMTests", dependencies: ["CNM", "TestSupport"]),
         .testTarget(name: "NetctlTests", dependencies: ["TestSupport", "Netlink"]),
     ],
