@@ -5,7 +5,7 @@ struct Netctl: ParsableCommand {
         commandName: "netctl",
         abstract: "Container networking and security for Linux.",
         version: "0.1.0",
-        subcommands: [NetworkCommand.self, SandboxCommand.self, SystemCommand.self]
+        subcommands: [NetworkCommand.self, SandboxCommand.self, PortCommand.self, SystemCommand.self]
     )
 
     /// `netctl GROUP VERB …` for the commands scripts call in loops.

@@ -119,6 +119,9 @@ struct NetworkCommand: ParsableCommand {
         @Option(help: "IPv4 address.") var ip: String?
         @Option(help: "IPv6 address.") var ip6: String?
         @Option(help: "Name the endpoint also answers to.") var alias: [String] = []
+        @Option(name: [.short, .long], help: ArgumentHelp("Publish a port.", valueName: "[HOST_IP:][HOST_PORT:]PORT[/PROTO]")) var publish: [String] = []
+        @Flag(name: [.customShort("P"), .long], help: "Publish every exposed port on a port of the local range.") var publishAll = false
+        @Option(help: ArgumentHelp("Expose a port (for -P).", valueName: "PORT[-END][/PROTO]")) var expose: [String] = []
         @Argument var network: String
         @Argument var sandbox: String
 
@@ -127,6 +130,9 @@ struct NetworkCommand: ParsableCommand {
             request.ipv4 = ip
             request.ipv6 = ip6
             request.aliases = alias
+            request.publish = publish
+            request.publishAll = publishAll
+            request.expose = expose
             _ = try global.controller().connect(request)
         }
     }

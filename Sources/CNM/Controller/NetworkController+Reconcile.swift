@@ -89,7 +89,34 @@ extension NetworkController {
                 }
                 try inside.execute(request)
             }
+
+            // The firewall is configuration too: rebuilt whole from the records, in one
+            // transaction, whatever was flushed or edited by hand.
+            try reconcileFirewall(report: &report)
             return report
+        }
+    }
+
+    private func reconcileFirewall(report: inout [String]) throws {
+        let networks = try self.networks()
+        let firewall = self.firewall
+        let session = try host.nftables()
+        guard networks.contains(where: Firewall.manages) else {
+            if try session.exists(firewall.inet) || session.exists(firewall.bridge) {
+                try firewall.remove()
+                report.append("removed nftables tables \(firewall.inet.name): no bridge network left")
+            }
+            return
+        }
+        let desired = firewall.elements(networks: networks, endpoints: try allEndpoints())
+        let missing = try !session.exists(firewall.inet) || !session.exists(firewall.bridge)
+        let wanted = Set(Firewall.portSets.flatMap { desired.byTable[firewall.inet]?[$0] ?? [] })
+        let installed = missing ? [] : (try? firewall.installedPortElements()) ?? []
+        try firewall.rebuild(desired)
+        if missing {
+            report.append("rebuilt nftables tables \(firewall.inet.name) (they were missing): \(wanted.count) published port\(wanted.count == 1 ? "" : "s")")
+        } else if installed != wanted {
+            report.append("rebuilt nftables tables \(firewall.inet.name): \(wanted.subtracting(installed).count) published port(s) restored, \(installed.subtracting(wanted).count) unowned removed")
         }
     }
 

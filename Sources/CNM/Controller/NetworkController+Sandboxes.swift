@@ -56,7 +56,13 @@ extension NetworkController {
             let sandbox = try sandbox(reference)
             let context = SandboxContext(record: sandbox)
             let networks = Dictionary(uniqueKeysWithValues: try networks().map { ($0.id, $0) })
-            for endpoint in try endpoints(of: sandbox) {
+            let endpoints = try endpoints(of: sandbox)
+            var rules = Firewall.Elements()
+            for endpoint in endpoints {
+                if let network = networks[endpoint.networkID] { rules.merge(firewall.elements(for: endpoint, on: network)) }
+            }
+            try firewall.apply(adding: .init(), removing: rules) { try desiredFirewall(droppingEndpoints: Set(endpoints.map(\.id))) }
+            for endpoint in endpoints {
                 if let network = networks[endpoint.networkID] {
                     try Drivers.named(network.driver).leave(endpoint, network: network, sandbox: context, host: host)
                 }
@@ -101,6 +107,8 @@ extension NetworkController {
                 try AddressAllocator.allocate(in: $0, used: used, requested: requested6, network: network.name)
             }
 
+            let ports = try portBindings(for: request, network: network, ipv4: ipv4?.address, ipv6: ipv6?.address, sandbox: sandbox)
+
             let id = Identifier.make()
             let hasInterface = !network.pools.isEmpty
             let endpoint = EndpointRecord(
@@ -109,12 +117,23 @@ extension NetworkController {
                 ipv4: ipv4, ipv6: ipv6,
                 hostInterface: network.driver == "bridge" ? "nc-veth" + id.prefix(8) : nil,
                 sandboxInterface: hasInterface ? try interfaceName(for: sandbox, network: network) : nil,
-                aliases: request.aliases)
+                aliases: request.aliases,
+                portBindings: ports.bindings.isEmpty ? nil : ports.bindings,
+                exposedPorts: ports.exposed.isEmpty ? nil : ports.exposed)
             let context = SandboxContext(record: sandbox)
             try driver.join(endpoint, network: network, sandbox: context, host: host)
+            let rules = firewall.elements(for: endpoint, on: network)
+            do {
+                try firewall.apply(adding: rules, removing: .init()) { try desiredFirewall(extraEndpoint: endpoint) }
+                host.faults.reach("connect.after-firewall")
+            } catch {
+                try? driver.leave(endpoint, network: network, sandbox: context, host: host)
+                throw CNMError.kernel("network \"\(network.name)\"", error)
+            }
             do {
                 try store.put(Keys.endpoint(id, network: network.id), endpoint)
             } catch {
+                try? firewall.apply(adding: .init(), removing: rules) { try desiredFirewall() }
                 try? driver.leave(endpoint, network: network, sandbox: context, host: host)
                 throw error
             }
@@ -130,6 +149,9 @@ extension NetworkController {
                 throw CNMError("sandbox \"\(sandbox.name)\" is not connected to network \"\(network.name)\"")
             }
             let context = SandboxContext(record: sandbox)
+            try firewall.apply(adding: .init(), removing: firewall.elements(for: endpoint, on: network)) {
+                try desiredFirewall(droppingEndpoints: [endpoint.id])
+            }
             try Drivers.named(network.driver).leave(endpoint, network: network, sandbox: context, host: host)
             try store.delete(Keys.endpoint(endpoint.id, network: network.id))
 

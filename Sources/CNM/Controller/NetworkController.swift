@@ -71,9 +71,18 @@ public final class NetworkController {
             }
             try driver.prepare(&network, host: host)
             try driver.createNetwork(network, host: host)
+            let rules = firewall.elements(for: network)
+            do {
+                try prepareHost(for: network)
+                try firewall.apply(adding: rules, removing: .init()) { try desiredFirewall(extraNetwork: network) }
+            } catch {
+                try? driver.deleteNetwork(network, host: host)
+                throw CNMError.kernel("network \"\(network.name)\"", error)
+            }
             do {
                 try store.put(Keys.network(network.id), network)
             } catch {
+                try? firewall.apply(adding: .init(), removing: rules) { try desiredFirewall() }
                 try? driver.deleteNetwork(network, host: host)
                 throw error
             }
@@ -92,10 +101,27 @@ public final class NetworkController {
                 let users = endpoints.map { "sandbox \"\($0.sandboxName)\" (endpoint \($0.shortID))" }
                 throw CNMError("network \"\(network.name)\" is in use by \(users.count) endpoint\(users.count == 1 ? "" : "s"): \(users.joined(separator: ", "))")
             }
-            try Drivers.named(network.driver).deleteNetwork(network, host: host)
-            try store.delete(Keys.network(network.id))
+            try deleteNetwork(network)
             return network
         }
+    }
+
+    /// Firewall elements first (nothing has changed if that fails), then the devices, then
+    /// the record; the tables go with the last bridge network.
+    private func deleteNetwork(_ network: NetworkRecord) throws {
+        let rules = firewall.elements(for: network)
+        let remaining = try networks().filter { $0.id != network.id && Firewall.manages($0) }
+        do {
+            if Firewall.manages(network) && remaining.isEmpty {
+                try firewall.remove()
+            } else {
+                try firewall.apply(adding: .init(), removing: rules) { try desiredFirewall(droppingNetwork: network.id) }
+            }
+        } catch {
+            throw CNMError.kernel("network \"\(network.name)\"", error)
+        }
+        try Drivers.named(network.driver).deleteNetwork(network, host: host)
+        try store.delete(Keys.network(network.id))
     }
 
     /// Removes every network nothing is attached to, except the predefined ones.
@@ -104,8 +130,7 @@ public final class NetworkController {
             var removed: [NetworkRecord] = []
             for network in try networks() where !network.predefined {
                 guard try endpoints(of: network).isEmpty else { continue }
-                try Drivers.named(network.driver).deleteNetwork(network, host: host)
-                try store.delete(Keys.network(network.id))
+                try deleteNetwork(network)
                 removed.append(network)
             }
             return removed

@@ -26,6 +26,12 @@ public struct ConnectRequest: Sendable {
     public var ipv4: String?
     public var ipv6: String?
     public var aliases: [String] = []
+    /// `-p` specs as typed.
+    public var publish: [String] = []
+    /// `-P`: publish every exposed port on a port of the kernel's local range.
+    public var publishAll = false
+    /// `--expose` specs as typed.
+    public var expose: [String] = []
 
     public init(network: String, sandbox: String) {
         self.network = network

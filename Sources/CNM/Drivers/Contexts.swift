@@ -1,5 +1,6 @@
 import Glibc
 import Netlink
+import NFTables
 
 /// The network namespace netctl treats as the host's, and what marks this state root's
 /// kernel objects. A netlink session there is opened once and reused for the command.
@@ -10,6 +11,7 @@ public final class HostContext {
     public let namespaceName: String?
     let faults: FaultInjector
     private var cachedSession: NetlinkSession?
+    private var cachedNFTables: NFTablesSession?
 
     public init(rootID: String, namespaceName: String?, faults: FaultInjector = FaultInjector()) {
         self.rootID = rootID
@@ -27,6 +29,26 @@ public final class HostContext {
         }
         cachedSession = session
         return session
+    }
+
+    public func nftables() throws -> NFTablesSession {
+        if let cachedNFTables { return cachedNFTables }
+        let session = try namespaceName.map { try NFTablesSession(in: try NetworkNamespace.open(named: $0)) } ?? NFTablesSession()
+        cachedNFTables = session
+        return session
+    }
+
+    /// `sysctl KEY` in the host namespace (KEY as a path below /proc/sys).
+    func sysctl(_ key: String) throws -> String {
+        guard let namespaceName else { return try Sysctl.read(key) }
+        return try NetworkNamespace.open(named: namespaceName).perform { try Sysctl.read(key) }
+    }
+
+    /// `sysctl -w KEY=VALUE` in the host namespace, skipped when it already has that value.
+    func setSysctl(_ key: String, _ value: String) throws {
+        if (try? sysctl(key)) == value { return }
+        guard let namespaceName else { return try Sysctl.write(key, value) }
+        try NetworkNamespace.open(named: namespaceName).setSysctl(key, value)
     }
 
     /// The alias that marks a kernel object as made by this root for `kind` `id`.

@@ -1,5 +1,21 @@
 import Netlink
 
+/// Docker's `Ports`: `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}`.
+public struct PortMapEntry: Encodable, Equatable {
+    public var hostIP: String
+    public var hostPort: String
+    enum CodingKeys: String, CodingKey { case hostIP = "HostIp", hostPort = "HostPort" }
+
+    static func map(_ bindings: [PortBinding], exposed: [String] = []) -> [String: [PortMapEntry]] {
+        var ports: [String: [PortMapEntry]] = [:]
+        for key in exposed { ports[key] = [] }
+        for binding in bindings.sorted() {
+            ports[binding.containerKey, default: []].append(PortMapEntry(hostIP: binding.hostIP.description, hostPort: String(binding.hostPort)))
+        }
+        return ports
+    }
+}
+
 /// `network inspect` in Docker's field names and order.
 public struct NetworkInspect: Encodable {
     public var name: String
@@ -40,9 +56,10 @@ public struct NetworkInspect: Encodable {
         public var macAddress: String
         public var ipv4Address: String
         public var ipv6Address: String
+        public var ports: [String: [PortMapEntry]]
         enum CodingKeys: String, CodingKey {
             case name = "Name", endpointID = "EndpointID", macAddress = "MacAddress"
-            case ipv4Address = "IPv4Address", ipv6Address = "IPv6Address"
+            case ipv4Address = "IPv4Address", ipv6Address = "IPv6Address", ports = "Ports"
         }
     }
 
@@ -70,7 +87,8 @@ public struct NetworkInspect: Encodable {
             (endpoint.sandboxID, Container(name: endpoint.sandboxName, endpointID: endpoint.id,
                                            macAddress: endpoint.mac?.description ?? "",
                                            ipv4Address: endpoint.ipv4?.description ?? "",
-                                           ipv6Address: endpoint.ipv6?.description ?? ""))
+                                           ipv6Address: endpoint.ipv6?.description ?? "",
+                                           ports: PortMapEntry.map(endpoint.bindings, exposed: endpoint.exposedPorts ?? [])))
         })
         options = network.options
         labels = network.labels
@@ -83,6 +101,7 @@ public struct SandboxInspect: Encodable {
     public var id: String
     public var created: String
     public var sandboxKey: String
+    public var ports: [String: [PortMapEntry]]
     public var networks: [String: Endpoint]
 
     public struct Endpoint: Encodable {
@@ -112,6 +131,7 @@ public struct SandboxInspect: Encodable {
         id = sandbox.id
         created = sandbox.created
         sandboxKey = "\(NetworkNamespace.directory)/\(sandbox.name)"
+        ports = PortMapEntry.map(endpoints.flatMap(\.bindings), exposed: endpoints.flatMap { $0.exposedPorts ?? [] })
         let byID = Dictionary(uniqueKeysWithValues: networks.map { ($0.id, $0) })
         self.networks = Dictionary(uniqueKeysWithValues: endpoints.compactMap { endpoint in
             guard let network = byID[endpoint.networkID] else { return nil }

@@ -65,6 +65,22 @@ extension NetlinkSession {
         }
     }
 
+    /// `ip link set REF type bridge_slave hairpin on|off`: whether the bridge may send a frame
+    /// back out of the port it came in on. A container reaching its own published port
+    /// needs it where bridged traffic passes netfilter (br_netfilter): the DNATed frame
+    /// goes back to the port it came from.
+    public func addBridgePortSet(_ link: LinkReference, hairpin: Bool, to request: RequestBatch) {
+        request.add(Int(RTM_NEWLINK), header: Self.linkHeader(link), operation: "bridge port set", object: link.description) { message in
+            if case .name(let current) = link { message.put(Int(IFLA_IFNAME), current) }
+            message.nest(Int(IFLA_LINKINFO)) {
+                message.put(Int(IFLA_INFO_SLAVE_KIND), "bridge")
+                message.nest(Int(IFLA_INFO_SLAVE_DATA)) {
+                    message.put(Int(IFLA_BRPORT_MODE), UInt8(hairpin ? 1 : 0))
+                }
+            }
+        }
+    }
+
     /// `ip link del REF`. Deleting either end of a veth deletes both.
     public func linkDelete(_ link: LinkReference) throws {
         let request = batch()

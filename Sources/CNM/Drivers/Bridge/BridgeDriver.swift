@@ -96,6 +96,8 @@ public struct BridgeDriver: NetworkDriver {
             kind: .veth(peer: VethPeer(name: inside, namespace: try sandbox.namespace(), mac: endpoint.mac, mtu: mtu)),
             mtu: mtu, master: bridgeIndex, up: true), to: request)
         session.addLinkSet(.name(hostEnd), alias: host.marker(.endpoint, endpoint.id), to: request)
+        // ip link set HOST_END type bridge_slave hairpin on (as Docker without its proxy)
+        session.addBridgePortSet(.name(hostEnd), hairpin: true, to: request)
         do {
             try session.execute(request)
             host.faults.reach("connect.after-veth")
