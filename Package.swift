@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "TestSupport"]),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "Netlink", "TestSupport"]),
         .testTarget(name: "CNMTests", dependencies: ["CNM", "TestSupport"]),
-        .testTarget(name: "NetctlTests", dependencies: ["TestSupport", "Netlink"]),
+        .testTarget(name: "NetctlTests", dependencies: ["TestSupport", "Netlink", "NFTables"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -20,6 +20,7 @@
 #include <libnftnl/set.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/expr.h>
+#include <libnftnl/udata.h>
 
 static inline int nft_errno(void) { return errno; }
 

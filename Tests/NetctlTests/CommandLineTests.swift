@@ -60,13 +60,14 @@ struct CommandLineTests {
             #expect(config.contains { ($0["Subnet"] as? String) == "2001:db8:80::/64" && ($0["Gateway"] as? String) == "2001:db8:80::1" })
 
             // The first address of the ip-range, as Docker hands it out.
-            let containers = try #require(network["Containers"] as? [String: [String: String]])
+            let containers = try #require(network["Containers"] as? [String: [String: Any]])
             let attached = try #require(containers.values.first)
-            #expect(attached["Name"] == sandbox)
-            #expect(attached["IPv4Address"] == "198.18.80.128/24")
-            #expect(attached["IPv6Address"] == "2001:db8:80::2/64")
-            #expect(attached["MacAddress"] == "02:42:c6:12:50:80")
-            #expect(attached["EndpointID"]?.count == 64)
+            #expect(attached["Name"] as? String == sandbox)
+            #expect(attached["IPv4Address"] as? String == "198.18.80.128/24")
+            #expect(attached["IPv6Address"] as? String == "2001:db8:80::2/64")
+            #expect(attached["MacAddress"] as? String == "02:42:c6:12:50:80")
+            #expect((attached["EndpointID"] as? String)?.count == 64)
+            #expect((attached["Ports"] as? [String: Any])?.isEmpty == true)
 
             // The kernel agrees: MTU on the bridge and on the sandbox end.
             let inside = try #require(try NetlinkSession(in: NetworkNamespace.open(named: sandbox)).link(.name("eth0")))

@@ -120,3 +120,33 @@ public func withNetctl<T>(_ body: (NetctlHarness) throws -> T) throws -> T {
         return try body(harness)
     }
 }
+
+/// The outside world of a harness: a "client" namespace joined to the harness's host
+/// namespace by a veth, as another machine on the host's LAN would be. The host end has
+/// 198.19.0.1/24 and 2001:db8:ffff::1/64, the client 198.19.0.2 and 2001:db8:ffff::2 with
+/// default routes through the host.
+public struct Client {
+    public let namespace: TestNamespace
+    public static let hostAddress = "198.19.0.1"
+    public static let address = "198.19.0.2"
+    public static let hostAddress6 = "2001:db8:ffff::1"
+    public static let address6 = "2001:db8:ffff::2"
+}
+
+public func withClient<T>(of harness: NetctlHarness, _ body: (Client) throws -> T) throws -> T {
+    try withTestNamespace(prefix: "nctc") { client in
+        let host = try harness.host.session()
+        try host.linkAdd(LinkSpec(name: "uplink0", kind: .veth(peer: VethPeer(name: "eth0", namespace: client.namespace)), up: true))
+        let hostIndex = try host.index(of: .name("uplink0"))
+        try host.addressAdd(IPNetwork(cidr: "198.19.0.1/24")!, interface: hostIndex)
+        try host.addressAdd(IPNetwork(cidr: "2001:db8:ffff::1/64")!, interface: hostIndex)
+        let inside = try client.session()
+        try inside.linkSet(.name("eth0"), up: true)
+        let clientIndex = try inside.index(of: .name("eth0"))
+        try inside.addressAdd(IPNetwork(cidr: "198.19.0.2/24")!, interface: clientIndex)
+        try inside.addressAdd(IPNetwork(cidr: "2001:db8:ffff::2/64")!, interface: clientIndex)
+        try inside.routeAdd(Route(gateway: IPAddress("198.19.0.1")!, interfaceIndex: clientIndex))
+        try inside.routeAdd(Route(gateway: IPAddress("2001:db8:ffff::1")!, interfaceIndex: clientIndex))
+        return try body(Client(namespace: client))
+    }
+}

@@ -10,11 +10,12 @@ import NFTables
 ///
 ///     table inet netctl-ROOT {
 ///       chain publish {
-///         iifname @bridges meta mark set meta mark | MARK           # hairpin: masquerade
+///         iifname @bridges meta mark set meta mark | MARK ct mark set ct mark | MARK   # hairpin
 ///         meta nfproto ipv4 dnat ip to meta l4proto . ip daddr . th dport map @ports4
 ///         meta nfproto ipv4 dnat ip to meta l4proto . th dport map @ports4_any
 ///         (the same for ip6)
 ///       }
+///       chain mark       { type filter hook prerouting priority mangle; ct mark & MARK != 0 meta mark set meta mark | MARK }
 ///       chain prerouting { type nat hook prerouting priority dstnat; fib daddr type local jump publish }
 ///       chain output     { type nat hook output priority dstnat; fib daddr type local jump publish }
 ///       chain forward {
@@ -32,7 +33,10 @@ import NFTables
 ///       }
 ///     }
 ///     table bridge netctl-ROOT {
-///       chain forward { type filter hook forward priority -200; iifname @icc_off ether type != arp drop }
+///       chain forward {
+///         type filter hook forward priority -200;
+///         meta mark & MARK != 0 accept; iifname @icc_off ether type != arp drop
+///       }
 ///     }
 struct Firewall {
     let host: HostContext
@@ -192,11 +196,15 @@ struct Firewall {
 
         transaction.add(Chain("publish"), to: inet)
         transaction.add(Chain("prerouting", base: .init(.nat, hook: .prerouting, priority: Chain.Priority.dstnat)), to: inet)
+        transaction.add(Chain("mark", base: .init(.filter, hook: .prerouting, priority: Chain.Priority.mangle)), to: inet)
         transaction.add(Chain("output", base: .init(.nat, hook: .output, priority: Chain.Priority.dstnat)), to: inet)
         transaction.add(Chain("forward", base: .init(.filter, hook: .forward, priority: Chain.Priority.filter)), to: inet)
         transaction.add(Chain("postrouting", base: .init(.nat, hook: .postrouting, priority: Chain.Priority.srcnat)), to: inet)
 
-        transaction.add(Rule("publish", Match.interfaceName(input: true, in: SetName.bridges) + Match.setMark(mark)), to: inet)
+        // From a container: mark the packet (for masquerade) and its connection (so that
+        // every later packet of it, both ways, passes an ICC-off bridge).
+        transaction.add(Rule("publish", Match.interfaceName(input: true, in: SetName.bridges) + Match.setMark(mark)
+                             + Match.setConntrackMark(mark)), to: inet)
         for ipv4 in [true, false] {
             let family: Family = ipv4 ? .ip : .ip6
             // The destination address sits at offset 16 (IPv4) or 24 (IPv6); registers
@@ -217,6 +225,7 @@ struct Firewall {
                 .nat(.destination, family: family, address: .r1, port: .word(addressWords)),
             ]), to: inet)
         }
+        transaction.add(Rule("mark", Match.conntrackMarkHas(mark) + Match.setMark(mark)), to: inet)
         for chain in ["prerouting", "output"] {
             transaction.add(Rule(chain, Match.addressIsLocal(source: false) + [.verdict(.jump("publish"))]), to: inet)
         }
@@ -235,6 +244,10 @@ struct Firewall {
         transaction.add(bridge)
         transaction.add(SetDefinition(SetName.iccOff, key: [.ifname]), to: bridge)
         transaction.add(Chain("forward", base: .init(.filter, hook: .forward, priority: Chain.Priority.bridgeFilter)), to: bridge)
+        // Published ports stay open to neighbours: where bridged traffic passes netfilter
+        // (br_netfilter), a neighbour's frame DNATed by `publish` (which marked it) is
+        // bridged straight to the port. (`ct` needs bridge conntrack, which is not always there.)
+        transaction.add(Rule("forward", Match.markHas(mark) + [.verdict(.accept)]), to: bridge)
         transaction.add(Rule("forward", Match.interfaceName(input: true, in: SetName.iccOff) + Match.notARP() + [.verdict(.drop)]), to: bridge)
     }
 

@@ -123,7 +123,7 @@ public struct SandboxInspect: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name = "Name", id = "Id", created = "Created", sandboxKey = "SandboxKey", networks = "Networks"
+        case name = "Name", id = "Id", created = "Created", sandboxKey = "SandboxKey", ports = "Ports", networks = "Networks"
     }
 
     public init(_ sandbox: SandboxRecord, endpoints: [EndpointRecord], networks: [NetworkRecord]) {

@@ -60,6 +60,7 @@ public struct Chain: Sendable, Hashable {
 
     /// nft's named priorities.
     public enum Priority {
+        public static let mangle: Int32 = -150
         public static let dstnat: Int32 = -100
         public static let filter: Int32 = 0
         public static let srcnat: Int32 = 100
@@ -123,6 +124,8 @@ public enum DataType: UInt32, Sendable {
         case .inetService: 2
         }
     }
+
+    var isHostOrder: Bool { self == .ifname || self == .mark }
 
     /// A concatenation's type: each member's number shifted in after the previous one.
     static func concatenated(_ types: [DataType]) -> UInt32 {

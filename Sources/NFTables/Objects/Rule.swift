@@ -41,6 +41,8 @@ public enum Expression: Sendable, Hashable {
     case lookup(set: String, key: Register, into: Register? = nil, inverted: Bool = false)
     /// `[ ct load KEY => reg ]`
     case conntrack(ConntrackKey, into: Register)
+    /// `[ ct set KEY with reg ]`
+    case setConntrack(ConntrackKey, from: Register)
     /// `[ fib FLAGS RESULT => reg ]`
     case fib(FibResult, flags: FibFlags, into: Register)
     /// `[ immediate reg 0 VERDICT ]`
@@ -59,7 +61,7 @@ public enum Expression: Sendable, Hashable {
         case .compare: "cmp"
         case .bitwise: "bitwise"
         case .lookup: "lookup"
-        case .conntrack: "ct"
+        case .conntrack, .setConntrack: "ct"
         case .fib: "fib"
         case .verdict: "immediate"
         case .nat: "nat"
@@ -120,6 +122,18 @@ public enum Match {
     public static func setMark(_ bits: UInt32) -> [Expression] {
         [.meta(.mark, into: .r1), .bitwise(.r1, into: .r1, mask: hostOrder(~bits), xor: hostOrder(bits)),
          .setMeta(.mark, from: .r1)]
+    }
+
+    /// `ct mark & BITS != 0`
+    public static func conntrackMarkHas(_ bits: UInt32) -> [Expression] {
+        [.conntrack(.mark, into: .r1), .bitwise(.r1, into: .r1, mask: hostOrder(bits), xor: hostOrder(0)),
+         .compare(.notEqual, .r1, hostOrder(0))]
+    }
+
+    /// `ct mark set ct mark | BITS`
+    public static func setConntrackMark(_ bits: UInt32) -> [Expression] {
+        [.conntrack(.mark, into: .r1), .bitwise(.r1, into: .r1, mask: hostOrder(~bits), xor: hostOrder(bits)),
+         .setConntrack(.mark, from: .r1)]
     }
 
     /// `ether type != arp` (bridge family)

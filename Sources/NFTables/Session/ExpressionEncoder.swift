@@ -40,6 +40,9 @@ enum ExpressionEncoder {
         case .conntrack(let key, let register):
             u32(NFTNL_EXPR_CT_KEY, key.rawValue)
             u32(NFTNL_EXPR_CT_DREG, register.number)
+        case .setConntrack(let key, let register):
+            u32(NFTNL_EXPR_CT_KEY, key.rawValue)
+            u32(NFTNL_EXPR_CT_SREG, register.number)
         case .fib(let result, let flags, let register):
             u32(NFTNL_EXPR_FIB_RESULT, result.rawValue)
             u32(NFTNL_EXPR_FIB_FLAGS, flags.rawValue)

@@ -139,6 +139,13 @@ public final class Transaction {
                     break
                 }
                 nftnl_set_set_u32(object, UInt16(NFTNL_SET_FLAGS.rawValue), flags)
+                // nft prints host-order keys (interface names, marks) only when told their byte order.
+                if set.key.allSatisfy(\.isHostOrder), let buffer = nftnl_udata_buf_alloc(64) {
+                    defer { nftnl_udata_buf_free(buffer) }
+                    _ = nftnl_udata_put_u32(buffer, UInt8(NFTNL_UDATA_SET_KEYBYTEORDER.rawValue), 1)   // BYTEORDER_HOST_ENDIAN
+                    nftnl_set_set_data(object, UInt16(NFTNL_SET_USERDATA.rawValue), nftnl_udata_buf_data(buffer),
+                                       nftnl_udata_buf_len(buffer))
+                }
                 let header = nftnl_nlmsg_build_hdr(buffer, UInt16(NFT_MSG_NEWSET.rawValue), UInt16(table.family.rawValue), create, sequence)!
                 nftnl_set_nlmsg_build_payload(header, object)
                 return header
