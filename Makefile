@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 RELEASE_FLAGS := -c release --static-swift-stdlib
 APT_PACKAGES := libmnl-dev libnftnl-dev libseccomp-dev libapparmor-dev libarchive-dev \
-                nftables iproute2 iputils-ping hyperfine containernetworking-plugins pkg-config
+                nftables iproute2 iputils-ping hyperfine containernetworking-plugins pkg-config time gcc
 
 .PHONY: deps build release test run bench clean
 
@@ -30,6 +30,7 @@ run: deps release
 
 bench: deps release
 	NETCTL=$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/netctl ./Benchmarks/network.sh
+	NETCTL=$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/netctl ./Benchmarks/firewall.sh
 
 clean:
 	rm -rf .build

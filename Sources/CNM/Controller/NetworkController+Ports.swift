@@ -50,10 +50,13 @@ extension NetworkController {
         // Who holds what already, to refuse conflicts by name.
         let sandboxNames = Dictionary(uniqueKeysWithValues: try sandboxes().map { ($0.id, $0.name) })
         let networkNames = Dictionary(uniqueKeysWithValues: try networks().map { ($0.id, $0.name) })
-        var taken: [(binding: PortBinding, holder: String)] = []
+        // Bindings by protocol and host port: a conflict is a lookup, however many are published.
+        struct Slot: Hashable { var proto: TransportProtocol; var port: UInt16 }
+        var taken: [Slot: [(binding: PortBinding, holder: String)]] = [:]
+        var added: [PortBinding] = []
         for endpoint in try allEndpoints() {
             let holder = "endpoint \(endpoint.shortID) of sandbox \"\(sandboxNames[endpoint.sandboxID] ?? endpoint.sandboxName)\" (network \"\(networkNames[endpoint.networkID] ?? endpoint.networkID)\")"
-            taken += endpoint.bindings.map { ($0, holder) }
+            for binding in endpoint.bindings { taken[Slot(proto: binding.proto, port: binding.hostPort), default: []].append((binding, holder)) }
         }
         let ownHolder = "an earlier -p of this request"
         let localRange = try localPortRange()
@@ -64,7 +67,7 @@ extension NetworkController {
             return addresses
         }
         func conflict(_ binding: PortBinding) -> String? {
-            taken.first { $0.binding.collides(with: binding) }?.holder
+            taken[Slot(proto: binding.proto, port: binding.hostPort)]?.first { $0.binding.collides(with: binding) }?.holder
         }
         func freePort(in range: ClosedRange<UInt16>, proto: TransportProtocol, hostIPs: [IPAddress]) -> UInt16? {
             range.first { port in
@@ -85,7 +88,8 @@ extension NetworkController {
                 if let holder = conflict(binding) {
                     throw CNMError("publish \"\(spec)\": port \(port)/\(proto.rawValue) on \(binding.hostEndpoint) is already published by \(holder)")
                 }
-                taken.append((binding, ownHolder))
+                taken[Slot(proto: proto, port: port), default: []].append((binding, ownHolder))
+                added.append(binding)
             }
         }
 
@@ -113,14 +117,14 @@ extension NetworkController {
             }
         }
         if request.publishAll {
-            let published = Set(taken.filter { $0.holder == ownHolder }.map { "\($0.binding.containerPort)/\($0.binding.proto.rawValue)" })
+            let published = Set(added.map { "\($0.containerPort)/\($0.proto.rawValue)" })
             for group in exposed {
                 for container in group.ports where !published.contains("\(container)/\(group.proto.rawValue)") {
                     try add(group.proto, container: container, hostIPs: defaultHostIPs(), hostPort: nil, spec: "-P \(container)/\(group.proto.rawValue)")
                 }
             }
         }
-        let bindings = taken.filter { $0.holder == ownHolder }.map(\.binding).sorted()
+        let bindings = added.sorted()
         return (bindings, exposed.flatMap { group in group.ports.map { "\($0)/\(group.proto.rawValue)" } })
     }
 

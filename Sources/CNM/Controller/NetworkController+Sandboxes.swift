@@ -118,7 +118,7 @@ extension NetworkController {
                 hostInterface: network.driver == "bridge" ? "nc-veth" + id.prefix(8) : nil,
                 sandboxInterface: hasInterface ? try interfaceName(for: sandbox, network: network) : nil,
                 aliases: request.aliases,
-                portBindings: ports.bindings.isEmpty ? nil : ports.bindings,
+                publishedPorts: ports.bindings.isEmpty ? nil : PublishedRange.runs(of: ports.bindings),
                 exposedPorts: ports.exposed.isEmpty ? nil : ports.exposed)
             let context = SandboxContext(record: sandbox)
             try driver.join(endpoint, network: network, sandbox: context, host: host)

@@ -58,6 +58,37 @@ public struct PortBinding: Codable, Sendable, Hashable, Comparable {
     }
 }
 
+/// Consecutive bindings as one record: host ports HOST…HOST+COUNT-1 of one address and
+/// protocol to container ports CONTAINER…CONTAINER+COUNT-1.
+public struct PublishedRange: Codable, Sendable, Hashable {
+    public var proto: TransportProtocol
+    public var hostIP: IPAddress
+    public var hostPort: UInt16
+    public var containerPort: UInt16
+    public var count: Int
+
+    public var bindings: [PortBinding] {
+        (0..<count).map { PortBinding(proto: proto, containerPort: containerPort + UInt16($0), hostIP: hostIP, hostPort: hostPort + UInt16($0)) }
+    }
+
+    /// The fewest runs that hold exactly these bindings.
+    public static func runs(of bindings: [PortBinding]) -> [PublishedRange] {
+        let ordered = bindings.sorted { ($0.proto, $0.hostIP, $0.hostPort) < ($1.proto, $1.hostIP, $1.hostPort) }
+        var runs: [PublishedRange] = []
+        for binding in ordered {
+            if var last = runs.last, last.proto == binding.proto, last.hostIP == binding.hostIP,
+               Int(last.hostPort) + last.count == Int(binding.hostPort), Int(last.containerPort) + last.count == Int(binding.containerPort) {
+                last.count += 1
+                runs[runs.count - 1] = last
+            } else {
+                runs.append(PublishedRange(proto: binding.proto, hostIP: binding.hostIP, hostPort: binding.hostPort,
+                                           containerPort: binding.containerPort, count: 1))
+            }
+        }
+        return runs
+    }
+}
+
 /// `-p` as Docker reads it: `[HOST_IP:][HOST_PORT[-END]:]CONTAINER_PORT[-END][/PROTO]`, with
 /// an IPv6 host IP in brackets. A missing host port means a port chosen from the kernel's
 /// local port range; a host range with one container port means the first free one of it.

@@ -54,13 +54,14 @@ public struct EndpointRecord: Codable, Sendable {
     /// The interface inside the sandbox (`eth0`); nil for host and null networks.
     public var sandboxInterface: String?
     public var aliases: [String]
-    /// Published ports (`-p`, `-P`), whose nftables elements this endpoint owns.
-    public var portBindings: [PortBinding]? = nil
+    /// Published ports (`-p`, `-P`), whose nftables elements this endpoint owns, kept as
+    /// runs of consecutive ports so that 5,000 ports cost a line, not a page.
+    public var publishedPorts: [PublishedRange]? = nil
     /// Ports `-P` publishes (`--expose`), as `80/tcp`.
     public var exposedPorts: [String]? = nil
 
     public var shortID: String { String(id.prefix(12)) }
-    public var bindings: [PortBinding] { portBindings ?? [] }
+    public var bindings: [PortBinding] { (publishedPorts ?? []).flatMap(\.bindings) }
     public var addresses: [IPAddress] { [ipv4?.address, ipv6?.address].compactMap { $0 } }
 }
 
