@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The netctl demo: two sandboxes on a dual-stack bridge network and a macvlan network, real
-# packets between them, Docker-shaped inspect output, and a crash repaired by reconcile.
+# packets between them, Docker-shaped inspect output, a published port reached from a
+# client namespace (and restored by reconcile after `nft flush ruleset`), and a crash
+# repaired by reconcile.
 # The "host" is a network namespace of the demo's own, so nothing touches this machine's
 # real interfaces; every address is in 198.18.0.0/15 or 2001:db8::/32. All is removed at the end.
 set -euo pipefail
@@ -10,10 +12,13 @@ tag=$$
 export NETCTL_HOST_NETNS=ncdemo-host-$tag
 export NETCTL_ROOT=$(mktemp -d /tmp/netctl-demo-root.XXXXXX)
 export NETCTL_DEFAULT_ADDRESS_POOLS="base=198.18.0.0/16,size=24 base=2001:db8:d0::/48,size=64"
-A=ncdemo-a-$tag B=ncdemo-b-$tag C=ncdemo-c-$tag
+A=ncdemo-a-$tag B=ncdemo-b-$tag C=ncdemo-c-$tag D=ncdemo-d-$tag E=ncdemo-e-$tag CLIENT=ncdemo-client-$tag
+SERVER_PID=
 
 cleanup() {
-    for s in "$A" "$B" "$C"; do "$NETCTL" sandbox rm "$s" >/dev/null 2>&1 || ip netns del "$s" 2>/dev/null || true; done
+    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+    ip netns del "$CLIENT" 2>/dev/null || true
+    for s in "$A" "$B" "$C" "$D" "$E"; do "$NETCTL" sandbox rm "$s" >/dev/null 2>&1 || ip netns del "$s" 2>/dev/null || true; done
     ip netns del "$NETCTL_HOST_NETNS" 2>/dev/null || true
     rm -rf "$NETCTL_ROOT"
 }
@@ -34,6 +39,32 @@ step ip netns exec "$A" ping -c 2 -W 2 198.18.0.50
 step ip netns exec "$B" ping -6 -c 2 -W 2 2001:db8:d0::2
 step "$NETCTL" network inspect web
 
+# A published port, reached from a "client" namespace as another machine would.
+ip netns add "$CLIENT"
+ip -n "$NETCTL_HOST_NETNS" link add uplink0 type veth peer name eth0 netns "$CLIENT"
+ip -n "$NETCTL_HOST_NETNS" addr add 198.19.0.1/24 dev uplink0; ip -n "$NETCTL_HOST_NETNS" link set uplink0 up
+ip -n "$CLIENT" addr add 198.19.0.2/24 dev eth0; ip -n "$CLIENT" link set eth0 up
+step "$NETCTL" sandbox create "$D"
+step "$NETCTL" network connect -p 8080:80 -p 9000-9002:9000-9002/udp web "$D"
+step "$NETCTL" port "$D"
+ip netns exec "$D" python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 80)); s.listen()
+while True:
+    c, peer = s.accept(); c.sendall(("hello %s from the sandbox\n" % peer[0]).encode()); c.close()' &
+SERVER_PID=$!
+sleep 0.5
+ask() { ip netns exec "$1" python3 -c 'import socket,sys; print(socket.create_connection((sys.argv[1], 8080), timeout=2).recv(100).decode(), end="")' "$2"; }
+step ask "$CLIENT" 198.19.0.1
+step ip netns exec "$NETCTL_HOST_NETNS" nft list table inet "$(ip netns exec "$NETCTL_HOST_NETNS" nft list tables | awk '/inet netctl-/ {print $3}')"
+step ip netns exec "$NETCTL_HOST_NETNS" nft flush ruleset
+ask "$CLIENT" 198.19.0.1 2>/dev/null || echo "(after nft flush ruleset, the published port is gone)"
+step "$NETCTL" system reconcile
+step ask "$CLIENT" 198.19.0.1
+step "$NETCTL" sandbox create "$E"
+step "$NETCTL" network connect -p 8080:81 web "$E" || true
+kill "$SERVER_PID"; SERVER_PID=
+
 # A macvlan network over a veth pair made in the demo host.
 ip -n "$NETCTL_HOST_NETNS" link add demo-up0 up type veth peer name demo-up1
 ip -n "$NETCTL_HOST_NETNS" link set demo-up1 up
@@ -53,6 +84,6 @@ step ip -n "$NETCTL_HOST_NETNS" -br link show type veth
 step "$NETCTL" system reconcile
 step ip -n "$NETCTL_HOST_NETNS" -br link show type veth
 
-step "$NETCTL" sandbox rm "$A" "$B" "$C"
+step "$NETCTL" sandbox rm "$A" "$B" "$C" "$D" "$E"
 step "$NETCTL" network prune -f
 echo; echo "demo done: everything it made is removed."
