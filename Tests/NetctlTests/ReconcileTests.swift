@@ -7,7 +7,8 @@ import Testing
 struct ReconcileTests {
     /// A command killed (SIGKILL) at each fault point leaves nothing behind once reconcile
     /// has run; then the same command succeeds.
-    @Test(arguments: ["connect.after-veth", "connect.after-macvlan", "network-create.after-bridge", "sandbox-create.after-netns"])
+    @Test(arguments: ["connect.after-veth", "connect.after-firewall", "connect.after-macvlan", "network-create.after-bridge",
+                      "sandbox-create.after-netns"])
     func killedHalfwayLeavesNothingAfterReconcile(_ point: String) throws {
         try withNetctl { netctl in
             let session = try netctl.host.session()
@@ -16,10 +17,12 @@ struct ReconcileTests {
             try netctl.ok("network", "create", "-d", "macvlan", "--subnet", "198.18.71.0/24", "-o", "parent=rcparent0", "mv")
             let sandbox = try netctl.makeSandbox()
             let hostBefore = try netctl.hostLinks(), stateBefore = try netctl.stateSnapshot()
+            let rulesetBefore = try netctl.host.run(["nft", "list", "ruleset"]).stdout
 
             let fresh = netctl.sandboxName()
             let command: [String] = switch point {
             case "connect.after-veth": ["network", "connect", "web", sandbox]
+            case "connect.after-firewall": ["network", "connect", "-p", "8080:80", "web", sandbox]
             case "connect.after-macvlan": ["network", "connect", "mv", sandbox]
             case "network-create.after-bridge": ["network", "create", "--subnet", "198.18.72.0/24", "late"]
             default: ["sandbox", "create", fresh]
@@ -33,6 +36,7 @@ struct ReconcileTests {
             #expect(try netctl.links(in: sandbox) == ["lo"])
             #expect(try netctl.stateSnapshot() == stateBefore)
             #expect(!NetworkNamespace.exists(named: fresh))
+            #expect(try netctl.host.run(["nft", "list", "ruleset"]).stdout == rulesetBefore)
             #expect(try netctl.ok("system", "reconcile") == "nothing to repair\n")
 
             // Nothing stands in the way of doing it again.
