@@ -13,7 +13,7 @@ struct PortCommand: ParsableCommand {
         if let port {
             let wanted = try ExposedPorts(parsing: port)
             bindings = bindings.filter { wanted.ports.contains($0.containerPort) && $0.proto == wanted.proto }
-            if bindings.isEmpty { throw ValidationError("no public port \"\(port)\" published for sandbox \"\(sandbox)\"") }
+            if bindings.isEmpty { throw CNMError("no public port \"\(port)\" published for sandbox \"\(sandbox)\"") }
             bindings.forEach { print($0.hostEndpoint) }
             return
         }
