@@ -112,7 +112,7 @@ import TestSupport
             transaction.add(SetDefinition("extra", key: [.ifname]), to: table)
             transaction.add([SetElement(key: Concatenation.ifname("br0"))], toSet: "bridges", in: table)
             transaction.delete([SetElement(key: Concatenation.ifname("absent"))], fromSet: "same", in: table)
-            let error = try #require(throws: NFTablesError.self) { try session.commit(transaction) }
+            let error = try #require(throws: NetlinkError.self) { try session.commit(transaction) }
             #expect(error.errno == ENOENT || error.errno == EINVAL)
             #expect(error.description.contains("set inet nctest same"))
             #expect(try namespace.run(["nft", "list", "ruleset"]).stdout == before)

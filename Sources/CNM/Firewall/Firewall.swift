@@ -150,7 +150,7 @@ struct Firewall {
         }
         do {
             try session.commit(transaction)
-        } catch let error as NFTablesError where [ENOENT, EEXIST, EBUSY].contains(error.errno) {
+        } catch let error as NetlinkError where [ENOENT, EEXIST, EBUSY].contains(error.errno) {
             // What is installed drifted from the records (a hand edit, a crash): start over.
             try rebuild(try desired())
         }

@@ -12,43 +12,36 @@ public final class NFTablesSession {
     private let receiveBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 17, alignment: 8)
 
     /// A session in the calling thread's network namespace.
-    public init() throws {
+    public convenience init() throws {
+        self.init(socket: try Self.openSocket())
+    }
+
+    /// A session in `namespace`: the socket is opened on a thread of its own that enters it and ends.
+    public convenience init(in namespace: NetworkNamespace) throws {
+        self.init(socket: try namespace.perform { try Self.openSocket() })
+    }
+
+    private init(socket: OpaquePointer) { self.socket = socket }
+
+    /// A NETLINK_NETFILTER socket with extended acks, in the calling thread's namespace.
+    private static func openSocket() throws -> OpaquePointer {
         guard let socket = mnl_socket_open2(NETLINK_NETFILTER, Int32(SOCK_CLOEXEC.rawValue)) else {
-            throw NFTablesError.system("open", "netfilter socket")
+            throw systemError("open", "netfilter socket")
         }
-        self.socket = socket
         var on: Int32 = 1
         _ = mnl_socket_setsockopt(socket, NETLINK_EXT_ACK, &on, socklen_t(MemoryLayout<Int32>.size))
         _ = mnl_socket_setsockopt(socket, NETLINK_CAP_ACK, &on, socklen_t(MemoryLayout<Int32>.size))
         guard mnl_socket_bind(socket, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
-            let error = NFTablesError.system("bind", "netfilter socket")
+            let error = systemError("bind", "netfilter socket")
             mnl_socket_close(socket)
             throw error
         }
+        return socket
     }
-
-    /// A session in `namespace`, opened on a thread of its own that enters it and ends.
-    public convenience init(in namespace: NetworkNamespace) throws {
-        let opened = try namespace.perform { () throws -> Opened in Opened(try NFTablesSession()) }
-        self.init(taking: opened.session)
-    }
-
-    private final class Opened: @unchecked Sendable {
-        let session: NFTablesSession
-        init(_ session: NFTablesSession) { self.session = session }
-    }
-
-    private init(taking other: NFTablesSession) {
-        // Adopt the other session's socket; it must not close it.
-        socket = other.socket
-        other.adopted = true
-    }
-
-    private var adopted = false
 
     deinit {
         receiveBuffer.deallocate()
-        if !adopted { mnl_socket_close(socket) }
+        mnl_socket_close(socket)
     }
 
     // MARK: Changes
@@ -62,11 +55,11 @@ public final class NFTablesSession {
         try growSendBuffer(to: encoded.bytes.count)
         try encoded.bytes.withUnsafeBytes { bytes in
             guard mnl_socket_sendto(socket, bytes.baseAddress, bytes.count) >= 0 else {
-                throw NFTablesError.system("send", "batch of \(encoded.messages.count) messages")
+                throw systemError("send", "batch of \(encoded.messages.count) messages")
             }
         }
         var pending = Set(encoded.messages.keys)
-        var firstError: (sequence: UInt32, error: NFTablesError)?
+        var firstError: (sequence: UInt32, error: NetlinkError)?
         while !pending.isEmpty {
             var stop = false
             try receive { message in
@@ -76,7 +69,7 @@ public final class NFTablesSession {
                 guard pending.remove(sequence) != nil else {
                     // An answer to the batch itself (for instance EPERM): nothing else follows.
                     if code != 0 {
-                        firstError = (sequence, NFTablesError(operation: "commit", object: "batch", errno: code,
+                        firstError = (sequence, NetlinkError(operation: "nft commit", object: "batch", errno: code,
                                                               kernelMessage: Self.extendedAckText(message)))
                     }
                     stop = true
@@ -84,7 +77,7 @@ public final class NFTablesSession {
                 }
                 if code != 0, firstError == nil || sequence < firstError!.sequence {
                     let what = encoded.messages[sequence]!
-                    firstError = (sequence, NFTablesError(operation: what.operation, object: what.object, errno: code,
+                    firstError = (sequence, NetlinkError(operation: what.operation, object: what.object, errno: code,
                                                           kernelMessage: Self.extendedAckText(message)))
                 }
             }
@@ -100,7 +93,7 @@ public final class NFTablesSession {
         let fd = mnl_socket_get_fd(socket)
         if setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, socklen_t(MemoryLayout<Int32>.size)) != 0 {
             guard setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
-                throw NFTablesError.system("grow send buffer for", "a batch of \(size) bytes")
+                throw systemError("grow send buffer for", "a batch of \(size) bytes")
             }
         }
         sendBufferSize = size * 2
@@ -108,7 +101,7 @@ public final class NFTablesSession {
 
     private func receive(_ each: (UnsafeMutablePointer<nlmsghdr>) throws -> Void) throws {
         let count = mnl_socket_recvfrom(socket, receiveBuffer.baseAddress, receiveBuffer.count)
-        guard count >= 0 else { throw NFTablesError.system("receive", "netfilter answer") }
+        guard count >= 0 else { throw systemError("receive", "netfilter answer") }
         var remaining = Int32(count)
         var message = receiveBuffer.baseAddress!.assumingMemoryBound(to: nlmsghdr.self)
         while mnl_nlmsg_ok(message, remaining) {
@@ -149,7 +142,7 @@ public final class NFTablesSession {
             return Int(header.pointee.nlmsg_len)
         }
         try request.withUnsafeBytes { raw in
-            guard mnl_socket_sendto(socket, raw.baseAddress, length) >= 0 else { throw NFTablesError.system("send", "get \(object)") }
+            guard mnl_socket_sendto(socket, raw.baseAddress, length) >= 0 else { throw systemError("send", "get \(object)") }
         }
         var done = false
         while !done {
@@ -162,7 +155,7 @@ public final class NFTablesSession {
                     let code = -nft_ack_error(message)
                     done = true
                     if code != 0 {
-                        throw NFTablesError(operation: "get", object: object, errno: code, kernelMessage: Self.extendedAckText(message))
+                        throw NetlinkError(operation: "nft list", object: object, errno: code, kernelMessage: Self.extendedAckText(message))
                     }
                 default:
                     try each(message)
@@ -195,7 +188,7 @@ public final class NFTablesSession {
                 nftnl_table_nlmsg_build_payload(header, object)
             }) { _ in found = true }
             return found
-        } catch let error as NFTablesError where error.errno == ENOENT {
+        } catch let error as NetlinkError where error.errno == ENOENT {
             return false
         }
     }
@@ -314,4 +307,9 @@ public final class NFTablesSession {
         }
         return rules
     }
+}
+
+/// A failed system call on the netfilter socket, with the errno it left.
+func systemError(_ operation: String, _ object: String) -> NetlinkError {
+    NetlinkError(operation: operation, object: object, errno: Glibc.errno)
 }

@@ -14,15 +14,15 @@ public final class Transaction {
 
         var summary: (operation: String, object: String) {
             switch self {
-            case .addTable(let table): ("add", "\(table)")
-            case .deleteTable(let table): ("delete", "\(table)")
-            case .addChain(let table, let chain): ("add", "chain \(table.family) \(table.name) \(chain.name)")
-            case .addSet(let table, let set): ("add", "set \(table.family) \(table.name) \(set.name)")
-            case .addRule(let table, let rule): ("add", "rule to chain \(table.family) \(table.name) \(rule.chain)")
+            case .addTable(let table): ("nft add", "\(table)")
+            case .deleteTable(let table): ("nft delete", "\(table)")
+            case .addChain(let table, let chain): ("nft add", "chain \(table.family) \(table.name) \(chain.name)")
+            case .addSet(let table, let set): ("nft add", "set \(table.family) \(table.name) \(set.name)")
+            case .addRule(let table, let rule): ("nft add", "rule to chain \(table.family) \(table.name) \(rule.chain)")
             case .addElements(let table, let set, let elements, _):
-                ("add", "\(elements.count) element\(elements.count == 1 ? "" : "s") to set \(table.family) \(table.name) \(set)")
+                ("nft add", "\(elements.count) element\(elements.count == 1 ? "" : "s") to set \(table.family) \(table.name) \(set)")
             case .deleteElements(let table, let set, let elements):
-                ("delete", "\(elements.count) element\(elements.count == 1 ? "" : "s") from set \(table.family) \(table.name) \(set)")
+                ("nft delete", "\(elements.count) element\(elements.count == 1 ? "" : "s") from set \(table.family) \(table.name) \(set)")
             }
         }
     }
