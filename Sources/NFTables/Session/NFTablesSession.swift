@@ -243,8 +243,21 @@ public final class NFTablesSession {
         return sets
     }
 
-    /// `nft list set`: the elements of one set or map.
+    /// `nft list set`: the elements of one set or map. A hash set that is still growing
+    /// after a large insert (the kernel resizes it in the background) can be walked
+    /// incompletely, so the set is read until two reads agree.
     public func elements(ofSet name: String, in table: Table) throws -> [SetElement] {
+        var previous = try readElements(ofSet: name, in: table)
+        for _ in 0..<20 {
+            let current = try readElements(ofSet: name, in: table)
+            if Set(current) == Set(previous) { return current }
+            previous = current
+            usleep(10_000)
+        }
+        return previous
+    }
+
+    private func readElements(ofSet name: String, in table: Table) throws -> [SetElement] {
         var elements: [SetElement] = []
         try dump(NFT_MSG_GETSETELEM, family: table.family, object: "elements of set \(table.family) \(table.name) \(name)", payload: { header in
             let object = nftnl_set_alloc()!
