@@ -9,14 +9,18 @@ let package = Package(
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "NFTables", targets: ["NFTables"]),
         .library(name: "CNM", targets: ["CNM"]),
+        .library(name: "Runtime", targets: ["Runtime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // System libraries and C.
         .systemLibrary(name: "CNetlink", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
         .systemLibrary(name: "CNFTables", pkgConfig: "libnftnl", providers: [.apt(["libnftnl-dev"])]),
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        .target(name: "CRuntimeShim"),
 
         // Typed kernel interfaces.
         .target(name: "Netlink", dependencies: ["CNetlink"]),
@@ -25,11 +29,17 @@ let package = Package(
         // The Container Network Model.
         .target(name: "CNM", dependencies: ["Netlink", "NFTables"]),
 
+        // Images, rootfs, containers.
+        .target(name: "Runtime", dependencies: [
+            "CNM", "CArchive", "CRuntimeShim",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+
         // The command line.
         .executableTarget(
             name: "netctl",
             dependencies: [
-                "CNM",
+                "CNM", "Runtime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -39,6 +49,7 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "TestSupport"]),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "Netlink", "TestSupport"]),
         .testTarget(name: "CNMTests", dependencies: ["CNM", "TestSupport"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"]),
         .testTarget(name: "NetctlTests", dependencies: ["TestSupport", "Netlink", "NFTables"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CNM
+import Runtime
 import Glibc
 
 /// Options every command takes: where state lives and which namespace is the host.
@@ -22,6 +23,14 @@ struct GlobalOptions: ParsableArguments {
             hostNamespace: hostNetns ?? environment("NETCTL_HOST_NETNS"),
             defaultPools: try pools(store: store),
             faults: FaultInjector(point: environment("NETCTL_FAULT")))
+    }
+
+    func runtime() throws -> ContainerRuntime {
+        ContainerRuntime(root: rootPath, network: try controller())
+    }
+
+    func images() throws -> ImageStore {
+        ImageStore(store: try LocalStore(root: rootPath), root: rootPath)
     }
 
     /// Flags, then the environment, then the root's config.json (Docker's daemon.json key

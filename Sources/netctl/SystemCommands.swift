@@ -43,7 +43,9 @@ struct SystemCommand: ParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
-            let report = try global.controller().reconcile()
+            // Containers first: releasing a dead container's sandbox is part of the repair.
+            let runtime = try global.runtime()
+            let report = try runtime.reconcileContainers() + runtime.network.reconcile()
             if report.isEmpty { print("nothing to repair") }
             report.forEach { print($0) }
         }

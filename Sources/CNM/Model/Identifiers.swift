@@ -1,8 +1,8 @@
 import Glibc
 
 /// Random 256-bit identifiers as 64 hex digits, as Docker's network and endpoint ids.
-enum Identifier {
-    static func make() -> String {
+public enum Identifier {
+    public static func make() -> String {
         var generator = SystemRandomNumberGenerator()
         return (0..<4).map { _ in
             let hex = String(generator.next() as UInt64, radix: 16)
@@ -12,8 +12,8 @@ enum Identifier {
 }
 
 /// RFC 3339 with nanoseconds, in UTC, as Docker writes `Created`.
-enum Timestamp {
-    static func now() -> String {
+public enum Timestamp {
+    public static func now() -> String {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         var parts = tm()

@@ -1,0 +1,408 @@
+// See runtime_shim.h. Everything after clone() in the child is a raw system call or a
+// plain loop over memory the parent prepared: no malloc, no locks, no stdio.
+#define _GNU_SOURCE
+#include "runtime_shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <grp.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <linux/openat2.h>
+
+// MARK: Reporting
+
+static void copy_text(char *to, size_t size, const char *from) {
+    size_t i = 0;
+    if (from) for (; from[i] && i + 1 < size; i++) to[i] = from[i];
+    to[i] = 0;
+}
+
+static void report(int fd, int kind, int error, int pid, const char *step, const char *detail) {
+    struct shim_report message;
+    memset(&message, 0, sizeof message);
+    message.kind = kind;
+    message.error = error;
+    message.pid = pid;
+    copy_text(message.step, sizeof message.step, step);
+    copy_text(message.detail, sizeof message.detail, detail);
+    ssize_t ignored = write(fd, &message, sizeof message);
+    (void)ignored;
+}
+
+static __attribute__((noreturn)) void fail(const struct shim_config *c, const char *step, const char *detail) {
+    report(c->report_fd, SHIM_REPORT_FAILURE, errno, 0, step, detail);
+    _exit(125);
+}
+
+// MARK: Filesystem
+
+#define PROPAGATION (MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE)
+#define REMOUNTABLE (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME)
+
+static int do_mount(const struct shim_mount *m) {
+    unsigned long flags = m->flags & ~PROPAGATION;
+    if (mount(m->source, m->target, m->fstype, flags, m->data) != 0) return -1;
+    // A bind mount ignores its other flags until it is remounted.
+    if ((flags & MS_BIND) && (flags & REMOUNTABLE)) {
+        if (mount(NULL, m->target, NULL, MS_REMOUNT | MS_BIND | (flags & (REMOUNTABLE | MS_REC)), NULL) != 0) return -1;
+    }
+    if (m->flags & PROPAGATION) {
+        if (mount(NULL, m->target, NULL, (m->flags & (PROPAGATION | MS_REC)), NULL) != 0) return -1;
+    }
+    return 0;
+}
+
+// The flags a read-only remount of a bind mount must keep (the kernel refuses to drop
+// nosuid, nodev or noexec from a mount that has them locked).
+static unsigned long kept_flags(const char *path) {
+    struct statvfs s;
+    unsigned long flags = 0;
+    if (statvfs(path, &s) != 0) return 0;
+    if (s.f_flag & ST_NOSUID) flags |= MS_NOSUID;
+    if (s.f_flag & ST_NODEV) flags |= MS_NODEV;
+    if (s.f_flag & ST_NOEXEC) flags |= MS_NOEXEC;
+    return flags;
+}
+
+static void set_up_filesystem(const struct shim_config *c) {
+    // Nothing the container mounts travels back to the host.
+    if (mount(NULL, "/", NULL, c->root_propagation ? c->root_propagation : (MS_REC | MS_SLAVE), NULL) != 0)
+        fail(c, "make / a slave mount", "/");
+    for (int i = 0; i < c->mount_count; i++) {
+        const struct shim_mount *m = &c->mounts[i];
+        if (m->make_directory && mkdir(m->target, 0755) != 0 && errno != EEXIST) fail(c, "mkdir", m->target);
+        if (do_mount(m) != 0) {
+            if (m->optional && errno == ENOENT) continue;
+            fail(c, "mount", m->target);
+        }
+    }
+    for (int i = 0; i < c->device_count; i++) {
+        const struct shim_device *d = &c->devices[i];
+        if (mknod(d->path, d->mode, makedev(d->major, d->minor)) != 0 && errno != EEXIST) fail(c, "mknod", d->path);
+        if (chown(d->path, d->uid, d->gid) != 0) fail(c, "chown", d->path);
+    }
+    for (int i = 0; i < c->symlink_count; i++) {
+        if (symlink(c->symlinks[i].target, c->symlinks[i].path) != 0 && errno != EEXIST) fail(c, "symlink", c->symlinks[i].path);
+    }
+
+    // pivot_root(".", ".") then detach the old root, as runc does: no directory for the
+    // old root is needed inside the new one.
+    int old_root = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    if (old_root < 0) fail(c, "open /", "/");
+    int new_root = open(c->rootfs, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    if (new_root < 0) fail(c, "open rootfs", c->rootfs);
+    if (fchdir(new_root) != 0) fail(c, "chdir rootfs", c->rootfs);
+    if (syscall(SYS_pivot_root, ".", ".") != 0) fail(c, "pivot_root", c->rootfs);
+    if (fchdir(old_root) != 0) fail(c, "chdir old root", "/");
+    if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) != 0) fail(c, "make old root a slave", "/");
+    if (umount2(".", MNT_DETACH) != 0) fail(c, "detach old root", "/");
+    if (chdir("/") != 0) fail(c, "chdir /", "/");
+    close(old_root);
+    close(new_root);
+
+    for (int i = 0; i < c->masked_count; i++) {
+        const char *path = c->masked_paths[i];
+        struct stat st;
+        if (stat(path, &st) != 0) {
+            if (errno == ENOENT) continue;
+            fail(c, "mask", path);
+        }
+        int result = S_ISDIR(st.st_mode)
+            ? mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0")
+            : mount("/dev/null", path, NULL, MS_BIND, NULL);
+        if (result != 0) fail(c, "mask", path);
+    }
+    for (int i = 0; i < c->readonly_count; i++) {
+        const char *path = c->readonly_paths[i];
+        if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) != 0) {
+            if (errno == ENOENT) continue;
+            fail(c, "make read-only", path);
+        }
+        if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_REC | kept_flags(path), NULL) != 0)
+            fail(c, "make read-only", path);
+    }
+    if (c->readonly_root) {
+        if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | kept_flags("/"), NULL) != 0)
+            fail(c, "make rootfs read-only", "/");
+    }
+}
+
+// MARK: Process
+
+static void bring_loopback_up(const struct shim_config *c) {
+    // ip link set lo up
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) fail(c, "socket", "lo");
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    copy_text(request.ifr_name, sizeof request.ifr_name, "lo");
+    if (ioctl(fd, SIOCGIFFLAGS, &request) != 0) fail(c, "get flags", "lo");
+    request.ifr_flags |= IFF_UP;
+    if (ioctl(fd, SIOCSIFFLAGS, &request) != 0) fail(c, "set lo up", "lo");
+    close(fd);
+}
+
+static void install_seccomp(const struct shim_config *c) {
+    struct sock_fprog program = { .len = c->seccomp_length, .filter = (struct sock_filter *)c->seccomp_filter };
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) != 0) fail(c, "seccomp", "");
+}
+
+static void set_capabilities(const struct shim_config *c) {
+    for (int cap = 0; cap < 64; cap++) {
+        if (c->cap_bounding & (1ULL << cap)) continue;
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) fail(c, "drop bounding capability", "");
+    }
+}
+
+static void apply_capability_sets(const struct shim_config *c) {
+    struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    for (int i = 0; i < 2; i++) {
+        data[i].effective = (uint32_t)(c->cap_effective >> (32 * i));
+        data[i].permitted = (uint32_t)(c->cap_permitted >> (32 * i));
+        data[i].inheritable = (uint32_t)(c->cap_inheritable >> (32 * i));
+    }
+    if (syscall(SYS_capset, &header, data) != 0) fail(c, "capset", "");
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) fail(c, "clear ambient capabilities", "");
+    for (int cap = 0; cap < 64; cap++) {
+        if (!(c->cap_ambient & (1ULL << cap))) continue;
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) fail(c, "raise ambient capability", "");
+    }
+}
+
+static void write_decimal(char *buffer, size_t size, const char *prefix, long value) {
+    char digits[24];
+    int n = 0;
+    do { digits[n++] = (char)('0' + value % 10); value /= 10; } while (value > 0 && n < 23);
+    size_t at = 0;
+    while (prefix[at] && at + 1 < size) { buffer[at] = prefix[at]; at++; }
+    while (n > 0 && at + 1 < size) buffer[at++] = digits[--n];
+    buffer[at] = 0;
+}
+
+static void set_identity(const struct shim_config *c) {
+    if (c->set_capabilities && c->uid != 0) {
+        if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) fail(c, "keep capabilities", "");
+    }
+    if (setgroups((size_t)c->group_count, c->groups) != 0) fail(c, "setgroups", "");
+    if (setresgid(c->gid, c->gid, c->gid) != 0) fail(c, "setgid", "");
+    if (setresuid(c->uid, c->uid, c->uid) != 0) fail(c, "setuid", "");
+}
+
+static void exec_command(const struct shim_config *c) {
+    const char *name = c->argv[0];
+    if (strchr(name, '/')) {
+        execve(name, c->argv, c->envp);
+        fail(c, "exec", name);
+    }
+    // execvpe without malloc: each directory of $PATH in turn. EACCES from any of them
+    // wins over ENOENT, as the shell reports it.
+    char candidate[4096];
+    int denied = 0;
+    const char *p = c->path && *c->path ? c->path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    size_t name_length = strlen(name);
+    while (1) {
+        const char *end = strchr(p, ':');
+        size_t length = end ? (size_t)(end - p) : strlen(p);
+        if (length + name_length + 2 <= sizeof candidate) {
+            size_t at = 0;
+            if (length == 0) candidate[at++] = '.';
+            memcpy(candidate + at, p, length);
+            at += length;
+            candidate[at++] = '/';
+            memcpy(candidate + at, name, name_length + 1);
+            execve(candidate, c->argv, c->envp);
+            if (errno == EACCES) denied = 1;
+            else if (errno != ENOENT && errno != ENOTDIR) fail(c, "exec", name);
+        }
+        if (!end) break;
+        p = end + 1;
+    }
+    errno = denied ? EACCES : ENOENT;
+    fail(c, "exec", name);
+}
+
+static __attribute__((noreturn)) void child(const struct shim_config *c, pid_t parent) {
+    if (c->parent_death_signal) {
+        if (prctl(PR_SET_PDEATHSIG, c->parent_death_signal, 0, 0, 0) != 0) fail(c, "set parent-death signal", "");
+        // The parent may have died before prctl: then ours is not the pid we were forked
+        // from. (In a new pid namespace the parent is not visible at all: getppid is 0.)
+        if (!(c->clone_flags & CLONE_NEWPID) && getppid() != parent) _exit(125);
+    }
+    for (int i = 0; i < c->namespace_count; i++) {
+        if (setns(c->namespace_fds[i], c->namespace_types[i]) != 0) fail(c, "setns", "");
+    }
+    if (c->fork_after_setns) {
+        pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
+        if (pid < 0) fail(c, "clone into the container's pid namespace", "");
+        if (pid > 0) {
+            report(c->report_fd, SHIM_REPORT_PID, 0, pid, "", "");
+            _exit(0);
+        }
+    }
+    for (int i = 0; i < c->cgroup_count; i++) {
+        if (write(c->cgroup_fds[i], "0", 1) != 1) fail(c, "join cgroup", "");
+    }
+    if (c->tty >= 0) {
+        if (setsid() < 0) fail(c, "setsid", "");
+        if (ioctl(c->tty, TIOCSCTTY, 0) != 0) fail(c, "set controlling terminal", "");
+        for (int fd = 0; fd < 3; fd++) if (dup2(c->tty, fd) < 0) fail(c, "dup2 terminal", "");
+    } else {
+        if (c->new_session && setsid() < 0) fail(c, "setsid", "");
+        for (int fd = 0; fd < 3; fd++) {
+            if (c->stdio[fd] < 0) continue;
+            if (c->stdio[fd] == fd) {
+                if (fcntl(fd, F_SETFD, 0) != 0) fail(c, "keep stdio", "");
+            } else if (dup2(c->stdio[fd], fd) < 0) {
+                fail(c, "dup2 stdio", "");
+            }
+        }
+    }
+    if (c->rootfs) set_up_filesystem(c);
+    if (c->loopback_up) bring_loopback_up(c);
+    if (c->hostname && sethostname(c->hostname, strlen(c->hostname)) != 0) fail(c, "sethostname", c->hostname);
+    for (int i = 0; i < c->rlimit_count; i++) {
+        if (setrlimit(c->rlimits[i].resource, &c->rlimits[i].limit) != 0) {
+            char which[32];
+            write_decimal(which, sizeof which, "resource ", c->rlimits[i].resource);
+            fail(c, "setrlimit", which);
+        }
+    }
+    // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, so it goes in before
+    // capabilities are dropped (as runc orders it); otherwise it goes in last.
+    int early_seccomp = c->seccomp_filter && !c->no_new_privileges;
+    if (early_seccomp) install_seccomp(c);
+    if (c->set_capabilities) set_capabilities(c);
+    set_identity(c);
+    if (c->set_capabilities) apply_capability_sets(c);
+    if (c->cwd && chdir(c->cwd) != 0) fail(c, "chdir", c->cwd);
+    // Every descriptor but stdio closes at execve; the report pipe stays usable until then.
+    if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(c, "close_range", "");
+    if (c->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(c, "no_new_privs", "");
+    if (c->apparmor_profile) {
+        int fd = open("/proc/thread-self/attr/apparmor/exec", O_WRONLY | O_CLOEXEC);
+        if (fd < 0) fd = open("/proc/thread-self/attr/exec", O_WRONLY | O_CLOEXEC);
+        if (fd < 0) fail(c, "apparmor", c->apparmor_profile);
+        char command[256];
+        copy_text(command, sizeof command, "exec ");
+        copy_text(command + 5, sizeof command - 5, c->apparmor_profile);
+        if (write(fd, command, strlen(command)) < 0) fail(c, "apparmor", c->apparmor_profile);
+        close(fd);
+    }
+    if (c->start_fifo_fd >= 0) {
+        char path[64];
+        write_decimal(path, sizeof path, "/proc/self/fd/", c->start_fifo_fd);
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, "0", 1) != 1) fail(c, "wait for start", "exec.fifo");
+        close(fd);
+    }
+    if (c->seccomp_filter && !early_seccomp) install_seccomp(c);
+    exec_command(c);
+    _exit(127);
+}
+
+pid_t shim_spawn(const struct shim_config *config) {
+    pid_t parent = getpid();
+    // A fork-like clone: the child gets a copy of this one thread and of memory, and runs
+    // only the steps above. No stack is given, so it continues on its copy of ours.
+    pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)config->clone_flags | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid == 0) child(config, parent);
+    return pid;
+}
+
+// MARK: Parent helpers
+
+static volatile sig_atomic_t forward_to = -1;
+
+static void forward(int signal) {
+    if (forward_to > 0) kill(forward_to, signal);
+}
+
+void shim_forward_signals(pid_t pid) {
+    static const int signals[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM };
+    forward_to = pid;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = pid > 0 ? forward : SIG_DFL;
+    action.sa_flags = SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) sigaction(signals[i], &action, NULL);
+}
+
+int shim_copy_window_size(int from, int to) {
+    struct winsize size;
+    if (ioctl(from, TIOCGWINSZ, &size) != 0) return -1;
+    return ioctl(to, TIOCSWINSZ, &size);
+}
+
+int shim_openat2(int dirfd, const char *path, int flags, unsigned int mode, unsigned long long resolve) {
+    struct open_how how = { .flags = (unsigned long long)flags, .mode = mode, .resolve = resolve };
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+int shim_pipe_cloexec(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC);
+}
+
+int shim_pidfd_open(pid_t pid) {
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+pid_t shim_spawn_daemon(const char *path, char *const argv[], char *const envp[], int pass_fd) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, pass_fd, 3);
+    posix_spawnattr_init(&attributes);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attributes, &none);
+    posix_spawnattr_setsigdefault(&attributes, &all);
+    pid_t pid = -1;
+    int error = posix_spawn(&pid, path, &actions, &attributes, argv, envp);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attributes);
+    if (error != 0) {
+        errno = error;
+        return -1;
+    }
+    return pid;
+}
+
+int shim_open_pty(int *master, int *slave) {
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0) return -1;
+    if (grantpt(m) != 0 || unlockpt(m) != 0) { close(m); return -1; }
+    char name[128];
+    if (ptsname_r(m, name, sizeof name) != 0) { close(m); return -1; }
+    int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (s < 0) { close(m); return -1; }
+    *master = m;
+    *slave = s;
+    return 0;
+}

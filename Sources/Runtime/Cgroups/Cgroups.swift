@@ -1,0 +1,196 @@
+import Glibc
+
+/// `--memory`, `--cpus`, `--pids-limit` as numbers.
+public struct ResourceLimits: Codable, Sendable, Equatable {
+    public var memory: Int64?
+    public var nanoCPUs: Int64?
+    public var pids: Int64?
+
+    public init(memory: Int64? = nil, nanoCPUs: Int64? = nil, pids: Int64? = nil) {
+        self.memory = memory
+        self.nanoCPUs = nanoCPUs
+        self.pids = pids
+    }
+}
+
+/// A container's cgroups on whichever layout the host has:
+/// - v2 (/sys/fs/cgroup is cgroup2): one directory, /sys/fs/cgroup/netctl/ID;
+/// - v1, and the hybrid layout (v1 controllers, plus a cgroup2 mount at
+///   /sys/fs/cgroup/unified that holds no controllers we use): one directory per
+///   controller, below the cgroup netctl itself runs in, so a limit on netctl's own cgroup
+///   still holds for its containers.
+public struct Cgroups: Codable, Sendable {
+    public var version: Int
+    public var directories: [String]
+
+    static let mount = "/sys/fs/cgroup"
+
+    /// Makes the directories and writes the limits; a limit the host cannot apply is an
+    /// error that says which and why, and nothing is left behind.
+    static func create(for id: String, limits: ResourceLimits) throws -> Cgroups {
+        var made = Cgroups(version: isUnified ? 2 : 1, directories: [])
+        do {
+            if made.version == 2 {
+                try made.createV2(id: id, limits: limits)
+            } else {
+                try made.createV1(id: id, limits: limits)
+            }
+        } catch {
+            made.remove()
+            throw error
+        }
+        return made
+    }
+
+    static var isUnified: Bool { access("\(mount)/cgroup.controllers", F_OK) == 0 }
+
+    private mutating func createV2(id: String, limits: ResourceLimits) throws {
+        let base = "\(Self.mount)/netctl"
+        if mkdir(base, 0o755) != 0 && errno != EEXIST { throw RuntimeError.system("cgroup \(base)") }
+        let wanted = ["memory", "pids", "cpu"]
+        let available = (try? String(decoding: readFile("\(Self.mount)/cgroup.controllers", name: "cgroup.controllers"), as: UTF8.self)) ?? ""
+        let enable = wanted.filter { available.split(separator: " ").map { $0.trimmingCharacters() }.contains($0) }
+        for directory in [Self.mount, base] {
+            _ = try? write(enable.map { "+\($0)" }.joined(separator: " "), to: "\(directory)/cgroup.subtree_control")
+        }
+        let directory = "\(base)/\(id)"
+        guard mkdir(directory, 0o755) == 0 else { throw RuntimeError.system("cgroup \(directory)") }
+        directories = [directory]
+        if let memory = limits.memory {
+            try require("memory", in: enable, flag: "--memory")
+            try write(String(memory), to: "\(directory)/memory.max")
+            _ = try? write("0", to: "\(directory)/memory.swap.max")
+        }
+        if let pids = limits.pids {
+            try require("pids", in: enable, flag: "--pids-limit")
+            try write(pids < 0 ? "max" : String(pids), to: "\(directory)/pids.max")
+        }
+        if let cpus = limits.nanoCPUs {
+            try require("cpu", in: enable, flag: "--cpus")
+            try write("\(cpus / 10_000) 100000", to: "\(directory)/cpu.max")
+        }
+    }
+
+    private mutating func createV1(id: String, limits: ResourceLimits) throws {
+        var controllers = ["memory", "pids"]
+        if limits.nanoCPUs != nil { controllers.append("cpu") }
+        let own = Self.ownV1Paths()
+        for controller in controllers {
+            let root = "\(Self.mount)/\(controller)"
+            guard access("\(root)/cgroup.procs", F_OK) == 0 else {
+                if controller == "memory" && limits.memory == nil { continue }
+                if controller == "pids" && limits.pids == nil { continue }
+                throw RuntimeError("\(flag(for: controller)): this host has no \(controller) cgroup controller mounted at \(root)")
+            }
+            var directory = root + (own[controller].map { $0 == "/" ? "" : $0 } ?? "") + "/netctl"
+            if mkdir(directory, 0o755) != 0 && errno != EEXIST { throw RuntimeError.system("cgroup \(directory)") }
+            directory += "/\(id)"
+            guard mkdir(directory, 0o755) == 0 else { throw RuntimeError.system("cgroup \(directory)") }
+            directories.append(directory)
+            switch controller {
+            case "memory":
+                if let memory = limits.memory {
+                    try write(String(memory), to: "\(directory)/memory.limit_in_bytes")
+                    // No swap beyond the limit, so the limit ends in an OOM kill as on v2.
+                    if access("\(directory)/memory.memsw.limit_in_bytes", F_OK) == 0 {
+                        try write(String(memory), to: "\(directory)/memory.memsw.limit_in_bytes")
+                    }
+                }
+            case "pids":
+                if let pids = limits.pids { try write(pids < 0 ? "max" : String(pids), to: "\(directory)/pids.max") }
+            case "cpu":
+                if let cpus = limits.nanoCPUs {
+                    try write("100000", to: "\(directory)/cpu.cfs_period_us")
+                    try write(String(cpus / 10_000), to: "\(directory)/cpu.cfs_quota_us")
+                }
+            default: break
+            }
+        }
+    }
+
+    private func flag(for controller: String) -> String {
+        ["memory": "--memory", "pids": "--pids-limit", "cpu": "--cpus"][controller] ?? controller
+    }
+
+    private func require(_ controller: String, in enabled: [String], flag: String) throws {
+        guard enabled.contains(controller) else {
+            throw RuntimeError("\(flag): the \(controller) controller is not available in \(Self.mount)/cgroup.controllers")
+        }
+    }
+
+    /// This process's cgroup in each v1 hierarchy, from /proc/self/cgroup.
+    private static func ownV1Paths() -> [String: String] {
+        guard let bytes = try? readFile("/proc/self/cgroup", name: "/proc/self/cgroup") else { return [:] }
+        var paths: [String: String] = [:]
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3 else { continue }
+            for controller in fields[1].split(separator: ",") { paths[String(controller)] = String(fields[2]) }
+        }
+        return paths
+    }
+
+    /// Open cgroup.procs files: the child writes "0" to each to move itself in.
+    func procsDescriptors() throws -> [Int32] {
+        var fds: [Int32] = []
+        for directory in directories {
+            let fd = open("\(directory)/cgroup.procs", O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                fds.forEach { close($0) }
+                throw RuntimeError.system("cgroup \(directory)")
+            }
+            fds.append(fd)
+        }
+        return fds
+    }
+
+    /// Whether the kernel's OOM killer killed a process of this container.
+    func oomKilled() -> Bool {
+        for directory in directories {
+            for file in ["memory.events", "memory.oom_control"] {
+                guard let bytes = try? readFile("\(directory)/\(file)", name: file) else { continue }
+                for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+                    let fields = line.split(separator: " ")
+                    if fields.count == 2, fields[0] == "oom_kill", let count = Int(fields[1]), count > 0 { return true }
+                }
+            }
+        }
+        return false
+    }
+
+    /// Signals every process left in the container's cgroups (an exec'd process that
+    /// outlived PID 1 is killed with its pid namespace; this covers the host network case).
+    func killAll() {
+        for directory in directories {
+            guard let bytes = try? readFile("\(directory)/cgroup.procs", name: "cgroup.procs") else { continue }
+            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+                if let pid = Int32(line) { kill(pid, SIGKILL) }
+            }
+        }
+    }
+
+    /// rmdir, retried briefly while the last processes are being reaped.
+    func remove() {
+        for directory in directories {
+            for _ in 0..<200 {
+                if rmdir(directory) == 0 || errno == ENOENT { break }
+                if errno != EBUSY { break }
+                usleep(5_000)
+            }
+        }
+    }
+
+    private func write(_ text: String, to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw RuntimeError.system("cgroup \(path)") }
+        defer { close(fd) }
+        let written = text.withCString { Glibc.write(fd, $0, strlen($0)) }
+        guard written >= 0 else { throw RuntimeError.system("cgroup: write \(text) to \(path)") }
+    }
+}
+
+extension Substring {
+    func trimmingCharacters() -> String {
+        String(self.drop { $0 == " " || $0 == "\n" }.reversed().drop { $0 == " " || $0 == "\n" }.reversed())
+    }
+}

@@ -1,0 +1,98 @@
+/// `netctl run` as the runtime receives it: text as the user typed it, so every error can
+/// quote the bad value.
+public struct RunRequest: Sendable {
+    public var image: String
+    public var command: [String] = []
+    public var entrypoint: String?
+    public var name: String?
+    public var detach = false
+    public var autoRemove = false
+    public var interactive = false
+    public var tty = false
+    /// Network names, `none`, `host` or `container:ID`; the first carries `-p`.
+    public var networks: [String] = []
+    public var publish: [String] = []
+    public var publishAll = false
+    public var expose: [String] = []
+    public var env: [String] = []
+    public var workdir: String?
+    public var user: String?
+    public var hostname: String?
+    public var readOnly = false
+    public var volumes: [String] = []
+    public var tmpfs: [String] = []
+    public var memory: String?
+    public var cpus: String?
+    public var pidsLimit: String?
+
+    public init(image: String) { self.image = image }
+}
+
+/// A container as the store keeps it (`containers/ID`).
+public struct ContainerRecord: Codable, Sendable {
+    public var id: String
+    public var name: String
+    public var image: String
+    public var imageID: Digest
+    public var created: String
+    public var path: String
+    public var args: [String]
+    public var config: Config
+    public var host: HostConfig
+    public var state: State
+    /// The CNM sandbox (a named network namespace) for network attachments.
+    public var sandbox: String?
+    public var cgroups: Cgroups?
+
+    public var shortID: String { String(id.prefix(12)) }
+
+    public struct Config: Codable, Sendable {
+        public var hostname: String
+        public var env: [String]
+        public var workingDir: String
+        public var user: String
+        public var uid: UInt32
+        public var gid: UInt32
+        public var groups: [UInt32]
+        public var tty: Bool
+        public var interactive: Bool
+        public var exposedPorts: [String]
+    }
+
+    public struct HostConfig: Codable, Sendable {
+        /// As given: network names, `none`, `host` or `container:ID`.
+        public var networks: [String]
+        public var publish: [String]
+        public var publishAll: Bool
+        public var readOnly: Bool
+        public var binds: [Bind]
+        public var tmpfs: [String]
+        public var limits: ResourceLimits
+        public var autoRemove: Bool
+        public var detached: Bool
+    }
+
+    public struct Bind: Codable, Sendable {
+        public var source: String
+        public var destination: String
+        public var readOnly: Bool
+        public var isDirectory: Bool
+    }
+
+    public struct State: Codable, Sendable {
+        /// created, running, exited
+        public var status: String
+        public var pid: Int32 = 0
+        /// /proc/PID/stat's start time, so a recycled pid is never taken for ours.
+        public var pidStart: UInt64 = 0
+        /// The process that reaps the container and records its end: the monitor of a
+        /// detached container, the `run` command of a foreground one.
+        public var supervisor: Int32 = 0
+        public var supervisorStart: UInt64 = 0
+        public var exitCode: Int32 = 0
+        public var oomKilled = false
+        public var error: String = ""
+        public var startedAt: String = ""
+        public var finishedAt: String = ""
+    }
+}

@@ -1,0 +1,229 @@
+import CNM
+import Glibc
+import Netlink
+
+extension ContainerRuntime {
+    /// Checks every flag, then records the container and prepares all it needs before its
+    /// first process starts: networking (a CNM sandbox and its endpoints, ports published),
+    /// the rootfs files and cgroups. A failure undoes what was done and leaves no record.
+    public func create(_ request: RunRequest) throws -> ContainerRecord {
+        let image = try images.image(request.image)
+        var record = try makeRecord(request, image: image)
+        try store.locked {
+            if try containers().contains(where: { $0.name == record.name }) {
+                throw RuntimeError("container name \"\(record.name)\" is already in use")
+            }
+            try save(record)
+        }
+        do {
+            let addresses = try connectNetworks(&record, request: request)
+            let layers = image.layers.map(images.layerPath)
+            try Rootfs(directory: directory(of: record.id)).prepare(
+                record, layers: layers, hosts: hostsFile(record, addresses: addresses), resolvConf: resolvConf(record))
+            record.cgroups = try Cgroups.create(for: record.id, limits: record.host.limits)
+            try save(record)
+        } catch {
+            release(record, removeRecord: true)
+            throw error
+        }
+        return record
+    }
+
+    private func makeRecord(_ request: RunRequest, image: ImageRecord) throws -> ContainerRecord {
+        let id = Identifier.make()
+        let name = try request.name.map { try validatedName($0) } ?? "nc_\(id.prefix(12))"
+        let defaults = image.config.config
+        var argv = request.entrypoint.map { [$0] } ?? defaults?.entrypoint ?? []
+        argv += !request.command.isEmpty ? request.command : (request.entrypoint == nil ? defaults?.cmd ?? [] : [])
+        guard let path = argv.first, !path.isEmpty else {
+            throw RuntimeError("image \(request.image) has no command: give one after the image name")
+        }
+        let workdir = request.workdir ?? (defaults?.workingDir.flatMap { $0.isEmpty ? nil : $0 } ?? "/")
+        guard workdir.hasPrefix("/") else { throw RuntimeError("invalid -w \"\(workdir)\": expected an absolute path") }
+
+        let networks = try validatedNetworks(request)
+        let hostNetwork = networks == ["host"]
+        if !request.publish.isEmpty || request.publishAll, !networks.contains(where: { !["none", "host"].contains($0) && !$0.hasPrefix("container:") }) {
+            throw RuntimeError("-p and -P need a network to publish on (--network NAME); \(networks.joined(separator: ",")) has none")
+        }
+        let hostname = try request.hostname.map(validatedHostname) ?? (hostNetwork ? hostHostname() : String(id.prefix(12)))
+
+        var env = defaults?.env ?? []
+        for item in request.env {
+            guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
+                throw RuntimeError("invalid -e \"\(item)\": expected KEY=VALUE")
+            }
+            let key = item[..<equals]
+            env.removeAll { $0.hasPrefix("\(key)=") }
+            env.append(item)
+        }
+        if !env.contains(where: { $0.hasPrefix("PATH=") }) {
+            env.insert("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", at: 0)
+        }
+        env.removeAll { $0.hasPrefix("HOSTNAME=") }
+        env.insert("HOSTNAME=\(hostname)", at: 1)
+        if request.tty && !env.contains(where: { $0.hasPrefix("TERM=") }) { env.append("TERM=xterm") }
+
+        let user = request.user ?? defaults?.user.flatMap { $0.isEmpty ? nil : $0 } ?? "0"
+        let identity = try UserLookup(layers: image.layers.map(images.layerPath)).resolve(user)
+        let exposed = request.expose + (defaults?.exposedPorts.map { Array($0.keys).sorted() } ?? [])
+
+        let limits = ResourceLimits(
+            memory: try request.memory.map(Self.parseMemory), nanoCPUs: try request.cpus.map(Self.parseCPUs),
+            pids: try request.pidsLimit.map(Self.parsePids))
+        let binds = try request.volumes.map(Self.parseVolume)
+        for tmpfs in request.tmpfs where !Rootfs.tmpfsTarget(tmpfs).hasPrefix("/") {
+            throw RuntimeError("invalid --tmpfs \"\(tmpfs)\": expected an absolute path inside the container, as DST[:OPTIONS]")
+        }
+
+        return ContainerRecord(
+            id: id, name: name, image: request.image, imageID: image.id, created: Timestamp.now(),
+            path: path, args: Array(argv.dropFirst()),
+            config: .init(hostname: hostname, env: env, workingDir: workdir, user: user, uid: identity.uid, gid: identity.gid,
+                          groups: identity.groups, tty: request.tty, interactive: request.interactive, exposedPorts: exposed),
+            host: .init(networks: networks, publish: request.publish, publishAll: request.publishAll, readOnly: request.readOnly,
+                        binds: binds, tmpfs: request.tmpfs, limits: limits, autoRemove: request.autoRemove, detached: request.detach),
+            state: .init(status: "created"), sandbox: nil, cgroups: nil)
+    }
+
+    private func validatedName(_ name: String) throws -> String {
+        let allowed = name.utf8.enumerated().allSatisfy { index, byte in
+            let alphanumeric = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
+            return alphanumeric || (index > 0 && (byte == 0x5f || byte == 0x2e || byte == 0x2d))
+        }
+        guard !name.isEmpty, name.utf8.count <= 64, allowed else {
+            throw RuntimeError("invalid container name \"\(name)\": expected 1 to 64 of [a-zA-Z0-9_.-], starting with a letter or digit")
+        }
+        return name
+    }
+
+    private func validatedHostname(_ name: String) throws -> String {
+        let allowed = name.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || $0 == 0x2d || $0 == 0x2e }
+        guard !name.isEmpty, name.utf8.count <= 64, allowed, !name.hasPrefix("-") else {
+            throw RuntimeError("invalid --hostname \"\(name)\": expected up to 64 letters, digits, '-' and '.'")
+        }
+        return name
+    }
+
+    private func hostHostname() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count)
+        return String(cString: buffer)
+    }
+
+    /// `none` (the default), `host` and `container:ID` stand alone; CNM networks must exist.
+    private func validatedNetworks(_ request: RunRequest) throws -> [String] {
+        let networks = request.networks.isEmpty ? ["none"] : request.networks
+        for name in networks {
+            if name == "none" || name == "host" || name.hasPrefix("container:") {
+                guard networks.count == 1 else {
+                    throw RuntimeError("--network \(name) cannot be combined with other networks")
+                }
+                if name.hasPrefix("container:") {
+                    let other = try container(String(name.dropFirst(10)))
+                    guard isRunning(other) else { throw RuntimeError("--network \(name): container \(other.name) is not running") }
+                }
+                continue
+            }
+            let record = try network.network(name)
+            if record.driver == "host" || record.driver == "null" {
+                guard networks.count == 1 else { throw RuntimeError("--network \(name) cannot be combined with other networks") }
+                return [record.driver == "host" ? "host" : "none"]
+            }
+        }
+        return networks
+    }
+
+    /// A sandbox named after the container, connected to each network in turn; the first
+    /// network publishes the ports. The addresses go to /etc/hosts.
+    private func connectNetworks(_ record: inout ContainerRecord, request: RunRequest) throws -> [IPAddress] {
+        let attached = record.host.networks.filter { !["none", "host"].contains($0) && !$0.hasPrefix("container:") }
+        guard !attached.isEmpty else { return [] }
+        let sandbox = "nc-\(record.shortID)"
+        _ = try network.createSandbox(named: sandbox)
+        record.sandbox = sandbox
+        try save(record)
+        var addresses: [IPAddress] = []
+        for (index, name) in attached.enumerated() {
+            var connect = ConnectRequest(network: name, sandbox: sandbox)
+            if index == 0 {
+                connect.publish = request.publish
+                connect.publishAll = request.publishAll
+                connect.expose = record.config.exposedPorts
+            }
+            addresses += try network.connect(connect).addresses
+        }
+        return addresses
+    }
+
+    private func hostsFile(_ record: ContainerRecord, addresses: [IPAddress]) -> String {
+        if record.host.networks == ["host"], let bytes = try? readFile("/etc/hosts", name: "/etc/hosts") {
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        var text = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
+            + "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+        for address in addresses { text += "\(address)\t\(record.config.hostname)\n" }
+        return text
+    }
+
+    /// The host's resolv.conf; without a network of its own the container cannot reach a
+    /// resolver on the host's loopback, so those lines go.
+    private func resolvConf(_ record: ContainerRecord) -> String {
+        let text = (try? readFile("/etc/resolv.conf", name: "resolv.conf")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        if record.host.networks == ["host"] { return text }
+        return text.split(separator: "\n", omittingEmptySubsequences: false).filter { line in
+            let fields = line.split(separator: " ")
+            return !(fields.count >= 2 && fields[0] == "nameserver" && (fields[1].hasPrefix("127.") || fields[1] == "::1"))
+        }.joined(separator: "\n")
+    }
+
+    // MARK: Flag values
+
+    /// Docker's memory sizes: a number with an optional b, k, m or g (any case).
+    static func parseMemory(_ text: String) throws -> Int64 {
+        var digits = text.lowercased()
+        if digits.hasSuffix("b") && digits.count > 1 && !"0123456789".contains(digits.dropLast().last!) { digits.removeLast() }
+        var multiplier: Int64 = 1
+        if let unit = digits.last, let scale = ["k": Int64(1) << 10, "m": Int64(1) << 20, "g": Int64(1) << 30][String(unit)] {
+            multiplier = scale
+            digits.removeLast()
+        } else if digits.hasSuffix("b") {
+            digits.removeLast()
+        }
+        guard let value = Int64(digits), value > 0, value <= Int64.max / multiplier else {
+            throw RuntimeError("invalid --memory \"\(text)\": expected a size such as 64m or 1g")
+        }
+        let bytes = value * multiplier
+        guard bytes >= 6 << 20 else { throw RuntimeError("invalid --memory \"\(text)\": the minimum is 6m") }
+        return bytes
+    }
+
+    static func parseCPUs(_ text: String) throws -> Int64 {
+        let available = Int64(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        guard let value = Double(text), value >= 0.01, value <= Double(available) else {
+            throw RuntimeError("invalid --cpus \"\(text)\": expected a number from 0.01 to \(available)")
+        }
+        return Int64((value * 1e9).rounded())
+    }
+
+    static func parsePids(_ text: String) throws -> Int64 {
+        guard let value = Int64(text) else { throw RuntimeError("invalid --pids-limit \"\(text)\": expected a whole number (0 or less: no limit)") }
+        return value <= 0 ? -1 : value
+    }
+
+    /// `-v SRC:DST[:ro|rw]`: SRC an existing absolute host path (named volumes are not
+    /// supported yet), DST absolute.
+    static func parseVolume(_ text: String) throws -> ContainerRecord.Bind {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2 || parts.count == 3, parts[0].hasPrefix("/"), parts[1].hasPrefix("/"),
+              parts.count == 2 || ["ro", "rw"].contains(parts[2]) else {
+            throw RuntimeError("invalid -v \"\(text)\": expected /HOST/PATH:/CONTAINER/PATH[:ro|rw]")
+        }
+        var info = stat()
+        guard stat(parts[0], &info) == 0 else {
+            throw RuntimeError("invalid -v \"\(text)\": \(parts[0]): \(String(cString: strerror(errno)))")
+        }
+        return .init(source: parts[0], destination: parts[1], readOnly: parts.count == 3 && parts[2] == "ro",
+                     isDirectory: info.st_mode & FileType.mask == FileType.directory)
+    }
+}

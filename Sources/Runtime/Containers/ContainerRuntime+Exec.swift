@@ -1,0 +1,89 @@
+import CRuntimeShim
+import Glibc
+
+/// `netctl exec`.
+public struct ExecRequest: Sendable {
+    public var container: String
+    public var command: [String]
+    public var env: [String] = []
+    public var workdir: String?
+    public var user: String?
+    public var interactive = false
+    public var tty = false
+
+    public init(container: String, command: [String]) {
+        self.container = container
+        self.command = command
+    }
+}
+
+extension ContainerRuntime {
+    /// Runs a command inside a running container: its namespaces (the pid namespace by a
+    /// second clone, as setns on a pid namespace moves only children), its cgroups, its
+    /// environment and user unless overridden. Returns the command's exit code.
+    public func exec(_ request: ExecRequest) throws -> Int32 {
+        let record = try container(request.container)
+        guard isRunning(record) else { throw RuntimeError("container \(record.name) is not running") }
+        guard let command = request.command.first, !command.isEmpty else { throw RuntimeError("exec: no command given") }
+
+        var plan = LaunchPlan()
+        var opened: [Int32] = []
+        defer { opened.forEach { close($0) } }
+        let kinds: [(String, Int32)] = [("ipc", SHIM_CLONE_NEWIPC), ("uts", SHIM_CLONE_NEWUTS), ("net", SHIM_CLONE_NEWNET),
+                                        ("pid", SHIM_CLONE_NEWPID), ("mnt", SHIM_CLONE_NEWNS)]
+        for (name, type) in kinds {
+            let fd = open("/proc/\(record.state.pid)/ns/\(name)", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw RuntimeError.system("exec: container \(record.name): \(name) namespace") }
+            opened.append(fd)
+            plan.namespaces.append((fd, type))
+        }
+        plan.forkAfterSetns = true
+        if let cgroups = record.cgroups {
+            plan.cgroupFDs = try cgroups.procsDescriptors()
+            opened += plan.cgroupFDs
+        }
+        if let user = request.user {
+            let image = try images.image(record.imageID.description)
+            let identity = try UserLookup(layers: image.layers.map(images.layerPath)).resolve(user)
+            (plan.uid, plan.gid, plan.groups) = identity
+        } else {
+            (plan.uid, plan.gid, plan.groups) = (record.config.uid, record.config.gid, record.config.groups)
+        }
+        let workdir = request.workdir ?? record.config.workingDir
+        guard workdir.hasPrefix("/") else { throw RuntimeError("invalid -w \"\(workdir)\": expected an absolute path") }
+        plan.cwd = workdir
+        var env = record.config.env
+        for item in request.env {
+            guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
+                throw RuntimeError("invalid -e \"\(item)\": expected KEY=VALUE")
+            }
+            env.removeAll { $0.hasPrefix("\(item[..<equals])=") }
+            env.append(item)
+        }
+        plan.env = env
+        plan.argv = request.command
+
+        var master: Int32 = -1
+        var slave: Int32 = -1
+        if request.tty {
+            guard shim_open_pty(&master, &slave) == 0 else { throw RuntimeError.system("-t: open a pseudo-terminal") }
+            plan.tty = slave
+            opened.append(slave)
+        } else {
+            let input = request.interactive ? 0 : devNull()
+            if input > 2 { opened.append(input) }
+            plan.stdio = [input, 1, 2]
+        }
+        let pid = try Launcher.spawn(plan, what: "exec")
+        shim_forward_signals(pid)
+        if master >= 0 {
+            close(slave)
+            opened.removeAll { $0 == slave }
+            Terminal.relay(master: master, interactive: request.interactive)
+            close(master)
+        }
+        let (code, _) = Launcher.wait(pid)
+        shim_forward_signals(-1)
+        return code
+    }
+}

@@ -1,0 +1,236 @@
+import CNM
+import CRuntimeShim
+import Glibc
+import Netlink
+
+extension ContainerRuntime {
+    /// Where the first process's stdio goes: fds for 0, 1 and 2, or one terminal.
+    public struct Stdio: Sendable {
+        public var fds: [Int32]
+        public var terminal: Int32 = -1
+
+        public init(fds: [Int32], terminal: Int32 = -1) {
+            self.fds = fds
+            self.terminal = terminal
+        }
+
+        public static let inherited = Stdio(fds: [0, 1, 2])
+    }
+
+    /// Starts the container's first process as a child of this process, which becomes its
+    /// supervisor: it must wait for it and call `finish`. A foreground child dies with its
+    /// supervisor (so a killed `run` leaves nothing running that no one watches).
+    public func start(_ record: inout ContainerRecord, stdio: Stdio, foreground: Bool) throws -> pid_t {
+        var plan = LaunchPlan()
+        var opened: [Int32] = []
+        defer { opened.forEach { close($0) } }
+
+        plan.cloneFlags = SHIM_CLONE_NEWPID | SHIM_CLONE_NEWNS | SHIM_CLONE_NEWUTS | SHIM_CLONE_NEWIPC
+        let networks = record.host.networks
+        if networks == ["none"] {
+            plan.cloneFlags |= SHIM_CLONE_NEWNET
+            plan.loopbackUp = true
+        } else if let first = networks.first, first.hasPrefix("container:") {
+            let other = try container(String(first.dropFirst(10)))
+            guard isRunning(other) else { throw RuntimeError("--network \(first): container \(other.name) is not running") }
+            let fd = open("/proc/\(other.state.pid)/ns/net", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw RuntimeError.system("--network \(first)") }
+            opened.append(fd)
+            plan.namespaces.append((fd, SHIM_CLONE_NEWNET))
+        } else if let sandbox = record.sandbox {
+            let path = "\(NetworkNamespace.directory)/\(sandbox)"
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw RuntimeError.system("network namespace \(path)") }
+            opened.append(fd)
+            plan.namespaces.append((fd, SHIM_CLONE_NEWNET))
+        }
+
+        let image = try images.image(record.imageID.description)
+        Rootfs(directory: directory(of: record.id)).plan(
+            record, layers: image.layers.map(images.layerPath), hostNetwork: networks == ["host"], into: &plan)
+        plan.hostname = record.config.hostname
+        plan.uid = record.config.uid
+        plan.gid = record.config.gid
+        plan.groups = record.config.groups
+        plan.cwd = record.config.workingDir
+        plan.argv = [record.path] + record.args
+        plan.env = record.config.env
+        if let cgroups = record.cgroups {
+            plan.cgroupFDs = try cgroups.procsDescriptors()
+            opened += plan.cgroupFDs
+        }
+        plan.stdio = stdio.fds
+        plan.tty = stdio.terminal
+        plan.newSession = !foreground
+        plan.parentDeathSignal = foreground ? SIGKILL : 0
+
+        let pid = try Launcher.spawn(plan, what: "container init")
+        record.state.status = "running"
+        record.state.pid = pid
+        record.state.pidStart = ProcessInfo.startTime(of: pid) ?? 0
+        record.state.supervisor = getpid()
+        record.state.supervisorStart = ProcessInfo.startTime(of: getpid()) ?? 0
+        record.state.startedAt = Timestamp.now()
+        try save(record)
+        return pid
+    }
+
+    /// Records how the container ended and gives back what it held: its network sandbox
+    /// (endpoints and published ports) and cgroups; with `--rm`, everything.
+    public func finish(_ id: String, code: Int32, signal: Int32?) {
+        guard var record = try? store.get(ContainerRecord.self, "containers/\(id)") else { return }
+        record.state.status = "exited"
+        record.state.exitCode = code
+        record.state.oomKilled = signal == SIGKILL && (record.cgroups?.oomKilled() ?? false)
+        record.state.finishedAt = Timestamp.now()
+        try? save(record)
+        release(record, removeRecord: record.host.autoRemove)
+    }
+
+    /// Frees what a container holds while it runs; `removeRecord` also removes its files
+    /// and record. Each part is skipped when already gone, so this also finishes a release
+    /// that was interrupted.
+    func release(_ record: ContainerRecord, removeRecord: Bool) {
+        var record = record
+        if let cgroups = record.cgroups {
+            cgroups.killAll()
+            cgroups.remove()
+            record.cgroups = nil
+        }
+        if let sandbox = record.sandbox {
+            _ = try? network.removeSandbox(sandbox, destroyingNamespace: true)
+            record.sandbox = nil
+        }
+        if removeRecord {
+            removeTree(directory(of: record.id))
+            try? store.delete("containers/\(record.id)")
+        } else {
+            try? save(record)
+        }
+    }
+
+    // MARK: run
+
+    /// `run` without -d: this process supervises the container and returns its exit code.
+    public func runForeground(_ request: RunRequest) throws -> Int32 {
+        var record = try create(request)
+        var master: Int32 = -1
+        var slave: Int32 = -1
+        if request.tty {
+            guard shim_open_pty(&master, &slave) == 0 else {
+                release(record, removeRecord: true)
+                throw RuntimeError.system("-t: open a pseudo-terminal")
+            }
+        }
+        let stdio = request.tty ? Stdio(fds: [], terminal: slave) : Stdio(fds: [request.interactive ? 0 : devNull(), 1, 2])
+        let pid: pid_t
+        do {
+            pid = try start(&record, stdio: stdio, foreground: true)
+        } catch {
+            release(record, removeRecord: true)
+            throw error
+        }
+        if slave >= 0 { close(slave) }
+        if stdio.fds.first.map({ $0 > 2 }) == true { close(stdio.fds[0]) }
+        shim_forward_signals(pid)
+        if master >= 0 { Terminal.relay(master: master, interactive: request.interactive) }
+        let (code, signal) = Launcher.wait(pid)
+        shim_forward_signals(-1)
+        if master >= 0 { close(master) }
+        finish(record.id, code: code, signal: signal)
+        return code
+    }
+
+    /// `run -d`: the container is started by a monitor process (`netctl monitor ID`) that
+    /// outlives this one; this waits only until the command has exec'd or failed.
+    public func runDetached(_ request: RunRequest, executable: String) throws -> ContainerRecord {
+        let record = try create(request)
+        do {
+            try spawnMonitor(for: record, executable: executable)
+        } catch {
+            release(record, removeRecord: true)
+            throw error
+        }
+        return try container(record.id)
+    }
+
+    private func spawnMonitor(for record: ContainerRecord, executable: String) throws {
+        var fds: [Int32] = [-1, -1]
+        guard shim_pipe_cloexec(&fds) == 0 else { throw RuntimeError.system("pipe") }
+        let argv = [executable, "monitor", "--root", root, record.id]
+        let environment = (0...).lazy.map { environ[$0] }.prefix { $0 != nil }.map { String(cString: $0!) }
+        let pid = withCStrings(argv) { argv in
+            withCStrings(Array(environment)) { envp in shim_spawn_daemon(executable, argv, envp, fds[1]) }
+        }
+        close(fds[1])
+        defer { close(fds[0]) }
+        guard pid > 0 else { throw RuntimeError.system("start the container monitor \(executable)") }
+        // The monitor's answer: "ok", or the error and its exit code.
+        var answer: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = retrying { read(fds[0], &chunk, chunk.count) }
+            if count <= 0 { break }
+            answer += chunk[0..<count]
+        }
+        let text = String(decoding: answer, as: UTF8.self)
+        if text == "ok" { return }
+        var status: Int32 = 0
+        _ = retrying { waitpid(pid, &status, 0) }
+        let lines = text.split(separator: "\n", maxSplits: 1).map(String.init)
+        if lines.count == 2, let code = Int32(lines[0]) { throw RuntimeError(lines[1], exitCode: code) }
+        throw RuntimeError("the container monitor ended before the container started (exit status \(Launcher.decode(status).code))")
+    }
+
+    /// The monitor of a detached container: starts it with its output in the log, tells
+    /// the waiting `run` how that went (on fd 3), then reaps it and records its end.
+    public func monitor(_ id: String, reportFD: Int32) -> Int32 {
+        signal(SIGHUP, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
+        func answer(_ text: String) {
+            _ = text.withCString { write(reportFD, $0, strlen($0)) }
+            close(reportFD)
+        }
+        guard var record = try? container(id) else {
+            answer("125\ncontainer \(id) not found")
+            return 125
+        }
+        let log = open(logPath(of: id), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+        var master: Int32 = -1
+        var slave: Int32 = -1
+        if record.config.tty && shim_open_pty(&master, &slave) != 0 {
+            answer("125\n-t: cannot open a pseudo-terminal: \(String(cString: strerror(errno)))")
+            release(record, removeRecord: true)
+            return 125
+        }
+        let stdio = record.config.tty ? Stdio(fds: [], terminal: slave) : Stdio(fds: [devNull(), log, log])
+        let pid: pid_t
+        do {
+            pid = try start(&record, stdio: stdio, foreground: false)
+        } catch let error as RuntimeError {
+            answer("\(error.exitCode)\n\(error.description)")
+            release(record, removeRecord: true)
+            return error.exitCode
+        } catch {
+            answer("125\n\(error)")
+            release(record, removeRecord: true)
+            return 125
+        }
+        answer("ok")
+        if slave >= 0 { close(slave) }
+        if master >= 0 { Terminal.copy(from: master, to: log) }
+        let (code, signal) = Launcher.wait(pid)
+        finish(id, code: code, signal: signal)
+        return 0
+    }
+
+    func devNull() -> Int32 { open("/dev/null", O_RDWR | O_CLOEXEC) }
+}
+
+/// argv and envp as C wants them, for the duration of `body`.
+func withCStrings<T>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> T) -> T {
+    let pointers = strings.map { strdup($0) } + [nil]
+    defer { pointers.forEach { free($0) } }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

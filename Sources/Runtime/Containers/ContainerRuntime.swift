@@ -1,0 +1,75 @@
+import CNM
+import Glibc
+
+/// Containers on CNM networks: records in the state root's store (`containers/ID`), files
+/// in `storage/containers/ID` (upper layer, generated /etc files, log).
+public final class ContainerRuntime {
+    public let root: String
+    public let store: any Store
+    public let network: NetworkController
+    public let images: ImageStore
+    let storage: String
+
+    public init(root: String, network: NetworkController) {
+        self.root = root
+        store = network.store
+        self.network = network
+        images = ImageStore(store: network.store, root: root)
+        storage = "\(root)/storage"
+    }
+
+    public func containers() throws -> [ContainerRecord] {
+        try store.all(ContainerRecord.self, under: "containers").sorted { $0.created > $1.created }
+    }
+
+    /// By name, full id or unique id prefix.
+    public func container(_ reference: String) throws -> ContainerRecord {
+        let all = try containers()
+        if let exact = all.first(where: { $0.name == reference || $0.id == reference }) { return exact }
+        let matches = reference.isEmpty ? [] : all.filter { $0.id.hasPrefix(reference) }
+        if matches.count == 1 { return matches[0] }
+        if matches.count > 1 { throw RuntimeError("container id prefix \"\(reference)\" is ambiguous: \(matches.count) containers match") }
+        throw RuntimeError("container \"\(reference)\" not found")
+    }
+
+    /// The name of a container that still needs the image, for `image rm`.
+    public func containerUsing(_ image: ImageRecord) throws -> String? {
+        try containers().first { $0.imageID == image.id }?.name
+    }
+
+    func directory(of id: String) -> String { "\(storage)/containers/\(id)" }
+    func logPath(of id: String) -> String { "\(directory(of: id))/container.log" }
+
+    func save(_ record: ContainerRecord) throws {
+        try store.put("containers/\(record.id)", record)
+    }
+
+    /// Whether the container's first process still runs (the same process: pid and start
+    /// time both match).
+    public func isRunning(_ record: ContainerRecord) -> Bool {
+        record.state.status == "running" && ProcessInfo.isAlive(record.state.pid, start: record.state.pidStart)
+    }
+}
+
+/// Facts about a process from /proc.
+enum ProcessInfo {
+    /// Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot.
+    static func startTime(of pid: Int32) -> UInt64? {
+        guard pid > 0, let bytes = try? readFile("/proc/\(pid)/stat", name: "stat") else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self)
+        // The command name may hold spaces and parentheses; fields start after the last ')'.
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        return fields.count > 19 ? UInt64(fields[19]) : nil
+    }
+
+    static func isAlive(_ pid: Int32, start: UInt64) -> Bool {
+        guard pid > 0, let actual = startTime(of: pid) else { return false }
+        guard actual == start else { return false }
+        // A zombie has ended; only its parent has not reaped it yet.
+        guard let bytes = try? readFile("/proc/\(pid)/stat", name: "stat") else { return false }
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let close = text.lastIndex(of: ")") else { return false }
+        return !text[text.index(after: close)...].hasPrefix(" Z")
+    }
+}

@@ -1,0 +1,75 @@
+import CRuntimeShim
+import Glibc
+
+/// `-u USER[:GROUP]` against the image's /etc/passwd and /etc/group, as Docker resolves
+/// it: names must exist there, numbers need not; a user's own group and its supplementary
+/// groups come from those files.
+struct UserLookup {
+    /// The image's layers, lowest first.
+    let layers: [String]
+
+    func resolve(_ text: String) throws -> (uid: UInt32, gid: UInt32, groups: [UInt32]) {
+        let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        guard !parts[0].isEmpty, parts.count == 1 || !parts[1].isEmpty else {
+            throw RuntimeError("invalid -u \"\(text)\": expected USER[:GROUP], names or numbers")
+        }
+        let passwd = entries("etc/passwd")
+        let groupFile = entries("etc/group")
+        var uid: UInt32
+        var gid: UInt32 = 0
+        var userName: String?
+        if let number = UInt32(parts[0]) {
+            uid = number
+            if let entry = passwd.first(where: { $0.count > 3 && UInt32($0[2]) == number }) {
+                gid = UInt32(entry[3]) ?? 0
+                userName = entry[0]
+            }
+        } else if let entry = passwd.first(where: { $0.count > 3 && $0[0] == parts[0] }), let number = UInt32(entry[2]) {
+            uid = number
+            gid = UInt32(entry[3]) ?? 0
+            userName = entry[0]
+        } else {
+            throw RuntimeError("invalid -u \"\(text)\": no user \"\(parts[0])\" in the image's /etc/passwd", exitCode: 125)
+        }
+        if parts.count == 2 {
+            if let number = UInt32(parts[1]) {
+                gid = number
+            } else if let entry = groupFile.first(where: { $0.count > 2 && $0[0] == parts[1] }), let number = UInt32(entry[2]) {
+                gid = number
+            } else {
+                throw RuntimeError("invalid -u \"\(text)\": no group \"\(parts[1])\" in the image's /etc/group")
+            }
+        }
+        var groups: [UInt32] = []
+        if let userName {
+            for entry in groupFile where entry.count > 3 {
+                if entry[3].split(separator: ",").contains(Substring(userName)), let number = UInt32(entry[2]), number != gid {
+                    groups.append(number)
+                }
+            }
+        }
+        return (uid, gid, groups)
+    }
+
+    /// The file from the topmost layer that has it, as colon-separated fields per line.
+    private func entries(_ path: String) -> [[String]] {
+        let parts = RootDirectory.components(of: path)
+        for layer in layers.reversed() {
+            guard let root = try? RootDirectory(path: layer) else { continue }
+            let fd = root.open(parts[...], flags: O_RDONLY)
+            guard fd >= 0 else { continue }
+            var bytes: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 16384)
+            while true {
+                let count = read(fd, &chunk, chunk.count)
+                if count <= 0 { break }
+                bytes += chunk[0..<count]
+            }
+            close(fd)
+            return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map {
+                $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            }
+        }
+        return []
+    }
+}

@@ -1,0 +1,124 @@
+import Glibc
+
+/// Finds the images in an unpacked OCI image layout or docker-save archive: for each, its
+/// tags, config and layers as files with the digests and sizes they must have.
+enum ImageLayout {
+    struct Blob {
+        var path: String
+        /// How errors name it: `blobs/sha256/…` or the archive's file name.
+        var name: String
+        var digest: Digest?
+        var size: Int64?
+    }
+
+    struct Candidate {
+        var tags: [String]
+        var manifestDigest: Digest?
+        var config: Blob
+        var layers: [Blob]
+    }
+
+    static func read(_ directory: String, defaultName: String) throws -> [Candidate] {
+        if access("\(directory)/oci-layout", F_OK) == 0 { return try oci(directory, defaultName: defaultName) }
+        if access("\(directory)/manifest.json", F_OK) == 0 { return try dockerArchive(directory) }
+        throw RuntimeError("not an OCI image layout or a docker-save archive: it has neither oci-layout nor manifest.json")
+    }
+
+    // MARK: OCI image layout
+
+    private struct LayoutFile: Decodable { var imageLayoutVersion: String }
+
+    private static func oci(_ directory: String, defaultName: String) throws -> [Candidate] {
+        let layout = try decodeJSON(LayoutFile.self, try readFile("\(directory)/oci-layout", name: "oci-layout"), what: "oci-layout")
+        guard layout.imageLayoutVersion.hasPrefix("1.") else {
+            throw RuntimeError("oci-layout: imageLayoutVersion \"\(layout.imageLayoutVersion)\" is not supported (expected 1.x)")
+        }
+        let index = try decodeJSON(ImageIndex.self, try readFile("\(directory)/index.json", name: "index.json"), what: "index.json")
+        var candidates: [Candidate] = []
+        for descriptor in index.manifests {
+            try walk(descriptor, in: directory, tags: tags(of: descriptor, defaultName: defaultName, only: index.manifests.count == 1), depth: 0, into: &candidates)
+        }
+        return candidates
+    }
+
+    private static func walk(_ descriptor: Descriptor, in directory: String, tags: [String], depth: Int, into candidates: inout [Candidate]) throws {
+        if let platform = descriptor.platform, platform.os != "linux" || platform.architecture != hostArchitecture { return }
+        let blob = self.blob(descriptor, in: directory)
+        switch descriptor.mediaType {
+        case MediaType.index, MediaType.dockerList:
+            guard depth < 4 else { throw RuntimeError("\(blob.name): image indexes nested too deeply") }
+            let index = try decodeJSON(ImageIndex.self, try verified(blob), what: blob.name)
+            for child in index.manifests {
+                try walk(child, in: directory, tags: tags, depth: depth + 1, into: &candidates)
+            }
+        case MediaType.manifest, MediaType.dockerManifest, nil:
+            let manifest = try decodeJSON(ImageManifest.self, try verified(blob), what: blob.name)
+            candidates.append(Candidate(
+                tags: tags, manifestDigest: descriptor.digest, config: self.blob(manifest.config, in: directory),
+                layers: manifest.layers.map { self.blob($0, in: directory) }))
+        case let other?:
+            throw RuntimeError("\(blob.name): media type \"\(other)\" is not an image manifest or index")
+        }
+    }
+
+    /// `org.opencontainers.image.ref.name` is a whole reference (skopeo, buildah) or only
+    /// a tag (umoci); a lone untagged manifest takes the archive's name.
+    private static func tags(of descriptor: Descriptor, defaultName: String, only: Bool) throws -> [String] {
+        if let name = descriptor.annotations?[MediaType.containerdName] { return [try ImageReference.normalize(name)] }
+        if let name = descriptor.annotations?[MediaType.refName] {
+            let full = name.contains("/") || name.contains(":") ? name : "\(defaultName):\(name)"
+            return [try ImageReference.normalize(full)]
+        }
+        return only ? [try ImageReference.normalize(defaultName)] : []
+    }
+
+    private static func blob(_ descriptor: Descriptor, in directory: String) -> Blob {
+        Blob(path: "\(directory)/blobs/sha256/\(descriptor.digest.hex)", name: "blob \(descriptor.digest)",
+             digest: descriptor.digest, size: descriptor.size)
+    }
+
+    private static func verified(_ blob: Blob) throws -> [UInt8] {
+        let bytes = try readFile(blob.path, name: blob.name)
+        if let size = blob.size, Int64(bytes.count) != size {
+            throw RuntimeError("\(blob.name): size is \(bytes.count) bytes, the descriptor says \(size)")
+        }
+        if let digest = blob.digest, Digest.of(bytes) != digest {
+            throw RuntimeError("\(blob.name): content does not match its digest (it hashes to \(Digest.of(bytes)))")
+        }
+        return bytes
+    }
+
+    static var hostArchitecture: String {
+        #if arch(x86_64)
+        return "amd64"
+        #elseif arch(arm64)
+        return "arm64"
+        #else
+        return "unknown"
+        #endif
+    }
+
+    // MARK: docker save
+
+    private static func dockerArchive(_ directory: String) throws -> [Candidate] {
+        let entries = try decodeJSON([DockerArchiveEntry].self, try readFile("\(directory)/manifest.json", name: "manifest.json"), what: "manifest.json")
+        return try entries.map { entry in
+            Candidate(
+                tags: try (entry.repoTags ?? []).map(ImageReference.normalize), manifestDigest: nil,
+                config: file(entry.config, in: directory), layers: entry.layers.map { file($0, in: directory) })
+        }
+    }
+
+    /// A file named in manifest.json. Its name carries its digest when it is
+    /// `blobs/sha256/HEX` or `HEX.json`; other layers are checked by their diff ID alone.
+    private static func file(_ name: String, in directory: String) -> Blob {
+        let parts = RootDirectory.components(of: name)
+        var digest: Digest?
+        if parts.count == 3, parts[0] == "blobs", parts[1] == "sha256" {
+            digest = Digest(hexOnly: parts[2])
+        } else if parts.count == 1, parts[0].hasSuffix(".json") {
+            digest = Digest(hexOnly: String(parts[0].dropLast(5)))
+        }
+        return Blob(path: "\(directory)/\(parts.joined(separator: "/"))", name: name, digest: digest, size: nil)
+    }
+}

@@ -1,0 +1,366 @@
+import CArchive
+import CRuntimeShim
+import Glibc
+
+/// What a layer may create besides files, directories and links.
+public struct ExtractionPolicy: Sendable {
+    public enum Devices: Sendable { case skip, create }
+    public enum SetID: Sendable { case keep, strip }
+    /// Device nodes in an image are a way into the host's hardware: skipped unless asked
+    /// for. The container's /dev is made by the runtime.
+    public var devices: Devices = .skip
+    /// setuid and setgid bits, kept by default as Docker keeps them.
+    public var setID: SetID = .keep
+
+    public init(devices: Devices = .skip, setID: SetID = .keep) {
+        self.devices = devices
+        self.setID = setID
+    }
+}
+
+/// What reading a layer blob found: both digests (the blob's, and its uncompressed tar's,
+/// the diff ID) so the caller can check them against the manifest and the config.
+struct LayerExtraction {
+    var digest: Digest
+    var size: Int64
+    var diffID: Digest
+    var uncompressedSize: Int64 = 0
+    var entries = 0
+    var skipped: [String] = []
+}
+
+/// Unpacks one layer tar (gzip, zstd or uncompressed, as libarchive detects) into a
+/// directory of its own, ready to be an overlayfs lower layer: OCI whiteouts become
+/// overlay whiteouts (`.wh.NAME` a 0:0 character device, `.wh..wh..opq` the
+/// trusted.overlay.opaque xattr). Every path is resolved inside the directory, so no entry
+/// of a hostile layer can write outside it.
+enum LayerExtractor {
+    static func extract(blob path: String, into directory: String, policy: ExtractionPolicy) throws -> LayerExtraction {
+        let source = try StreamSource(path: path)
+        defer { source.close() }
+        let root = try RootDirectory(path: directory)
+        let stream = try DecompressedStream(source: source, name: path)
+        defer { stream.close() }
+
+        let tar = archive_read_new()!
+        defer { archive_read_free(tar) }
+        archive_read_support_format_tar(tar)
+        let context = Unmanaged.passUnretained(stream).toOpaque()
+        guard archive_read_open(tar, context, nil, { _, context, buffer in
+            Unmanaged<DecompressedStream>.fromOpaque(context!).takeUnretainedValue().next(buffer!)
+        }, nil) == ARCHIVE_OK else {
+            throw RuntimeError("layer \(path): \(stream.failure ?? archiveError(tar))")
+        }
+
+        var result = LayerExtraction(digest: Digest(hex: ""), size: 0, diffID: Digest(hex: ""))
+        var entry: OpaquePointer?
+        while true {
+            let status = archive_read_next_header(tar, &entry)
+            if status == ARCHIVE_EOF { break }
+            guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let entry else {
+                throw RuntimeError("layer \(path): \(stream.failure ?? archiveError(tar))")
+            }
+            let name = String(cString: archive_entry_pathname(entry))
+            do {
+                try Entry(tar: tar, entry: entry, root: root, policy: policy).write(skipped: &result.skipped)
+            } catch let error as RuntimeError {
+                throw RuntimeError("layer \(path): entry \"\(name)\": \(stream.failure ?? error.description)")
+            }
+            result.entries += 1
+        }
+        // The digests cover every byte, also the tar's zero blocks after its last entry.
+        try stream.drain()
+        result.diffID = stream.hasher.finish()
+        result.uncompressedSize = stream.hasher.count
+        result.digest = source.hasher.finish()
+        result.size = source.hasher.count
+        return result
+    }
+
+    static func archiveError(_ archive: OpaquePointer) -> String {
+        archive_error_string(archive).map { String(cString: $0) } ?? "unreadable archive"
+    }
+}
+
+/// The blob as it is on disk, hashed as libarchive reads it.
+private final class StreamSource {
+    let fd: Int32
+    var hasher = Digest.Hasher()
+    var buffer = [UInt8](repeating: 0, count: 1 << 17)
+
+    init(path: String) throws {
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw RuntimeError.system("open \(path)") }
+    }
+
+    func next(_ out: UnsafeMutablePointer<UnsafeRawPointer?>) -> Int {
+        let count = buffer.withUnsafeMutableBytes { bytes in
+            retrying { read(fd, bytes.baseAddress, bytes.count) }
+        }
+        guard count >= 0 else { return -1 }
+        buffer.withUnsafeBytes { bytes in
+            hasher.update(UnsafeRawBufferPointer(rebasing: bytes[0..<count]))
+            out.pointee = bytes.baseAddress
+        }
+        return count
+    }
+
+    func drain() {
+        var dummy: UnsafeRawPointer?
+        while next(&dummy) > 0 {}
+    }
+
+    func close() { Glibc.close(fd) }
+}
+
+/// The uncompressed tar stream: libarchive's filters with the `raw` format, read by a
+/// second libarchive reader that parses the tar, hashed on the way (the diff ID).
+private final class DecompressedStream {
+    let source: StreamSource
+    let archive: OpaquePointer
+    var hasher = Digest.Hasher()
+    var buffer = [UInt8](repeating: 0, count: 1 << 17)
+    var failure: String?
+    var empty = false
+
+    init(source: StreamSource, name: String) throws {
+        self.source = source
+        archive = archive_read_new()!
+        archive_read_support_filter_all(archive)
+        archive_read_support_format_raw(archive)
+        let context = Unmanaged.passUnretained(source).toOpaque()
+        var entry: OpaquePointer?
+        guard archive_read_open(archive, context, nil, { _, context, buffer in
+            Unmanaged<StreamSource>.fromOpaque(context!).takeUnretainedValue().next(buffer!)
+        }, nil) == ARCHIVE_OK else {
+            defer { archive_read_free(archive) }
+            throw RuntimeError("layer \(name): \(LayerExtractor.archiveError(archive))")
+        }
+        let status = archive_read_next_header(archive, &entry)
+        if status == ARCHIVE_EOF {
+            empty = true
+        } else if status != ARCHIVE_OK {
+            defer { archive_read_free(archive) }
+            throw RuntimeError("layer \(name): \(LayerExtractor.archiveError(archive))")
+        }
+    }
+
+    func next(_ out: UnsafeMutablePointer<UnsafeRawPointer?>) -> Int {
+        if empty { return 0 }
+        let count = buffer.withUnsafeMutableBytes { bytes in archive_read_data(archive, bytes.baseAddress, bytes.count) }
+        guard count >= 0 else {
+            failure = LayerExtractor.archiveError(archive)
+            return -1
+        }
+        buffer.withUnsafeBytes { bytes in
+            hasher.update(UnsafeRawBufferPointer(rebasing: bytes[0..<count]))
+            out.pointee = bytes.baseAddress
+        }
+        return count
+    }
+
+    func drain() throws {
+        var dummy: UnsafeRawPointer?
+        while true {
+            let count = next(&dummy)
+            if count == 0 { break }
+            if count < 0 { throw RuntimeError("layer: \(failure ?? "unreadable")") }
+        }
+        source.drain()
+    }
+
+    func close() { archive_read_free(archive) }
+}
+
+/// One tar entry written below the root.
+private struct Entry {
+    let tar: OpaquePointer
+    let entry: OpaquePointer
+    let root: RootDirectory
+    let policy: ExtractionPolicy
+
+    func write(skipped: inout [String]) throws {
+        var parts = RootDirectory.components(of: String(cString: archive_entry_pathname(entry)))
+        guard let name = parts.popLast() else { return }  // the layer's root itself
+        let parent = try root.directory(parts[...])
+        defer { close(parent) }
+
+        if name.hasPrefix(".wh.") {
+            try whiteout(String(name.dropFirst(4)), parts: parts, parent: parent)
+            return
+        }
+        if let target = archive_entry_hardlink(entry) {
+            try hardlink(to: String(cString: target), parent: parent, name: name)
+            return
+        }
+        let type = archive_entry_filetype(entry) & FileType.mask
+        switch type {
+        case FileType.directory:
+            try directory(parent: parent, name: name)
+        case FileType.regular:
+            try file(parent: parent, name: name)
+        case FileType.symlink:
+            try removeExisting(parent, name)
+            let target = String(cString: archive_entry_symlink(entry))
+            guard symlinkat(target, parent, name) == 0 else { throw RuntimeError.system("symlink") }
+            try owner(parent: parent, name: name)
+            try times(parent: parent, name: name)
+        case FileType.character, FileType.block:
+            guard policy.devices == .create else {
+                skipped.append(String(cString: archive_entry_pathname(entry)))
+                return
+            }
+            try node(parent: parent, name: name, type: type, device: archive_entry_rdev(entry))
+        case FileType.fifo:
+            try node(parent: parent, name: name, type: type, device: 0)
+        default:
+            skipped.append(String(cString: archive_entry_pathname(entry)))
+        }
+    }
+
+    // `.wh..wh..opq` hides the lower layers' content of the directory it is in; `.wh.NAME`
+    // hides NAME. Other `.wh..wh.` names are aufs bookkeeping, with no meaning here.
+    private func whiteout(_ hidden: String, parts: [String], parent: Int32) throws {
+        if hidden == ".wh..opq" {
+            let directory = root.open(parts[...], flags: O_RDONLY | O_DIRECTORY)
+            guard directory >= 0 else { throw RuntimeError.system("opaque directory") }
+            defer { close(directory) }
+            guard fsetxattr(directory, "trusted.overlay.opaque", "y", 1, 0) == 0 else {
+                throw RuntimeError.system("set trusted.overlay.opaque")
+            }
+            return
+        }
+        if hidden.hasPrefix(".wh.") || hidden.isEmpty || hidden == "." || hidden == ".." { return }
+        try removeExisting(parent, hidden)
+        guard mknodat(parent, hidden, FileType.character, 0) == 0 else { throw RuntimeError.system("whiteout") }
+    }
+
+    private func hardlink(to target: String, parent: Int32, name: String) throws {
+        let source = root.open(RootDirectory.components(of: target)[...], flags: SHIM_O_PATH | O_NOFOLLOW)
+        guard source >= 0 else {
+            throw RuntimeError.system("hard link to \"\(target)\": not in this layer")
+        }
+        defer { close(source) }
+        try removeExisting(parent, name)
+        guard linkat(source, "", parent, name, SHIM_AT_EMPTY_PATH) == 0 else {
+            throw RuntimeError.system("hard link to \"\(target)\"")
+        }
+    }
+
+    private func directory(parent: Int32, name: String) throws {
+        var info = stat()
+        if fstatat(parent, name, &info, AT_SYMLINK_NOFOLLOW) == 0 && info.st_mode & FileType.mask == FileType.directory {
+            // An earlier entry made it: take this entry's metadata.
+        } else {
+            try removeExisting(parent, name)
+            guard mkdirat(parent, name, 0o700) == 0 else { throw RuntimeError.system("mkdir") }
+        }
+        let fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw RuntimeError.system("open directory") }
+        defer { close(fd) }
+        try metadata(fd)
+    }
+
+    private func file(parent: Int32, name: String) throws {
+        try removeExisting(parent, name)
+        let fd = openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw RuntimeError.system("create") }
+        defer { close(fd) }
+        var block: UnsafeRawPointer?
+        var size = 0
+        var offset: la_int64_t = 0
+        while true {
+            let status = archive_read_data_block(tar, &block, &size, &offset)
+            if status == ARCHIVE_EOF { break }
+            guard status == ARCHIVE_OK || status == ARCHIVE_WARN else {
+                throw RuntimeError(LayerExtractor.archiveError(tar))
+            }
+            var written = 0
+            while written < size {
+                let count = retrying { pwrite(fd, block! + written, size - written, off_t(offset) + off_t(written)) }
+                guard count > 0 else { throw RuntimeError.system("write") }
+                written += count
+            }
+        }
+        // A sparse file may end in a hole.
+        if archive_entry_size_is_set(entry) != 0 { ftruncate(fd, off_t(archive_entry_size(entry))) }
+        try metadata(fd)
+        try extendedAttributes(fd)
+    }
+
+    private func node(parent: Int32, name: String, type: UInt32, device: dev_t) throws {
+        try removeExisting(parent, name)
+        guard mknodat(parent, name, mode_t(type) | permissions, device) == 0 else { throw RuntimeError.system("mknod") }
+        try owner(parent: parent, name: name)
+        guard fchmodat(parent, name, permissions, 0) == 0 else { throw RuntimeError.system("chmod") }
+        try times(parent: parent, name: name)
+    }
+
+    private var permissions: mode_t {
+        var mode = mode_t(archive_entry_perm(entry)) & 0o7777
+        if policy.setID == .strip { mode &= ~0o6000 }
+        return mode
+    }
+
+    /// chown before chmod: chown clears setuid bits.
+    private func metadata(_ fd: Int32) throws {
+        guard fchown(fd, uid_t(archive_entry_uid(entry)), gid_t(archive_entry_gid(entry))) == 0 else {
+            throw RuntimeError.system("chown")
+        }
+        guard fchmod(fd, permissions) == 0 else { throw RuntimeError.system("chmod") }
+        guard futimens(fd, timestamps) == 0 else { throw RuntimeError.system("set times") }
+    }
+
+    private func owner(parent: Int32, name: String) throws {
+        guard fchownat(parent, name, uid_t(archive_entry_uid(entry)), gid_t(archive_entry_gid(entry)), AT_SYMLINK_NOFOLLOW) == 0 else {
+            throw RuntimeError.system("chown")
+        }
+    }
+
+    private func times(parent: Int32, name: String) throws {
+        guard utimensat(parent, name, timestamps, AT_SYMLINK_NOFOLLOW) == 0 else { throw RuntimeError.system("set times") }
+    }
+
+    /// Access and modification time, both the entry's mtime.
+    private var timestamps: [timespec] {
+        let modified = timespec(tv_sec: time_t(archive_entry_mtime(entry)), tv_nsec: Int(archive_entry_mtime_nsec(entry)))
+        return [modified, modified]
+    }
+
+    /// File capabilities (`security.capability`, set after chown, which clears them) and
+    /// `user.` attributes. Overlay's own `trusted.overlay.` attributes are never taken from
+    /// a layer: they would redirect lookups to other paths.
+    private func extendedAttributes(_ fd: Int32) throws {
+        guard archive_entry_xattr_reset(entry) > 0 else { return }
+        var name: UnsafePointer<CChar>?
+        var value: UnsafeRawPointer?
+        var size = 0
+        while archive_entry_xattr_next(entry, &name, &value, &size) == ARCHIVE_OK, let name {
+            let key = String(cString: name)
+            guard key == "security.capability" || key.hasPrefix("user.") else { continue }
+            guard fsetxattr(fd, key, value, size, 0) == 0 else { throw RuntimeError.system("set xattr \(key)") }
+        }
+    }
+
+    /// A later entry replaces an earlier one of the same name.
+    private func removeExisting(_ parent: Int32, _ name: String) throws {
+        var info = stat()
+        guard fstatat(parent, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { return }
+        if info.st_mode & FileType.mask == FileType.directory {
+            removeTree(at: parent, name)
+        } else if unlinkat(parent, name, 0) != 0 {
+            throw RuntimeError.system("replace")
+        }
+    }
+}
+
+/// st_mode file types (sys/stat.h's S_IF*, which two C modules both export here).
+enum FileType {
+    static let mask: mode_t = 0o170000
+    static let directory: mode_t = 0o040000
+    static let regular: mode_t = 0o100000
+    static let symlink: mode_t = 0o120000
+    static let character: mode_t = 0o020000
+    static let block: mode_t = 0o060000
+    static let fifo: mode_t = 0o010000
+}

@@ -1,0 +1,54 @@
+import CRuntimeShim
+import Glibc
+
+/// Relaying a container's pseudo-terminal: to the user's terminal in a foreground run,
+/// to the log in a detached one.
+enum Terminal {
+    /// Raw mode on our stdin while the relay runs; keys go to the container, its output to
+    /// our stdout, until the container side closes.
+    static func relay(master: Int32, interactive: Bool) {
+        var saved = termios()
+        let isTerminal = isatty(0) == 1
+        if isTerminal {
+            tcgetattr(0, &saved)
+            var raw = saved
+            cfmakeraw(&raw)
+            tcsetattr(0, TCSANOW, &raw)
+            _ = shim_copy_window_size(0, master)
+        }
+        defer { if isTerminal { tcsetattr(0, TCSANOW, &saved) } }
+        var fds = [pollfd(fd: master, events: Int16(POLLIN), revents: 0), pollfd(fd: interactive ? 0 : -1, events: Int16(POLLIN), revents: 0)]
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while true {
+            guard poll(&fds, 2, -1) >= 0 || errno == EINTR else { return }
+            if fds[0].revents != 0 {
+                let count = read(master, &buffer, buffer.count)
+                if count <= 0 { return }
+                _ = writeAll(1, buffer, count)
+            }
+            if fds[1].revents != 0 {
+                let count = read(0, &buffer, buffer.count)
+                if count <= 0 { fds[1].fd = -1 } else { _ = writeAll(master, buffer, count) }
+            }
+        }
+    }
+
+    static func copy(from source: Int32, to target: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let count = retrying { read(source, &buffer, buffer.count) }
+            if count <= 0 { return }
+            guard writeAll(target, buffer, count) else { return }
+        }
+    }
+
+    static func writeAll(_ fd: Int32, _ buffer: [UInt8], _ count: Int) -> Bool {
+        var written = 0
+        while written < count {
+            let result = buffer.withUnsafeBytes { bytes in retrying { write(fd, bytes.baseAddress! + written, count - written) } }
+            if result <= 0 { return false }
+            written += result
+        }
+        return true
+    }
+}

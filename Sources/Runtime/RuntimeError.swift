@@ -1,0 +1,28 @@
+import Glibc
+
+/// What went wrong in the runtime, as one line a user can act on.
+public struct RuntimeError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    /// The exit code `run` ends with when this error stops it: 125 unless the command itself
+    /// could not be run (126 not executable, 127 not found), as Docker.
+    public var exitCode: Int32 = 125
+
+    public init(_ description: String, exitCode: Int32 = 125) {
+        self.description = description
+        self.exitCode = exitCode
+    }
+
+    /// `what: strerror(code)`.
+    static func system(_ what: String, _ code: Int32 = errno) -> RuntimeError {
+        RuntimeError("\(what): \(String(cString: strerror(code)))")
+    }
+}
+
+/// Retries a system call interrupted by a signal.
+@inline(__always)
+func retrying<T: BinaryInteger>(_ call: () -> T) -> T {
+    while true {
+        let result = call()
+        if result >= 0 || errno != EINTR { return result }
+    }
+}
