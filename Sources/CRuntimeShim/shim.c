@@ -376,6 +376,9 @@ pid_t shim_spawn_daemon(const char *path, char *const argv[], char *const envp[]
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_adddup2(&actions, pass_fd, 3);
+    // Nothing else: an inherited pipe end would keep whoever reads the other end waiting
+    // for as long as the monitor lives.
+    posix_spawn_file_actions_addclosefrom_np(&actions, 4);
     posix_spawnattr_init(&attributes);
     posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     sigset_t none, all;

@@ -56,6 +56,13 @@ public final class NetctlHarness {
         return name
     }
 
+    /// Imports the busybox test image (the OCI layout) as `nctest/busybox`; returns that name.
+    @discardableResult
+    public func importBusybox() throws -> String {
+        try ok("image", "import", "--name", "nctest/busybox", try TestImages.busybox().layout)
+        return "nctest/busybox"
+    }
+
     /// `netctl sandbox create` under a unique name.
     public func makeSandbox() throws -> String {
         let name = sandboxName()
@@ -99,6 +106,10 @@ public final class NetctlHarness {
     }
 
     func cleanUp() {
+        // Containers first: rm -f stops them and releases their sandboxes and cgroups.
+        if let ids = try? netctl("ps", "-aq").stdout.split(separator: "\n"), !ids.isEmpty {
+            _ = try? netctl(["rm", "-f"] + ids.map(String.init))
+        }
         for name in sandboxNames where NetworkNamespace.exists(named: name) {
             try? NetworkNamespace.remove(named: name)
         }
