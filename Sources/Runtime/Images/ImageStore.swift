@@ -97,9 +97,10 @@ public final class ImageStore {
         for (index, blob) in candidate.layers.enumerated() {
             let directory = "\(staging)/layer\(index)"
             guard mkdir(directory, 0o755) == 0 else { throw RuntimeError.system("mkdir \(directory)") }
+            guard access(blob.path, F_OK) == 0 else { throw RuntimeError("\(blob.name) is missing") }
             let result = try LayerExtractor.extract(blob: blob.path, into: directory, policy: policy)
             if let expected = blob.digest, expected != result.digest {
-                throw RuntimeError("\(blob.name): digest is \(result.digest), the manifest says \(expected)")
+                throw RuntimeError("\(blob.name): content does not match its digest (it hashes to \(result.digest))")
             }
             if let size = blob.size, size != result.size {
                 throw RuntimeError("\(blob.name): size is \(result.size) bytes, the manifest says \(size)")
@@ -207,7 +208,7 @@ public final class ImageStore {
             throw RuntimeError("\(blob.name): size is \(bytes.count) bytes, the manifest says \(size)")
         }
         if let digest = blob.digest, Digest.of(bytes) != digest {
-            throw RuntimeError("\(blob.name): digest is \(Digest.of(bytes)), expected \(digest)")
+            throw RuntimeError("\(blob.name): content does not match its digest (it hashes to \(Digest.of(bytes)))")
         }
         return bytes
     }

@@ -1,0 +1,74 @@
+import Foundation
+
+/// OCI image layouts with layers written entry by entry (by Python's tarfile), for images
+/// no well-behaved tool would make: hostile paths, links and devices.
+public enum CraftedImages {
+    public enum Entry {
+        case file(String, String)
+        case directory(String)
+        case symlink(String, to: String)
+        case hardlink(String, to: String)
+        case characterDevice(String, major: Int, minor: Int)
+    }
+
+    /// Writes a layout to `directory`: one layer per element of `layers`, gzip-compressed,
+    /// with correct digests, sizes and diff IDs, tagged `latest`.
+    public static func layout(at directory: String, layers: [[Entry]]) throws {
+        let json = layers.map { layer in
+            layer.map { entry -> [String: Any] in
+                switch entry {
+                case .file(let name, let data): return ["name": name, "type": "file", "data": data]
+                case .directory(let name): return ["name": name, "type": "dir"]
+                case .symlink(let name, let target): return ["name": name, "type": "symlink", "link": target]
+                case .hardlink(let name, let target): return ["name": name, "type": "hardlink", "link": target]
+                case .characterDevice(let name, let major, let minor): return ["name": name, "type": "char", "major": major, "minor": minor]
+                }
+            }
+        }
+        let spec = String(decoding: try JSONSerialization.data(withJSONObject: json), as: UTF8.self)
+        let result = try runCommand(["python3", "-c", script, directory, spec])
+        guard result.status == 0 else { throw HarnessError("crafting an image failed: \(result.stderr)") }
+    }
+
+    private static let script = #"""
+import gzip, hashlib, io, json, os, sys, tarfile
+out, spec = sys.argv[1], json.loads(sys.argv[2])
+os.makedirs(out + "/blobs/sha256", exist_ok=True)
+def blob(data):
+    digest = hashlib.sha256(data).hexdigest()
+    open(out + "/blobs/sha256/" + digest, "wb").write(data)
+    return {"digest": "sha256:" + digest, "size": len(data)}
+layers, diff_ids = [], []
+for entries in spec:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for e in entries:
+            info = tarfile.TarInfo(e["name"])
+            info.mode = 0o644
+            data = None
+            if e["type"] == "file":
+                data = e["data"].encode(); info.size = len(data)
+            elif e["type"] == "dir":
+                info.type = tarfile.DIRTYPE; info.mode = 0o755
+            elif e["type"] == "symlink":
+                info.type = tarfile.SYMTYPE; info.linkname = e["link"]
+            elif e["type"] == "hardlink":
+                info.type = tarfile.LNKTYPE; info.linkname = e["link"]
+            elif e["type"] == "char":
+                info.type = tarfile.CHRTYPE; info.devmajor = e["major"]; info.devminor = e["minor"]
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    diff_ids.append("sha256:" + hashlib.sha256(raw.getvalue()).hexdigest())
+    layer = blob(gzip.compress(raw.getvalue()))
+    layer["mediaType"] = "application/vnd.oci.image.layer.v1.tar+gzip"
+    layers.append(layer)
+config = blob(json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"]},
+                          "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode())
+config["mediaType"] = "application/vnd.oci.image.config.v1+json"
+manifest = blob(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                            "config": config, "layers": layers}).encode())
+manifest["mediaType"] = "application/vnd.oci.image.manifest.v1+json"
+manifest["annotations"] = {"org.opencontainers.image.ref.name": "latest"}
+json.dump({"schemaVersion": 2, "manifests": [manifest]}, open(out + "/index.json", "w"))
+json.dump({"imageLayoutVersion": "1.0.0"}, open(out + "/oci-layout", "w"))
+"""#
+}
