@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "NFTables", targets: ["NFTables"]),
         .library(name: "CNM", targets: ["CNM"]),
+        .library(name: "Security", targets: ["Security"]),
         .library(name: "Runtime", targets: ["Runtime"]),
     ],
     dependencies: [
@@ -29,9 +30,12 @@ let package = Package(
         // The Container Network Model.
         .target(name: "CNM", dependencies: ["Netlink", "NFTables"]),
 
+        // Confinement: capabilities, seccomp, AppArmor.
+        .target(name: "Security"),
+
         // Images, rootfs, containers.
         .target(name: "Runtime", dependencies: [
-            "CNM", "CArchive", "CRuntimeShim",
+            "CNM", "Security", "CArchive", "CRuntimeShim",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
 

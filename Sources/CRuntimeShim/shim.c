@@ -83,6 +83,14 @@ static unsigned long kept_flags(const char *path) {
     return flags;
 }
 
+static int in_root(char *buffer, size_t size, const char *root, const char *path) {
+    size_t a = strlen(root), b = strlen(path);
+    if (a + b + 1 > size) return 0;
+    memcpy(buffer, root, a);
+    memcpy(buffer + a, path, b + 1);
+    return 1;
+}
+
 static void set_up_filesystem(const struct shim_config *c) {
     // Nothing the container mounts travels back to the host.
     if (mount(NULL, "/", NULL, c->root_propagation ? c->root_propagation : (MS_REC | MS_SLAVE), NULL) != 0)
@@ -104,6 +112,32 @@ static void set_up_filesystem(const struct shim_config *c) {
         if (symlink(c->symlinks[i].target, c->symlinks[i].path) != 0 && errno != EEXIST) fail(c, "symlink", c->symlinks[i].path);
     }
 
+    // Masked and read-only paths, while the host's /dev/null is still at hand (as crun
+    // does it): rootfs + path, in a buffer of our own.
+    char path[4096];
+    for (int i = 0; i < c->masked_count; i++) {
+        if (!in_root(path, sizeof path, c->rootfs, c->masked_paths[i])) fail(c, "mask (path too long)", c->masked_paths[i]);
+        struct stat st;
+        if (stat(path, &st) != 0) {
+            if (errno == ENOENT) continue;
+            fail(c, "mask", c->masked_paths[i]);
+        }
+        int result = S_ISDIR(st.st_mode)
+            ? mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0")
+            : mount("/dev/null", path, NULL, MS_BIND, NULL);
+        if (result == 0 && !S_ISDIR(st.st_mode)) result = mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL);
+        if (result != 0) fail(c, "mask", c->masked_paths[i]);
+    }
+    for (int i = 0; i < c->readonly_count; i++) {
+        if (!in_root(path, sizeof path, c->rootfs, c->readonly_paths[i])) fail(c, "make read-only (path too long)", c->readonly_paths[i]);
+        if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) != 0) {
+            if (errno == ENOENT) continue;
+            fail(c, "make read-only", c->readonly_paths[i]);
+        }
+        if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_REC | kept_flags(path), NULL) != 0)
+            fail(c, "make read-only", c->readonly_paths[i]);
+    }
+
     // pivot_root(".", ".") then detach the old root, as runc does: no directory for the
     // old root is needed inside the new one.
     int old_root = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
@@ -119,27 +153,6 @@ static void set_up_filesystem(const struct shim_config *c) {
     close(old_root);
     close(new_root);
 
-    for (int i = 0; i < c->masked_count; i++) {
-        const char *path = c->masked_paths[i];
-        struct stat st;
-        if (stat(path, &st) != 0) {
-            if (errno == ENOENT) continue;
-            fail(c, "mask", path);
-        }
-        int result = S_ISDIR(st.st_mode)
-            ? mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0")
-            : mount("/dev/null", path, NULL, MS_BIND, NULL);
-        if (result != 0) fail(c, "mask", path);
-    }
-    for (int i = 0; i < c->readonly_count; i++) {
-        const char *path = c->readonly_paths[i];
-        if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) != 0) {
-            if (errno == ENOENT) continue;
-            fail(c, "make read-only", path);
-        }
-        if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_REC | kept_flags(path), NULL) != 0)
-            fail(c, "make read-only", path);
-    }
     if (c->readonly_root) {
         if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | kept_flags("/"), NULL) != 0)
             fail(c, "make rootfs read-only", "/");
@@ -186,7 +199,10 @@ static void apply_capability_sets(const struct shim_config *c) {
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) fail(c, "clear ambient capabilities", "");
     for (int cap = 0; cap < 64; cap++) {
         if (!(c->cap_ambient & (1ULL << cap))) continue;
-        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) fail(c, "raise ambient capability", "");
+        // The kernel allows an ambient capability only if it is permitted and inheritable;
+        // like crun, a configuration that asks for one that is not is not an error.
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0 && errno != EPERM && errno != EINVAL)
+            fail(c, "raise ambient capability", "");
     }
 }
 
@@ -242,7 +258,35 @@ static void exec_command(const struct shim_config *c) {
     fail(c, "exec", name);
 }
 
+// Closes every descriptor the child was not given a use for. It must not wait for execve:
+// a child that waits (OCI `create`) would otherwise keep the ends of whatever pipes and
+// sockets its parent had open, and whoever waits on those for EOF would wait with it.
+static void close_other_fds(const struct shim_config *c) {
+    int keep[72];
+    int count = 0;
+    keep[count++] = c->report_fd;
+    if (c->tty >= 0) keep[count++] = c->tty;
+    if (c->start_fifo_fd >= 0) keep[count++] = c->start_fifo_fd;
+    for (int i = 0; i < 3; i++) if (c->stdio[i] >= 0) keep[count++] = c->stdio[i];
+    for (int i = 0; i < c->namespace_count && count < 64; i++) keep[count++] = c->namespace_fds[i];
+    for (int i = 0; i < c->cgroup_count && count < 72; i++) keep[count++] = c->cgroup_fds[i];
+    // Insertion sort: a handful of numbers.
+    for (int i = 1; i < count; i++) {
+        int value = keep[i], j = i - 1;
+        while (j >= 0 && keep[j] > value) { keep[j + 1] = keep[j]; j--; }
+        keep[j + 1] = value;
+    }
+    unsigned int from = 3;
+    for (int i = 0; i < count; i++) {
+        if (keep[i] < (int)from) continue;
+        if ((unsigned int)keep[i] > from) syscall(SYS_close_range, from, (unsigned int)keep[i] - 1, 0);
+        from = (unsigned int)keep[i] + 1;
+    }
+    syscall(SYS_close_range, from, ~0U, 0);
+}
+
 static __attribute__((noreturn)) void child(const struct shim_config *c, pid_t parent) {
+    close_other_fds(c);
     if (c->parent_death_signal) {
         if (prctl(PR_SET_PDEATHSIG, c->parent_death_signal, 0, 0, 0) != 0) fail(c, "set parent-death signal", "");
         // The parent may have died before prctl: then ours is not the pid we were forked
@@ -310,6 +354,7 @@ static __attribute__((noreturn)) void child(const struct shim_config *c, pid_t p
         close(fd);
     }
     if (c->start_fifo_fd >= 0) {
+        report(c->report_fd, SHIM_REPORT_READY, 0, 0, "", "");
         char path[64];
         write_decimal(path, sizeof path, "/proc/self/fd/", c->start_fifo_fd);
         int fd = open(path, O_WRONLY | O_CLOEXEC);

@@ -29,6 +29,10 @@ struct GlobalOptions: ParsableArguments {
         ContainerRuntime(root: rootPath, network: try controller())
     }
 
+    func ociRuntime() throws -> OCIRuntime {
+        OCIRuntime(store: try LocalStore(root: rootPath), root: rootPath)
+    }
+
     func images() throws -> ImageStore {
         ImageStore(store: try LocalStore(root: rootPath), root: rootPath)
     }

@@ -7,7 +7,7 @@ struct Netctl: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Run.self, PS.self, Stop.self, Kill.self, Remove.self, Exec.self, Logs.self, Wait.self, InspectCommand.self,
-            ImageCommand.self, NetworkCommand.self, SandboxCommand.self, PortCommand.self, SystemCommand.self, Monitor.self,
+            ImageCommand.self, RuntimeCommand.self, NetworkCommand.self, SandboxCommand.self, PortCommand.self, SystemCommand.self, Monitor.self,
         ]
     )
 
@@ -17,6 +17,8 @@ struct Netctl: ParsableCommand {
                     "disconnect": NetworkCommand.Disconnect.self, "rm": NetworkCommand.Remove.self,
                     "ls": NetworkCommand.List.self, "inspect": NetworkCommand.Inspect.self],
         "sandbox": ["create": SandboxCommand.Create.self, "rm": SandboxCommand.Remove.self],
+        "runtime": ["run": RuntimeCommand.Run.self, "create": RuntimeCommand.Create.self, "start": RuntimeCommand.Start.self,
+                    "delete": RuntimeCommand.Delete.self, "state": RuntimeCommand.State.self],
     ]
 
     /// Top-level commands that take the same shortcut (`run` is timed against crun).

@@ -110,6 +110,9 @@ public final class NetctlHarness {
         if let ids = try? netctl("ps", "-aq").stdout.split(separator: "\n"), !ids.isEmpty {
             _ = try? netctl(["rm", "-f"] + ids.map(String.init))
         }
+        if let ids = try? netctl("runtime", "list", "-q").stdout.split(separator: "\n") {
+            for id in ids { _ = try? netctl("runtime", "delete", "-f", String(id)) }
+        }
         for name in sandboxNames where NetworkNamespace.exists(named: name) {
             try? NetworkNamespace.remove(named: name)
         }

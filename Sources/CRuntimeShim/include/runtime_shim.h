@@ -73,7 +73,7 @@ struct shim_config {
     int device_count;
     const struct shim_symlink *symlinks;
     int symlink_count;
-    // After pivot_root, paths inside the container.
+    // Paths inside the container, masked and made read-only before pivot_root.
     const char *const *masked_paths;
     int masked_count;
     const char *const *readonly_paths;
@@ -112,14 +112,15 @@ struct shim_config {
 
 // What the child says on the report pipe: a failure, or (exec) the final pid.
 struct shim_report {
-    int32_t kind;                 // 1 failure, 2 pid
+    int32_t kind;                 // 1 failure, 2 pid, 3 ready
     int32_t error;
     int32_t pid;
     char step[64];
     char detail[180];
 };
 
-enum { SHIM_REPORT_FAILURE = 1, SHIM_REPORT_PID = 2 };
+// READY: all set up, now waiting on the start FIFO (OCI `create`).
+enum { SHIM_REPORT_FAILURE = 1, SHIM_REPORT_PID = 2, SHIM_REPORT_READY = 3 };
 
 // clone()s the child and returns its pid (or -1 with errno). Only the child runs the steps.
 pid_t shim_spawn(const struct shim_config *config);

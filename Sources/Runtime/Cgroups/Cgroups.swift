@@ -119,7 +119,7 @@ public struct Cgroups: Codable, Sendable {
     }
 
     /// This process's cgroup in each v1 hierarchy, from /proc/self/cgroup.
-    private static func ownV1Paths() -> [String: String] {
+    static func ownV1Paths() -> [String: String] {
         guard let bytes = try? readFile("/proc/self/cgroup", name: "/proc/self/cgroup") else { return [:] }
         var paths: [String: String] = [:]
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
@@ -192,5 +192,32 @@ public struct Cgroups: Codable, Sendable {
 extension Substring {
     func trimmingCharacters() -> String {
         String(self.drop { $0 == " " || $0 == "\n" }.reversed().drop { $0 == " " || $0 == "\n" }.reversed())
+    }
+}
+
+extension Cgroups {
+    /// A `cgroup` mount for a container at `target` (host path, before pivot_root): on v2
+    /// a cgroup2 mount; on v1 and hybrid hosts a tmpfs with each v1 hierarchy bound below
+    /// it read-only, the container's own cgroup where it has one, as runc and crun do.
+    func mounts(at target: String, flags: UInt) -> [LaunchPlan.Mount] {
+        if version == 2 {
+            return [.init(source: "cgroup", target: target, type: "cgroup2", flags: flags, data: nil)]
+        }
+        let nosuidNodevNoexec = UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        var mounts: [LaunchPlan.Mount] = [.init(source: "cgroup", target: target, type: "tmpfs", flags: nosuidNodevNoexec, data: "size=1024k")]
+        guard let bytes = try? readFile("/proc/self/mounts", name: "/proc/self/mounts") else { return mounts }
+        let own = Self.ownV1Paths()
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count >= 4, fields[2] == "cgroup", fields[1].hasPrefix("\(Self.mount)/") else { continue }
+            let mountpoint = String(fields[1])
+            let name = String(mountpoint.dropFirst(Self.mount.count + 1))
+            let keys = fields[3].split(separator: ",").map(String.init)
+            let source = directories.first { $0.hasPrefix(mountpoint + "/") }
+                ?? keys.compactMap { own[$0] }.first.map { mountpoint + ($0 == "/" ? "" : $0) } ?? mountpoint
+            mounts.append(.init(source: source, target: "\(target)/\(name)", type: nil,
+                                flags: UInt(MS_BIND | MS_REC | MS_RDONLY) | nosuidNodevNoexec, data: nil, makeDirectory: true))
+        }
+        return mounts
     }
 }

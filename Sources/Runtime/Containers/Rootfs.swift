@@ -71,19 +71,24 @@ struct Rootfs {
             let options = tmpfs.split(separator: ":", maxSplits: 1).dropFirst().first.map(String.init)
             plan.mounts.append(.init(source: "tmpfs", target: root + Self.tmpfsTarget(tmpfs), type: "tmpfs", flags: nosuidNodevNoexec, data: options))
         }
-        plan.devices = [
-            .init(path: "\(root)/dev/null", major: 1, minor: 3), .init(path: "\(root)/dev/zero", major: 1, minor: 5),
-            .init(path: "\(root)/dev/full", major: 1, minor: 7), .init(path: "\(root)/dev/random", major: 1, minor: 8),
-            .init(path: "\(root)/dev/urandom", major: 1, minor: 9), .init(path: "\(root)/dev/tty", major: 5, minor: 0),
-        ]
-        plan.symlinks = [
-            ("/proc/self/fd", "\(root)/dev/fd"), ("/proc/self/fd/0", "\(root)/dev/stdin"),
-            ("/proc/self/fd/1", "\(root)/dev/stdout"), ("/proc/self/fd/2", "\(root)/dev/stderr"),
-            ("pts/ptmx", "\(root)/dev/ptmx"),
-        ]
+        plan.devices = Self.devices(under: root)
+        plan.symlinks = Self.symlinks(under: root)
         plan.maskedPaths = Self.maskedPaths
         plan.readonlyPaths = Self.readonlyPaths
         plan.readonlyRoot = record.host.readOnly
+    }
+
+    /// The devices every container's /dev has (runtime-spec's default devices).
+    static func devices(under root: String) -> [LaunchPlan.Device] {
+        [.init(path: "\(root)/dev/null", major: 1, minor: 3), .init(path: "\(root)/dev/zero", major: 1, minor: 5),
+         .init(path: "\(root)/dev/full", major: 1, minor: 7), .init(path: "\(root)/dev/random", major: 1, minor: 8),
+         .init(path: "\(root)/dev/urandom", major: 1, minor: 9), .init(path: "\(root)/dev/tty", major: 5, minor: 0)]
+    }
+
+    static func symlinks(under root: String) -> [(target: String, path: String)] {
+        [("/proc/self/fd", "\(root)/dev/fd"), ("/proc/self/fd/0", "\(root)/dev/stdin"),
+         ("/proc/self/fd/1", "\(root)/dev/stdout"), ("/proc/self/fd/2", "\(root)/dev/stderr"),
+         ("pts/ptmx", "\(root)/dev/ptmx")]
     }
 
     static func tmpfsTarget(_ spec: String) -> String {

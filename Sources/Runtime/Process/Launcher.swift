@@ -28,6 +28,8 @@ enum Launcher {
                 target = report.pid
                 continue
             }
+            // Set up and waiting for `start`: what follows is for the start to see.
+            if report.kind == Int32(SHIM_REPORT_READY) { break }
             // The child failed: reap it (and a grandchild that got as far as being one).
             var status: Int32 = 0
             _ = retrying { waitpid(target, &status, 0) }

@@ -1,0 +1,325 @@
+import CNM
+import CRuntimeShim
+import Glibc
+import Security
+
+/// `netctl runtime …`: runc's command line over an OCI bundle (config.json as `runc spec`
+/// writes it, and a rootfs), so the same bundle runs under runc, crun and netctl.
+/// Containers made here have no CNM networking of their own: the bundle says which
+/// namespaces to make or join.
+public final class OCIRuntime {
+    let store: any Store
+    let storage: String
+
+    public init(store: any Store, root: String) {
+        self.store = store
+        storage = "\(root)/storage/runtime"
+    }
+
+    struct Record: Codable {
+        var id: String
+        var bundle: String
+        var pid: Int32
+        var pidStart: UInt64
+        var created: String
+        var cgroups: Cgroups?
+        var annotations: [String: String]?
+    }
+
+    private func key(_ id: String) -> String { "runtime/\(id)" }
+    private func fifo(_ id: String) -> String { "\(storage)/\(id)/exec.fifo" }
+
+    // MARK: Commands
+
+    /// Sets everything up and leaves the first process waiting, just before execve, until
+    /// `start`.
+    public func create(bundle: String, id: String) throws {
+        let spec = try load(bundle: bundle, id: id)
+        if spec.process?.terminal == true {
+            throw RuntimeError("\(bundle)/config.json: process.terminal is true, which needs --console-socket (not supported yet); set it to false")
+        }
+        try store.locked {
+            if try store.get(Record.self, key(id)) != nil { throw RuntimeError("container \"\(id)\" already exists") }
+            try store.put(key(id), Record(id: id, bundle: bundle, pid: 0, pidStart: 0, created: Timestamp.now()))
+        }
+        var cgroups: Cgroups?
+        do {
+            let directory = "\(storage)/\(id)"
+            try ImageStore(store: store, root: "/").makeDirectory(directory)
+            guard mkfifo(fifo(id), 0o600) == 0 else { throw RuntimeError.system("mkfifo \(fifo(id))") }
+            let fifoFD = open(fifo(id), SHIM_O_PATH | O_CLOEXEC)
+            guard fifoFD >= 0 else { throw RuntimeError.system("open \(fifo(id))") }
+            defer { close(fifoFD) }
+            cgroups = try Cgroups.create(for: "oci-\(id)", limits: limits(spec))
+            var opened: [Int32] = []
+            defer { opened.forEach { close($0) } }
+            var plan = try plan(spec, bundle: bundle, cgroups: cgroups!, opened: &opened)
+            plan.startFIFO = fifoFD
+            let pid = try Launcher.spawn(plan, what: "container init")
+            try store.put(key(id), Record(id: id, bundle: bundle, pid: pid, pidStart: ProcessInfo.startTime(of: pid) ?? 0,
+                                          created: Timestamp.now(), cgroups: cgroups, annotations: spec.annotations))
+        } catch {
+            cgroups?.remove()
+            removeTree("\(storage)/\(id)")
+            try? store.delete(key(id))
+            throw error
+        }
+    }
+
+    /// Lets a created container's process exec its command.
+    public func start(_ id: String) throws {
+        let record = try record(id)
+        guard try state(id).status == "created" else { throw RuntimeError("container \"\(id)\" is not in the created state") }
+        let fd = open(fifo(id), O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw RuntimeError.system("start \(id): open \(fifo(id))") }
+        var byte: UInt8 = 0
+        let count = read(fd, &byte, 1)
+        close(fd)
+        unlink(fifo(id))
+        guard count == 1 else { throw RuntimeError("start \(id): the container process (pid \(record.pid)) is gone") }
+    }
+
+    /// Ids of every container made here.
+    public func list() throws -> [String] {
+        try store.keys(under: "runtime").map { String($0.dropFirst("runtime/".count)) }
+    }
+
+    public func state(_ id: String) throws -> RuntimeState {
+        let record = try record(id)
+        let alive = ProcessInfo.isAlive(record.pid, start: record.pidStart)
+        let status = !alive ? "stopped" : access(fifo(id), F_OK) == 0 ? "created" : "running"
+        return RuntimeState(id: id, status: status, pid: alive ? record.pid : 0, bundle: record.bundle, annotations: record.annotations)
+    }
+
+    public func kill(_ id: String, signal: String) throws {
+        let record = try record(id)
+        let number = try Signals.parse(signal)
+        guard ProcessInfo.isAlive(record.pid, start: record.pidStart) else { throw RuntimeError("container \"\(id)\" is not running") }
+        guard Glibc.kill(record.pid, number) == 0 else { throw RuntimeError.system("kill \(id)") }
+    }
+
+    public func delete(_ id: String, force: Bool) throws {
+        let record = try record(id)
+        if ProcessInfo.isAlive(record.pid, start: record.pidStart) {
+            guard force || access(fifo(id), F_OK) == 0 else {
+                throw RuntimeError("container \"\(id)\" is running: kill it first, or use delete --force")
+            }
+            Glibc.kill(record.pid, SIGKILL)
+            for _ in 0..<1000 where ProcessInfo.isAlive(record.pid, start: record.pidStart) { usleep(2_000) }
+        }
+        record.cgroups?.killAll()
+        record.cgroups?.remove()
+        removeTree("\(storage)/\(id)")
+        try store.delete(key(id))
+    }
+
+    /// create + start + wait, in the foreground: returns the command's exit code.
+    public func run(bundle: String, id: String) throws -> Int32 {
+        let spec = try load(bundle: bundle, id: id)
+        try store.locked {
+            if try store.get(Record.self, key(id)) != nil { throw RuntimeError("container \"\(id)\" already exists") }
+            try store.put(key(id), Record(id: id, bundle: bundle, pid: 0, pidStart: 0, created: Timestamp.now()))
+        }
+        var cgroups: Cgroups?
+        defer {
+            cgroups?.killAll()
+            cgroups?.remove()
+            try? store.delete(key(id))
+        }
+        cgroups = try Cgroups.create(for: "oci-\(id)", limits: limits(spec))
+        var opened: [Int32] = []
+        defer { opened.forEach { close($0) } }
+        var plan = try plan(spec, bundle: bundle, cgroups: cgroups!, opened: &opened)
+        plan.parentDeathSignal = SIGKILL
+        var master: Int32 = -1
+        if spec.process?.terminal == true {
+            var slave: Int32 = -1
+            guard shim_open_pty(&master, &slave) == 0 else { throw RuntimeError.system("process.terminal: open a pseudo-terminal") }
+            plan.tty = slave
+            opened.append(slave)
+        }
+        let pid = try Launcher.spawn(plan, what: "container init")
+        try store.put(key(id), Record(id: id, bundle: bundle, pid: pid, pidStart: ProcessInfo.startTime(of: pid) ?? 0,
+                                      created: Timestamp.now(), cgroups: cgroups, annotations: spec.annotations))
+        shim_forward_signals(pid)
+        if master >= 0 {
+            Terminal.relay(master: master, interactive: true)
+            close(master)
+        }
+        let (code, _) = Launcher.wait(pid)
+        shim_forward_signals(-1)
+        return code
+    }
+
+    private func record(_ id: String) throws -> Record {
+        guard let record = try store.get(Record.self, key(id)) else { throw RuntimeError("container \"\(id)\" does not exist") }
+        return record
+    }
+
+    // MARK: config.json
+
+    private func load(bundle: String, id: String) throws -> RuntimeSpec {
+        let allowed = id.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || [0x2d, 0x2e, 0x5f].contains($0) }
+        guard !id.isEmpty, id.utf8.count <= 128, allowed, !id.hasPrefix(".") else {
+            throw RuntimeError("invalid container id \"\(id)\": expected letters, digits, '-', '.' and '_'")
+        }
+        let spec = try decodeJSON(RuntimeSpec.self, try readFile("\(bundle)/config.json", name: "\(bundle)/config.json"), what: "\(bundle)/config.json")
+        guard spec.ociVersion.hasPrefix("1.") else {
+            throw RuntimeError("\(bundle)/config.json: ociVersion \"\(spec.ociVersion)\" is not supported (expected 1.x)")
+        }
+        return spec
+    }
+
+    private func limits(_ spec: RuntimeSpec) -> ResourceLimits {
+        let resources = spec.linux?.resources
+        var cpus: Int64?
+        if let quota = resources?.cpu?.quota, quota > 0 {
+            cpus = quota * 1_000_000_000 / Int64(resources?.cpu?.period ?? 100_000)
+        }
+        return ResourceLimits(memory: resources?.memory?.limit, nanoCPUs: cpus, pids: resources?.pids?.limit)
+    }
+
+    private static let namespaceFlags: [String: Int32] = [
+        "pid": SHIM_CLONE_NEWPID, "network": SHIM_CLONE_NEWNET, "mount": SHIM_CLONE_NEWNS, "ipc": SHIM_CLONE_NEWIPC,
+        "uts": SHIM_CLONE_NEWUTS, "cgroup": SHIM_CLONE_NEWCGROUP, "user": SHIM_CLONE_NEWUSER,
+    ]
+
+    private static let rlimitNumbers: [String: Int32] = [
+        "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4, "RLIMIT_RSS": 5,
+        "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9, "RLIMIT_LOCKS": 10,
+        "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13, "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+    ]
+
+    /// The launch plan for a bundle: its namespaces, mounts (made inside its rootfs, every
+    /// path resolved inside it), paths, identity, limits and capabilities.
+    private func plan(_ spec: RuntimeSpec, bundle: String, cgroups: Cgroups, opened: inout [Int32]) throws -> LaunchPlan {
+        let config = "\(bundle)/config.json"
+        guard let process = spec.process, let args = process.args, !args.isEmpty else {
+            throw RuntimeError("\(config): process.args is empty")
+        }
+        guard let root = spec.root else { throw RuntimeError("\(config): root is missing") }
+        let rootfs = root.path.hasPrefix("/") ? root.path : "\(bundle)/\(root.path)"
+        var plan = LaunchPlan()
+
+        for namespace in spec.linux?.namespaces ?? [] {
+            guard let flag = Self.namespaceFlags[namespace.type] else {
+                throw RuntimeError("\(config): namespace type \"\(namespace.type)\" is not supported (expected pid, network, mount, ipc, uts, cgroup)")
+            }
+            if flag == SHIM_CLONE_NEWUSER { throw RuntimeError("\(config): user namespaces are not supported yet") }
+            if let path = namespace.path {
+                let fd = open(path, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw RuntimeError.system("\(config): namespace \(namespace.type) path \(path)") }
+                opened.append(fd)
+                plan.namespaces.append((fd, flag))
+            } else {
+                plan.cloneFlags |= flag
+            }
+        }
+        guard plan.cloneFlags & SHIM_CLONE_NEWNS != 0 else {
+            throw RuntimeError("\(config): netctl needs a new mount namespace (linux.namespaces has no \"mount\")")
+        }
+        // A new network namespace gets its loopback up, as runc does.
+        plan.loopbackUp = plan.cloneFlags & SHIM_CLONE_NEWNET != 0
+
+        // The rootfs is bound onto itself so that it is a mount point pivot_root accepts.
+        plan.rootfs = rootfs
+        plan.rootPropagation = try MountOptions.propagation(spec.linux?.rootfsPropagation)
+        plan.mounts = [.init(source: rootfs, target: rootfs, type: nil, flags: UInt(MS_BIND | MS_REC), data: nil)]
+        let points = MountPoints(root: try RootDirectory(path: rootfs))
+        var mounted: [String] = []
+        var hasDev = false
+        for mount in spec.mounts ?? [] {
+            guard mount.destination.hasPrefix("/") else {
+                throw RuntimeError("\(config): mount destination \"\(mount.destination)\" is not absolute")
+            }
+            let destination = "/" + RootDirectory.components(of: mount.destination).joined(separator: "/")
+            let target = rootfs + destination
+            // Below an earlier mount (/dev/pts in the /dev tmpfs) the child makes the
+            // directory; anywhere else it is made now, inside the rootfs.
+            let underEarlier = mounted.contains { destination.hasPrefix($0 + "/") }
+            var (flags, data) = MountOptions.parse(mount.options ?? [])
+            if mount.type == "bind" { flags |= UInt(MS_BIND) }
+            if mount.type == "cgroup" {
+                if !underEarlier { try points.ensure(destination, directory: true) }
+                var cgroupMounts = cgroups.mounts(at: target, flags: flags)
+                cgroupMounts[0].makeDirectory = underEarlier
+                plan.mounts += cgroupMounts
+            } else {
+                var source = mount.source
+                var isDirectory = true
+                if flags & UInt(MS_BIND) != 0, let given = source {
+                    source = given.hasPrefix("/") ? given : "\(bundle)/\(given)"
+                    var info = stat()
+                    guard stat(source!, &info) == 0 else { throw RuntimeError.system("\(config): mount source \(source!)") }
+                    isDirectory = info.st_mode & FileType.mask == FileType.directory
+                }
+                if !underEarlier { try points.ensure(destination, directory: isDirectory) }
+                plan.mounts.append(.init(source: source, target: target, type: mount.type == "bind" ? nil : mount.type,
+                                         flags: flags, data: data, makeDirectory: underEarlier))
+            }
+            if destination == "/dev" { hasDev = true }
+            mounted.append(destination)
+        }
+        if hasDev {
+            plan.devices = Rootfs.devices(under: rootfs)
+            plan.symlinks = Rootfs.symlinks(under: rootfs)
+        }
+        plan.maskedPaths = spec.linux?.maskedPaths ?? []
+        plan.readonlyPaths = spec.linux?.readonlyPaths ?? []
+        plan.readonlyRoot = root.readonly ?? false
+        plan.hostname = spec.hostname
+
+        for limit in process.rlimits ?? [] {
+            guard let number = Self.rlimitNumbers[limit.type] else {
+                throw RuntimeError("\(config): rlimit type \"\(limit.type)\" is unknown")
+            }
+            guard limit.soft <= limit.hard else { throw RuntimeError("\(config): \(limit.type): soft limit \(limit.soft) is above the hard limit \(limit.hard)") }
+            var current = rlimit()
+            getrlimit(__rlimit_resource_t(UInt32(number)), &current)
+            if limit.hard > UInt64(current.rlim_max) && !Self.hasCapability(24) {
+                throw RuntimeError("\(config): \(limit.type) hard limit \(limit.hard) is above this host's \(current.rlim_max), and raising it needs CAP_SYS_RESOURCE, which is not in netctl's bounding set here")
+            }
+            plan.rlimits.append((number, limit.soft, limit.hard))
+        }
+        plan.uid = process.user.uid
+        plan.gid = process.user.gid
+        plan.groups = process.user.additionalGids ?? []
+        plan.cwd = process.cwd
+        plan.argv = args
+        plan.env = process.env ?? []
+        if let caps = process.capabilities {
+            do {
+                plan.capabilities = (
+                    bounding: try Capability.mask(caps.bounding ?? [], field: "process.capabilities.bounding"),
+                    effective: try Capability.mask(caps.effective ?? [], field: "process.capabilities.effective"),
+                    permitted: try Capability.mask(caps.permitted ?? [], field: "process.capabilities.permitted"),
+                    inheritable: try Capability.mask(caps.inheritable ?? [], field: "process.capabilities.inheritable"),
+                    ambient: try Capability.mask(caps.ambient ?? [], field: "process.capabilities.ambient"))
+            } catch let error as CapabilityError {
+                throw RuntimeError("\(config): \(error.description)")
+            }
+        }
+        plan.noNewPrivileges = process.noNewPrivileges ?? false
+        if let profile = process.apparmorProfile, !profile.isEmpty {
+            guard access("/sys/kernel/security/apparmor", F_OK) == 0 else {
+                throw RuntimeError("\(config): apparmorProfile \"\(profile)\" is set, but this kernel has no AppArmor")
+            }
+            plan.apparmorProfile = profile
+        }
+        if let cgroupFDs = try? cgroups.procsDescriptors() {
+            plan.cgroupFDs = cgroupFDs
+            opened += cgroupFDs
+        }
+        return plan
+    }
+
+    /// Whether this process has a capability in its effective set.
+    static func hasCapability(_ number: Int) -> Bool {
+        guard let bytes = try? readFile("/proc/self/status", name: "status") else { return false }
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("CapEff:") {
+            let hex = line.dropFirst(7).trimmingCharacters()
+            return (UInt64(hex, radix: 16) ?? 0) & (1 << UInt64(number)) != 0
+        }
+        return false
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `netctl runtime` against runc's bundle format, and against crun itself.
+@Suite struct OCIRuntimeTests {
+    /// A bundle: `runc spec`'s config.json, with terminal off and `args`, over a copy of the
+    /// busybox test rootfs.
+    private func makeBundle(_ directory: String, args: [String], edit: (inout [String: Any]) -> Void = { _ in }) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let spec = try runCommand(["sh", "-c", "cd '\(directory)' && runc spec && cp -a '\(try TestImages.busybox().bundleRootfs)' rootfs"])
+        guard spec.status == 0 else { throw HarnessError("runc spec: \(spec.stderr)") }
+        let path = directory + "/config.json"
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        var process = config["process"] as! [String: Any]
+        process["terminal"] = false
+        process["args"] = args
+        config["process"] = process
+        edit(&config)
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// What the test compares: PID 1, the hostname, every mount point with its type, and
+    /// which namespaces differ from the host's.
+    private let probe = """
+    echo pid=$$; hostname
+    while read source point type rest; do echo "mount $point $type"; done < /proc/mounts | sort
+    for ns in cgroup ipc mnt net pid uts; do [ "$(readlink /proc/1/ns/$ns)" = "HOST_$ns" ] || echo "new $ns"; done
+    """
+
+    @Test func theSameBundleRunsAlikeUnderCrunAndNetctl() throws {
+        try withNetctl { netctl in
+            var script = probe
+            for ns in ["cgroup", "ipc", "mnt", "net", "pid", "uts"] {
+                let link = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/\(ns)")
+                script = script.replacingOccurrences(of: "HOST_\(ns)", with: link)
+            }
+            let bundle = netctl.root + "-bundle"
+            defer { try? FileManager.default.removeItem(atPath: bundle) }
+            try makeBundle(bundle, args: ["sh", "-c", script])
+
+            let ours = try netctl.netctl("runtime", "run", "--bundle", bundle, uniqueName("nctoci"))
+            #expect(ours.status == 0, "\(ours.stderr)")
+            // crun refuses this host's hybrid cgroup layout; it runs where the cgroup2 mount
+            // at /sys/fs/cgroup/unified is not there, in a mount namespace of its own.
+            let crunID = uniqueName("nctcrun")
+            let crun = try runCommand(["unshare", "-m", "sh", "-c",
+                                       "umount /sys/fs/cgroup/unified 2>/dev/null; exec crun run --bundle '\(bundle)' \(crunID)"])
+            #expect(crun.status == 0, "\(crun.stderr)")
+            #expect(ours.stdout == crun.stdout)
+            let lines = ours.stdout.split(separator: "\n")
+            #expect(lines.first == "pid=1" && lines.dropFirst().first == "runc")
+            // runc spec's namespaces (the cgroup namespace is compared with crun's above).
+            #expect(Set(lines.filter { $0.hasPrefix("new ") }).isSuperset(of: ["new ipc", "new mnt", "new net", "new pid", "new uts"]))
+            #expect(lines.contains("mount / ext4") || lines.contains { $0.hasPrefix("mount / ") })
+            #expect(lines.contains("mount /proc/keys devtmpfs") && lines.contains("mount /proc/sys proc"))
+        }
+    }
+
+    @Test func createStartStateKillDelete() throws {
+        try withNetctl { netctl in
+            let bundle = netctl.root + "-lifecycle"
+            defer { try? FileManager.default.removeItem(atPath: bundle) }
+            try makeBundle(bundle, args: ["sleep", "60"])
+            let id = uniqueName("nctoci")
+            func state() throws -> [String: Any] {
+                try JSONSerialization.jsonObject(with: Data(try netctl.ok("runtime", "state", id).utf8)) as! [String: Any]
+            }
+            // The waiting process keeps the stdio it was created with, as under runc: not the
+            // pipes this test reads until they close.
+            let create = try runCommand(["sh", "-c", "exec \"$0\" runtime create --bundle \"$1\" \"$2\" >/dev/null 2>&1 </dev/null",
+                                         NetctlHarness.binary, bundle, id], environment: netctl.environment)
+            #expect(create.status == 0)
+            #expect(try state()["status"] as? String == "created")
+            let pid = try #require(try state()["pid"] as? Int)
+            // Waiting before execve: not yet the command.
+            #expect(try String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8) != "sleep\n")
+            try netctl.ok("runtime", "start", id)
+            #expect(try state()["status"] as? String == "running")
+            #expect(try String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8) == "sleep\n")
+            #expect(try netctl.netctl("runtime", "delete", id).status != 0)
+            try netctl.ok("runtime", "kill", id, "KILL")
+            for _ in 0..<100 where try state()["status"] as? String != "stopped" { usleep(20_000) }
+            #expect(try state()["status"] as? String == "stopped")
+            try netctl.ok("runtime", "delete", id)
+            #expect(try netctl.netctl("runtime", "state", id).stderr.contains("does not exist"))
+        }
+    }
+
+    @Test func badBundlesAreRefused() throws {
+        try withNetctl { netctl in
+            let bundle = netctl.root + "-bad"
+            defer { try? FileManager.default.removeItem(atPath: bundle) }
+            try makeBundle(bundle, args: ["true"]) { config in
+                var process = config["process"] as! [String: Any]
+                var capabilities = process["capabilities"] as! [String: Any]
+                capabilities["bounding"] = ["CAP_NOT_A_THING"]
+                process["capabilities"] = capabilities
+                config["process"] = process
+            }
+            let unknown = try netctl.netctl("runtime", "run", "--bundle", bundle, uniqueName("nctoci"))
+            #expect(unknown.status == 125 && unknown.stderr.contains("unknown capability \"CAP_NOT_A_THING\""))
+            try "{".write(toFile: bundle + "/config.json", atomically: true, encoding: .utf8)
+            let broken = try netctl.netctl("runtime", "run", "--bundle", bundle, uniqueName("nctoci"))
+            #expect(broken.status == 125 && broken.stderr.contains("config.json: not valid JSON"))
+        }
+    }
+}
