@@ -3,7 +3,8 @@ SHELL := /bin/bash
 SWIFT ?= swift
 RELEASE_FLAGS := -c release --static-swift-stdlib
 APT_PACKAGES := libmnl-dev libnftnl-dev libseccomp-dev libapparmor-dev libarchive-dev \
-                nftables iproute2 iputils-ping hyperfine containernetworking-plugins pkg-config time gcc
+                nftables iproute2 iputils-ping hyperfine containernetworking-plugins pkg-config time gcc \
+                busybox-static umoci skopeo crun runc
 
 .PHONY: deps build release test run bench clean
 
