@@ -20,7 +20,7 @@ let package = Package(
         // System libraries and C.
         .systemLibrary(name: "CNetlink", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
         .systemLibrary(name: "CNFTables", pkgConfig: "libnftnl", providers: [.apt(["libnftnl-dev"])]),
-        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        .target(name: "CArchive"),
         .target(name: "CRuntimeShim"),
 
         // Typed kernel interfaces.

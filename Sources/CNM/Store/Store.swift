@@ -25,9 +25,11 @@ extension Store {
         }
     }
 
-    public func put<T: Encodable>(_ key: String, _ value: T) throws {
+    /// Pretty and sorted for records people read; `compact` for those a hot path writes
+    /// several times per command (a container's state).
+    public func put<T: Encodable>(_ key: String, _ value: T, compact: Bool = false) throws {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = compact ? [] : [.prettyPrinted, .sortedKeys]
         try write(key, Array(try encoder.encode(value)))
     }
 

@@ -43,7 +43,7 @@ extension ContainerRuntime {
             opened += plan.cgroupFDs
         }
         if let user = request.user {
-            let image = try images.image(record.imageID.description)
+            let image = try images.image(id: record.imageID)
             let identity = try UserLookup(layers: image.layers.map(images.layerPath)).resolve(user)
             (plan.uid, plan.gid, plan.groups) = identity
         } else {

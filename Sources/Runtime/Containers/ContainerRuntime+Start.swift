@@ -45,7 +45,7 @@ extension ContainerRuntime {
             plan.namespaces.append((fd, SHIM_CLONE_NEWNET))
         }
 
-        let image = try images.image(record.imageID.description)
+        let image = try images.image(id: record.imageID)
         Rootfs(directory: directory(of: record.id)).plan(
             record, layers: image.layers.map(images.layerPath), hostNetwork: networks == ["host"], into: &plan)
         plan.hostname = record.config.hostname
@@ -83,7 +83,7 @@ extension ContainerRuntime {
         record.state.exitCode = code
         record.state.oomKilled = signal == SIGKILL && (record.cgroups?.oomKilled() ?? false)
         record.state.finishedAt = Timestamp.now()
-        try? save(record)
+        // With --rm the record goes anyway; release saves what it keeps otherwise.
         release(record, removeRecord: record.host.autoRemove)
     }
 
@@ -102,8 +102,10 @@ extension ContainerRuntime {
             record.sandbox = nil
         }
         if removeRecord {
-            removeTree(directory(of: record.id))
+            // The record first: an interrupted removal may leave files no record names,
+            // never a record whose files are gone.
             try? store.delete("containers/\(record.id)")
+            removeTree(directory(of: record.id))
         } else {
             try? save(record)
         }

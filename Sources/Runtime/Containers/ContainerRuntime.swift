@@ -41,7 +41,7 @@ public final class ContainerRuntime {
     func logPath(of id: String) -> String { "\(directory(of: id))/container.log" }
 
     func save(_ record: ContainerRecord) throws {
-        try store.put("containers/\(record.id)", record)
+        try store.put("containers/\(record.id)", record, compact: true)
     }
 
     /// Whether the container's first process still runs (the same process: pid and start

@@ -50,6 +50,14 @@ public final class ImageStore {
         throw RuntimeError("image \"\(reference)\" not found (import it with netctl image import)")
     }
 
+    /// By id alone, one record read.
+    public func image(id: Digest) throws -> ImageRecord {
+        guard let image = try store.get(ImageRecord.self, "images/\(id.hex)") else {
+            throw RuntimeError("image \(id) not found (it was removed)")
+        }
+        return image
+    }
+
     public func layerPath(_ diffID: Digest) -> String { "\(storage)/layers/\(diffID.hex)" }
 
     // MARK: Import

@@ -36,17 +36,18 @@ struct LayerExtraction {
 /// of a hostile layer can write outside it.
 enum LayerExtractor {
     static func extract(blob path: String, into directory: String, policy: ExtractionPolicy) throws -> LayerExtraction {
+        try loadLibArchive()
         let source = try StreamSource(path: path)
         defer { source.close() }
         let root = try RootDirectory(path: directory)
         let stream = try DecompressedStream(source: source, name: path)
         defer { stream.close() }
 
-        let tar = archive_read_new()!
-        defer { archive_read_free(tar) }
-        archive_read_support_format_tar(tar)
+        let tar = la_read_new()!
+        defer { la_read_free(tar) }
+        la_read_support_format_tar(tar)
         let context = Unmanaged.passUnretained(stream).toOpaque()
-        guard archive_read_open(tar, context, nil, { _, context, buffer in
+        guard la_read_open(tar, context, nil, { _, context, buffer in
             Unmanaged<DecompressedStream>.fromOpaque(context!).takeUnretainedValue().next(buffer!)
         }, nil) == ARCHIVE_OK else {
             throw RuntimeError("layer \(path): \(stream.failure ?? archiveError(tar))")
@@ -55,12 +56,12 @@ enum LayerExtractor {
         var result = LayerExtraction(digest: Digest(hex: ""), size: 0, diffID: Digest(hex: ""))
         var entry: OpaquePointer?
         while true {
-            let status = archive_read_next_header(tar, &entry)
+            let status = la_read_next_header(tar, &entry)
             if status == ARCHIVE_EOF { break }
             guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let entry else {
                 throw RuntimeError("layer \(path): \(stream.failure ?? archiveError(tar))")
             }
-            let name = String(cString: archive_entry_pathname(entry))
+            let name = String(cString: la_entry_pathname(entry))
             do {
                 try Entry(tar: tar, entry: entry, root: root, policy: policy).write(skipped: &result.skipped)
             } catch let error as RuntimeError {
@@ -77,8 +78,13 @@ enum LayerExtractor {
         return result
     }
 
+    static func loadLibArchive() throws {
+        var error = [CChar](repeating: 0, count: 256)
+        guard la_load(&error, error.count) == 0 else { throw RuntimeError(String(cString: error)) }
+    }
+
     static func archiveError(_ archive: OpaquePointer) -> String {
-        archive_error_string(archive).map { String(cString: $0) } ?? "unreadable archive"
+        la_error_string(archive).map { String(cString: $0) } ?? "unreadable archive"
     }
 }
 
@@ -125,29 +131,29 @@ private final class DecompressedStream {
 
     init(source: StreamSource, name: String) throws {
         self.source = source
-        archive = archive_read_new()!
-        archive_read_support_filter_all(archive)
-        archive_read_support_format_raw(archive)
+        archive = la_read_new()!
+        la_read_support_filter_all(archive)
+        la_read_support_format_raw(archive)
         let context = Unmanaged.passUnretained(source).toOpaque()
         var entry: OpaquePointer?
-        guard archive_read_open(archive, context, nil, { _, context, buffer in
+        guard la_read_open(archive, context, nil, { _, context, buffer in
             Unmanaged<StreamSource>.fromOpaque(context!).takeUnretainedValue().next(buffer!)
         }, nil) == ARCHIVE_OK else {
-            defer { archive_read_free(archive) }
+            defer { la_read_free(archive) }
             throw RuntimeError("layer \(name): \(LayerExtractor.archiveError(archive))")
         }
-        let status = archive_read_next_header(archive, &entry)
+        let status = la_read_next_header(archive, &entry)
         if status == ARCHIVE_EOF {
             empty = true
         } else if status != ARCHIVE_OK {
-            defer { archive_read_free(archive) }
+            defer { la_read_free(archive) }
             throw RuntimeError("layer \(name): \(LayerExtractor.archiveError(archive))")
         }
     }
 
     func next(_ out: UnsafeMutablePointer<UnsafeRawPointer?>) -> Int {
         if empty { return 0 }
-        let count = buffer.withUnsafeMutableBytes { bytes in archive_read_data(archive, bytes.baseAddress, bytes.count) }
+        let count = buffer.withUnsafeMutableBytes { bytes in la_read_data(archive, bytes.baseAddress, bytes.count) }
         guard count >= 0 else {
             failure = LayerExtractor.archiveError(archive)
             return -1
@@ -169,7 +175,7 @@ private final class DecompressedStream {
         source.drain()
     }
 
-    func close() { archive_read_free(archive) }
+    func close() { la_read_free(archive) }
 }
 
 /// One tar entry written below the root.
@@ -180,7 +186,7 @@ private struct Entry {
     let policy: ExtractionPolicy
 
     func write(skipped: inout [String]) throws {
-        var parts = RootDirectory.components(of: String(cString: archive_entry_pathname(entry)))
+        var parts = RootDirectory.components(of: String(cString: la_entry_pathname(entry)))
         guard let name = parts.popLast() else { return }  // the layer's root itself
         let parent = try root.directory(parts[...])
         defer { close(parent) }
@@ -189,11 +195,11 @@ private struct Entry {
             try whiteout(String(name.dropFirst(4)), parts: parts, parent: parent)
             return
         }
-        if let target = archive_entry_hardlink(entry) {
+        if let target = la_entry_hardlink(entry) {
             try hardlink(to: String(cString: target), parent: parent, name: name)
             return
         }
-        let type = archive_entry_filetype(entry) & FileType.mask
+        let type = la_entry_filetype(entry) & FileType.mask
         switch type {
         case FileType.directory:
             try directory(parent: parent, name: name)
@@ -201,20 +207,20 @@ private struct Entry {
             try file(parent: parent, name: name)
         case FileType.symlink:
             try removeExisting(parent, name)
-            let target = String(cString: archive_entry_symlink(entry))
+            let target = String(cString: la_entry_symlink(entry))
             guard symlinkat(target, parent, name) == 0 else { throw RuntimeError.system("symlink") }
             try owner(parent: parent, name: name)
             try times(parent: parent, name: name)
         case FileType.character, FileType.block:
             guard policy.devices == .create else {
-                skipped.append(String(cString: archive_entry_pathname(entry)))
+                skipped.append(String(cString: la_entry_pathname(entry)))
                 return
             }
-            try node(parent: parent, name: name, type: type, device: archive_entry_rdev(entry))
+            try node(parent: parent, name: name, type: type, device: la_entry_rdev(entry))
         case FileType.fifo:
             try node(parent: parent, name: name, type: type, device: 0)
         default:
-            skipped.append(String(cString: archive_entry_pathname(entry)))
+            skipped.append(String(cString: la_entry_pathname(entry)))
         }
     }
 
@@ -270,7 +276,7 @@ private struct Entry {
         var size = 0
         var offset: la_int64_t = 0
         while true {
-            let status = archive_read_data_block(tar, &block, &size, &offset)
+            let status = la_read_data_block(tar, &block, &size, &offset)
             if status == ARCHIVE_EOF { break }
             guard status == ARCHIVE_OK || status == ARCHIVE_WARN else {
                 throw RuntimeError(LayerExtractor.archiveError(tar))
@@ -283,7 +289,7 @@ private struct Entry {
             }
         }
         // A sparse file may end in a hole.
-        if archive_entry_size_is_set(entry) != 0 { ftruncate(fd, off_t(archive_entry_size(entry))) }
+        if la_entry_size_is_set(entry) != 0 { ftruncate(fd, off_t(la_entry_size(entry))) }
         try metadata(fd)
         try extendedAttributes(fd)
     }
@@ -297,14 +303,14 @@ private struct Entry {
     }
 
     private var permissions: mode_t {
-        var mode = mode_t(archive_entry_perm(entry)) & 0o7777
+        var mode = mode_t(la_entry_perm(entry)) & 0o7777
         if policy.setID == .strip { mode &= ~0o6000 }
         return mode
     }
 
     /// chown before chmod: chown clears setuid bits.
     private func metadata(_ fd: Int32) throws {
-        guard fchown(fd, uid_t(archive_entry_uid(entry)), gid_t(archive_entry_gid(entry))) == 0 else {
+        guard fchown(fd, uid_t(la_entry_uid(entry)), gid_t(la_entry_gid(entry))) == 0 else {
             throw RuntimeError.system("chown")
         }
         guard fchmod(fd, permissions) == 0 else { throw RuntimeError.system("chmod") }
@@ -312,7 +318,7 @@ private struct Entry {
     }
 
     private func owner(parent: Int32, name: String) throws {
-        guard fchownat(parent, name, uid_t(archive_entry_uid(entry)), gid_t(archive_entry_gid(entry)), AT_SYMLINK_NOFOLLOW) == 0 else {
+        guard fchownat(parent, name, uid_t(la_entry_uid(entry)), gid_t(la_entry_gid(entry)), AT_SYMLINK_NOFOLLOW) == 0 else {
             throw RuntimeError.system("chown")
         }
     }
@@ -323,7 +329,7 @@ private struct Entry {
 
     /// Access and modification time, both the entry's mtime.
     private var timestamps: [timespec] {
-        let modified = timespec(tv_sec: time_t(archive_entry_mtime(entry)), tv_nsec: Int(archive_entry_mtime_nsec(entry)))
+        let modified = timespec(tv_sec: time_t(la_entry_mtime(entry)), tv_nsec: Int(la_entry_mtime_nsec(entry)))
         return [modified, modified]
     }
 
@@ -331,11 +337,11 @@ private struct Entry {
     /// `user.` attributes. Overlay's own `trusted.overlay.` attributes are never taken from
     /// a layer: they would redirect lookups to other paths.
     private func extendedAttributes(_ fd: Int32) throws {
-        guard archive_entry_xattr_reset(entry) > 0 else { return }
+        guard la_entry_xattr_reset(entry) > 0 else { return }
         var name: UnsafePointer<CChar>?
         var value: UnsafeRawPointer?
         var size = 0
-        while archive_entry_xattr_next(entry, &name, &value, &size) == ARCHIVE_OK, let name {
+        while la_entry_xattr_next(entry, &name, &value, &size) == ARCHIVE_OK, let name {
             let key = String(cString: name)
             guard key == "security.capability" || key.hasPrefix("user.") else { continue }
             guard fsetxattr(fd, key, value, size, 0) == 0 else { throw RuntimeError.system("set xattr \(key)") }

@@ -53,7 +53,7 @@ public final class OCIRuntime {
             cgroups = try Cgroups.create(for: "oci-\(id)", limits: limits(spec))
             var opened: [Int32] = []
             defer { opened.forEach { close($0) } }
-            var plan = try plan(spec, bundle: bundle, cgroups: cgroups!, opened: &opened)
+            var plan = try plan(spec, bundle: bundle, cgroups: cgroups, opened: &opened)
             plan.startFIFO = fifoFD
             let pid = try Launcher.spawn(plan, what: "container init")
             try store.put(key(id), Record(id: id, bundle: bundle, pid: pid, pidStart: ProcessInfo.startTime(of: pid) ?? 0,
@@ -129,7 +129,7 @@ public final class OCIRuntime {
         cgroups = try Cgroups.create(for: "oci-\(id)", limits: limits(spec))
         var opened: [Int32] = []
         defer { opened.forEach { close($0) } }
-        var plan = try plan(spec, bundle: bundle, cgroups: cgroups!, opened: &opened)
+        var plan = try plan(spec, bundle: bundle, cgroups: cgroups, opened: &opened)
         plan.parentDeathSignal = SIGKILL
         var master: Int32 = -1
         if spec.process?.terminal == true {
@@ -192,7 +192,7 @@ public final class OCIRuntime {
 
     /// The launch plan for a bundle: its namespaces, mounts (made inside its rootfs, every
     /// path resolved inside it), paths, identity, limits and capabilities.
-    private func plan(_ spec: RuntimeSpec, bundle: String, cgroups: Cgroups, opened: inout [Int32]) throws -> LaunchPlan {
+    private func plan(_ spec: RuntimeSpec, bundle: String, cgroups: Cgroups?, opened: inout [Int32]) throws -> LaunchPlan {
         let config = "\(bundle)/config.json"
         guard let process = spec.process, let args = process.args, !args.isEmpty else {
             throw RuntimeError("\(config): process.args is empty")
@@ -241,7 +241,7 @@ public final class OCIRuntime {
             if mount.type == "bind" { flags |= UInt(MS_BIND) }
             if mount.type == "cgroup" {
                 if !underEarlier { try points.ensure(destination, directory: true) }
-                var cgroupMounts = cgroups.mounts(at: target, flags: flags)
+                var cgroupMounts = (cgroups ?? Cgroups(version: Cgroups.isUnified ? 2 : 1, directories: [])).mounts(at: target, flags: flags)
                 cgroupMounts[0].makeDirectory = underEarlier
                 plan.mounts += cgroupMounts
             } else {
@@ -306,7 +306,7 @@ public final class OCIRuntime {
             }
             plan.apparmorProfile = profile
         }
-        if let cgroupFDs = try? cgroups.procsDescriptors() {
+        if let cgroupFDs = try? cgroups?.procsDescriptors() {
             plan.cgroupFDs = cgroupFDs
             opened += cgroupFDs
         }
