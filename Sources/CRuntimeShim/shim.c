@@ -21,6 +21,8 @@
 #include <sys/sysmacros.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <stdio.h>
+#include <malloc.h>
 #include <grp.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -475,4 +477,29 @@ int shim_open_pty(int *master, int *slave) {
     *master = m;
     *slave = s;
     return 0;
+}
+
+long shim_release_startup_memory(void) {
+    malloc_trim(0);
+    char self[4096];
+    ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (length <= 0) return 0;
+    self[length] = 0;
+    FILE *maps = fopen("/proc/self/maps", "re");
+    if (!maps) return 0;
+    char line[4608];
+    long advised = 0;
+    while (fgets(line, sizeof line, maps)) {
+        unsigned long start, end;
+        char permissions[8];
+        int path_at = 0;
+        if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &start, &end, permissions, &path_at) < 3 || path_at == 0) continue;
+        char *path = line + path_at;
+        path[strcspn(path, "\n")] = 0;
+        // Only clean, file-backed pages of our own binary: nothing that holds state.
+        if (strcmp(path, self) != 0 || permissions[1] == 'w') continue;
+        if (madvise((void *)start, end - start, MADV_PAGEOUT) == 0) advised += (long)(end - start);
+    }
+    fclose(maps);
+    return advised;
 }

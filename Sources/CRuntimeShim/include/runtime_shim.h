@@ -154,3 +154,8 @@ pid_t shim_spawn_daemon(const char *path, char *const argv[], char *const envp[]
 
 // A new pseudo-terminal: master and slave fds (close-on-exec), or -1.
 int shim_open_pty(int *master, int *slave);
+
+// For a process that will mostly sleep (the container monitor): gives back the heap it no
+// longer uses and asks the kernel to drop the pages of its own executable it mapped for
+// start-up; the few it needs later fault back in. Returns the bytes advised.
+long shim_release_startup_memory(void);

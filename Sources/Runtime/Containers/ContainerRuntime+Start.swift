@@ -221,6 +221,11 @@ extension ContainerRuntime {
         }
         answer("ok")
         if slave >= 0 { close(slave) }
+        // From here on the monitor waits; what start-up touched need not stay resident.
+        // Pages the `run` that is still exiting maps too would stay, so give it a moment.
+        if master < 0 && !waitForExit(pid, start: record.state.pidStart, seconds: 0.5) {
+            _ = shim_release_startup_memory()
+        }
         if master >= 0 { Terminal.copy(from: master, to: log) }
         let (code, signal) = Launcher.wait(pid)
         finish(id, code: code, signal: signal)
