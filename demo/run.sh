@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The netctl demo: two sandboxes on a dual-stack bridge network and a macvlan network, real
 # packets between them, Docker-shaped inspect output, a published port reached from a
-# client namespace (and restored by reconcile after `nft flush ruleset`), and a crash
+# client namespace (and restored by reconcile after `nft flush ruleset`), containers from a
+# real image (busybox-static, built with umoci) serving on a published port, and a crash
 # repaired by reconcile.
 # The "host" is a network namespace of the demo's own, so nothing touches this machine's
 # real interfaces; every address is in 198.18.0.0/15 or 2001:db8::/32. All is removed at the end.
@@ -17,6 +18,7 @@ SERVER_PID=
 
 cleanup() {
     [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+    for id in $("$NETCTL" ps -aq 2>/dev/null); do "$NETCTL" rm -f "$id" >/dev/null 2>&1 || true; done
     ip netns del "$CLIENT" 2>/dev/null || true
     for s in "$A" "$B" "$C" "$D" "$E"; do "$NETCTL" sandbox rm "$s" >/dev/null 2>&1 || ip netns del "$s" 2>/dev/null || true; done
     ip netns del "$NETCTL_HOST_NETNS" 2>/dev/null || true
@@ -72,6 +74,22 @@ step "$NETCTL" network create -d macvlan --subnet 198.18.77.0/24 -o parent=demo-
 step "$NETCTL" network connect mv "$A"
 step "$NETCTL" network connect mv "$B"
 step ip netns exec "$A" ping -c 2 -W 2 198.18.77.3
+
+# Containers: an image built by umoci from busybox-static, a web server on the web
+# network with a published port, reached from the client; exec, logs, an OOM kill.
+tools/busybox-image.sh .build/test-images >/dev/null
+step "$NETCTL" image import --name demo/busybox .build/test-images/layout
+step "$NETCTL" image ls
+step "$NETCTL" run -d --name site --hostname site --network web -p 8081:80 demo/busybox \
+    sh -c 'mkdir -p /www && echo "hello from the container $(hostname)" > /www/index.html && echo serving && exec httpd -f -p 80 -h /www'
+step "$NETCTL" ps
+sleep 0.3
+step ip netns exec "$CLIENT" python3 -c 'import urllib.request; print(urllib.request.urlopen("http://198.19.0.1:8081/", timeout=3).read().decode(), end="")'
+step "$NETCTL" exec site sh -c 'echo "pid $$ in $(hostname)"; ps -o pid,comm'
+step "$NETCTL" logs site
+step "$NETCTL" run --rm --memory 16m demo/busybox tail /dev/zero || echo "(exit $?: killed by the OOM killer)"
+step "$NETCTL" stop -t 1 site
+step "$NETCTL" rm site
 
 # Bad input is refused, saying what was wrong.
 step "$NETCTL" network create --subnet 198.18.0.0/16 clash || true
