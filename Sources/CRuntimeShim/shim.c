@@ -25,6 +25,7 @@
 #include <malloc.h>
 #include <grp.h>
 #include <unistd.h>
+#include <termios.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <linux/filter.h>
@@ -177,6 +178,32 @@ static void bring_loopback_up(const struct shim_config *c) {
     close(fd);
 }
 
+static void open_console(const struct shim_config *c) {
+    int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) fail(c, "open terminal", "/dev/ptmx");
+    int unlock = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) != 0) fail(c, "unlock terminal", "/dev/ptmx");
+    int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+    if (slave < 0) fail(c, "open terminal peer", "/dev/ptmx");
+    // The master goes to the parent over the socket, as runc's --console-socket does.
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof control);
+    char byte = 0;
+    struct iovec data = { .iov_base = &byte, .iov_len = 1 };
+    struct msghdr message = { .msg_iov = &data, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(header), &master, sizeof(int));
+    if (sendmsg(c->console_socket, &message, 0) != 1) fail(c, "send terminal", "");
+    close(master);
+    if (setsid() < 0) fail(c, "setsid", "");
+    if (ioctl(slave, TIOCSCTTY, 0) != 0) fail(c, "set controlling terminal", "");
+    for (int fd = 0; fd < 3; fd++) if (dup2(slave, fd) < 0) fail(c, "dup2 terminal", "");
+    close(slave);
+}
+
 static void install_seccomp(const struct shim_config *c) {
     struct sock_fprog program = { .len = c->seccomp_length, .filter = (struct sock_filter *)c->seccomp_filter };
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) != 0) fail(c, "seccomp", "");
@@ -268,7 +295,7 @@ static void close_other_fds(const struct shim_config *c) {
     int keep[72];
     int count = 0;
     keep[count++] = c->report_fd;
-    if (c->tty >= 0) keep[count++] = c->tty;
+    if (c->console_socket >= 0) keep[count++] = c->console_socket;
     if (c->start_fifo_fd >= 0) keep[count++] = c->start_fifo_fd;
     for (int i = 0; i < 3; i++) if (c->stdio[i] >= 0) keep[count++] = c->stdio[i];
     for (int i = 0; i < c->namespace_count && count < 64; i++) keep[count++] = c->namespace_fds[i];
@@ -288,7 +315,23 @@ static void close_other_fds(const struct shim_config *c) {
     syscall(SYS_close_range, from, ~0U, 0);
 }
 
+// The command starts with no signal blocked or ignored, whatever its caller's were (a
+// process spawned from a thread that blocks signals passes its mask on).
+static void reset_signals(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = SIG_DFL;
+    sigemptyset(&action.sa_mask);
+    for (int signal = 1; signal < NSIG; signal++) {
+        if (signal != SIGKILL && signal != SIGSTOP) sigaction(signal, &action, NULL);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 static __attribute__((noreturn)) void child(const struct shim_config *c, pid_t parent) {
+    reset_signals();
     close_other_fds(c);
     if (c->parent_death_signal) {
         if (prctl(PR_SET_PDEATHSIG, c->parent_death_signal, 0, 0, 0) != 0) fail(c, "set parent-death signal", "");
@@ -310,11 +353,7 @@ static __attribute__((noreturn)) void child(const struct shim_config *c, pid_t p
     for (int i = 0; i < c->cgroup_count; i++) {
         if (write(c->cgroup_fds[i], "0", 1) != 1) fail(c, "join cgroup", "");
     }
-    if (c->tty >= 0) {
-        if (setsid() < 0) fail(c, "setsid", "");
-        if (ioctl(c->tty, TIOCSCTTY, 0) != 0) fail(c, "set controlling terminal", "");
-        for (int fd = 0; fd < 3; fd++) if (dup2(c->tty, fd) < 0) fail(c, "dup2 terminal", "");
-    } else {
+    if (c->console_socket < 0) {
         if (c->new_session && setsid() < 0) fail(c, "setsid", "");
         for (int fd = 0; fd < 3; fd++) {
             if (c->stdio[fd] < 0) continue;
@@ -326,6 +365,7 @@ static __attribute__((noreturn)) void child(const struct shim_config *c, pid_t p
         }
     }
     if (c->rootfs) set_up_filesystem(c);
+    if (c->console_socket >= 0) open_console(c);
     if (c->loopback_up) bring_loopback_up(c);
     if (c->hostname && sethostname(c->hostname, strlen(c->hostname)) != 0) fail(c, "sethostname", c->hostname);
     for (int i = 0; i < c->rlimit_count; i++) {
@@ -410,6 +450,11 @@ static void forward(int signal) {
 void shim_forward_signals(pid_t pid) {
     static const int signals[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM };
     forward_to = pid;
+    // A caller that blocks them (as some process spawners leave it) would never forward.
+    sigset_t forwarded;
+    sigemptyset(&forwarded);
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) sigaddset(&forwarded, signals[i]);
+    if (pid > 0) sigprocmask(SIG_UNBLOCK, &forwarded, NULL);
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_handler = pid > 0 ? forward : SIG_DFL;
@@ -466,17 +511,21 @@ pid_t shim_spawn_daemon(const char *path, char *const argv[], char *const envp[]
     return pid;
 }
 
-int shim_open_pty(int *master, int *slave) {
-    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (m < 0) return -1;
-    if (grantpt(m) != 0 || unlockpt(m) != 0) { close(m); return -1; }
-    char name[128];
-    if (ptsname_r(m, name, sizeof name) != 0) { close(m); return -1; }
-    int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (s < 0) { close(m); return -1; }
-    *master = m;
-    *slave = s;
-    return 0;
+int shim_console_pair(int fds[2]) {
+    return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
+}
+
+int shim_receive_fd(int socket) {
+    char control[CMSG_SPACE(sizeof(int))];
+    char byte;
+    struct iovec data = { .iov_base = &byte, .iov_len = 1 };
+    struct msghdr message = { .msg_iov = &data, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
+    if (recvmsg(socket, &message, MSG_CMSG_CLOEXEC) != 1) return -1;
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    if (!header || header->cmsg_type != SCM_RIGHTS) { errno = EPROTO; return -1; }
+    int fd;
+    memcpy(&fd, CMSG_DATA(header), sizeof fd);
+    return fd;
 }
 
 long shim_release_startup_memory(void) {

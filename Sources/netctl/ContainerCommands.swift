@@ -16,6 +16,14 @@ enum FileHandleOutput {
     }
 }
 
+/// Does `body` for each container named, printing each name when done, as Docker does.
+func eachContainer(_ references: [String], _ body: (String) throws -> Void) throws {
+    for reference in references {
+        do { try body(reference) } catch let error as RuntimeError { throw failure(error) }
+        print(reference)
+    }
+}
+
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run a command in a new container.")
     @OptionGroup var global: GlobalOptions
@@ -138,10 +146,7 @@ struct Stop: ParsableCommand {
 
     func run() throws {
         let runtime = try global.runtime()
-        for reference in containers {
-            do { _ = try runtime.stop(reference, timeout: time) } catch let error as RuntimeError { throw failure(error) }
-            print(reference)
-        }
+        try eachContainer(containers) { reference in _ = try runtime.stop(reference, timeout: time) }
     }
 }
 
@@ -153,10 +158,7 @@ struct Kill: ParsableCommand {
 
     func run() throws {
         let runtime = try global.runtime()
-        for reference in containers {
-            do { try runtime.kill(reference, signal: signal) } catch let error as RuntimeError { throw failure(error) }
-            print(reference)
-        }
+        try eachContainer(containers) { reference in try runtime.kill(reference, signal: signal) }
     }
 }
 
@@ -168,10 +170,7 @@ struct Remove: ParsableCommand {
 
     func run() throws {
         let runtime = try global.runtime()
-        for reference in containers {
-            do { _ = try runtime.remove(reference, force: force) } catch let error as RuntimeError { throw failure(error) }
-            print(reference)
-        }
+        try eachContainer(containers) { reference in _ = try runtime.remove(reference, force: force) }
     }
 }
 

@@ -161,6 +161,13 @@ import TestSupport
             // A second container reaches the first by address.
             try waitUntil { try netctl.netctl("run", "--rm", "--network", "front", image, "wget", "-qO-", "http://\(address)/").stdout == "hello from web\n" }
             #expect(try netctl.ok("port", "web") == "80/tcp -> 0.0.0.0:8080\n")
+            // A container that joins web's network namespace reaches it on loopback.
+            #expect(try netctl.ok("run", "--rm", "--network", "container:web", image, "wget", "-qO-", "http://127.0.0.1/") == "hello from web\n")
+            // Several networks at once: an interface on each, in order.
+            try netctl.ok("network", "create", "--subnet", "198.18.63.0/24", "back")
+            let interfaces = try netctl.ok("run", "--rm", "--network", "front", "--network", "back", image, "sh", "-c",
+                                           "ls /sys/class/net | tr '\\n' ' '; cat /etc/hosts | grep 198.18 | wc -l")
+            #expect(interfaces == "eth0 eth1 lo 2\n")
             // The published port answers from a client outside.
             try withClient(of: netctl) { client in
                 // (The host's busybox-static wget crashes in its resolver code; python does not.)
@@ -214,6 +221,32 @@ import TestSupport
             #expect(try netctl.ok("sandbox", "ls", "-q").isEmpty, "reconcile said: \(report)")
             #expect(try inspectState(netctl, "victim")["Status"] as? String == "exited")
             try netctl.ok("rm", "victim")
+        }
+    }
+
+    @Test func aTerminalAndForwardedSignals() throws {
+        try withNetctl { netctl in
+            let image = try netctl.importBusybox()
+            // script(1) gives the foreground run a terminal of its own.
+            let command = "\(NetctlHarness.binary) run --rm -t \(image) sh -c 'tty; echo $TERM'"
+            let result = try runCommand(["script", "-qec", command, "/dev/null"], environment: netctl.environment)
+            #expect(result.status == 0)
+            #expect(result.stdout.contains("/dev/pts/0") && result.stdout.contains("xterm"), "\(result.stdout)")
+
+            // SIGTERM to `run` reaches the container's command, whose exit code `run` returns.
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: NetctlHarness.binary)
+            process.arguments = ["run", "--rm", "--name", "trapper", image, "sh", "-c", "trap 'echo got TERM; exit 3' TERM; echo ready; sleep 30 & wait"]
+            process.environment = ProcessInfo.processInfo.environment.merging(netctl.environment) { $1 }
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            try waitUntil { (try? inspectState(netctl, "trapper"))?["Running"] as? Bool == true }
+            usleep(200_000)  // until the trap is set
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 3)
+            #expect(String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "ready\ngot TERM\n")
         }
     }
 

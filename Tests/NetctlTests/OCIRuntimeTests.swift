@@ -100,6 +100,23 @@ import TestSupport
             }
             let unknown = try netctl.netctl("runtime", "run", "--bundle", bundle, uniqueName("nctoci"))
             #expect(unknown.status == 125 && unknown.stderr.contains("unknown capability \"CAP_NOT_A_THING\""))
+            // A hard rlimit above the host's needs CAP_SYS_RESOURCE, which this machine's
+            // bounding set lacks: refused up front with the reason (podman fails midway).
+            let high = netctl.root + "-rlimit"
+            defer { try? FileManager.default.removeItem(atPath: high) }
+            try makeBundle(high, args: ["true"]) { config in
+                var process = config["process"] as! [String: Any]
+                process["rlimits"] = [["type": "RLIMIT_NOFILE", "hard": 1 << 30, "soft": 1024]]
+                config["process"] = process
+            }
+            var current = rlimit()
+            getrlimit(__rlimit_resource_t(7), &current)
+            let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+            let effective = status.split(separator: "\n").first { $0.hasPrefix("CapEff:") }.flatMap { UInt64($0.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16) } ?? 0
+            if current.rlim_max < 1 << 30 && effective & (1 << 24) == 0 {
+                let refused = try netctl.netctl("runtime", "run", "--bundle", high, uniqueName("nctoci"))
+                #expect(refused.status == 125 && refused.stderr.contains("CAP_SYS_RESOURCE"), "\(refused.stderr)")
+            }
             try "{".write(toFile: bundle + "/config.json", atomically: true, encoding: .utf8)
             let broken = try netctl.netctl("runtime", "run", "--bundle", bundle, uniqueName("nctoci"))
             #expect(broken.status == 125 && broken.stderr.contains("config.json: not valid JSON"))

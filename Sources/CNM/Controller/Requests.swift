@@ -39,9 +39,9 @@ public struct ConnectRequest: Sendable {
     }
 }
 
-/// Names of networks and sandboxes: as Docker's, a letter or digit then letters, digits,
-/// `_`, `.` and `-`.
-func validateName(_ name: String, of kind: String) throws {
+/// Names of networks, sandboxes and containers: as Docker's, a letter or digit then
+/// letters, digits, `_`, `.` and `-`.
+public func validateName(_ name: String, of kind: String) throws {
     let allowed = name.utf8.enumerated().allSatisfy { index, byte in
         let alphanumeric = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
         return alphanumeric || (index > 0 && (byte == 0x5f || byte == 0x2e || byte == 0x2d))

@@ -60,7 +60,10 @@ struct shim_config {
 
     // stdio: fds dup2'ed onto 0, 1 and 2 (-1 leaves that one as inherited).
     int stdio[3];
-    int tty;                  // >= 0: setsid, make this the controlling terminal, stdio
+    // >= 0: a socket to send a new terminal's master over. The child opens the terminal
+    // from its own /dev/ptmx (so the slave is in its /dev/pts), makes the slave its stdio
+    // and controlling terminal, and passes the master to whoever relays it.
+    int console_socket;
     int new_session;
     int parent_death_signal;
 
@@ -152,8 +155,9 @@ int shim_pidfd_open(pid_t pid);
 // fd 3: the container monitor, which outlives the command that started it.
 pid_t shim_spawn_daemon(const char *path, char *const argv[], char *const envp[], int pass_fd);
 
-// A new pseudo-terminal: master and slave fds (close-on-exec), or -1.
-int shim_open_pty(int *master, int *slave);
+// A socket pair for console_socket (close-on-exec), and receiving the master on our end.
+int shim_console_pair(int fds[2]);
+int shim_receive_fd(int socket);
 
 // For a process that will mostly sleep (the container monitor): gives back the heap it no
 // longer uses and asks the kernel to drop the pages of its own executable it mapped for

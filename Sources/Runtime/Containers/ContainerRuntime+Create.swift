@@ -87,12 +87,10 @@ extension ContainerRuntime {
     }
 
     private func validatedName(_ name: String) throws -> String {
-        let allowed = name.utf8.enumerated().allSatisfy { index, byte in
-            let alphanumeric = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
-            return alphanumeric || (index > 0 && (byte == 0x5f || byte == 0x2e || byte == 0x2d))
-        }
-        guard !name.isEmpty, name.utf8.count <= 64, allowed else {
-            throw RuntimeError("invalid container name \"\(name)\": expected 1 to 64 of [a-zA-Z0-9_.-], starting with a letter or digit")
+        do {
+            try validateName(name, of: "container")
+        } catch let error as CNMError {
+            throw RuntimeError(error.description)
         }
         return name
     }

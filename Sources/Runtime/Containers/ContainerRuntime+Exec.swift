@@ -63,22 +63,18 @@ extension ContainerRuntime {
         plan.env = env
         plan.argv = request.command
 
-        var master: Int32 = -1
-        var slave: Int32 = -1
-        if request.tty {
-            guard shim_open_pty(&master, &slave) == 0 else { throw RuntimeError.system("-t: open a pseudo-terminal") }
-            plan.tty = slave
-            opened.append(slave)
+        let console = request.tty ? try Console() : nil
+        if let console {
+            plan.consoleSocket = console.childEnd
         } else {
             let input = request.interactive ? 0 : devNull()
             if input > 2 { opened.append(input) }
             plan.stdio = [input, 1, 2]
         }
-        let pid = try Launcher.spawn(plan, what: "exec")
+        let pid = try Launcher.spawn(plan, what: "exec in \(record.name)")
         shim_forward_signals(pid)
-        if master >= 0 {
-            close(slave)
-            opened.removeAll { $0 == slave }
+        if let console {
+            let master = try console.receiveMaster()
             Terminal.relay(master: master, interactive: request.interactive)
             close(master)
         }

@@ -4,23 +4,17 @@ import Glibc
 import Netlink
 
 extension ContainerRuntime {
-    /// Where the first process's stdio goes: fds for 0, 1 and 2, or one terminal.
-    public struct Stdio: Sendable {
-        public var fds: [Int32]
-        public var terminal: Int32 = -1
-
-        public init(fds: [Int32], terminal: Int32 = -1) {
-            self.fds = fds
-            self.terminal = terminal
-        }
-
-        public static let inherited = Stdio(fds: [0, 1, 2])
+    /// Where the first process's stdio goes: fds for 0, 1 and 2, or a terminal of its own
+    /// whose master comes back over `console`.
+    struct Stdio {
+        var fds: [Int32] = [-1, -1, -1]
+        var console: Console?
     }
 
     /// Starts the container's first process as a child of this process, which becomes its
     /// supervisor: it must wait for it and call `finish`. A foreground child dies with its
     /// supervisor (so a killed `run` leaves nothing running that no one watches).
-    public func start(_ record: inout ContainerRecord, stdio: Stdio, foreground: Bool) throws -> pid_t {
+    func start(_ record: inout ContainerRecord, stdio: Stdio, foreground: Bool) throws -> pid_t {
         var plan = LaunchPlan()
         var opened: [Int32] = []
         defer { opened.forEach { close($0) } }
@@ -60,7 +54,7 @@ extension ContainerRuntime {
             opened += plan.cgroupFDs
         }
         plan.stdio = stdio.fds
-        plan.tty = stdio.terminal
+        plan.consoleSocket = stdio.console?.childEnd ?? -1
         plan.newSession = !foreground
         plan.parentDeathSignal = foreground ? SIGKILL : 0
 
@@ -116,29 +110,30 @@ extension ContainerRuntime {
     /// `run` without -d: this process supervises the container and returns its exit code.
     public func runForeground(_ request: RunRequest) throws -> Int32 {
         var record = try create(request)
-        var master: Int32 = -1
-        var slave: Int32 = -1
-        if request.tty {
-            guard shim_open_pty(&master, &slave) == 0 else {
-                release(record, removeRecord: true)
-                throw RuntimeError.system("-t: open a pseudo-terminal")
-            }
-        }
-        let stdio = request.tty ? Stdio(fds: [], terminal: slave) : Stdio(fds: [request.interactive ? 0 : devNull(), 1, 2])
-        let pid: pid_t
+        let stdio: Stdio
         do {
-            pid = try start(&record, stdio: stdio, foreground: true)
+            stdio = request.tty ? Stdio(console: try Console()) : Stdio(fds: [request.interactive ? 0 : devNull(), 1, 2])
         } catch {
             release(record, removeRecord: true)
             throw error
         }
-        if slave >= 0 { close(slave) }
-        if stdio.fds.first.map({ $0 > 2 }) == true { close(stdio.fds[0]) }
+        defer { if stdio.fds[0] > 2 { close(stdio.fds[0]) } }
+        let pid: pid_t
+        var master: Int32 = -1
+        do {
+            pid = try start(&record, stdio: stdio, foreground: true)
+            if let console = stdio.console { master = try console.receiveMaster() }
+        } catch {
+            release(record, removeRecord: true)
+            throw error
+        }
         shim_forward_signals(pid)
-        if master >= 0 { Terminal.relay(master: master, interactive: request.interactive) }
+        if master >= 0 {
+            Terminal.relay(master: master, interactive: request.interactive)
+            close(master)
+        }
         let (code, signal) = Launcher.wait(pid)
         shim_forward_signals(-1)
-        if master >= 0 { close(master) }
         finish(record.id, code: code, signal: signal)
         return code
     }
@@ -199,17 +194,12 @@ extension ContainerRuntime {
             return 125
         }
         let log = open(logPath(of: id), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
-        var master: Int32 = -1
-        var slave: Int32 = -1
-        if record.config.tty && shim_open_pty(&master, &slave) != 0 {
-            answer("125\n-t: cannot open a pseudo-terminal: \(String(cString: strerror(errno)))")
-            release(record, removeRecord: true)
-            return 125
-        }
-        let stdio = record.config.tty ? Stdio(fds: [], terminal: slave) : Stdio(fds: [devNull(), log, log])
         let pid: pid_t
+        var master: Int32 = -1
         do {
+            let stdio = record.config.tty ? Stdio(console: try Console()) : Stdio(fds: [devNull(), log, log])
             pid = try start(&record, stdio: stdio, foreground: false)
+            if let console = stdio.console { master = try console.receiveMaster() }
         } catch let error as RuntimeError {
             answer("\(error.exitCode)\n\(error.description)")
             release(record, removeRecord: true)
@@ -220,13 +210,13 @@ extension ContainerRuntime {
             return 125
         }
         answer("ok")
-        if slave >= 0 { close(slave) }
         // From here on the monitor waits; what start-up touched need not stay resident.
         // Pages the `run` that is still exiting maps too would stay, so give it a moment.
-        if master < 0 && !waitForExit(pid, start: record.state.pidStart, seconds: 0.5) {
+        if master >= 0 {
+            Terminal.copy(from: master, to: log)
+        } else if !waitForExit(pid, start: record.state.pidStart, seconds: 0.5) {
             _ = shim_release_startup_memory()
         }
-        if master >= 0 { Terminal.copy(from: master, to: log) }
         let (code, signal) = Launcher.wait(pid)
         finish(id, code: code, signal: signal)
         return 0

@@ -131,18 +131,14 @@ public final class OCIRuntime {
         defer { opened.forEach { close($0) } }
         var plan = try plan(spec, bundle: bundle, cgroups: cgroups, opened: &opened)
         plan.parentDeathSignal = SIGKILL
-        var master: Int32 = -1
-        if spec.process?.terminal == true {
-            var slave: Int32 = -1
-            guard shim_open_pty(&master, &slave) == 0 else { throw RuntimeError.system("process.terminal: open a pseudo-terminal") }
-            plan.tty = slave
-            opened.append(slave)
-        }
+        let console = spec.process?.terminal == true ? try Console() : nil
+        plan.consoleSocket = console?.childEnd ?? -1
         let pid = try Launcher.spawn(plan, what: "container init")
         try store.put(key(id), Record(id: id, bundle: bundle, pid: pid, pidStart: ProcessInfo.startTime(of: pid) ?? 0,
                                       created: Timestamp.now(), cgroups: cgroups, annotations: spec.annotations))
         shim_forward_signals(pid)
-        if master >= 0 {
+        if let console {
+            let master = try console.receiveMaster()
             Terminal.relay(master: master, interactive: true)
             close(master)
         }

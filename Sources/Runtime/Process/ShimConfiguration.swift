@@ -26,7 +26,7 @@ struct LaunchPlan {
     var forkAfterSetns = false
     var cgroupFDs: [Int32] = []
     var stdio: [Int32] = [-1, -1, -1]
-    var tty: Int32 = -1
+    var consoleSocket: Int32 = -1
     var newSession = false
     var parentDeathSignal: Int32 = 0
 
@@ -74,7 +74,7 @@ struct LaunchPlan {
         c.cgroup_fds = memory.array(cgroupFDs)
         c.cgroup_count = Int32(cgroupFDs.count)
         c.stdio = (stdio[0], stdio[1], stdio[2])
-        c.tty = tty
+        c.console_socket = consoleSocket
         c.new_session = newSession ? 1 : 0
         c.parent_death_signal = parentDeathSignal
         c.rootfs = rootfs.map(memory.string)

@@ -52,3 +52,35 @@ enum Terminal {
         return true
     }
 }
+
+/// A console socket: the child opens a terminal from its own /dev/ptmx, keeps the slave as
+/// its stdio and sends the master here, to be relayed.
+final class Console {
+    let parentEnd: Int32
+    private(set) var childEnd: Int32
+
+    init() throws {
+        var fds: [Int32] = [-1, -1]
+        guard shim_console_pair(&fds) == 0 else { throw RuntimeError.system("-t: socketpair") }
+        parentEnd = fds[0]
+        childEnd = fds[1]
+    }
+
+    /// After the spawn: the terminal's master.
+    func receiveMaster() throws -> Int32 {
+        closeChildEnd()
+        let master = shim_receive_fd(parentEnd)
+        guard master >= 0 else { throw RuntimeError.system("-t: receive the container's terminal") }
+        return master
+    }
+
+    func closeChildEnd() {
+        if childEnd >= 0 { close(childEnd) }
+        childEnd = -1
+    }
+
+    deinit {
+        closeChildEnd()
+        close(parentEnd)
+    }
+}
