@@ -14,13 +14,13 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // System libraries and C.
         .systemLibrary(name: "CNetlink", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
         .systemLibrary(name: "CNFTables", pkgConfig: "libnftnl", providers: [.apt(["libnftnl-dev"])]),
         .target(name: "CArchive"),
+        .target(name: "CDigest"),
         .target(name: "CRuntimeShim"),
 
         // Typed kernel interfaces.
@@ -35,8 +35,7 @@ let package = Package(
 
         // Images, rootfs, containers.
         .target(name: "Runtime", dependencies: [
-            "CNM", "Security", "CArchive", "CRuntimeShim",
-            .product(name: "Crypto", package: "swift-crypto"),
+            "CNM", "Security", "CArchive", "CDigest", "CRuntimeShim",
         ]),
 
         // The command line.

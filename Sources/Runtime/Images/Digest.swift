@@ -1,4 +1,4 @@
-import Crypto
+import CDigest
 
 /// A content address, `sha256:<64 hex>`, the only algorithm OCI images use in practice.
 public struct Digest: Hashable, Codable, Sendable, CustomStringConvertible, Comparable {
@@ -36,31 +36,49 @@ public struct Digest: Hashable, Codable, Sendable, CustomStringConvertible, Comp
         try container.encode(description)
     }
 
-    public static func of(_ bytes: some Sequence<UInt8>) -> Digest {
-        var hasher = Hasher()
+    public static func of(_ bytes: some Sequence<UInt8>) throws -> Digest {
+        let hasher = try Hasher()
         hasher.update(Array(bytes))
         return hasher.finish()
     }
 
     /// SHA-256 fed piece by piece while bytes stream past, with a running byte count.
-    struct Hasher {
-        private var state = SHA256()
+    /// libcrypto does the hashing; it is loaded on first use.
+    final class Hasher {
+        private var state: UnsafeMutableRawPointer?
         private(set) var count: Int64 = 0
 
-        mutating func update(_ bytes: UnsafeRawBufferPointer) {
-            state.update(bufferPointer: bytes)
+        init() throws {
+            var error = [CChar](repeating: 0, count: 256)
+            guard sha256_load(&error, error.count) == 0 else { throw RuntimeError(String(cString: error)) }
+            state = sha256_new()
+            guard state != nil else { throw RuntimeError("libcrypto: cannot start a SHA-256") }
+        }
+
+        deinit {
+            if state != nil {
+                var discard = [UInt8](repeating: 0, count: 32)
+                _ = sha256_final(state, &discard)
+            }
+        }
+
+        func update(_ bytes: UnsafeRawBufferPointer) {
+            _ = sha256_update(state, bytes.baseAddress, bytes.count)
             count += Int64(bytes.count)
         }
 
-        mutating func update(_ bytes: [UInt8]) {
+        func update(_ bytes: [UInt8]) {
             bytes.withUnsafeBytes { update($0) }
         }
 
         func finish() -> Digest {
-            let hex = "0123456789abcdef".utf8.map { $0 }
+            var digest = [UInt8](repeating: 0, count: 32)
+            _ = sha256_final(state, &digest)
+            state = nil
+            let hex = Array("0123456789abcdef".utf8)
             var text: [UInt8] = []
             text.reserveCapacity(64)
-            for byte in state.finalize() {
+            for byte in digest {
                 text.append(hex[Int(byte >> 4)])
                 text.append(hex[Int(byte & 0x0f)])
             }

@@ -77,13 +77,16 @@ enum ImageLayout {
              digest: descriptor.digest, size: descriptor.size)
     }
 
-    private static func verified(_ blob: Blob) throws -> [UInt8] {
+    /// A small blob (index, manifest, config), read whole and checked against its
+    /// descriptor's size and digest.
+    static func verified(_ blob: Blob) throws -> [UInt8] {
         let bytes = try readFile(blob.path, name: blob.name)
         if let size = blob.size, Int64(bytes.count) != size {
             throw RuntimeError("\(blob.name): size is \(bytes.count) bytes, the descriptor says \(size)")
         }
-        if let digest = blob.digest, Digest.of(bytes) != digest {
-            throw RuntimeError("\(blob.name): content does not match its digest (it hashes to \(Digest.of(bytes)))")
+        let actual = try Digest.of(bytes)
+        if let digest = blob.digest, actual != digest {
+            throw RuntimeError("\(blob.name): content does not match its digest (it hashes to \(actual))")
         }
         return bytes
     }

@@ -95,7 +95,7 @@ public final class ImageStore {
     }
 
     private func prepare(_ candidate: ImageLayout.Candidate, staging: String, policy: ExtractionPolicy) throws -> (ImageRecord, [(LayerRecord, String)]) {
-        let configBytes = try readBlob(candidate.config)
+        let configBytes = try ImageLayout.verified(candidate.config)
         let config = try decodeJSON(ImageConfig.self, configBytes, what: candidate.config.name)
         guard config.rootfs.diffIDs.count == candidate.layers.count else {
             throw RuntimeError("\(candidate.config.name): lists \(config.rootfs.diffIDs.count) diff_ids for \(candidate.layers.count) layers")
@@ -119,8 +119,9 @@ public final class ImageStore {
             }
             layers.append((LayerRecord(diffID: diffID, size: result.uncompressedSize, entries: result.entries), directory))
         }
+        let id = try candidate.config.digest ?? Digest.of(configBytes)
         let record = ImageRecord(
-            id: candidate.config.digest ?? Digest.of(configBytes), repoTags: candidate.tags, manifestDigest: candidate.manifestDigest,
+            id: id, repoTags: candidate.tags, manifestDigest: candidate.manifestDigest,
             layers: config.rootfs.diffIDs, size: layers.reduce(0) { $0 + $1.0.size }, imported: Timestamp.now(), config: config)
         return (record, layers)
     }
@@ -208,17 +209,6 @@ public final class ImageStore {
             prefix += "/\(part)"
             if mkdir(prefix, 0o755) != 0 && errno != EEXIST { throw RuntimeError.system("mkdir \(prefix)") }
         }
-    }
-
-    private func readBlob(_ blob: ImageLayout.Blob) throws -> [UInt8] {
-        let bytes = try readFile(blob.path, name: blob.name)
-        if let size = blob.size, size != Int64(bytes.count) {
-            throw RuntimeError("\(blob.name): size is \(bytes.count) bytes, the manifest says \(size)")
-        }
-        if let digest = blob.digest, Digest.of(bytes) != digest {
-            throw RuntimeError("\(blob.name): content does not match its digest (it hashes to \(Digest.of(bytes)))")
-        }
-        return bytes
     }
 }
 

@@ -91,10 +91,11 @@ enum LayerExtractor {
 /// The blob as it is on disk, hashed as libarchive reads it.
 private final class StreamSource {
     let fd: Int32
-    var hasher = Digest.Hasher()
+    let hasher: Digest.Hasher
     var buffer = [UInt8](repeating: 0, count: 1 << 17)
 
     init(path: String) throws {
+        hasher = try Digest.Hasher()
         fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw RuntimeError.system("open \(path)") }
     }
@@ -124,13 +125,14 @@ private final class StreamSource {
 private final class DecompressedStream {
     let source: StreamSource
     let archive: OpaquePointer
-    var hasher = Digest.Hasher()
+    let hasher: Digest.Hasher
     var buffer = [UInt8](repeating: 0, count: 1 << 17)
     var failure: String?
     var empty = false
 
     init(source: StreamSource, name: String) throws {
         self.source = source
+        hasher = try Digest.Hasher()
         archive = la_read_new()!
         la_read_support_filter_all(archive)
         la_read_support_format_raw(archive)
