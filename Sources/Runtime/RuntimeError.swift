@@ -26,3 +26,11 @@ func retrying<T: BinaryInteger>(_ call: () -> T) -> T {
         if result >= 0 || errno != EINTR { return result }
     }
 }
+
+/// Calls a C loader (`la_load`, `sha256_load`) that writes its reason into a buffer when it
+/// cannot load its library.
+func loadLibrary(_ load: (UnsafeMutablePointer<CChar>, Int) -> Int32) throws {
+    var buffer = [CChar](repeating: 0, count: 256)
+    let result = buffer.withUnsafeMutableBufferPointer { load($0.baseAddress!, $0.count) }
+    guard result == 0 else { throw RuntimeError(buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }) }
+}

@@ -98,10 +98,10 @@ struct Run: ParsableCommand {
 
 /// This binary, for spawning the monitor.
 func executablePath() throws -> String {
-    var buffer = [CChar](repeating: 0, count: 4096)
+    var buffer = [UInt8](repeating: 0, count: 4096)
     let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
     guard count > 0 else { throw RuntimeError("cannot find the netctl executable (/proc/self/exe)") }
-    return String(cString: buffer)
+    return String(decoding: buffer.prefix(count), as: UTF8.self)
 }
 
 struct Monitor: ParsableCommand {

@@ -104,9 +104,9 @@ extension ContainerRuntime {
     }
 
     private func hostHostname() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
+        var buffer = [UInt8](repeating: 0, count: 256)
         gethostname(&buffer, buffer.count)
-        return String(cString: buffer)
+        return String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self)
     }
 
     /// `none` (the default), `host` and `container:ID` stand alone; CNM networks must exist.

@@ -49,8 +49,7 @@ public struct Digest: Hashable, Codable, Sendable, CustomStringConvertible, Comp
         private(set) var count: Int64 = 0
 
         init() throws {
-            var error = [CChar](repeating: 0, count: 256)
-            guard sha256_load(&error, error.count) == 0 else { throw RuntimeError(String(cString: error)) }
+            try loadLibrary { sha256_load($0, $1) }
             state = sha256_new()
             guard state != nil else { throw RuntimeError("libcrypto: cannot start a SHA-256") }
         }

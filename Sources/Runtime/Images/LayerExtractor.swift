@@ -79,8 +79,7 @@ enum LayerExtractor {
     }
 
     static func loadLibArchive() throws {
-        var error = [CChar](repeating: 0, count: 256)
-        guard la_load(&error, error.count) == 0 else { throw RuntimeError(String(cString: error)) }
+        try loadLibrary { la_load($0, $1) }
     }
 
     static func archiveError(_ archive: OpaquePointer) -> String {
