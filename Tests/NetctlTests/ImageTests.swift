@@ -77,6 +77,50 @@ import TestSupport
         }
     }
 
+    /// The busybox image's layer blob, to build images on.
+    private func busyboxLayer() throws -> String {
+        let layout = try TestImages.busybox().layout
+        let index = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: layout + "/index.json"))) as! [String: Any]
+        let manifestDigest = ((index["manifests"] as! [[String: Any]])[0]["digest"] as! String).dropFirst(7)
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(layout)/blobs/sha256/\(manifestDigest)"))) as! [String: Any]
+        let layer = ((manifest["layers"] as! [[String: Any]])[0]["digest"] as! String).dropFirst(7)
+        return "\(layout)/blobs/sha256/\(layer)"
+    }
+
+    @Test(arguments: ["gzip", "zstd", "none"])
+    func whiteoutsHideTheLowerLayers(compression: String) throws {
+        try withNetctl { netctl in
+            let layout = netctl.root + "-whiteouts"
+            defer { try? FileManager.default.removeItem(atPath: layout) }
+            try CraftedImages.layout(at: layout, base: [try busyboxLayer()], layers: [
+                [.directory("a"), .file("a/gone", "1"), .file("a/kept", "2"), .directory("b"), .file("b/old", "3"), .file("c", "4")],
+                [.file("a/.wh.gone", ""), .directory("b"), .file("b/.wh..wh..opq", ""), .file("b/new", "5"), .file(".wh.c", "")],
+            ], compression: compression)
+            try netctl.ok("image", "import", "--name", "layered", layout)
+            let listing = try netctl.ok("run", "--rm", "layered", "sh", "-c", "ls /a; ls /b; ls /c 2>&1 || true")
+            #expect(listing == "kept\nnew\nls: /c: No such file or directory\n")
+        }
+    }
+
+    @Test func tagsAndRemoval() throws {
+        try withNetctl { netctl in
+            let image = try netctl.importBusybox()
+            try netctl.ok("image", "tag", image, "second:v1")
+            #expect(try netctl.ok("image", "ls").contains("second"))
+            // Removing one of two names only untags.
+            #expect(try netctl.ok("image", "rm", "second:v1") == "Untagged: second:v1\n")
+            try netctl.ok("run", "-d", "--name", "user", image, "sleep", "30")
+            let refused = try netctl.netctl("image", "rm", image)
+            #expect(refused.status != 0 && refused.stderr.contains("used by container user"))
+            try netctl.ok("rm", "-f", "user")
+            #expect(try netctl.ok("image", "rm", image).contains("Deleted: sha256:"))
+            #expect(try netctl.ok("image", "ls", "-q").isEmpty)
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: netctl.root + "/storage/layers")) ?? []).isEmpty)
+            #expect(try netctl.netctl("image", "tag", "nope", "x").stderr.contains("image \"nope\" not found"))
+            #expect(try netctl.netctl("image", "import", "--name", "Bad Name", "/nonexistent").status != 0)
+        }
+    }
+
     @Test func malformedImagesAreRefusedAndChangeNothing() throws {
         try withNetctl { netctl in
             let images = try TestImages.busybox()

@@ -11,9 +11,10 @@ public enum CraftedImages {
         case characterDevice(String, major: Int, minor: Int)
     }
 
-    /// Writes a layout to `directory`: one layer per element of `layers`, gzip-compressed,
-    /// with correct digests, sizes and diff IDs, tagged `latest`.
-    public static func layout(at directory: String, layers: [[Entry]]) throws {
+    /// Writes a layout to `directory`: the layer blobs `base` (gzip tars, e.g. another
+    /// image's) and then one layer per element of `layers`, compressed with `compression`
+    /// (gzip, zstd or none), with correct digests, sizes and diff IDs, tagged `latest`.
+    public static func layout(at directory: String, base: [String] = [], layers: [[Entry]], compression: String = "gzip") throws {
         let json = layers.map { layer in
             layer.map { entry -> [String: Any] in
                 switch entry {
@@ -26,19 +27,26 @@ public enum CraftedImages {
             }
         }
         let spec = String(decoding: try JSONSerialization.data(withJSONObject: json), as: UTF8.self)
-        let result = try runCommand(["python3", "-c", script, directory, spec])
+        let result = try runCommand(["python3", "-c", script, directory, spec, compression] + base)
         guard result.status == 0 else { throw HarnessError("crafting an image failed: \(result.stderr)") }
     }
 
     private static let script = #"""
 import gzip, hashlib, io, json, os, sys, tarfile
-out, spec = sys.argv[1], json.loads(sys.argv[2])
+import subprocess
+out, spec, compression, base = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4:]
 os.makedirs(out + "/blobs/sha256", exist_ok=True)
 def blob(data):
     digest = hashlib.sha256(data).hexdigest()
     open(out + "/blobs/sha256/" + digest, "wb").write(data)
     return {"digest": "sha256:" + digest, "size": len(data)}
 layers, diff_ids = [], []
+for path in base:
+    data = open(path, "rb").read()
+    diff_ids.append("sha256:" + hashlib.sha256(gzip.decompress(data)).hexdigest())
+    layer = blob(data)
+    layer["mediaType"] = "application/vnd.oci.image.layer.v1.tar+gzip"
+    layers.append(layer)
 for entries in spec:
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
@@ -58,8 +66,15 @@ for entries in spec:
                 info.type = tarfile.CHRTYPE; info.devmajor = e["major"]; info.devminor = e["minor"]
             tar.addfile(info, io.BytesIO(data) if data is not None else None)
     diff_ids.append("sha256:" + hashlib.sha256(raw.getvalue()).hexdigest())
-    layer = blob(gzip.compress(raw.getvalue()))
-    layer["mediaType"] = "application/vnd.oci.image.layer.v1.tar+gzip"
+    if compression == "zstd":
+        packed = subprocess.run(["zstd", "-q", "-c"], input=raw.getvalue(), stdout=subprocess.PIPE, check=True).stdout
+        media = "application/vnd.oci.image.layer.v1.tar+zstd"
+    elif compression == "none":
+        packed, media = raw.getvalue(), "application/vnd.oci.image.layer.v1.tar"
+    else:
+        packed, media = gzip.compress(raw.getvalue()), "application/vnd.oci.image.layer.v1.tar+gzip"
+    layer = blob(packed)
+    layer["mediaType"] = media
     layers.append(layer)
 config = blob(json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"]},
                           "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode())
