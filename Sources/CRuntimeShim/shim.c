@@ -442,9 +442,22 @@ pid_t shim_spawn(const struct shim_config *config) {
 // MARK: Parent helpers
 
 static volatile sig_atomic_t forward_to = -1;
+static int winch_pipe[2] = { -1, -1 };
 
 static void forward(int signal) {
+    if (signal == SIGWINCH) {
+        // A terminal's new size is for the relay to copy, not a signal for the command.
+        int saved = errno;
+        if (winch_pipe[1] >= 0) { ssize_t ignored = write(winch_pipe[1], "w", 1); (void)ignored; }
+        errno = saved;
+        return;
+    }
     if (forward_to > 0) kill(forward_to, signal);
+}
+
+int shim_window_changes(void) {
+    if (winch_pipe[0] < 0 && pipe2(winch_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return -1;
+    return winch_pipe[0];
 }
 
 void shim_forward_signals(pid_t pid) {

@@ -131,6 +131,10 @@ pid_t shim_spawn(const struct shim_config *config);
 // Foreground runs: forward these signals to pid until shim_forward_signals(-1).
 void shim_forward_signals(pid_t pid);
 
+// A descriptor that becomes readable (one byte per change) when our terminal is resized,
+// while signals are being forwarded.
+int shim_window_changes(void);
+
 // TIOCGWINSZ from one tty to TIOCSWINSZ on another; 0 on success.
 int shim_copy_window_size(int from, int to);
 

@@ -17,10 +17,20 @@ enum Terminal {
             _ = shim_copy_window_size(0, master)
         }
         defer { if isTerminal { tcsetattr(0, TCSANOW, &saved) } }
-        var fds = [pollfd(fd: master, events: Int16(POLLIN), revents: 0), pollfd(fd: interactive ? 0 : -1, events: Int16(POLLIN), revents: 0)]
+        let resized = isTerminal ? shim_window_changes() : -1
+        var fds = [pollfd(fd: master, events: Int16(POLLIN), revents: 0), pollfd(fd: interactive ? 0 : -1, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: resized, events: Int16(POLLIN), revents: 0)]
         var buffer = [UInt8](repeating: 0, count: 16384)
         while true {
-            guard poll(&fds, 2, -1) >= 0 || errno == EINTR else { return }
+            if poll(&fds, 3, -1) < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            if fds[2].revents != 0 {
+                // Drain the notifications, then pass the new size on.
+                while read(resized, &buffer, buffer.count) > 0 {}
+                _ = shim_copy_window_size(0, master)
+            }
             if fds[0].revents != 0 {
                 let count = read(master, &buffer, buffer.count)
                 if count <= 0 { return }
