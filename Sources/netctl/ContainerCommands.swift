@@ -50,6 +50,11 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "CPU limit, in CPUs.") var cpus: String?
     @Option(name: .long, help: "Maximum number of processes.") var pidsLimit: String?
     @Option(name: .long, help: "Override the image's entrypoint.") var entrypoint: String?
+    @Option(name: .long, help: ArgumentHelp("Add a capability (or ALL).", valueName: "CAP")) var capAdd: [String] = []
+    @Option(name: .long, help: ArgumentHelp("Drop a capability (or ALL).", valueName: "CAP")) var capDrop: [String] = []
+    @Flag(name: .long, help: "Every capability, nothing masked.") var privileged = false
+    @Option(name: .long, help: ArgumentHelp("no-new-privileges[=true|false], seccomp=unconfined, apparmor=unconfined.", valueName: "OPT"))
+    var securityOpt: [String] = []
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The image, then the command and its arguments.", valueName: "IMAGE [COMMAND…]"))
     var imageAndCommand: [String] = []
 
@@ -80,6 +85,10 @@ struct Run: ParsableCommand {
         request.memory = memory
         request.cpus = cpus
         request.pidsLimit = pidsLimit
+        request.capAdd = capAdd
+        request.capDrop = capDrop
+        request.privileged = privileged
+        request.securityOptions = securityOpt
         do {
             let runtime = try global.runtime()
             if detach {

@@ -24,6 +24,11 @@ public struct RunRequest: Sendable {
     public var memory: String?
     public var cpus: String?
     public var pidsLimit: String?
+    public var capAdd: [String] = []
+    public var capDrop: [String] = []
+    public var privileged = false
+    /// `--security-opt` values as typed.
+    public var securityOptions: [String] = []
 
     public init(image: String) { self.image = image }
 }
@@ -43,8 +48,17 @@ public struct ContainerRecord: Codable, Sendable {
     /// The CNM sandbox (a named network namespace) for network attachments.
     public var sandbox: String?
     public var cgroups: Cgroups?
+    public var security: SecuritySettings?
 
     public var shortID: String { String(id.prefix(12)) }
+
+    /// What confines the container: capabilities and no_new_privs so far.
+    public struct SecuritySettings: Codable, Sendable {
+        public var capAdd: [String]
+        public var capDrop: [String]
+        public var privileged: Bool
+        public var noNewPrivileges: Bool
+    }
 
     public struct Config: Codable, Sendable {
         public var hostname: String

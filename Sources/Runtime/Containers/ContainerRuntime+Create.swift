@@ -1,6 +1,7 @@
 import CNM
 import Glibc
 import Netlink
+import Security
 
 extension ContainerRuntime {
     /// Checks every flag, then records the container and prepares all it needs before its
@@ -76,6 +77,9 @@ extension ContainerRuntime {
             throw RuntimeError("invalid --tmpfs \"\(tmpfs)\": expected an absolute path inside the container, as DST[:OPTIONS]")
         }
 
+        let security = try securitySettings(request)
+        _ = try capabilitySets(security, uid: identity.uid)
+
         return ContainerRecord(
             id: id, name: name, image: request.image, imageID: image.id, created: Timestamp.now(),
             path: path, args: Array(argv.dropFirst()),
@@ -83,7 +87,39 @@ extension ContainerRuntime {
                           groups: identity.groups, tty: request.tty, interactive: request.interactive, exposedPorts: exposed),
             host: .init(networks: networks, publish: request.publish, publishAll: request.publishAll, readOnly: request.readOnly,
                         binds: binds, tmpfs: request.tmpfs, limits: limits, autoRemove: request.autoRemove, detached: request.detach),
-            state: .init(status: "created"), sandbox: nil, cgroups: nil)
+            state: .init(status: "created"), sandbox: nil, cgroups: nil, security: security)
+    }
+
+    /// `--cap-add`, `--cap-drop`, `--privileged` and `--security-opt`.
+    private func securitySettings(_ request: RunRequest) throws -> ContainerRecord.SecuritySettings {
+        var noNewPrivileges = false
+        for option in request.securityOptions {
+            let parts = option.split(separator: option.contains("=") ? "=" : ":", maxSplits: 1).map(String.init)
+            switch (parts[0], parts.count == 2 ? parts[1] : nil) {
+            case ("no-new-privileges", nil), ("no-new-privileges", "true"):
+                noNewPrivileges = true
+            case ("no-new-privileges", "false"):
+                noNewPrivileges = false
+            case ("seccomp", "unconfined"), ("apparmor", "unconfined"):
+                continue  // what containers get today
+            case ("apparmor", _?) where access("/sys/kernel/security/apparmor", F_OK) != 0:
+                throw RuntimeError("--security-opt \"\(option)\": this kernel has no AppArmor")
+            case ("seccomp", _?), ("apparmor", _?):
+                throw RuntimeError("--security-opt \"\(option)\": seccomp and AppArmor profiles are not supported yet (only unconfined)")
+            default:
+                throw RuntimeError("invalid --security-opt \"\(option)\": expected no-new-privileges[=true|false], seccomp=unconfined or apparmor=unconfined")
+            }
+        }
+        return .init(capAdd: request.capAdd, capDrop: request.capDrop, privileged: request.privileged, noNewPrivileges: noNewPrivileges)
+    }
+
+    func capabilitySets(_ security: ContainerRecord.SecuritySettings?, uid: UInt32) throws -> CapabilitySets {
+        let settings = security ?? .init(capAdd: [], capDrop: [], privileged: false, noNewPrivileges: false)
+        do {
+            return try CapabilitySets.resolve(add: settings.capAdd, drop: settings.capDrop, privileged: settings.privileged, uid: uid)
+        } catch let error as CapabilityError {
+            throw RuntimeError(error.description + " (expected a name such as NET_ADMIN or CAP_NET_ADMIN, or ALL)")
+        }
     }
 
     private func validatedName(_ name: String) throws -> String {

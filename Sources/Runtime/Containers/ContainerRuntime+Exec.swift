@@ -62,6 +62,9 @@ extension ContainerRuntime {
         }
         plan.env = env
         plan.argv = request.command
+        let capabilities = try capabilitySets(record.security, uid: plan.uid)
+        plan.capabilities = (capabilities.bounding, capabilities.effective, capabilities.permitted, capabilities.inheritable, capabilities.ambient)
+        plan.noNewPrivileges = record.security?.noNewPrivileges ?? false
 
         let console = request.tty ? try Console() : nil
         if let console {

@@ -49,6 +49,14 @@ extension ContainerRuntime {
         plan.cwd = record.config.workingDir
         plan.argv = [record.path] + record.args
         plan.env = record.config.env
+        let capabilities = try capabilitySets(record.security, uid: record.config.uid)
+        plan.capabilities = (capabilities.bounding, capabilities.effective, capabilities.permitted, capabilities.inheritable, capabilities.ambient)
+        plan.noNewPrivileges = record.security?.noNewPrivileges ?? false
+        if record.security?.privileged == true {
+            // As Docker: nothing masked or read-only.
+            plan.maskedPaths = []
+            plan.readonlyPaths = []
+        }
         if let cgroups = record.cgroups {
             plan.cgroupFDs = try cgroups.procsDescriptors()
             opened += plan.cgroupFDs
