@@ -19,6 +19,7 @@ let package = Package(
         // System libraries and C.
         .systemLibrary(name: "CNetlink", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
         .systemLibrary(name: "CNFTables", pkgConfig: "libnftnl", providers: [.apt(["libnftnl-dev"])]),
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .target(name: "CArchive"),
         .target(name: "CDigest"),
         .target(name: "CRuntimeShim"),
@@ -31,7 +32,7 @@ let package = Package(
         .target(name: "CNM", dependencies: ["Netlink", "NFTables"]),
 
         // Confinement: capabilities, seccomp, AppArmor.
-        .target(name: "Security"),
+        .target(name: "Security", dependencies: ["CSeccomp"]),
 
         // Images, rootfs, containers.
         .target(name: "Runtime", dependencies: [

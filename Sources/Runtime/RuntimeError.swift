@@ -1,4 +1,5 @@
 import Glibc
+import Security
 
 /// What went wrong in the runtime, as one line a user can act on.
 public struct RuntimeError: Error, CustomStringConvertible, Sendable {
@@ -33,4 +34,12 @@ func loadLibrary(_ load: (UnsafeMutablePointer<CChar>, Int) -> Int32) throws {
     var buffer = [CChar](repeating: 0, count: 256)
     let result = buffer.withUnsafeMutableBufferPointer { load($0.baseAddress!, $0.count) }
     guard result == 0 else { throw RuntimeError(buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }) }
+}
+
+/// Reading profiles from files, with the runtime's one-line JSON errors.
+public enum SeccompProfiles {
+    public static func load(_ path: String) throws -> SeccompProfile {
+        let bytes = try readFile(path, name: "seccomp profile \(path)")
+        return try decodeJSON(SeccompProfile.self, bytes, what: "seccomp profile \(path)")
+    }
 }

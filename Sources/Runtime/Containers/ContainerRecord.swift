@@ -1,3 +1,5 @@
+import Security
+
 /// `netctl run` as the runtime receives it: text as the user typed it, so every error can
 /// quote the bad value.
 public struct RunRequest: Sendable {
@@ -58,6 +60,9 @@ public struct ContainerRecord: Codable, Sendable {
         public var capDrop: [String]
         public var privileged: Bool
         public var noNewPrivileges: Bool
+        /// A seccomp profile (Docker's JSON) given with `--security-opt seccomp=PATH`; a copy
+        /// is kept with the container and compiled for its capabilities at each start.
+        public var seccompProfile: SeccompProfile? = nil
     }
 
     public struct Config: Codable, Sendable {

@@ -78,7 +78,8 @@ extension ContainerRuntime {
         }
 
         let security = try securitySettings(request)
-        _ = try capabilitySets(security, uid: identity.uid)
+        let capabilities = try capabilitySets(security, uid: identity.uid)
+        _ = try seccompFilter(security, capabilities: capabilities)
 
         return ContainerRecord(
             id: id, name: name, image: request.image, imageID: image.id, created: Timestamp.now(),
@@ -93,6 +94,7 @@ extension ContainerRuntime {
     /// `--cap-add`, `--cap-drop`, `--privileged` and `--security-opt`.
     private func securitySettings(_ request: RunRequest) throws -> ContainerRecord.SecuritySettings {
         var noNewPrivileges = false
+        var seccomp: SeccompProfile?
         for option in request.securityOptions {
             let parts = option.split(separator: option.contains("=") ? "=" : ":", maxSplits: 1).map(String.init)
             switch (parts[0], parts.count == 2 ? parts[1] : nil) {
@@ -102,15 +104,28 @@ extension ContainerRuntime {
                 noNewPrivileges = false
             case ("seccomp", "unconfined"), ("apparmor", "unconfined"):
                 continue  // what containers get today
+            case ("seccomp", let path?):
+                seccomp = try SeccompProfiles.load(path)
             case ("apparmor", _?) where access("/sys/kernel/security/apparmor", F_OK) != 0:
                 throw RuntimeError("--security-opt \"\(option)\": this kernel has no AppArmor")
-            case ("seccomp", _?), ("apparmor", _?):
-                throw RuntimeError("--security-opt \"\(option)\": seccomp and AppArmor profiles are not supported yet (only unconfined)")
+            case ("apparmor", _?):
+                throw RuntimeError("--security-opt \"\(option)\": AppArmor profiles are not supported yet (only unconfined)")
             default:
                 throw RuntimeError("invalid --security-opt \"\(option)\": expected no-new-privileges[=true|false], seccomp=unconfined or apparmor=unconfined")
             }
         }
-        return .init(capAdd: request.capAdd, capDrop: request.capDrop, privileged: request.privileged, noNewPrivileges: noNewPrivileges)
+        return .init(capAdd: request.capAdd, capDrop: request.capDrop, privileged: request.privileged, noNewPrivileges: noNewPrivileges,
+                     seccompProfile: request.privileged ? nil : seccomp)
+    }
+
+    /// The compiled filter, or nil when the container runs without one.
+    func seccompFilter(_ security: ContainerRecord.SecuritySettings?, capabilities: CapabilitySets) throws -> [UInt8]? {
+        guard let profile = security?.seccompProfile else { return nil }
+        do {
+            return try SeccompCompiler.compile(profile, capabilities: capabilities.bounding)
+        } catch let error as SeccompError {
+            throw RuntimeError(error.description)
+        }
     }
 
     func capabilitySets(_ security: ContainerRecord.SecuritySettings?, uid: UInt32) throws -> CapabilitySets {

@@ -1,5 +1,6 @@
 import CRuntimeShim
 import Glibc
+import Security
 
 /// `netctl exec`.
 public struct ExecRequest: Sendable {
@@ -65,6 +66,7 @@ extension ContainerRuntime {
         let capabilities = try capabilitySets(record.security, uid: plan.uid)
         plan.capabilities = (capabilities.bounding, capabilities.effective, capabilities.permitted, capabilities.inheritable, capabilities.ambient)
         plan.noNewPrivileges = record.security?.noNewPrivileges ?? false
+        plan.seccompFilter = try seccompFilter(record.security, capabilities: capabilities)
 
         let console = request.tty ? try Console() : nil
         if let console {

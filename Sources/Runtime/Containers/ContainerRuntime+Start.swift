@@ -1,6 +1,7 @@
 import CNM
 import CRuntimeShim
 import Glibc
+import Security
 import Netlink
 
 extension ContainerRuntime {
@@ -52,6 +53,7 @@ extension ContainerRuntime {
         let capabilities = try capabilitySets(record.security, uid: record.config.uid)
         plan.capabilities = (capabilities.bounding, capabilities.effective, capabilities.permitted, capabilities.inheritable, capabilities.ambient)
         plan.noNewPrivileges = record.security?.noNewPrivileges ?? false
+        plan.seccompFilter = try seccompFilter(record.security, capabilities: capabilities)
         if record.security?.privileged == true {
             // As Docker: nothing masked or read-only.
             plan.maskedPaths = []

@@ -1,0 +1,143 @@
+import CSeccomp
+import Glibc
+
+/// Turns a profile into the BPF program the kernel runs, with libseccomp, in the parent:
+/// the container's first process only installs the bytes. libseccomp's binary-tree
+/// optimisation (level 2) keeps the number of instructions a syscall walks logarithmic.
+public enum SeccompCompiler {
+    public enum Format: String, Sendable { case bpf, pfc }
+
+    /// For a container holding `capabilities` (a capset mask): rules that include or
+    /// exclude capabilities, architectures or kernel versions are chosen as Docker does.
+    public static func compile(_ profile: SeccompProfile, capabilities: UInt64, format: Format = .bpf) throws -> [UInt8] {
+        let defaultAction = try action(profile.defaultAction, errno: profile.defaultErrnoRet, profile: profile, field: "defaultAction")
+        guard let context = seccomp_init(defaultAction) else { throw SeccompError("seccomp: libseccomp could not start a filter") }
+        defer { seccomp_release(context) }
+        seccomp_attr_set(context, SCMP_FLTATR_CTL_OPTIMIZE, 2)
+
+        for arch in try architectures(profile) where arch != nc_seccomp_native_arch() {
+            let result = seccomp_arch_add(context, arch)
+            guard result == 0 || result == -EEXIST else { throw SeccompError("seccomp: adding an architecture failed: \(String(cString: strerror(-result)))") }
+        }
+
+        for (index, rule) in (profile.syscalls ?? []).enumerated() {
+            let field = "syscalls[\(index)]"
+            let ruleAction = try action(rule.action, errno: rule.errnoRet ?? profile.defaultErrnoRet, profile: profile, field: "\(field).action")
+            let comparisons = try (rule.args ?? []).map { try comparison($0, field: field) }
+            guard try applies(rule, capabilities: capabilities) else { continue }
+            // Several comparisons on one argument cannot be ANDed by libseccomp: each becomes
+            // a rule of its own (so they are ORed), as runc and Docker do it.
+            let indexes = comparisons.map(\.arg)
+            let groups = Set(indexes).count == indexes.count ? [comparisons] : comparisons.map { [$0] }
+            for name in rule.allNames {
+                let number = seccomp_syscall_resolve_name(name)
+                if number == __NR_SCMP_ERROR { continue }  // not on this architecture or kernel
+                for group in groups {
+                    let result = group.withUnsafeBufferPointer {
+                        seccomp_rule_add_array(context, ruleAction, number, UInt32($0.count), $0.baseAddress)
+                    }
+                    // -EACCES: the rule's action is the default one, nothing to add.
+                    guard result == 0 || result == -EACCES || result == -EEXIST else {
+                        throw SeccompError("seccomp: \(field) (\(name)): libseccomp refused the rule: \(String(cString: strerror(-result)))")
+                    }
+                }
+            }
+        }
+
+        var bytes: UnsafeMutablePointer<UInt8>?
+        var length = 0
+        let result = nc_seccomp_export(context, format == .pfc ? 1 : 0, &bytes, &length)
+        guard result == 0, let bytes else { throw SeccompError("seccomp: exporting the filter failed (\(result))") }
+        defer { free(bytes) }
+        return Array(UnsafeBufferPointer(start: bytes, count: length))
+    }
+
+    // MARK: Profile fields
+
+    static func action(_ name: String, errno: UInt16?, profile: SeccompProfile, field: String) throws -> UInt32 {
+        switch name {
+        case "SCMP_ACT_ALLOW": return nc_seccomp_allow()
+        case "SCMP_ACT_ERRNO": return nc_seccomp_errno(errno ?? UInt16(EPERM))
+        case "SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD": return nc_seccomp_kill_thread()
+        case "SCMP_ACT_KILL_PROCESS": return nc_seccomp_kill_process()
+        case "SCMP_ACT_TRAP": return nc_seccomp_trap()
+        case "SCMP_ACT_TRACE": return nc_seccomp_trace(errno ?? UInt16(EPERM))
+        case "SCMP_ACT_LOG": return nc_seccomp_log()
+        default:
+            throw SeccompError("seccomp profile: \(field) \"\(name)\" is not an action (expected SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_KILL, SCMP_ACT_KILL_PROCESS, SCMP_ACT_TRAP, SCMP_ACT_TRACE or SCMP_ACT_LOG)")
+        }
+    }
+
+    private static let operators: [String: scmp_compare] = [
+        "SCMP_CMP_NE": SCMP_CMP_NE, "SCMP_CMP_LT": SCMP_CMP_LT, "SCMP_CMP_LE": SCMP_CMP_LE, "SCMP_CMP_EQ": SCMP_CMP_EQ,
+        "SCMP_CMP_GE": SCMP_CMP_GE, "SCMP_CMP_GT": SCMP_CMP_GT, "SCMP_CMP_MASKED_EQ": SCMP_CMP_MASKED_EQ,
+    ]
+
+    private static func comparison(_ argument: SeccompProfile.Argument, field: String) throws -> scmp_arg_cmp {
+        guard let op = operators[argument.op] else {
+            throw SeccompError("seccomp profile: \(field).args: \"\(argument.op)\" is not an operator (expected SCMP_CMP_NE, _LT, _LE, _EQ, _GE, _GT or _MASKED_EQ)")
+        }
+        guard argument.index < 6 else { throw SeccompError("seccomp profile: \(field).args: index \(argument.index) is not 0 to 5") }
+        return scmp_arg_cmp(arg: argument.index, op: op, datum_a: argument.value, datum_b: argument.valueTwo ?? 0)
+    }
+
+    /// The architectures the filter covers: from archMap the native one and its
+    /// sub-architectures (x86_64: x86 and x32), else the `architectures` list.
+    static func architectures(_ profile: SeccompProfile) throws -> [UInt32] {
+        func resolve(_ name: String) throws -> UInt32 {
+            let short = (name.hasPrefix("SCMP_ARCH_") ? String(name.dropFirst(10)) : name).lowercased()
+            let arch = seccomp_arch_resolve_name(short)
+            guard arch != 0 else { throw SeccompError("seccomp profile: \"\(name)\" is not an architecture libseccomp knows") }
+            return arch
+        }
+        if let map = profile.archMap {
+            var arches: [UInt32] = []
+            // Entries for other machines may name architectures this libseccomp predates.
+            for entry in map where (try? resolve(entry.architecture)) == nc_seccomp_native_arch() {
+                arches += [nc_seccomp_native_arch()] + (try (entry.subArchitectures ?? []).map(resolve))
+            }
+            return arches
+        }
+        return try (profile.architectures ?? []).map(resolve)
+    }
+
+    /// Docker's includes/excludes: every included capability held, no excluded one;
+    /// the native architecture listed (or not excluded); the kernel new enough.
+    static func applies(_ rule: SeccompProfile.Rule, capabilities: UInt64) throws -> Bool {
+        func held(_ name: String) throws -> Bool {
+            guard let number = Capability.number(name) else { throw SeccompError("seccomp profile: unknown capability \"\(name)\"") }
+            return capabilities & (1 << UInt64(number)) != 0
+        }
+        let native = nc_seccomp_native_arch()
+        // Rules name architectures as Go does (amd64, 386, arm64); archMap as libseccomp.
+        func resolved(_ names: [String]) -> [UInt32] {
+            let go = ["amd64": "x86_64", "386": "x86", "arm64": "aarch64", "ppc64le": "ppc64le", "s390x": "s390x", "x32": "x32",
+                      "arm": "arm", "mips64": "mips64", "mips64le": "mipsel64", "riscv64": "riscv64", "loong64": "loongarch64"]
+            return names.map { name in
+                let short = (name.hasPrefix("SCMP_ARCH_") ? String(name.dropFirst(10)) : name).lowercased()
+                return seccomp_arch_resolve_name(go[short] ?? short)
+            }
+        }
+        if let include = rule.includes {
+            for cap in include.caps ?? [] where try !held(cap) { return false }
+            if let arches = include.arches, !arches.isEmpty, !resolved(arches).contains(native) { return false }
+            if let minimum = include.minKernel, let kernel = kernelVersion(), kernel.lexicographicallyPrecedes(version(minimum)) { return false }
+        }
+        if let exclude = rule.excludes {
+            for cap in exclude.caps ?? [] where try held(cap) { return false }
+            if let arches = exclude.arches, resolved(arches).contains(native) { return false }
+        }
+        return true
+    }
+
+    private static func version(_ text: String) -> [Int] {
+        text.split(separator: ".").prefix(2).map { Int($0.prefix { $0.isNumber }) ?? 0 }
+    }
+
+    private static func kernelVersion() -> [Int]? {
+        var names = utsname()
+        guard uname(&names) == 0 else { return nil }
+        let release = withUnsafeBytes(of: names.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return version(release)
+    }
+}

@@ -1,0 +1,36 @@
+import ArgumentParser
+import Glibc
+import Runtime
+import Security
+
+struct SeccompCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "seccomp",
+        abstract: "Work with seccomp profiles (Docker's JSON format).",
+        subcommands: [Compile.self]
+    )
+
+    struct Compile: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Compile a profile to BPF (binary, to stdout) or libseccomp's pseudo-C, for Docker's default capabilities.")
+        @Option(name: .long, help: "bpf or pfc.") var format = "pfc"
+        @Option(name: .long, help: ArgumentHelp("As for a container with this capability added.", valueName: "CAP")) var capAdd: [String] = []
+        @Argument(help: ArgumentHelp("The profile.", valueName: "PROFILE")) var profile: String
+
+        func run() throws {
+            guard let format = SeccompCompiler.Format(rawValue: format) else {
+                throw CLIError("invalid --format \"\(format)\": expected bpf or pfc")
+            }
+            do {
+                let profile = try SeccompProfiles.load(profile)
+                let capabilities = try CapabilitySets.resolve(add: capAdd, drop: [], privileged: false, uid: 0)
+                let bytes = try SeccompCompiler.compile(profile, capabilities: capabilities.bounding, format: format)
+                _ = bytes.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+            } catch let error as SeccompError {
+                throw CLIError(error.description)
+            } catch let error as CapabilityError {
+                throw CLIError(error.description)
+            }
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// seccomp profiles in Docker's format, installed in real containers; a probe reports each
+/// syscall's errno.
+@Suite struct SeccompTests {
+    static let mobyDefault: String = {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("shared/fixtures/seccomp/moby-default.json").path
+    }()
+
+    /// A static program that tries syscalls and prints NAME=ok or NAME=ERRNO.
+    private func buildProbe(in directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let source = """
+        #define _GNU_SOURCE
+        #include <errno.h>
+        #include <stdio.h>
+        #include <string.h>
+        #include <unistd.h>
+        #include <sys/syscall.h>
+        static void probe(const char *name, long result) { printf("%s=%s\\n", name, result < 0 ? strerrorname_np(errno) : "ok"); }
+        int main(void) {
+            probe("getpid", syscall(SYS_getpid));
+            probe("keyctl", syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3 /* session */, 0));
+            probe("clone3", syscall(SYS_clone3, NULL, 0));
+            probe("unshare", syscall(SYS_unshare, 0x40000000));
+            probe("bpf", syscall(SYS_bpf, 0, NULL, 0));
+            return 0;
+        }
+        """
+        try source.write(toFile: directory + "/probe.c", atomically: true, encoding: .utf8)
+        let build = try runCommand(["gcc", "-static", "-O2", "-o", directory + "/probe", directory + "/probe.c"])
+        guard build.status == 0 else { throw HarnessError("building the probe: \(build.stderr)") }
+    }
+
+    private func results(_ output: String) -> [String: String] {
+        Dictionary(uniqueKeysWithValues: output.split(separator: "\n").compactMap { line -> (String, String)? in
+            let parts = line.split(separator: "=", maxSplits: 1)
+            return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+        })
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: mobyDefault), "../shared/fixtures is not beside the checkout"))
+    func dockersDefaultProfileDeniesAsDockerDoes() throws {
+        try withNetctl { netctl in
+            let image = try netctl.importBusybox()
+            let directory = netctl.root + "-probe"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            try buildProbe(in: directory)
+            let profile = "seccomp=\(Self.mobyDefault)"
+
+            let confined = results(try netctl.ok("run", "--rm", "-v", "\(directory):/probe", "--security-opt", profile, image, "sh", "-c",
+                                                 "/probe/probe; grep Seccomp: /proc/self/status | tr -d '\\t' | tr : ="))
+            #expect(confined["Seccomp"] == "2")
+            #expect(confined["getpid"] == "ok")
+            #expect(confined["keyctl"] == "EPERM" && confined["bpf"] == "EPERM" && confined["unshare"] == "EPERM")
+            // clone3 answers ENOSYS, so that libc falls back to clone.
+            #expect(confined["clone3"] == "ENOSYS")
+
+            // With CAP_SYS_ADMIN the profile lets unshare and clone3 through, as Docker's does.
+            let admin = results(try netctl.ok("run", "--rm", "-v", "\(directory):/probe", "--cap-add", "SYS_ADMIN", "--security-opt", profile, image, "/probe/probe"))
+            #expect(admin["unshare"] == "ok" && admin["clone3"] == "EINVAL" && admin["keyctl"] == "EPERM")
+
+            // Without a profile none of this is filtered.
+            let unconfined = results(try netctl.ok("run", "--rm", "-v", "\(directory):/probe", image, "/probe/probe"))
+            #expect(unconfined["keyctl"] == "ok" && unconfined["clone3"] == "EINVAL")
+
+            // exec'd processes get the container's filter.
+            let id = try netctl.ok("run", "-d", "-v", "\(directory):/probe", "--security-opt", profile, image, "sleep", "30").trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(results(try netctl.ok("exec", id, "/probe/probe"))["keyctl"] == "EPERM")
+        }
+    }
+
+    @Test func badProfilesAreRefused() throws {
+        try withNetctl { netctl in
+            let image = try netctl.importBusybox()
+            let directory = netctl.root + "-profiles"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let cases: [(String, String)] = [
+                ("{\"defaultAction\": ", "not valid JSON"),
+                ("{\"defaultAction\": \"SCMP_ACT_NOPE\"}", "\"SCMP_ACT_NOPE\" is not an action"),
+                ("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"read\"], \"action\": \"SCMP_ACT_ERRNO\", \"args\": [{\"index\": 0, \"value\": 1, \"op\": \"SCMP_CMP_ROUGHLY\"}]}]}", "\"SCMP_CMP_ROUGHLY\" is not an operator"),
+                ("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"architectures\": [\"SCMP_ARCH_VAX\"]}", "\"SCMP_ARCH_VAX\" is not an architecture"),
+                ("{\"syscalls\": []}", "missing field"),
+            ]
+            for (index, (text, message)) in cases.enumerated() {
+                let path = "\(directory)/\(index).json"
+                try text.write(toFile: path, atomically: true, encoding: .utf8)
+                let result = try netctl.netctl("run", "--rm", "--security-opt", "seccomp=\(path)", image, "true")
+                #expect(result.status == 125 && result.stderr.contains(message), "\(text): \(result.stderr)")
+                #expect(result.stderr.split(separator: "\n").count == 1)
+                let compiled = try netctl.netctl("seccomp", "compile", path)
+                #expect(compiled.status != 0 && compiled.stderr.contains(message))
+            }
+            #expect(try netctl.netctl("run", "--rm", "--security-opt", "seccomp=/nonexistent.json", image, "true").stderr.contains("/nonexistent.json is missing"))
+            #expect(try netctl.ok("ps", "-aq").isEmpty)
+        }
+    }
+}
