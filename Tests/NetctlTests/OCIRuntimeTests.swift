@@ -4,22 +4,6 @@ import TestSupport
 
 /// `netctl runtime` against runc's bundle format, and against crun itself.
 @Suite struct OCIRuntimeTests {
-    /// A bundle: `runc spec`'s config.json, with terminal off and `args`, over a copy of the
-    /// busybox test rootfs.
-    private func makeBundle(_ directory: String, args: [String], edit: (inout [String: Any]) -> Void = { _ in }) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let spec = try runCommand(["sh", "-c", "cd '\(directory)' && runc spec && cp -a '\(try TestImages.busybox().bundleRootfs)' rootfs"])
-        guard spec.status == 0 else { throw HarnessError("runc spec: \(spec.stderr)") }
-        let path = directory + "/config.json"
-        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
-        var process = config["process"] as! [String: Any]
-        process["terminal"] = false
-        process["args"] = args
-        config["process"] = process
-        edit(&config)
-        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: path))
-    }
-
     /// What the test compares: PID 1, the hostname, every mount point with its type, and
     /// which namespaces differ from the host's.
     private let probe = """
@@ -37,7 +21,7 @@ import TestSupport
             }
             let bundle = netctl.root + "-bundle"
             defer { try? FileManager.default.removeItem(atPath: bundle) }
-            try makeBundle(bundle, args: ["sh", "-c", script])
+            try OCIBundles.make(bundle, args: ["sh", "-c", script])
 
             let ours = try netctl.netctl("runtime", "run", "--bundle", bundle, uniqueName("nctoci"))
             #expect(ours.status == 0, "\(ours.stderr)")
@@ -61,7 +45,7 @@ import TestSupport
         try withNetctl { netctl in
             let bundle = netctl.root + "-lifecycle"
             defer { try? FileManager.default.removeItem(atPath: bundle) }
-            try makeBundle(bundle, args: ["sleep", "60"])
+            try OCIBundles.make(bundle, args: ["sleep", "60"])
             let id = uniqueName("nctoci")
             func state() throws -> [String: Any] {
                 try JSONSerialization.jsonObject(with: Data(try netctl.ok("runtime", "state", id).utf8)) as! [String: Any]
@@ -91,7 +75,7 @@ import TestSupport
         try withNetctl { netctl in
             let bundle = netctl.root + "-bad"
             defer { try? FileManager.default.removeItem(atPath: bundle) }
-            try makeBundle(bundle, args: ["true"]) { config in
+            try OCIBundles.make(bundle, args: ["true"]) { config in
                 var process = config["process"] as! [String: Any]
                 var capabilities = process["capabilities"] as! [String: Any]
                 capabilities["bounding"] = ["CAP_NOT_A_THING"]
@@ -104,7 +88,7 @@ import TestSupport
             // bounding set lacks: refused up front with the reason (podman fails midway).
             let high = netctl.root + "-rlimit"
             defer { try? FileManager.default.removeItem(atPath: high) }
-            try makeBundle(high, args: ["true"]) { config in
+            try OCIBundles.make(high, args: ["true"]) { config in
                 var process = config["process"] as! [String: Any]
                 process["rlimits"] = [["type": "RLIMIT_NOFILE", "hard": 1 << 30, "soft": 1024]]
                 config["process"] = process

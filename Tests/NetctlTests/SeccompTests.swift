@@ -73,6 +73,52 @@ import TestSupport
         }
     }
 
+    /// Docker's profile in runtime-spec's `linux.seccomp` form for `runc spec`'s three
+    /// capabilities: the rules that apply to them on x86_64, without includes/excludes.
+    private func ociForm(of profile: String) throws -> [String: Any] {
+        let docker = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: profile))) as! [String: Any]
+        let capabilities: Set<String> = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+        var rules: [[String: Any]] = []
+        for rule in docker["syscalls"] as! [[String: Any]] {
+            let includes = rule["includes"] as? [String: Any] ?? [:]
+            let excludes = rule["excludes"] as? [String: Any] ?? [:]
+            if let caps = includes["caps"] as? [String], !Set(caps).isSubset(of: capabilities) { continue }
+            if let caps = excludes["caps"] as? [String], !Set(caps).isDisjoint(with: capabilities) { continue }
+            if let arches = includes["arches"] as? [String], !arches.contains("amd64") { continue }
+            if let arches = excludes["arches"] as? [String], arches.contains("amd64") { continue }
+            var copy = rule
+            copy["includes"] = nil
+            copy["excludes"] = nil
+            copy["comment"] = nil
+            rules.append(copy)
+        }
+        return ["defaultAction": docker["defaultAction"]!, "defaultErrnoRet": docker["defaultErrnoRet"] ?? 1,
+                "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"], "syscalls": rules]
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: mobyDefault), "../shared/fixtures is not beside the checkout"))
+    func theSameProbeAnswersAlikeUnderCrunAndNetctl() throws {
+        try withNetctl { netctl in
+            let bundle = netctl.root + "-seccomp-bundle"
+            defer { try? FileManager.default.removeItem(atPath: bundle) }
+            let seccomp = try ociForm(of: Self.mobyDefault)
+            try OCIBundles.make(bundle, args: ["/probe/probe"]) { config in
+                var linux = config["linux"] as! [String: Any]
+                linux["seccomp"] = seccomp
+                config["linux"] = linux
+            }
+            try buildProbe(in: bundle + "/rootfs/probe")
+            let ours = try netctl.netctl("runtime", "run", "--bundle", bundle, uniqueName("nctoci"))
+            #expect(ours.status == 0, "\(ours.stderr)")
+            let crun = try runCommand(["unshare", "-m", "sh", "-c",
+                                       "umount /sys/fs/cgroup/unified 2>/dev/null; exec crun run --bundle '\(bundle)' \(uniqueName("nctcrun"))"])
+            #expect(crun.status == 0, "\(crun.stderr)")
+            #expect(ours.stdout == crun.stdout)
+            let answers = results(ours.stdout)
+            #expect(answers["keyctl"] == "EPERM" && answers["clone3"] == "ENOSYS" && answers["getpid"] == "ok")
+        }
+    }
+
     @Test func badProfilesAreRefused() throws {
         try withNetctl { netctl in
             let image = try netctl.importBusybox()

@@ -296,6 +296,13 @@ public final class OCIRuntime {
             }
         }
         plan.noNewPrivileges = process.noNewPrivileges ?? false
+        if let profile = spec.linux?.seccomp {
+            do {
+                plan.seccompFilter = try SeccompCompiler.compile(profile, capabilities: plan.capabilities?.bounding ?? CapabilitySets.all)
+            } catch let error as SeccompError {
+                throw RuntimeError("\(config): linux.seccomp: \(error.description)")
+            }
+        }
         if let profile = process.apparmorProfile, !profile.isEmpty {
             guard access("/sys/kernel/security/apparmor", F_OK) == 0 else {
                 throw RuntimeError("\(config): apparmorProfile \"\(profile)\" is set, but this kernel has no AppArmor")

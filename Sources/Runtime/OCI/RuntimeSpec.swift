@@ -1,3 +1,5 @@
+import Security
+
 /// config.json of an OCI bundle (runtime-spec 1.x), as far as netctl runs it. Fields it
 /// does not know are ignored, as runc ignores them.
 struct RuntimeSpec: Decodable {
@@ -60,6 +62,9 @@ struct RuntimeSpec: Decodable {
         var resources: Resources?
         var rootfsPropagation: String?
         var uidMappings: [IDMapping]?
+        /// runtime-spec's linux.seccomp: the same fields as Docker's format, without its
+        /// includes and excludes.
+        var seccomp: SeccompProfile?
     }
 
     struct Namespace: Decodable {
