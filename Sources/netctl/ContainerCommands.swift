@@ -291,6 +291,10 @@ struct ContainerInspect: Encodable {
         var NanoCpus: Int64
         var PidsLimit: Int64?
         var PortBindings: [String]
+        var CapAdd: [String]
+        var CapDrop: [String]
+        var Privileged: Bool
+        var SecurityOpt: [String]
     }
 
     struct EndpointSettings: Encodable {
@@ -319,6 +323,8 @@ struct ContainerInspect: Encodable {
     var HostConfig: HostConfig
     var Config: Config
     var NetworkSettings: NetworkSettings
+    /// netctl's own: the effective confinement, read from /proc while the container runs.
+    var Confinement: Runtime.Confinement?
 
     init(_ record: ContainerRecord, runtime: ContainerRuntime) throws {
         Id = record.id
@@ -336,7 +342,9 @@ struct ContainerInspect: Encodable {
             Binds: record.host.binds.map { "\($0.source):\($0.destination)\($0.readOnly ? ":ro" : "")" },
             Tmpfs: record.host.tmpfs, ReadonlyRootfs: record.host.readOnly, AutoRemove: record.host.autoRemove,
             Memory: record.host.limits.memory ?? 0, NanoCpus: record.host.limits.nanoCPUs ?? 0, PidsLimit: record.host.limits.pids,
-            PortBindings: record.host.publish)
+            PortBindings: record.host.publish, CapAdd: record.security?.capAdd ?? [], CapDrop: record.security?.capDrop ?? [],
+            Privileged: record.security?.privileged ?? false,
+            SecurityOpt: (record.security?.noNewPrivileges == true ? ["no-new-privileges"] : []) + (record.security?.seccompProfile != nil ? ["seccomp=(profile)"] : []))
         self.Config = .init(Hostname: record.config.hostname, User: record.config.user, Tty: record.config.tty,
                        OpenStdin: record.config.interactive, Env: record.config.env, Cmd: [record.path] + record.args,
                        Image: record.image, WorkingDir: record.config.workingDir,
@@ -357,6 +365,7 @@ struct ContainerInspect: Encodable {
                     GlobalIPv6Address: endpoint.ipv6.map { "\($0.address)" } ?? "", MacAddress: endpoint.mac.map { "\($0)" } ?? "")
             }
         }
+        self.Confinement = running ? try? runtime.confinement(record.id) : nil
         self.NetworkSettings = .init(SandboxKey: record.sandbox.map { "/run/netns/\($0)" } ?? "", Ports: ports, Networks: networks)
     }
 }

@@ -34,3 +34,34 @@ struct SeccompCommand: ParsableCommand {
         }
     }
 }
+
+struct SecurityCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "security",
+        abstract: "What confines containers.",
+        subcommands: [Show.self]
+    )
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The effective confinement of a running container, as the kernel sees it.")
+        @OptionGroup var global: GlobalOptions
+        @Option(name: .long, help: "table or json.") var format = "table"
+        @Argument var container: String
+
+        func run() throws {
+            let confinement = try runtimeCall { try global.runtime().confinement(container) }
+            if format == "json" { try Output.json(confinement); return }
+            let seccomp = ["disabled", "strict", "filter"][min(confinement.seccomp, 2)]
+            let rows: [[String]] = [
+                ["pid", String(confinement.pid)],
+                ["capabilities (effective)", "\(confinement.capEff) \(Confinement.names(confinement.capEff).joined(separator: ","))"],
+                ["capabilities (bounding)", "\(confinement.capBnd) \(Confinement.names(confinement.capBnd).joined(separator: ","))"],
+                ["capabilities (ambient)", "\(confinement.capAmb) \(Confinement.names(confinement.capAmb).joined(separator: ","))"],
+                ["seccomp", "\(seccomp) (\(confinement.seccompFilters) filter\(confinement.seccompFilters == 1 ? "" : "s"))"],
+                ["no_new_privs", confinement.noNewPrivs ? "yes" : "no"],
+                ["apparmor", confinement.appArmor ?? "not in this kernel"],
+            ]
+            Output.table(["CONFINEMENT", "AS THE KERNEL REPORTS IT"], rows)
+        }
+    }
+}

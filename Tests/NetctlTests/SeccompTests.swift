@@ -68,8 +68,14 @@ import TestSupport
             #expect(unconfined["keyctl"] == "ok" && unconfined["clone3"] == "EINVAL")
 
             // exec'd processes get the container's filter.
-            let id = try netctl.ok("run", "-d", "-v", "\(directory):/probe", "--security-opt", profile, image, "sleep", "30").trimmingCharacters(in: .whitespacesAndNewlines)
+            let id = try netctl.ok("run", "-d", "-v", "\(directory):/probe", "--security-opt", profile, "--security-opt", "no-new-privileges",
+                                   "--cap-drop", "ALL", "--cap-add", "KILL", image, "sleep", "30").trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(results(try netctl.ok("exec", id, "/probe/probe"))["keyctl"] == "EPERM")
+            // security show reports what the kernel says of the running container.
+            let shown = try JSONSerialization.jsonObject(with: Data(try netctl.ok("security", "show", "--format", "json", id).utf8)) as! [String: Any]
+            #expect(shown["seccomp"] as? Int == 2 && shown["noNewPrivs"] as? Bool == true)
+            #expect(shown["capEff"] as? String == "0000000000000020" && shown["capBnd"] as? String == "0000000000000020")
+            #expect(try netctl.ok("security", "show", id).contains("CAP_KILL"))
         }
     }
 

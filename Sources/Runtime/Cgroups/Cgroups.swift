@@ -195,7 +195,7 @@ public struct Cgroups: Codable, Sendable {
 
 extension Substring {
     func trimmingCharacters() -> String {
-        String(self.drop { $0 == " " || $0 == "\n" }.reversed().drop { $0 == " " || $0 == "\n" }.reversed())
+        String(self.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
     }
 }
 
