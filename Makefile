@@ -33,6 +33,7 @@ bench: deps release
 	NETCTL=$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/netctl ./Benchmarks/network.sh
 	NETCTL=$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/netctl ./Benchmarks/firewall.sh
 	NETCTL=$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/netctl ./Benchmarks/runtime.sh
+	NETCTL=$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/netctl ./Benchmarks/security.sh
 
 clean:
 	rm -rf .build

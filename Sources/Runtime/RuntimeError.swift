@@ -43,3 +43,12 @@ public enum SeccompProfiles {
         return try decodeJSON(SeccompProfile.self, bytes, what: "seccomp profile \(path)")
     }
 }
+
+/// Writes a whole file (created 0600 or truncated).
+func writeFile(_ bytes: [UInt8], to path: String) throws {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw RuntimeError.system("write \(path)") }
+    defer { close(fd) }
+    let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    guard written == bytes.count else { throw RuntimeError.system("write \(path)") }
+}

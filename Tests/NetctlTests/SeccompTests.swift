@@ -125,6 +125,27 @@ import TestSupport
         }
     }
 
+    @Test func aChangedProfileIsCompiledAnew() throws {
+        try withNetctl { netctl in
+            let image = try netctl.importBusybox()
+            let directory = netctl.root + "-cache"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            try buildProbe(in: directory)
+            let path = directory + "/profile.json"
+            func keyctl(_ profile: String) throws -> String? {
+                try profile.write(toFile: path, atomically: true, encoding: .utf8)
+                return results(try netctl.ok("run", "--rm", "-v", "\(directory):/probe", "--security-opt", "seccomp=\(path)", image, "/probe/probe"))["keyctl"]
+            }
+            let deny = "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"keyctl\"], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 13}]}"
+            #expect(try keyctl(deny) == "EACCES")
+            #expect(try keyctl(deny) == "EACCES")  // from the cache
+            #expect(try keyctl(deny.replacingOccurrences(of: "13", with: "1")) == "EPERM")
+            #expect(try keyctl("{\"defaultAction\": \"SCMP_ACT_ALLOW\"}") == "ok")
+            let cached = try FileManager.default.contentsOfDirectory(atPath: netctl.root + "/storage/seccomp")
+            #expect(cached.count == 3)
+        }
+    }
+
     @Test func badProfilesAreRefused() throws {
         try withNetctl { netctl in
             let image = try netctl.importBusybox()

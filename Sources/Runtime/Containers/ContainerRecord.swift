@@ -60,9 +60,10 @@ public struct ContainerRecord: Codable, Sendable {
         public var capDrop: [String]
         public var privileged: Bool
         public var noNewPrivileges: Bool
-        /// A seccomp profile (Docker's JSON) given with `--security-opt seccomp=PATH`; a copy
-        /// is kept with the container and compiled for its capabilities at each start.
-        public var seccompProfile: SeccompProfile? = nil
+        /// The seccomp profile (Docker's JSON) given with `--security-opt seccomp=PATH`. It is
+        /// compiled for the container's capabilities when the container is created, and the
+        /// program is kept with it (seccomp.bpf) for every start and exec.
+        public var seccompProfile: String? = nil
     }
 
     public struct Config: Codable, Sendable {

@@ -10,6 +10,11 @@ extension ContainerRuntime {
     public func create(_ request: RunRequest) throws -> ContainerRecord {
         let image = try images.image(request.image)
         var record = try makeRecord(request, image: image)
+        // Compiled (or found compiled) before anything changes: a bad profile stops here.
+        let filter = try record.security?.seccompProfile.map { path in
+            try SeccompCache(directory: "\(storage)/seccomp").filter(
+                profilePath: path, capabilities: try capabilitySets(record.security, uid: record.config.uid).bounding)
+        }
         try store.locked {
             if try containers().contains(where: { $0.name == record.name }) {
                 throw RuntimeError("container name \"\(record.name)\" is already in use")
@@ -21,6 +26,7 @@ extension ContainerRuntime {
             let layers = image.layers.map(images.layerPath)
             try Rootfs(directory: directory(of: record.id)).prepare(
                 record, layers: layers, hosts: hostsFile(record, addresses: addresses), resolvConf: resolvConf(record))
+            if let filter { try writeFile(filter, to: "\(directory(of: record.id))/seccomp.bpf") }
             record.cgroups = try Cgroups.create(for: record.id, limits: record.host.limits)
             try save(record)
         } catch {
@@ -78,8 +84,7 @@ extension ContainerRuntime {
         }
 
         let security = try securitySettings(request)
-        let capabilities = try capabilitySets(security, uid: identity.uid)
-        _ = try seccompFilter(security, capabilities: capabilities)
+        _ = try capabilitySets(security, uid: identity.uid)
 
         return ContainerRecord(
             id: id, name: name, image: request.image, imageID: image.id, created: Timestamp.now(),
@@ -94,7 +99,7 @@ extension ContainerRuntime {
     /// `--cap-add`, `--cap-drop`, `--privileged` and `--security-opt`.
     private func securitySettings(_ request: RunRequest) throws -> ContainerRecord.SecuritySettings {
         var noNewPrivileges = false
-        var seccomp: SeccompProfile?
+        var seccomp: String?
         for option in request.securityOptions {
             let parts = option.split(separator: option.contains("=") ? "=" : ":", maxSplits: 1).map(String.init)
             switch (parts[0], parts.count == 2 ? parts[1] : nil) {
@@ -105,7 +110,7 @@ extension ContainerRuntime {
             case ("seccomp", "unconfined"), ("apparmor", "unconfined"):
                 continue  // what containers get today
             case ("seccomp", let path?):
-                seccomp = try SeccompProfiles.load(path)
+                seccomp = path
             case ("apparmor", _?) where access("/sys/kernel/security/apparmor", F_OK) != 0:
                 throw RuntimeError("--security-opt \"\(option)\": this kernel has no AppArmor")
             case ("apparmor", _?):
@@ -118,14 +123,10 @@ extension ContainerRuntime {
                      seccompProfile: request.privileged ? nil : seccomp)
     }
 
-    /// The compiled filter, or nil when the container runs without one.
-    func seccompFilter(_ security: ContainerRecord.SecuritySettings?, capabilities: CapabilitySets) throws -> [UInt8]? {
-        guard let profile = security?.seccompProfile else { return nil }
-        do {
-            return try SeccompCompiler.compile(profile, capabilities: capabilities.bounding)
-        } catch let error as SeccompError {
-            throw RuntimeError(error.description)
-        }
+    /// The container's compiled filter, or nil when it runs without one.
+    func seccompFilter(_ record: ContainerRecord) throws -> [UInt8]? {
+        guard record.security?.seccompProfile != nil else { return nil }
+        return try readFile("\(directory(of: record.id))/seccomp.bpf", name: "the container's seccomp filter")
     }
 
     func capabilitySets(_ security: ContainerRecord.SecuritySettings?, uid: UInt32) throws -> CapabilitySets {

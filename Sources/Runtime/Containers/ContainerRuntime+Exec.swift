@@ -66,7 +66,7 @@ extension ContainerRuntime {
         let capabilities = try capabilitySets(record.security, uid: plan.uid)
         plan.capabilities = (capabilities.bounding, capabilities.effective, capabilities.permitted, capabilities.inheritable, capabilities.ambient)
         plan.noNewPrivileges = record.security?.noNewPrivileges ?? false
-        plan.seccompFilter = try seccompFilter(record.security, capabilities: capabilities)
+        plan.seccompFilter = try seccompFilter(record)
 
         let console = request.tty ? try Console() : nil
         if let console {

@@ -53,7 +53,7 @@ extension ContainerRuntime {
         let capabilities = try capabilitySets(record.security, uid: record.config.uid)
         plan.capabilities = (capabilities.bounding, capabilities.effective, capabilities.permitted, capabilities.inheritable, capabilities.ambient)
         plan.noNewPrivileges = record.security?.noNewPrivileges ?? false
-        plan.seccompFilter = try seccompFilter(record.security, capabilities: capabilities)
+        plan.seccompFilter = try seccompFilter(record)
         if record.security?.privileged == true {
             // As Docker: nothing masked or read-only.
             plan.maskedPaths = []
