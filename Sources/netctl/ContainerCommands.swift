@@ -55,6 +55,8 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Every capability, nothing masked.") var privileged = false
     @Option(name: .long, help: ArgumentHelp("no-new-privileges[=true|false], seccomp=unconfined, apparmor=unconfined.", valueName: "OPT"))
     var securityOpt: [String] = []
+    @Option(name: .long, help: ArgumentHelp("A secure-run profile (netctl profile ls); flags override it.", valueName: "NAME"))
+    var profile: String?
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The image, then the command and its arguments.", valueName: "IMAGE [COMMAND…]"))
     var imageAndCommand: [String] = []
 
@@ -89,6 +91,7 @@ struct Run: ParsableCommand {
         request.capDrop = capDrop
         request.privileged = privileged
         request.securityOptions = securityOpt
+        request.profile = profile
         do {
             let runtime = try global.runtime()
             if detach {

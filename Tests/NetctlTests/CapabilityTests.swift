@@ -67,6 +67,34 @@ import TestSupport
         }
     }
 
+    @Test func secureRunProfiles() throws {
+        try withNetctl { netctl in
+            let image = try netctl.importBusybox()
+            #expect(try netctl.ok("profile", "ls").contains("restricted"))
+            // restricted: no capabilities, no_new_privs, read-only, not root.
+            let restricted = try netctl.netctl("run", "--rm", "--profile", "restricted", image, "sh", "-c",
+                                               "id -u; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; touch /x")
+            #expect(restricted.stdout == "65534\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\n")
+            #expect(restricted.stderr.contains("Read-only file system"))
+            // Flags override the profile.
+            #expect(try netctl.ok("run", "--rm", "--profile", "restricted", "-u", "0", "--cap-add", "CHOWN", image, "sh", "-c",
+                                  "id -u; grep CapEff /proc/self/status") == "0\nCapEff:\t0000000000000001\n")
+            // A saved profile, used and removed.
+            try netctl.ok("profile", "create", "--cap-drop", "NET_RAW", "--security-opt", "no-new-privileges", "--memory", "64m", "web-safe")
+            let saved = try JSONSerialization.jsonObject(with: Data(try netctl.ok("profile", "inspect", "web-safe").utf8)) as! [[String: Any]]
+            #expect(saved.first?["capDrop"] as? [String] == ["NET_RAW"])
+            #expect(try netctl.ok("run", "--rm", "--profile", "web-safe", image, "grep", "CapEff", "/proc/self/status") == "CapEff:\t00000000a80405fb\n")
+            try netctl.ok("profile", "rm", "web-safe")
+            // Refused: unknown profile, a bad profile, a built-in removed, a duplicate.
+            #expect(try netctl.netctl("run", "--rm", "--profile", "web-safe", image, "true").stderr.contains("profile \"web-safe\" not found"))
+            #expect(try netctl.netctl("profile", "create", "--cap-add", "BOGUS", "bad").stderr.contains("unknown capability \"BOGUS\""))
+            #expect(try netctl.netctl("profile", "create", "--memory", "lots", "bad").stderr.contains("invalid --memory \"lots\""))
+            #expect(try netctl.netctl("profile", "rm", "restricted").stderr.contains("built in"))
+            #expect(try netctl.netctl("profile", "create", "default").stderr.contains("already exists"))
+            #expect(!(try netctl.ok("profile", "ls").contains("bad")))
+        }
+    }
+
     @Test func badSecurityInputIsRefused() throws {
         try withNetctl { netctl in
             let image = try netctl.importBusybox()

@@ -31,6 +31,8 @@ public struct RunRequest: Sendable {
     public var privileged = false
     /// `--security-opt` values as typed.
     public var securityOptions: [String] = []
+    /// `--profile`: a saved or built-in secure-run profile under the flags.
+    public var profile: String?
 
     public init(image: String) { self.image = image }
 }

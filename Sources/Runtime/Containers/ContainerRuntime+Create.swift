@@ -8,6 +8,7 @@ extension ContainerRuntime {
     /// first process starts: networking (a CNM sandbox and its endpoints, ports published),
     /// the rootfs files and cgroups. A failure undoes what was done and leaves no record.
     public func create(_ request: RunRequest) throws -> ContainerRecord {
+        let request = try request.profile.map { try profile($0).apply(to: request) } ?? request
         let image = try images.image(request.image)
         var record = try makeRecord(request, image: image)
         // Compiled (or found compiled) before anything changes: a bad profile stops here.
@@ -97,7 +98,7 @@ extension ContainerRuntime {
     }
 
     /// `--cap-add`, `--cap-drop`, `--privileged` and `--security-opt`.
-    private func securitySettings(_ request: RunRequest) throws -> ContainerRecord.SecuritySettings {
+    func securitySettings(_ request: RunRequest) throws -> ContainerRecord.SecuritySettings {
         var noNewPrivileges = false
         var seccomp: String?
         for option in request.securityOptions {
