@@ -347,7 +347,7 @@ struct ContainerInspect: Encodable {
             Memory: record.host.limits.memory ?? 0, NanoCpus: record.host.limits.nanoCPUs ?? 0, PidsLimit: record.host.limits.pids,
             PortBindings: record.host.publish, CapAdd: record.security?.capAdd ?? [], CapDrop: record.security?.capDrop ?? [],
             Privileged: record.security?.privileged ?? false,
-            SecurityOpt: (record.security?.noNewPrivileges == true ? ["no-new-privileges"] : []) + (record.security?.seccompProfile.map { ["seccomp=\($0)"] } ?? []))
+            SecurityOpt: (record.security?.noNewPrivileges == true ? ["no-new-privileges"] : []) + (record.security?.seccompProfile.map { ["seccomp=\($0)"] } ?? []) + (record.security?.appArmor.map { ["apparmor=\($0)"] } ?? []))
         self.Config = .init(Hostname: record.config.hostname, User: record.config.user, Tty: record.config.tty,
                        OpenStdin: record.config.interactive, Env: record.config.env, Cmd: [record.path] + record.args,
                        Image: record.image, WorkingDir: record.config.workingDir,

@@ -39,8 +39,20 @@ struct SecurityCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "security",
         abstract: "What confines containers.",
-        subcommands: [Show.self]
+        subcommands: [Show.self, AppArmor.self]
     )
+
+    struct AppArmor: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "apparmor-profile",
+            abstract: "Print the default AppArmor profile netctl generates (for apparmor_parser).")
+        @Argument(help: "The profile's name.") var name = AppArmorProfile.defaultName
+
+        func run() throws {
+            do { try AppArmorProfile.validate(name) } catch let error as CapabilityError { throw CLIError(error.description) }
+            print(AppArmorProfile.generate(name: name), terminator: "")
+        }
+    }
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The effective confinement of a running container, as the kernel sees it.")

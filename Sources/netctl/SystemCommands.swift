@@ -1,5 +1,7 @@
 import ArgumentParser
 import CNM
+import Runtime
+import Security
 import Glibc
 
 struct SystemCommand: ParsableCommand {
@@ -29,6 +31,11 @@ struct SystemCommand: ParsableCommand {
                 ("Networks", String(try controller.networks().count)),
                 ("Sandboxes", String(try controller.sandboxes().count)),
                 ("Endpoints", String(try controller.allEndpoints().count)),
+                ("Cgroups", Cgroups.layoutDescription),
+                ("Security", "capabilities, seccomp (libseccomp), no_new_privs"),
+                ("AppArmor", AppArmorProfile.kernelHasAppArmor
+                    ? "enabled; containers run under \(AppArmorProfile.defaultName) unless apparmor=unconfined"
+                    : "not in this kernel: the default profile is skipped (an explicitly requested profile is an error)"),
             ]
             if format == "json" {
                 try Output.json(Dictionary(uniqueKeysWithValues: info))

@@ -95,6 +95,27 @@ import TestSupport
         }
     }
 
+    @Test func theDefaultAppArmorProfileCompiles() throws {
+        try withNetctl { netctl in
+            let directory = netctl.root + "-apparmor"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let profile = try netctl.ok("security", "apparmor-profile")
+            #expect(profile.contains("profile netctl-default") && profile.contains("deny mount,"))
+            // apparmor_parser -Q parses and compiles without loading (this kernel has no AppArmor).
+            try profile.write(toFile: directory + "/good", atomically: true, encoding: .utf8)
+            let good = try runCommand(["apparmor_parser", "-Q", "-K", directory + "/good"])
+            #expect(good.status == 0, "\(good.stderr)")
+            // The check can fail: a permission apparmor_parser does not know is refused.
+            try profile.replacingOccurrences(of: "deny @{PROC}/kcore rwklx,", with: "deny @{PROC}/kcore rwklxq,").write(toFile: directory + "/bad", atomically: true, encoding: .utf8)
+            #expect(try runCommand(["apparmor_parser", "-Q", "-K", directory + "/bad"]).status != 0)
+            #expect(try netctl.netctl("security", "apparmor-profile", "a b").stderr.contains("invalid AppArmor profile name"))
+            if access("/sys/kernel/security/apparmor", F_OK) != 0 {
+                #expect(try netctl.ok("system", "info").contains("AppArmor:       not in this kernel"))
+            }
+        }
+    }
+
     @Test func badSecurityInputIsRefused() throws {
         try withNetctl { netctl in
             let image = try netctl.importBusybox()

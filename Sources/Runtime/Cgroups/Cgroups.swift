@@ -48,6 +48,13 @@ public struct Cgroups: Codable, Sendable {
 
     static var isUnified: Bool { access("\(mount)/cgroup.controllers", F_OK) == 0 }
 
+    /// For `system info`: v2, v1, or v1 with a cgroup2 mount beside it (hybrid).
+    public static var layoutDescription: String {
+        if isUnified { return "v2 (\(mount))" }
+        if access("\(mount)/unified/cgroup.controllers", F_OK) == 0 { return "hybrid: v1 controllers, cgroup2 at \(mount)/unified" }
+        return "v1"
+    }
+
     private mutating func createV2(id: String, limits: ResourceLimits) throws {
         let base = "\(Self.mount)/netctl"
         if mkdir(base, 0o755) != 0 && errno != EEXIST { throw RuntimeError.system("cgroup \(base)") }

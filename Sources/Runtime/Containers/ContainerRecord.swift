@@ -66,6 +66,9 @@ public struct ContainerRecord: Codable, Sendable {
         /// compiled for the container's capabilities when the container is created, and the
         /// program is kept with it (seccomp.bpf) for every start and exec.
         public var seccompProfile: String? = nil
+        /// `--security-opt apparmor=NAME|unconfined`; nil: netctl's default where the kernel
+        /// has AppArmor.
+        public var appArmor: String? = nil
     }
 
     public struct Config: Codable, Sendable {

@@ -2,6 +2,7 @@ import CNM
 import Glibc
 import Netlink
 import Security
+import CRuntimeShim
 
 extension ContainerRuntime {
     /// Checks every flag, then records the container and prepares all it needs before its
@@ -101,6 +102,7 @@ extension ContainerRuntime {
     func securitySettings(_ request: RunRequest) throws -> ContainerRecord.SecuritySettings {
         var noNewPrivileges = false
         var seccomp: String?
+        var appArmor: String?
         for option in request.securityOptions {
             let parts = option.split(separator: option.contains("=") ? "=" : ":", maxSplits: 1).map(String.init)
             switch (parts[0], parts.count == 2 ? parts[1] : nil) {
@@ -108,20 +110,48 @@ extension ContainerRuntime {
                 noNewPrivileges = true
             case ("no-new-privileges", "false"):
                 noNewPrivileges = false
-            case ("seccomp", "unconfined"), ("apparmor", "unconfined"):
-                continue  // what containers get today
+            case ("seccomp", "unconfined"):
+                continue  // no filter unless a profile is given
+            case ("apparmor", "unconfined"):
+                appArmor = "unconfined"
             case ("seccomp", let path?):
                 seccomp = path
             case ("apparmor", _?) where access("/sys/kernel/security/apparmor", F_OK) != 0:
                 throw RuntimeError("--security-opt \"\(option)\": this kernel has no AppArmor")
-            case ("apparmor", _?):
-                throw RuntimeError("--security-opt \"\(option)\": AppArmor profiles are not supported yet (only unconfined)")
+            case ("apparmor", let name?):
+                do { try AppArmorProfile.validate(name) } catch let error as CapabilityError { throw RuntimeError(error.description) }
+                appArmor = name
             default:
                 throw RuntimeError("invalid --security-opt \"\(option)\": expected no-new-privileges[=true|false], seccomp=unconfined or apparmor=unconfined")
             }
         }
         return .init(capAdd: request.capAdd, capDrop: request.capDrop, privileged: request.privileged, noNewPrivileges: noNewPrivileges,
-                     seccompProfile: request.privileged ? nil : seccomp)
+                     seccompProfile: request.privileged ? nil : seccomp, appArmor: request.privileged ? "unconfined" : appArmor)
+    }
+
+    /// The AppArmor profile the container's processes are confined by: none where the
+    /// kernel has no AppArmor; else the one asked for, or netctl's default, which is loaded
+    /// (once per boot: apparmor_parser is not run when the kernel already has it).
+    func appArmorProfile(_ record: ContainerRecord) throws -> String? {
+        guard AppArmorProfile.kernelHasAppArmor else { return nil }
+        let name = record.security?.appArmor ?? AppArmorProfile.defaultName
+        if name == "unconfined" { return nil }
+        let loaded = (try? readFile("/sys/kernel/security/apparmor/profiles", name: "profiles"))
+            .map { String(decoding: $0, as: UTF8.self).contains("\(name) (") } ?? false
+        if !loaded {
+            guard name == AppArmorProfile.defaultName else {
+                throw RuntimeError("--security-opt apparmor=\(name): no such profile is loaded")
+            }
+            let file = "\(storage)/\(name).apparmor"
+            try writeFile(Array(AppArmorProfile.generate(name: name).utf8), to: file)
+            let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
+            defer { close(devNull) }
+            let pid = withCStrings(["apparmor_parser", "-Kr", file]) { argv in
+                withCStrings([]) { envp in shim_spawn_daemon("/sbin/apparmor_parser", argv, envp, devNull) }
+            }
+            guard pid > 0, Launcher.wait(pid).code == 0 else { throw RuntimeError("apparmor_parser could not load \(name)") }
+        }
+        return name
     }
 
     /// The container's compiled filter, or nil when it runs without one.

@@ -67,6 +67,7 @@ extension ContainerRuntime {
         plan.capabilities = (capabilities.bounding, capabilities.effective, capabilities.permitted, capabilities.inheritable, capabilities.ambient)
         plan.noNewPrivileges = record.security?.noNewPrivileges ?? false
         plan.seccompFilter = try seccompFilter(record)
+        plan.apparmorProfile = try appArmorProfile(record)
 
         let console = request.tty ? try Console() : nil
         if let console {

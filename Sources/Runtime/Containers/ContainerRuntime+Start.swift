@@ -54,6 +54,7 @@ extension ContainerRuntime {
         plan.capabilities = (capabilities.bounding, capabilities.effective, capabilities.permitted, capabilities.inheritable, capabilities.ambient)
         plan.noNewPrivileges = record.security?.noNewPrivileges ?? false
         plan.seccompFilter = try seccompFilter(record)
+        plan.apparmorProfile = try appArmorProfile(record)
         if record.security?.privileged == true {
             // As Docker: nothing masked or read-only.
             plan.maskedPaths = []
