@@ -7,8 +7,34 @@ struct SeccompCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "seccomp",
         abstract: "Work with seccomp profiles (Docker's JSON format).",
-        subcommands: [Compile.self]
+        subcommands: [Compile.self, Check.self]
     )
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "What a profile decides for each syscall of this machine, and which rule decides it.")
+        @Option(name: .long, help: ArgumentHelp("As for a container with this capability added.", valueName: "CAP")) var capAdd: [String] = []
+        @Flag(name: .long, help: "Only the syscalls it does not simply allow.") var denied = false
+        @Argument(help: ArgumentHelp("The profile.", valueName: "PROFILE")) var profile: String
+
+        func run() throws {
+            do {
+                let profile = try SeccompProfiles.load(profile)
+                let capabilities = try CapabilitySets.resolve(add: capAdd, drop: [], privileged: false, uid: 0)
+                let decisions = try SeccompCheck.decisions(profile, capabilities: capabilities.bounding)
+                let shown = denied ? decisions.filter { $0.action != "SCMP_ACT_ALLOW" || $0.conditional } : decisions
+                Output.table(["SYSCALL", "ACTION", "BECAUSE"], shown.map {
+                    [$0.syscall, $0.action + ($0.conditional ? " when its arguments match" : ""), $0.reason]
+                })
+                let allowed = decisions.filter { $0.action == "SCMP_ACT_ALLOW" && !$0.conditional }.count
+                print("\(allowed) of \(decisions.count) syscalls allowed outright")
+            } catch let error as SeccompError {
+                throw CLIError(error.description)
+            } catch let error as CapabilityError {
+                throw CLIError(error.description)
+            }
+        }
+    }
 
     struct Compile: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -125,6 +125,25 @@ import TestSupport
         }
     }
 
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: mobyDefault), "../shared/fixtures is not beside the checkout"))
+    func checkSaysWhatIsDeniedAndWhy() throws {
+        try withNetctl { netctl in
+            func decisions(_ extra: [String]) throws -> [String: String] {
+                let output = try netctl.ok(["seccomp", "check", "--denied"] + extra + [Self.mobyDefault])
+                return Dictionary(output.split(separator: "\n").dropFirst().compactMap { line -> (String, String)? in
+                    let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                    return fields.count >= 2 ? (String(fields[0]), String(fields[1])) : nil
+                }, uniquingKeysWith: { first, _ in first })
+            }
+            let plain = try decisions([])
+            #expect(plain["keyctl"] == "SCMP_ACT_ERRNO(EPERM)" && plain["unshare"] == "SCMP_ACT_ERRNO(EPERM)")
+            #expect(plain["clone3"] == "SCMP_ACT_ERRNO(ENOSYS)")
+            #expect(plain["getpid"] == nil && plain["read"] == nil)
+            let admin = try decisions(["--cap-add", "SYS_ADMIN"])
+            #expect(admin["unshare"] == nil && admin["mount"] == nil && admin["keyctl"] == "SCMP_ACT_ERRNO(EPERM)")
+        }
+    }
+
     @Test func aChangedProfileIsCompiledAnew() throws {
         try withNetctl { netctl in
             let image = try netctl.importBusybox()

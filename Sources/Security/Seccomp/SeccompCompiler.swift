@@ -141,3 +141,47 @@ public enum SeccompCompiler {
         return version(release)
     }
 }
+
+/// `seccomp check`: what a profile decides for each syscall this machine knows, and which
+/// rule decides it, for a container holding `capabilities`.
+public enum SeccompCheck {
+    public struct Decision: Sendable {
+        public var syscall: String
+        public var action: String
+        /// "default", or `syscalls[N]` with the rule's comment.
+        public var reason: String
+        /// The rule compares arguments: the action applies only when they match.
+        public var conditional: Bool
+    }
+
+    public static func decisions(_ profile: SeccompProfile, capabilities: UInt64) throws -> [Decision] {
+        _ = try SeccompCompiler.action(profile.defaultAction, errno: profile.defaultErrnoRet, profile: profile, field: "defaultAction")
+        var byName: [String: Decision] = [:]
+        for (index, rule) in (profile.syscalls ?? []).enumerated() {
+            _ = try SeccompCompiler.action(rule.action, errno: rule.errnoRet, profile: profile, field: "syscalls[\(index)].action")
+            guard try SeccompCompiler.applies(rule, capabilities: capabilities) else { continue }
+            var action = rule.action
+            if rule.action == "SCMP_ACT_ERRNO" { action += "(\(errnoName(rule.errnoRet ?? profile.defaultErrnoRet ?? UInt16(EPERM))))" }
+            let reason = "syscalls[\(index)]" + (rule.comment.map { $0.isEmpty ? "" : " (\($0))" } ?? "")
+            for name in rule.allNames where byName[name] == nil || byName[name]!.conditional {
+                byName[name] = Decision(syscall: name, action: action, reason: reason, conditional: !(rule.args ?? []).isEmpty)
+            }
+        }
+        var defaultAction = profile.defaultAction
+        if defaultAction == "SCMP_ACT_ERRNO" { defaultAction += "(\(errnoName(profile.defaultErrnoRet ?? UInt16(EPERM))))" }
+        var result: [Decision] = []
+        let native = nc_seccomp_native_arch()
+        for number in 0..<1024 {
+            guard let name = seccomp_syscall_resolve_num_arch(native, Int32(number)) else { continue }
+            defer { free(name) }
+            let syscall = String(cString: name)
+            result.append(byName[syscall] ?? Decision(syscall: syscall, action: defaultAction, reason: "default", conditional: false))
+        }
+        return result
+    }
+
+    static func errnoName(_ code: UInt16) -> String {
+        let names: [UInt16: String] = [1: "EPERM", 13: "EACCES", 22: "EINVAL", 38: "ENOSYS"]
+        return names[code] ?? String(code)
+    }
+}
