@@ -36,7 +36,7 @@ let package = Package(
 
         // Images, rootfs, containers.
         .target(name: "Runtime", dependencies: [
-            "CNM", "Security", "CArchive", "CDigest", "CRuntimeShim",
+            "CNM", "Security", "CArchive", "CDigest", "CRuntimeShim", "CSeccomp",
         ]),
 
         // The command line.

@@ -11,6 +11,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/ptrace.h>
+#include <sys/user.h>
+#include <sys/wait.h>
 #include <sys/mount.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -564,4 +567,44 @@ long shim_release_startup_memory(void) {
     }
     fclose(maps);
     return advised;
+}
+
+int shim_record_syscalls(char *const argv[], unsigned char seen[1024]) {
+    pid_t child = fork();
+    if (child < 0) return -1;
+    if (child == 0) {
+        if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0) _exit(126);
+        raise(SIGSTOP);
+        execv(argv[0], argv);
+        _exit(errno == ENOENT ? 127 : 126);
+    }
+    int status;
+    if (waitpid(child, &status, 0) < 0) return -1;
+    long options = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |
+                   PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL;
+    ptrace(PTRACE_SETOPTIONS, child, NULL, (void *)options);
+    ptrace(PTRACE_SYSCALL, child, NULL, NULL);
+    int result = -1;
+    while (1) {
+        pid_t pid = waitpid(-1, &status, __WALL);
+        if (pid < 0) break;
+        if (WIFEXITED(status) || WIFSIGNALED(status)) {
+            if (pid == child) result = status;
+            continue;
+        }
+        int signal = 0;
+        if (WIFSTOPPED(status)) {
+            int stop = WSTOPSIG(status);
+            if (stop == (SIGTRAP | 0x80)) {
+                struct user_regs_struct registers;
+                if (ptrace(PTRACE_GETREGS, pid, NULL, &registers) == 0 && registers.orig_rax < 1024) seen[registers.orig_rax] = 1;
+            } else if (stop == SIGTRAP || stop == SIGSTOP) {
+                // fork/clone/exec events and new children's first stop: not for the program.
+            } else {
+                signal = stop;
+            }
+        }
+        ptrace(PTRACE_SYSCALL, pid, NULL, (void *)(long)signal);
+    }
+    return result;
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FoundationEssentials
 import Glibc
 import Runtime
 import Security
@@ -7,8 +8,32 @@ struct SeccompCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "seccomp",
         abstract: "Work with seccomp profiles (Docker's JSON format).",
-        subcommands: [Compile.self, Check.self]
+        subcommands: [Compile.self, Check.self, Record.self]
     )
+
+    struct Record: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a command and write the smallest profile that lets it run (every process it starts is followed).")
+        @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the profile.", valueName: "FILE")) var output: String
+        @Argument(parsing: .postTerminator, help: ArgumentHelp("The command, after --.", valueName: "CMD")) var command: [String] = []
+
+        func validate() throws {
+            guard !command.isEmpty else { throw ValidationError("give the command after --: netctl seccomp record -o FILE -- CMD …") }
+        }
+
+        func run() throws {
+            let (profile, code) = try runtimeCall { try SeccompRecorder.record(command) }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let bytes = Array(try encoder.encode(profile)) + [10]
+            guard let file = fopen(output, "w") else { throw CLIError("cannot write \(output): \(String(cString: strerror(errno)))") }
+            fwrite(bytes, 1, bytes.count, file)
+            fclose(file)
+            let allowed = profile.syscalls?.first?.allNames.count ?? 0
+            FileHandleOutput.standardError("seccomp record: \(allowed) syscalls made; profile written to \(output)\n")
+            if code != 0 { throw ExitCode(code) }
+        }
+    }
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -144,6 +144,25 @@ import TestSupport
         }
     }
 
+    @Test func recordWritesAProfileTheWorkloadRunsUnder() throws {
+        try withNetctl { netctl in
+            let image = try netctl.importBusybox()
+            let profile = netctl.root + "-recorded.json"
+            defer { try? FileManager.default.removeItem(atPath: profile) }
+            let recorded = try netctl.netctl("seccomp", "record", "-o", profile, "--", "/bin/busybox", "echo", "recorded")
+            #expect(recorded.status == 0 && recorded.stdout == "recorded\n")
+            let names = try #require(((try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: profile))) as? [String: Any])?["syscalls"] as? [[String: Any]])?.first?["names"] as? [String])
+            #expect(names.contains("write") && names.contains("execve") && !names.contains("getdents64"))
+            // The workload runs under it; a syscall it never made (ls's getdents64) is denied.
+            #expect(try netctl.ok("run", "--rm", "--security-opt", "seccomp=\(profile)", image, "echo", "again") == "again\n")
+            let other = try netctl.netctl("run", "--rm", "--security-opt", "seccomp=\(profile)", image, "ls", "/")
+            #expect(other.status != 0 && other.stderr.contains("Operation not permitted"), "\(other.stdout) \(other.stderr)")
+            // Its exit code is the command's.
+            #expect(try netctl.netctl("seccomp", "record", "-o", profile, "--", "/bin/busybox", "false").status == 1)
+            #expect(try netctl.netctl("seccomp", "record", "-o", profile, "--", "no-such-program").status == 127)
+        }
+    }
+
     @Test func aChangedProfileIsCompiledAnew() throws {
         try withNetctl { netctl in
             let image = try netctl.importBusybox()

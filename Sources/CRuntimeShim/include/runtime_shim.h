@@ -167,3 +167,8 @@ int shim_receive_fd(int socket);
 // longer uses and asks the kernel to drop the pages of its own executable it mapped for
 // start-up; the few it needs later fault back in. Returns the bytes advised.
 long shim_release_startup_memory(void);
+
+// `seccomp record`: runs argv (argv[0] a path) under ptrace, following every fork,
+// vfork, clone and exec, and marks in `seen` (1024 entries) each x86_64 syscall number any
+// of its processes made. Returns the command's exit status as waitpid reports it, or -1.
+int shim_record_syscalls(char *const argv[], unsigned char seen[1024]);

@@ -9,6 +9,14 @@ public struct SeccompProfile: Codable, Sendable {
     public var archMap: [ArchMap]?
     public var syscalls: [Rule]?
 
+    public init(defaultAction: String, defaultErrnoRet: UInt16? = nil, architectures: [String]? = nil, archMap: [ArchMap]? = nil, syscalls: [Rule]? = nil) {
+        self.defaultAction = defaultAction
+        self.defaultErrnoRet = defaultErrnoRet
+        self.architectures = architectures
+        self.archMap = archMap
+        self.syscalls = syscalls
+    }
+
     public struct ArchMap: Codable, Sendable {
         public var architecture: String
         public var subArchitectures: [String]?
@@ -25,6 +33,12 @@ public struct SeccompProfile: Codable, Sendable {
         public var comment: String?
 
         public var allNames: [String] { (names ?? []) + (name.map { [$0] } ?? []) }
+
+        public init(names: [String], action: String, comment: String? = nil) {
+            self.names = names
+            self.action = action
+            self.comment = comment
+        }
     }
 
     public struct Argument: Codable, Sendable {
