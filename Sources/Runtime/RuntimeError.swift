@@ -44,11 +44,38 @@ public enum SeccompProfiles {
     }
 }
 
-/// Writes a whole file (created 0600 or truncated).
-func writeFile(_ bytes: [UInt8], to path: String) throws {
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+/// Writes a whole file (created with `mode`, or truncated).
+func writeFile(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
     guard fd >= 0 else { throw RuntimeError.system("write \(path)") }
     defer { close(fd) }
     let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     guard written == bytes.count else { throw RuntimeError.system("write \(path)") }
+}
+
+/// `mkdir -p PATH`.
+func makeDirectory(_ path: String) throws {
+    var prefix = ""
+    for part in path.split(separator: "/") {
+        prefix += "/\(part)"
+        if mkdir(prefix, 0o755) != 0 && errno != EEXIST { throw RuntimeError.system("mkdir \(prefix)") }
+    }
+}
+
+/// Everything left to read from a descriptor.
+func readAll(_ fd: Int32, name: String) throws -> [UInt8] {
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = retrying { read(fd, &chunk, chunk.count) }
+        guard count >= 0 else { throw RuntimeError.system(name) }
+        if count == 0 { return bytes }
+        bytes += chunk[0..<count]
+    }
+}
+
+extension Substring {
+    func trimmingCharacters() -> String {
+        String(self.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+    }
 }

@@ -200,12 +200,6 @@ public struct Cgroups: Codable, Sendable {
     }
 }
 
-extension Substring {
-    func trimmingCharacters() -> String {
-        String(self.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
-    }
-}
-
 extension Cgroups {
     /// A `cgroup` mount for a container at `target` (host path, before pivot_root): on v2
     /// a cgroup2 mount; on v1 and hybrid hosts a tmpfs with each v1 hierarchy bound below

@@ -129,6 +129,15 @@ extension ContainerRuntime {
                      seccompProfile: request.privileged ? nil : seccomp, appArmor: request.privileged ? "unconfined" : appArmor)
     }
 
+    /// The container's confinement, for its first process and every exec alike:
+    /// capabilities (for the process's `uid`), no_new_privs, seccomp and AppArmor.
+    func confine(_ plan: inout LaunchPlan, _ record: ContainerRecord, uid: UInt32) throws {
+        plan.capabilities = try capabilitySets(record.security, uid: uid)
+        plan.noNewPrivileges = record.security?.noNewPrivileges ?? false
+        plan.seccompFilter = try seccompFilter(record)
+        plan.apparmorProfile = try appArmorProfile(record)
+    }
+
     /// The AppArmor profile the container's processes are confined by: none where the
     /// kernel has no AppArmor; else the one asked for, or netctl's default, which is loaded
     /// (once per boot: apparmor_parser is not run when the kernel already has it).

@@ -63,11 +63,7 @@ extension ContainerRuntime {
         }
         plan.env = env
         plan.argv = request.command
-        let capabilities = try capabilitySets(record.security, uid: plan.uid)
-        plan.capabilities = (capabilities.bounding, capabilities.effective, capabilities.permitted, capabilities.inheritable, capabilities.ambient)
-        plan.noNewPrivileges = record.security?.noNewPrivileges ?? false
-        plan.seccompFilter = try seccompFilter(record)
-        plan.apparmorProfile = try appArmorProfile(record)
+        try confine(&plan, record, uid: plan.uid)
 
         let console = request.tty ? try Console() : nil
         if let console {

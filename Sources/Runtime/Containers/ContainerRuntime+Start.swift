@@ -50,11 +50,7 @@ extension ContainerRuntime {
         plan.cwd = record.config.workingDir
         plan.argv = [record.path] + record.args
         plan.env = record.config.env
-        let capabilities = try capabilitySets(record.security, uid: record.config.uid)
-        plan.capabilities = (capabilities.bounding, capabilities.effective, capabilities.permitted, capabilities.inheritable, capabilities.ambient)
-        plan.noNewPrivileges = record.security?.noNewPrivileges ?? false
-        plan.seccompFilter = try seccompFilter(record)
-        plan.apparmorProfile = try appArmorProfile(record)
+        try confine(&plan, record, uid: record.config.uid)
         if record.security?.privileged == true {
             // As Docker: nothing masked or read-only.
             plan.maskedPaths = []

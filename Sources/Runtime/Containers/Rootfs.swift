@@ -27,9 +27,9 @@ struct Rootfs {
         for path in [directory, upper, work, mountpoint] {
             guard mkdir(path, 0o755) == 0 || errno == EEXIST else { throw RuntimeError.system("mkdir \(path)") }
         }
-        try write(hosts, to: "\(directory)/hosts")
-        try write(record.config.hostname + "\n", to: "\(directory)/hostname")
-        try write(resolvConf, to: "\(directory)/resolv.conf")
+        try writeFile(Array(hosts.utf8), to: "\(directory)/hosts", mode: 0o644)
+        try writeFile(Array((record.config.hostname + "\n").utf8), to: "\(directory)/hostname", mode: 0o644)
+        try writeFile(Array(resolvConf.utf8), to: "\(directory)/resolv.conf", mode: 0o644)
 
         let upperRoot = try RootDirectory(path: upper)
         let lowerRoots = try layers.reversed().map { try RootDirectory(path: $0) }
@@ -93,14 +93,6 @@ struct Rootfs {
 
     static func tmpfsTarget(_ spec: String) -> String {
         String(spec.split(separator: ":", maxSplits: 1).first ?? "")
-    }
-
-    private func write(_ text: String, to path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw RuntimeError.system("write \(path)") }
-        defer { close(fd) }
-        let count = text.withCString { Glibc.write(fd, $0, strlen($0)) }
-        guard count == text.utf8.count else { throw RuntimeError.system("write \(path)") }
     }
 }
 

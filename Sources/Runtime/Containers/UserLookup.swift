@@ -58,14 +58,8 @@ struct UserLookup {
             guard let root = try? RootDirectory(path: layer) else { continue }
             let fd = root.open(parts[...], flags: O_RDONLY)
             guard fd >= 0 else { continue }
-            var bytes: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 16384)
-            while true {
-                let count = read(fd, &chunk, chunk.count)
-                if count <= 0 { break }
-                bytes += chunk[0..<count]
-            }
-            close(fd)
+            defer { close(fd) }
+            let bytes = (try? readAll(fd, name: path)) ?? []
             return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map {
                 $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
             }

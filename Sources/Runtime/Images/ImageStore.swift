@@ -202,14 +202,6 @@ public final class ImageStore {
         guard mkdir(path, 0o700) == 0 else { throw RuntimeError.system("mkdir \(path)") }
         return path
     }
-
-    func makeDirectory(_ path: String) throws {
-        var prefix = ""
-        for part in path.split(separator: "/") {
-            prefix += "/\(part)"
-            if mkdir(prefix, 0o755) != 0 && errno != EEXIST { throw RuntimeError.system("mkdir \(prefix)") }
-        }
-    }
 }
 
 /// Reads a whole (small) file: an index, a manifest, a config.
@@ -219,14 +211,7 @@ func readFile(_ path: String, name: String) throws -> [UInt8] {
         throw errno == ENOENT ? RuntimeError("\(name) is missing") : RuntimeError.system(name)
     }
     defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let count = retrying { read(fd, &chunk, chunk.count) }
-        guard count >= 0 else { throw RuntimeError.system(name) }
-        if count == 0 { return bytes }
-        bytes += chunk[0..<count]
-    }
+    return try readAll(fd, name: name)
 }
 
 /// JSONDecoder with its errors cut down to one line naming the field.

@@ -38,30 +38,17 @@ public final class OCIRuntime {
         if spec.process?.terminal == true {
             throw RuntimeError("\(bundle)/config.json: process.terminal is true, which needs --console-socket (not supported yet); set it to false")
         }
-        try store.locked {
-            if try store.get(Record.self, key(id)) != nil { throw RuntimeError("container \"\(id)\" already exists") }
-            try store.put(key(id), Record(id: id, bundle: bundle, pid: 0, pidStart: 0, created: Timestamp.now()))
-        }
-        var cgroups: Cgroups?
         do {
-            let directory = "\(storage)/\(id)"
-            try ImageStore(store: store, root: "/").makeDirectory(directory)
-            guard mkfifo(fifo(id), 0o600) == 0 else { throw RuntimeError.system("mkfifo \(fifo(id))") }
-            let fifoFD = open(fifo(id), SHIM_O_PATH | O_CLOEXEC)
-            guard fifoFD >= 0 else { throw RuntimeError.system("open \(fifo(id))") }
-            defer { close(fifoFD) }
-            cgroups = try Cgroups.create(for: "oci-\(id)", limits: limits(spec))
-            var opened: [Int32] = []
-            defer { opened.forEach { close($0) } }
-            var plan = try plan(spec, bundle: bundle, cgroups: cgroups, opened: &opened)
-            plan.startFIFO = fifoFD
-            let pid = try Launcher.spawn(plan, what: "container init")
-            try store.put(key(id), Record(id: id, bundle: bundle, pid: pid, pidStart: ProcessInfo.startTime(of: pid) ?? 0,
-                                          created: Timestamp.now(), cgroups: cgroups, annotations: spec.annotations))
+            _ = try launch(spec, bundle: bundle, id: id) { plan, opened in
+                try makeDirectory("\(storage)/\(id)")
+                guard mkfifo(fifo(id), 0o600) == 0 else { throw RuntimeError.system("mkfifo \(fifo(id))") }
+                let fifoFD = open(fifo(id), SHIM_O_PATH | O_CLOEXEC)
+                guard fifoFD >= 0 else { throw RuntimeError.system("open \(fifo(id))") }
+                opened.append(fifoFD)
+                plan.startFIFO = fifoFD
+            }
         } catch {
-            cgroups?.remove()
             removeTree("\(storage)/\(id)")
-            try? store.delete(key(id))
             throw error
         }
     }
@@ -116,26 +103,19 @@ public final class OCIRuntime {
     /// create + start + wait, in the foreground: returns the command's exit code.
     public func run(bundle: String, id: String) throws -> Int32 {
         let spec = try load(bundle: bundle, id: id)
-        try store.locked {
-            if try store.get(Record.self, key(id)) != nil { throw RuntimeError("container \"\(id)\" already exists") }
-            try store.put(key(id), Record(id: id, bundle: bundle, pid: 0, pidStart: 0, created: Timestamp.now()))
+        var console: Console?
+        let (pid, cgroups) = try launch(spec, bundle: bundle, id: id) { plan, _ in
+            plan.parentDeathSignal = SIGKILL
+            if spec.process?.terminal == true {
+                console = try Console()
+                plan.consoleSocket = console!.childEnd
+            }
         }
-        var cgroups: Cgroups?
         defer {
             cgroups?.killAll()
             cgroups?.remove()
             try? store.delete(key(id))
         }
-        cgroups = try Cgroups.create(for: "oci-\(id)", limits: limits(spec))
-        var opened: [Int32] = []
-        defer { opened.forEach { close($0) } }
-        var plan = try plan(spec, bundle: bundle, cgroups: cgroups, opened: &opened)
-        plan.parentDeathSignal = SIGKILL
-        let console = spec.process?.terminal == true ? try Console() : nil
-        plan.consoleSocket = console?.childEnd ?? -1
-        let pid = try Launcher.spawn(plan, what: "container init")
-        try store.put(key(id), Record(id: id, bundle: bundle, pid: pid, pidStart: ProcessInfo.startTime(of: pid) ?? 0,
-                                      created: Timestamp.now(), cgroups: cgroups, annotations: spec.annotations))
         shim_forward_signals(pid)
         if let console {
             let master = try console.receiveMaster()
@@ -145,6 +125,33 @@ public final class OCIRuntime {
         let (code, _) = Launcher.wait(pid)
         shim_forward_signals(-1)
         return code
+    }
+
+    /// Reserves the id, makes the cgroups, spawns the first process with the plan as
+    /// `configure` finishes it (descriptors it adds to `opened` are closed after the spawn),
+    /// and records it. A failure undoes all of it.
+    private func launch(_ spec: RuntimeSpec, bundle: String, id: String,
+                        configure: (inout LaunchPlan, inout [Int32]) throws -> Void) throws -> (pid_t, Cgroups?) {
+        try store.locked {
+            if try store.get(Record.self, key(id)) != nil { throw RuntimeError("container \"\(id)\" already exists") }
+            try store.put(key(id), Record(id: id, bundle: bundle, pid: 0, pidStart: 0, created: Timestamp.now()))
+        }
+        var cgroups: Cgroups?
+        do {
+            cgroups = try Cgroups.create(for: "oci-\(id)", limits: limits(spec))
+            var opened: [Int32] = []
+            defer { opened.forEach { close($0) } }
+            var plan = try plan(spec, bundle: bundle, cgroups: cgroups, opened: &opened)
+            try configure(&plan, &opened)
+            let pid = try Launcher.spawn(plan, what: "container init")
+            try store.put(key(id), Record(id: id, bundle: bundle, pid: pid, pidStart: ProcessInfo.startTime(of: pid) ?? 0,
+                                          created: Timestamp.now(), cgroups: cgroups, annotations: spec.annotations))
+            return (pid, cgroups)
+        } catch {
+            cgroups?.remove()
+            try? store.delete(key(id))
+            throw error
+        }
     }
 
     private func record(_ id: String) throws -> Record {
@@ -285,7 +292,7 @@ public final class OCIRuntime {
         plan.env = process.env ?? []
         if let caps = process.capabilities {
             do {
-                plan.capabilities = (
+                plan.capabilities = CapabilitySets(
                     bounding: try Capability.mask(caps.bounding ?? [], field: "process.capabilities.bounding"),
                     effective: try Capability.mask(caps.effective ?? [], field: "process.capabilities.effective"),
                     permitted: try Capability.mask(caps.permitted ?? [], field: "process.capabilities.permitted"),

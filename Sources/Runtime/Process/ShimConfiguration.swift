@@ -1,4 +1,5 @@
 import CRuntimeShim
+import Security
 import Glibc
 
 /// Everything the child needs, prepared in Swift: what CRuntimeShim's `shim_config` holds,
@@ -48,7 +49,7 @@ struct LaunchPlan {
     var groups: [UInt32] = []
     var cwd: String?
 
-    var capabilities: (bounding: UInt64, effective: UInt64, permitted: UInt64, inheritable: UInt64, ambient: UInt64)?
+    var capabilities: CapabilitySets?
     var noNewPrivileges = false
     var apparmorProfile: String?
     var seccompFilter: [UInt8]?

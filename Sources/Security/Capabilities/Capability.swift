@@ -45,6 +45,14 @@ public struct CapabilitySets: Sendable, Equatable {
     public var inheritable: UInt64
     public var ambient: UInt64
 
+    public init(bounding: UInt64, effective: UInt64, permitted: UInt64, inheritable: UInt64, ambient: UInt64) {
+        self.bounding = bounding
+        self.effective = effective
+        self.permitted = permitted
+        self.inheritable = inheritable
+        self.ambient = ambient
+    }
+
     /// Docker's default 14.
     public static let dockerDefault = [
         "CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID", "SETFCAP", "SETPCAP",

@@ -85,8 +85,7 @@ public enum SeccompCompiler {
     /// sub-architectures (x86_64: x86 and x32), else the `architectures` list.
     static func architectures(_ profile: SeccompProfile) throws -> [UInt32] {
         func resolve(_ name: String) throws -> UInt32 {
-            let short = (name.hasPrefix("SCMP_ARCH_") ? String(name.dropFirst(10)) : name).lowercased()
-            let arch = seccomp_arch_resolve_name(short)
+            let arch = architecture(name)
             guard arch != 0 else { throw SeccompError("seccomp profile: \"\(name)\" is not an architecture libseccomp knows") }
             return arch
         }
@@ -109,15 +108,7 @@ public enum SeccompCompiler {
             return capabilities & (1 << UInt64(number)) != 0
         }
         let native = nc_seccomp_native_arch()
-        // Rules name architectures as Go does (amd64, 386, arm64); archMap as libseccomp.
-        func resolved(_ names: [String]) -> [UInt32] {
-            let go = ["amd64": "x86_64", "386": "x86", "arm64": "aarch64", "ppc64le": "ppc64le", "s390x": "s390x", "x32": "x32",
-                      "arm": "arm", "mips64": "mips64", "mips64le": "mipsel64", "riscv64": "riscv64", "loong64": "loongarch64"]
-            return names.map { name in
-                let short = (name.hasPrefix("SCMP_ARCH_") ? String(name.dropFirst(10)) : name).lowercased()
-                return seccomp_arch_resolve_name(go[short] ?? short)
-            }
-        }
+        func resolved(_ names: [String]) -> [UInt32] { names.map(architecture) }
         if let include = rule.includes {
             for cap in include.caps ?? [] where try !held(cap) { return false }
             if let arches = include.arches, !arches.isEmpty, !resolved(arches).contains(native) { return false }
@@ -128,6 +119,14 @@ public enum SeccompCompiler {
             if let arches = exclude.arches, resolved(arches).contains(native) { return false }
         }
         return true
+    }
+
+    /// libseccomp's number for an architecture, 0 if unknown. archMap names them as
+    /// libseccomp does (SCMP_ARCH_X86_64), rules' includes and excludes as Go does (amd64).
+    private static func architecture(_ name: String) -> UInt32 {
+        let go = ["amd64": "x86_64", "386": "x86", "arm64": "aarch64", "mips64le": "mipsel64", "loong64": "loongarch64"]
+        let short = (name.hasPrefix("SCMP_ARCH_") ? String(name.dropFirst(10)) : name).lowercased()
+        return seccomp_arch_resolve_name(go[short] ?? short)
     }
 
     private static func version(_ text: String) -> [Int] {
