@@ -63,7 +63,8 @@ struct BadInputTests {
             #expect(result.stderr.contains(badCase.message), "stderr: \(result.stderr)")
             #expect(result.stdout.isEmpty)
             #expect(try netctl.stateSnapshot() == stateBefore)
-            #expect(try netctl.kernelSnapshot() == kernelBefore)
+            let kernelAfter = try netctl.kernelSnapshot()
+            #expect(kernelAfter == kernelBefore, "gone: \(Set(kernelBefore).subtracting(kernelAfter)), new: \(Set(kernelAfter).subtracting(kernelBefore))")
             #expect(try netctl.links(in: second) == sandboxLinksBefore)
         }
     }

@@ -98,10 +98,13 @@ public final class NetctlHarness {
     }
 
     /// Links with their addresses and masters in the host namespace, for the same purpose.
+    /// IPv6 link-local addresses are left out: the kernel adds them on its own when a
+    /// bridge or veth gets carrier, which happens asynchronously after a port joins.
     public func kernelSnapshot() throws -> [String] {
         let session = try host.session()
         let links = try session.links().map { "\($0.name) master=\($0.masterIndex ?? 0) up=\($0.isUp) mtu=\($0.mtu)" }
         let addresses = try session.addresses().map { "\($0.interfaceIndex) \($0.network)" }
+            .filter { !$0.contains(" fe80:") }
         return (links + addresses + NetworkNamespace.names().filter { sandboxNames.contains($0) }).sorted()
     }
 
