@@ -54,6 +54,7 @@ let package = Package(
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "Netlink", "TestSupport"]),
         .testTarget(name: "CNMTests", dependencies: ["CNM", "TestSupport"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"]),
+        .testTarget(name: "SecurityTests", dependencies: ["Security", "CSeccomp"]),
         .testTarget(name: "NetctlTests", dependencies: ["TestSupport", "Netlink", "NFTables"]),
     ],
     swiftLanguageModes: [.v6]

@@ -37,6 +37,13 @@ func loadLibrary(_ load: (UnsafeMutablePointer<CChar>, Int) -> Int32) throws {
 }
 
 /// Reading profiles from files, with the runtime's one-line JSON errors.
+/// `path` made absolute against the working directory.
+public func absolutePath(_ path: String) -> String {
+    if path.hasPrefix("/") { return path }
+    var buffer = [CChar](repeating: 0, count: 4096)
+    return (getcwd(&buffer, buffer.count).map { String(cString: $0) } ?? ".") + "/" + path
+}
+
 public enum SeccompProfiles {
     public static func load(_ path: String) throws -> SeccompProfile {
         let bytes = try readFile(path, name: "seccomp profile \(path)")

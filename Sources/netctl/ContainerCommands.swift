@@ -53,7 +53,7 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Add a capability (or ALL).", valueName: "CAP")) var capAdd: [String] = []
     @Option(name: .long, help: ArgumentHelp("Drop a capability (or ALL).", valueName: "CAP")) var capDrop: [String] = []
     @Flag(name: .long, help: "Every capability, nothing masked.") var privileged = false
-    @Option(name: .long, help: ArgumentHelp("no-new-privileges[=true|false], seccomp=unconfined, apparmor=unconfined.", valueName: "OPT"))
+    @Option(name: .long, help: ArgumentHelp("no-new-privileges[=true|false], seccomp=unconfined|PATH, apparmor=unconfined|NAME.", valueName: "OPT"))
     var securityOpt: [String] = []
     @Option(name: .long, help: ArgumentHelp("A secure-run profile (netctl profile ls); flags override it.", valueName: "NAME"))
     var profile: String?
@@ -329,6 +329,21 @@ struct ContainerInspect: Encodable {
     /// netctl's own: the effective confinement, read from /proc while the container runs.
     var Confinement: Runtime.Confinement?
 
+    /// As Docker lists them: the built-in seccomp profile is not named, no profile is
+    /// `seccomp=unconfined` (implied by --privileged).
+    static func securityOptions(_ security: ContainerRecord.SecuritySettings?) -> [String] {
+        guard let security else { return [] }
+        var options = security.noNewPrivileges ? ["no-new-privileges"] : []
+        switch security.seccompProfile {
+        case ContainerRecord.SecuritySettings.builtinSeccomp?: break
+        case let path?: options.append("seccomp=\(path)")
+        case nil where !security.privileged: options.append("seccomp=unconfined")
+        case nil: break
+        }
+        if let appArmor = security.appArmor { options.append("apparmor=\(appArmor)") }
+        return options
+    }
+
     init(_ record: ContainerRecord, runtime: ContainerRuntime) throws {
         Id = record.id
         Created = record.created
@@ -347,7 +362,7 @@ struct ContainerInspect: Encodable {
             Memory: record.host.limits.memory ?? 0, NanoCpus: record.host.limits.nanoCPUs ?? 0, PidsLimit: record.host.limits.pids,
             PortBindings: record.host.publish, CapAdd: record.security?.capAdd ?? [], CapDrop: record.security?.capDrop ?? [],
             Privileged: record.security?.privileged ?? false,
-            SecurityOpt: (record.security?.noNewPrivileges == true ? ["no-new-privileges"] : []) + (record.security?.seccompProfile.map { ["seccomp=\($0)"] } ?? []) + (record.security?.appArmor.map { ["apparmor=\($0)"] } ?? []))
+            SecurityOpt: Self.securityOptions(record.security))
         self.Config = .init(Hostname: record.config.hostname, User: record.config.user, Tty: record.config.tty,
                        OpenStdin: record.config.interactive, Env: record.config.env, Cmd: [record.path] + record.args,
                        Image: record.image, WorkingDir: record.config.workingDir,

@@ -15,10 +15,7 @@ struct RuntimeCommand: ParsableCommand {
         @Option(name: [.customShort("b"), .long], help: ArgumentHelp("The bundle directory.", valueName: "DIR")) var bundle = "."
         @Argument(help: "Container id.") var id: String
 
-        var absoluteBundle: String {
-            if bundle.hasPrefix("/") { return bundle }
-            return FilePath.current + "/" + bundle
-        }
+        var absoluteBundle: String { absolutePath(bundle) }
     }
 
     struct Create: ParsableCommand {
@@ -100,9 +97,3 @@ func runtimeCall<T>(_ body: () throws -> T) throws -> T {
     }
 }
 
-enum FilePath {
-    static var current: String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        return getcwd(&buffer, buffer.count).map { String(cString: $0) } ?? "."
-    }
-}

@@ -8,8 +8,25 @@ struct SeccompCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "seccomp",
         abstract: "Work with seccomp profiles (Docker's JSON format).",
-        subcommands: [Compile.self, Check.self, Record.self]
+        subcommands: [Default.self, Compile.self, Check.self, Record.self]
     )
+
+    /// The profile at `path`, or netctl's built-in default when none is given.
+    static func load(_ path: String?) throws -> SeccompProfile {
+        guard let path else { return .builtinDefault }
+        return try runtimeCall { try SeccompProfiles.load(path) }
+    }
+
+    struct Default: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the built-in default profile (Docker's decisions) in Docker's JSON, to start one of your own from.")
+
+        func run() throws {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(SeccompProfile.builtinDefault), as: UTF8.self))
+        }
+    }
 
     struct Record: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -40,11 +57,11 @@ struct SeccompCommand: ParsableCommand {
             abstract: "What a profile decides for each syscall of this machine, and which rule decides it.")
         @Option(name: .long, help: ArgumentHelp("As for a container with this capability added.", valueName: "CAP")) var capAdd: [String] = []
         @Flag(name: .long, help: "Only the syscalls it does not simply allow.") var denied = false
-        @Argument(help: ArgumentHelp("The profile.", valueName: "PROFILE")) var profile: String
+        @Argument(help: ArgumentHelp("The profile (default: the built-in one).", valueName: "PROFILE")) var profile: String?
 
         func run() throws {
             do {
-                let profile = try SeccompProfiles.load(profile)
+                let profile = try SeccompCommand.load(profile)
                 let capabilities = try CapabilitySets.resolve(add: capAdd, drop: [], privileged: false, uid: 0)
                 let decisions = try SeccompCheck.decisions(profile, capabilities: capabilities.bounding)
                 let shown = denied ? decisions.filter { $0.action != "SCMP_ACT_ALLOW" || $0.conditional } : decisions
@@ -53,6 +70,9 @@ struct SeccompCommand: ParsableCommand {
                 })
                 let allowed = decisions.filter { $0.action == "SCMP_ACT_ALLOW" && !$0.conditional }.count
                 print("\(allowed) of \(decisions.count) syscalls allowed outright")
+                if let newest = try SeccompCheck.newestSyscall(profile) {
+                    print("syscalls after \(newest.name) (\(newest.number)) answer ENOSYS: they are newer than the profile")
+                }
             } catch let error as SeccompError {
                 throw CLIError(error.description)
             } catch let error as CapabilityError {
@@ -66,14 +86,14 @@ struct SeccompCommand: ParsableCommand {
             abstract: "Compile a profile to BPF (binary, to stdout) or libseccomp's pseudo-C, for Docker's default capabilities.")
         @Option(name: .long, help: "bpf or pfc.") var format = "pfc"
         @Option(name: .long, help: ArgumentHelp("As for a container with this capability added.", valueName: "CAP")) var capAdd: [String] = []
-        @Argument(help: ArgumentHelp("The profile.", valueName: "PROFILE")) var profile: String
+        @Argument(help: ArgumentHelp("The profile (default: the built-in one).", valueName: "PROFILE")) var profile: String?
 
         func run() throws {
             guard let format = SeccompCompiler.Format(rawValue: format) else {
                 throw CLIError("invalid --format \"\(format)\": expected bpf or pfc")
             }
             do {
-                let profile = try SeccompProfiles.load(profile)
+                let profile = try SeccompCommand.load(profile)
                 let capabilities = try CapabilitySets.resolve(add: capAdd, drop: [], privileged: false, uid: 0)
                 let bytes = try SeccompCompiler.compile(profile, capabilities: capabilities.bounding, format: format)
                 _ = bytes.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }

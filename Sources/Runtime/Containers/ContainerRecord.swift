@@ -62,10 +62,13 @@ public struct ContainerRecord: Codable, Sendable {
         public var capDrop: [String]
         public var privileged: Bool
         public var noNewPrivileges: Bool
-        /// The seccomp profile (Docker's JSON) given with `--security-opt seccomp=PATH`. It is
-        /// compiled for the container's capabilities when the container is created, and the
-        /// program is kept with it (seccomp.bpf) for every start and exec.
+        /// The seccomp profile: `default` (the built-in one, `builtinSeccomp`), the absolute
+        /// path of one in Docker's JSON (`--security-opt seccomp=PATH`), or nil for none
+        /// (`seccomp=unconfined`, `--privileged`). It is compiled for the container's
+        /// capabilities when the container is created, and the program is kept with it
+        /// (seccomp.bpf) for every start and exec.
         public var seccompProfile: String? = nil
+        public static let builtinSeccomp = "default"
         /// `--security-opt apparmor=NAME|unconfined`; nil: netctl's default where the kernel
         /// has AppArmor.
         public var appArmor: String? = nil

@@ -13,9 +13,10 @@ extension ContainerRuntime {
         let image = try images.image(request.image)
         var record = try makeRecord(request, image: image)
         // Compiled (or found compiled) before anything changes: a bad profile stops here.
-        let filter = try record.security?.seccompProfile.map { path in
+        let filter = try record.security?.seccompProfile.map { profile in
             try SeccompCache(directory: "\(storage)/seccomp").filter(
-                profilePath: path, capabilities: try capabilitySets(record.security, uid: record.config.uid).bounding)
+                profilePath: profile == ContainerRecord.SecuritySettings.builtinSeccomp ? nil : profile,
+                capabilities: try capabilitySets(record.security, uid: record.config.uid).bounding)
         }
         try store.locked {
             if try containers().contains(where: { $0.name == record.name }) {
@@ -101,7 +102,7 @@ extension ContainerRuntime {
     /// `--cap-add`, `--cap-drop`, `--privileged` and `--security-opt`.
     func securitySettings(_ request: RunRequest) throws -> ContainerRecord.SecuritySettings {
         var noNewPrivileges = false
-        var seccomp: String?
+        var seccomp: String? = ContainerRecord.SecuritySettings.builtinSeccomp
         var appArmor: String?
         for option in request.securityOptions {
             let parts = option.split(separator: option.contains("=") ? "=" : ":", maxSplits: 1).map(String.init)
@@ -111,18 +112,18 @@ extension ContainerRuntime {
             case ("no-new-privileges", "false"):
                 noNewPrivileges = false
             case ("seccomp", "unconfined"):
-                continue  // no filter unless a profile is given
+                seccomp = nil
             case ("apparmor", "unconfined"):
                 appArmor = "unconfined"
             case ("seccomp", let path?):
-                seccomp = path
+                seccomp = absolutePath(path)
             case ("apparmor", _?) where access("/sys/kernel/security/apparmor", F_OK) != 0:
                 throw RuntimeError("--security-opt \"\(option)\": this kernel has no AppArmor")
             case ("apparmor", let name?):
                 do { try AppArmorProfile.validate(name) } catch let error as CapabilityError { throw RuntimeError(error.description) }
                 appArmor = name
             default:
-                throw RuntimeError("invalid --security-opt \"\(option)\": expected no-new-privileges[=true|false], seccomp=unconfined or apparmor=unconfined")
+                throw RuntimeError("invalid --security-opt \"\(option)\": expected no-new-privileges[=true|false], seccomp=unconfined|PATH or apparmor=unconfined|NAME")
             }
         }
         return .init(capAdd: request.capAdd, capDrop: request.capDrop, privileged: request.privileged, noNewPrivileges: noNewPrivileges,

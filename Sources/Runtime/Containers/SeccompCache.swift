@@ -1,3 +1,4 @@
+import FoundationEssentials
 import Glibc
 import Security
 
@@ -9,10 +10,11 @@ import Security
 struct SeccompCache {
     let directory: String
 
-    /// The BPF for the profile at `path` and `capabilities`: cached, or compiled and cached.
-    func filter(profilePath path: String, capabilities: UInt64) throws -> [UInt8] {
-        let source = try readFile(path, name: "seccomp profile \(path)")
-        var key = Array("netctl-seccomp-1 \(capabilities) ".utf8)
+    /// The BPF for the profile at `path` (nil: the built-in default) and `capabilities`:
+    /// cached, or compiled and cached.
+    func filter(profilePath path: String?, capabilities: UInt64) throws -> [UInt8] {
+        let source = try path.map { try readFile($0, name: "seccomp profile \($0)") } ?? Self.builtinSource
+        var key = Array("netctl-seccomp-2 \(capabilities) ".utf8)
         key += source
         let file = "\(directory)/\(Self.fnv1a(key)).bpf"
         if let cached = try? readFile(file, name: file), cached.count > key.count + 8 {
@@ -21,9 +23,9 @@ struct SeccompCache {
                 return Array(cached[(8 + length)...])
             }
         }
-        let profile = try decodeJSON(SeccompProfile.self, source, what: "seccomp profile \(path)")
         let bpf: [UInt8]
         do {
+            let profile = try path.map { try decodeJSON(SeccompProfile.self, source, what: "seccomp profile \($0)") } ?? .builtinDefault
             bpf = try SeccompCompiler.compile(profile, capabilities: capabilities)
         } catch let error as SeccompError {
             throw RuntimeError(error.description)
@@ -35,6 +37,13 @@ struct SeccompCache {
         try? write(entry, to: file)
         return bpf
     }
+
+    /// The built-in profile as the cache's key: it changes only with netctl itself.
+    static let builtinSource: [UInt8] = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return Array((try? encoder.encode(SeccompProfile.builtinDefault)) ?? Data())
+    }()
 
     private func write(_ bytes: [UInt8], to file: String) throws {
         if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw RuntimeError.system("mkdir \(directory)") }

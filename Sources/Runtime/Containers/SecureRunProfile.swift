@@ -62,11 +62,21 @@ extension ContainerRuntime {
     }
 
     /// Saves a profile after checking that a container could be run with it.
+    /// A seccomp profile it names is compiled once here (so a bad one is refused now) and
+    /// kept by its absolute path.
     public func createProfile(_ profile: SecureRunProfile) throws {
         do { try validateName(profile.name, of: "profile") } catch let error as CNMError { throw RuntimeError(error.description) }
-        var probe = RunRequest(image: "")
-        probe = profile.apply(to: probe)
-        _ = try capabilitySets(try securitySettings(probe), uid: 0)
+        var profile = profile
+        profile.securityOptions = profile.securityOptions.map { option in
+            guard option.hasPrefix("seccomp="), option != "seccomp=unconfined" else { return option }
+            return "seccomp=" + absolutePath(String(option.dropFirst(8)))
+        }
+        let probe = profile.apply(to: RunRequest(image: ""))
+        let security = try securitySettings(probe)
+        let capabilities = try capabilitySets(security, uid: 0)
+        if let path = security.seccompProfile, path != ContainerRecord.SecuritySettings.builtinSeccomp {
+            _ = try SeccompCache(directory: "\(storage)/seccomp").filter(profilePath: path, capabilities: capabilities.bounding)
+        }
         _ = try probe.memory.map(Self.parseMemory)
         _ = try probe.cpus.map(Self.parseCPUs)
         _ = try probe.pidsLimit.map(Self.parsePids)

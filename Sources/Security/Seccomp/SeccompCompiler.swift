@@ -15,7 +15,8 @@ public enum SeccompCompiler {
         defer { seccomp_release(context) }
         seccomp_attr_set(context, SCMP_FLTATR_CTL_OPTIMIZE, 2)
 
-        for arch in try architectures(profile) where arch != nc_seccomp_native_arch() {
+        let arches = try architectures(profile)
+        for arch in arches where arch != nc_seccomp_native_arch() {
             let result = seccomp_arch_add(context, arch)
             guard result == 0 || result == -EEXIST else { throw SeccompError("seccomp: adding an architecture failed: \(String(cString: strerror(-result)))") }
         }
@@ -49,7 +50,16 @@ public enum SeccompCompiler {
         let result = nc_seccomp_export(context, format == .pfc ? 1 : 0, &bytes, &length)
         guard result == 0, let bytes else { throw SeccompError("seccomp: exporting the filter failed (\(result))") }
         defer { free(bytes) }
-        return Array(UnsafeBufferPointer(start: bytes, count: length))
+        let program = Array(UnsafeBufferPointer(start: bytes, count: length))
+        guard NewerSyscalls.applies(toDefault: defaultAction) else { return program }
+        let newest = NewerSyscalls.newest(in: profile, arches: [nc_seccomp_native_arch()] + arches)
+        switch format {
+        case .bpf:
+            return NewerSyscalls.patch(program, defaultAction: defaultAction, newest: newest)
+        case .pfc:
+            let note = newest.map { "# syscalls after \($0.name) (\($0.number)) on arch 0x\(String($0.arch, radix: 16)): ERRNO(\(ENOSYS)), newer than the profile\n" }
+            return program + Array(note.joined().utf8)
+        }
     }
 
     // MARK: Profile fields
@@ -177,6 +187,14 @@ public enum SeccompCheck {
             result.append(byName[syscall] ?? Decision(syscall: syscall, action: defaultAction, reason: "default", conditional: false))
         }
         return result
+    }
+
+    /// The newest syscall the profile names on this machine's architecture, after which
+    /// syscalls answer ENOSYS; nil when the profile does not deny by default.
+    public static func newestSyscall(_ profile: SeccompProfile) throws -> (name: String, number: UInt32)? {
+        let defaultAction = try SeccompCompiler.action(profile.defaultAction, errno: profile.defaultErrnoRet, profile: profile, field: "defaultAction")
+        guard NewerSyscalls.applies(toDefault: defaultAction) else { return nil }
+        return NewerSyscalls.newest(in: profile, arches: [nc_seccomp_native_arch()]).first.map { ($0.name, $0.number) }
     }
 
     static func errnoName(_ code: UInt16) -> String {

@@ -34,10 +34,15 @@ public struct SeccompProfile: Codable, Sendable {
 
         public var allNames: [String] { (names ?? []) + (name.map { [$0] } ?? []) }
 
-        public init(names: [String], action: String, comment: String? = nil) {
+        public init(names: [String], action: String, errnoRet: UInt16? = nil, args: [Argument]? = nil, comment: String? = nil,
+                    includes: Filter? = nil, excludes: Filter? = nil) {
             self.names = names
             self.action = action
+            self.errnoRet = errnoRet
+            self.args = args
             self.comment = comment
+            self.includes = includes
+            self.excludes = excludes
         }
     }
 
