@@ -1,4 +1,3 @@
-import FoundationEssentials
 import Glibc
 import Security
 
@@ -38,12 +37,8 @@ struct SeccompCache {
         return bpf
     }
 
-    /// The built-in profile as the cache's key: it changes only with netctl itself.
-    static let builtinSource: [UInt8] = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return Array((try? encoder.encode(SeccompProfile.builtinDefault)) ?? Data())
-    }()
+    /// The built-in profile's part of the cache key.
+    static var builtinSource: [UInt8] { Array(("built-in\n" + SeccompProfile.builtinDefault.fingerprint).utf8) }
 
     private func write(_ bytes: [UInt8], to file: String) throws {
         if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw RuntimeError.system("mkdir \(directory)") }

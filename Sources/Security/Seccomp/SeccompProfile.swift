@@ -60,6 +60,28 @@ public struct SeccompProfile: Codable, Sendable {
     }
 }
 
+extension SeccompProfile {
+    /// Every field the compiler reads, in a fixed order: a cache key for a profile that is
+    /// not read from a file, some twenty times cheaper to make than its JSON.
+    public var fingerprint: String {
+        func list(_ items: [String]?) -> String { (items ?? []).joined(separator: ",") }
+        func filter(_ filter: Filter?) -> String {
+            guard let filter else { return "-" }
+            return list(filter.caps) + ";" + list(filter.arches) + ";" + (filter.minKernel ?? "")
+        }
+        var text = defaultAction + " " + String(defaultErrnoRet ?? 0) + " " + list(architectures)
+        for entry in archMap ?? [] { text += " " + entry.architecture + ":" + list(entry.subArchitectures) }
+        for rule in syscalls ?? [] {
+            text += "\n" + rule.action + " " + String(rule.errnoRet ?? 0) + " " + list(rule.allNames)
+            text += " " + filter(rule.includes) + " " + filter(rule.excludes)
+            for argument in rule.args ?? [] {
+                text += " " + String(argument.index) + argument.op + String(argument.value) + "," + String(argument.valueTwo ?? 0)
+            }
+        }
+        return text
+    }
+}
+
 public struct SeccompError: Error, CustomStringConvertible, Sendable {
     public var description: String
     public init(_ description: String) { self.description = description }
