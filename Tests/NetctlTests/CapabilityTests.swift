@@ -85,7 +85,17 @@ import TestSupport
             #expect(saved.first?["capDrop"] as? [String] == ["NET_RAW"])
             #expect(try netctl.ok("run", "--rm", "--profile", "web-safe", image, "grep", "CapEff", "/proc/self/status") == "CapEff:\t00000000a80405fb\n")
             try netctl.ok("profile", "rm", "web-safe")
+            // A saved profile with a seccomp profile of its own; a flag lifts it.
+            let seccomp = netctl.root + "-no-mkdir.json"
+            defer { try? FileManager.default.removeItem(atPath: seccomp) }
+            try "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"mkdir\", \"mkdirat\"], \"action\": \"SCMP_ACT_ERRNO\"}]}"
+                .write(toFile: seccomp, atomically: true, encoding: .utf8)
+            try netctl.ok("profile", "create", "--security-opt", "seccomp=\(seccomp)", "no-mkdir")
+            let denied = try netctl.netctl("run", "--rm", "--profile", "no-mkdir", image, "mkdir", "/tmp/x")
+            #expect(denied.status != 0 && denied.stderr.contains("Operation not permitted"), "\(denied.stderr)")
+            #expect(try netctl.netctl("run", "--rm", "--profile", "no-mkdir", "--security-opt", "seccomp=unconfined", image, "mkdir", "/tmp/x").status == 0)
             // Refused: unknown profile, a bad profile, a built-in removed, a duplicate.
+            #expect(try netctl.netctl("profile", "create", "--security-opt", "seccomp=/nonexistent.json", "bad").stderr.contains("/nonexistent.json is missing"))
             #expect(try netctl.netctl("run", "--rm", "--profile", "web-safe", image, "true").stderr.contains("profile \"web-safe\" not found"))
             #expect(try netctl.netctl("profile", "create", "--cap-add", "BOGUS", "bad").stderr.contains("unknown capability \"BOGUS\""))
             #expect(try netctl.netctl("profile", "create", "--memory", "lots", "bad").stderr.contains("invalid --memory \"lots\""))

@@ -172,6 +172,15 @@ import TestSupport
             #expect(plain["getpid"] == nil && plain["read"] == nil)
             let admin = try decisions(["--cap-add", "SYS_ADMIN"])
             #expect(admin["unshare"] == nil && admin["mount"] == nil && admin["keyctl"] == "SCMP_ACT_ERRNO(EPERM)")
+
+            // Without a PROFILE: the built-in one, which gives its reasons.
+            let builtin = try netctl.ok("seccomp", "check", "--denied").split(separator: "\n")
+            #expect(builtin.contains { $0.hasPrefix("keyctl ") && $0.contains("kernel keyrings are not namespaced") })
+            #expect(builtin.contains { $0.hasPrefix("mount ") && $0.contains("mounting needs CAP_SYS_ADMIN") })
+            let summary = { (lines: [Substring]) in lines.first { $0.hasSuffix("syscalls allowed outright") } }
+            let docker = try netctl.ok("seccomp", "check", Self.mobyDefault).split(separator: "\n")
+            #expect(summary(builtin) != nil && summary(builtin) == summary(docker))
+            #expect(builtin.last?.contains("answer ENOSYS: they are newer than the profile") == true)
         }
     }
 
