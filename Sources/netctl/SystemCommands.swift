@@ -32,7 +32,8 @@ struct SystemCommand: ParsableCommand {
                 ("Sandboxes", String(try controller.sandboxes().count)),
                 ("Endpoints", String(try controller.allEndpoints().count)),
                 ("Cgroups", Cgroups.layoutDescription),
-                ("Security", "capabilities, seccomp (libseccomp), no_new_privs"),
+                ("Security", "capabilities (Docker's 14 by default), no_new_privs, seccomp (libseccomp \(SeccompCheck.libraryVersion))"),
+                ("Seccomp", "containers run under the built-in default profile unless seccomp=unconfined|PATH or --privileged"),
                 ("AppArmor", AppArmorProfile.kernelHasAppArmor
                     ? "enabled; containers run under \(AppArmorProfile.defaultName) unless apparmor=unconfined"
                     : "not in this kernel: the default profile is skipped (an explicitly requested profile is an error)"),

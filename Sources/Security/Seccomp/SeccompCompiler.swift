@@ -197,6 +197,12 @@ public enum SeccompCheck {
         return NewerSyscalls.newest(in: profile, arches: [nc_seccomp_native_arch()]).first.map { ($0.name, $0.number) }
     }
 
+    /// libseccomp's version, as it reports it at run time.
+    public static var libraryVersion: String {
+        guard let version = seccomp_version() else { return "unknown" }
+        return "\(version.pointee.major).\(version.pointee.minor).\(version.pointee.micro)"
+    }
+
     static func errnoName(_ code: UInt16) -> String {
         let names: [UInt16: String] = [1: "EPERM", 13: "EACCES", 22: "EINVAL", 38: "ENOSYS"]
         return names[code] ?? String(code)
