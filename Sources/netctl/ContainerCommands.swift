@@ -53,7 +53,7 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Add a capability (or ALL).", valueName: "CAP")) var capAdd: [String] = []
     @Option(name: .long, help: ArgumentHelp("Drop a capability (or ALL).", valueName: "CAP")) var capDrop: [String] = []
     @Flag(name: .long, help: "Every capability, nothing masked.") var privileged = false
-    @Option(name: .long, help: ArgumentHelp("no-new-privileges[=true|false], seccomp=unconfined|PATH, apparmor=unconfined|NAME.", valueName: "OPT"))
+    @Option(name: .long, help: ArgumentHelp("no-new-privileges[=true|false], seccomp=unconfined|PATH, apparmor=unconfined|NAME, systempaths=unconfined.", valueName: "OPT"))
     var securityOpt: [String] = []
     @Option(name: .long, help: ArgumentHelp("A secure-run profile (netctl profile ls); flags override it.", valueName: "NAME"))
     var profile: String?
@@ -341,6 +341,7 @@ struct ContainerInspect: Encodable {
         case nil: break
         }
         if let appArmor = security.appArmor { options.append("apparmor=\(appArmor)") }
+        if security.systemPathsUnconfined == true, !security.privileged { options.append("systempaths=unconfined") }
         return options
     }
 

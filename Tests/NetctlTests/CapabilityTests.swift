@@ -126,6 +126,20 @@ import TestSupport
         }
     }
 
+    /// Docker's masked and read-only /proc and /sys paths, and systempaths=unconfined.
+    @Test func systemPathsAreConfinedUnlessAskedNotTo() throws {
+        try withNetctl { netctl in
+            let image = try netctl.importBusybox()
+            let script = "for p in /proc/keys /proc/sys /proc/bus; do echo $p=$(grep -c \" $p \" /proc/self/mountinfo); done"
+            #expect(try netctl.ok("run", "--rm", image, "sh", "-c", script) == "/proc/keys=1\n/proc/sys=1\n/proc/bus=1\n")
+            let id = try netctl.ok("run", "-d", "--security-opt", "systempaths=unconfined", image, "sleep", "30")
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(try netctl.ok("exec", id, "sh", "-c", script) == "/proc/keys=0\n/proc/sys=0\n/proc/bus=0\n")
+            let inspected = try JSONSerialization.jsonObject(with: Data(try netctl.ok("inspect", id).utf8)) as! [[String: Any]]
+            #expect((inspected[0]["HostConfig"] as? [String: Any])?["SecurityOpt"] as? [String] == ["systempaths=unconfined"])
+        }
+    }
+
     @Test func badSecurityInputIsRefused() throws {
         try withNetctl { netctl in
             let image = try netctl.importBusybox()
@@ -134,6 +148,7 @@ import TestSupport
                 (["--cap-drop", "cap_nope"], "unknown capability \"cap_nope\""),
                 (["--security-opt", "label=disable"], "invalid --security-opt \"label=disable\""),
                 (["--security-opt", "no-new-privileges=maybe"], "invalid --security-opt"),
+                (["--security-opt", "systempaths=open"], "invalid --security-opt \"systempaths=open\""),
             ] {
                 let result = try netctl.netctl(["run", "--rm"] + arguments + [image, "true"])
                 #expect(result.status == 125 && result.stderr.contains(message), "\(arguments): \(result.stderr)")

@@ -72,6 +72,9 @@ public struct ContainerRecord: Codable, Sendable {
         /// `--security-opt apparmor=NAME|unconfined`; nil: netctl's default where the kernel
         /// has AppArmor.
         public var appArmor: String? = nil
+        /// `--security-opt systempaths=unconfined`: /proc and /sys paths neither masked nor
+        /// read-only (as for `--privileged`).
+        public var systemPathsUnconfined: Bool? = nil
     }
 
     public struct Config: Codable, Sendable {

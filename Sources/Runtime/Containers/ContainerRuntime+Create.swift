@@ -104,6 +104,7 @@ extension ContainerRuntime {
         var noNewPrivileges = false
         var seccomp: String? = ContainerRecord.SecuritySettings.builtinSeccomp
         var appArmor: String?
+        var systemPaths = false
         for option in request.securityOptions {
             let parts = option.split(separator: option.contains("=") ? "=" : ":", maxSplits: 1).map(String.init)
             switch (parts[0], parts.count == 2 ? parts[1] : nil) {
@@ -115,6 +116,8 @@ extension ContainerRuntime {
                 seccomp = nil
             case ("apparmor", "unconfined"):
                 appArmor = "unconfined"
+            case ("systempaths", "unconfined"):
+                systemPaths = true
             case ("seccomp", let path?):
                 seccomp = absolutePath(path)
             case ("apparmor", _?) where access("/sys/kernel/security/apparmor", F_OK) != 0:
@@ -123,11 +126,12 @@ extension ContainerRuntime {
                 do { try AppArmorProfile.validate(name) } catch let error as CapabilityError { throw RuntimeError(error.description) }
                 appArmor = name
             default:
-                throw RuntimeError("invalid --security-opt \"\(option)\": expected no-new-privileges[=true|false], seccomp=unconfined|PATH or apparmor=unconfined|NAME")
+                throw RuntimeError("invalid --security-opt \"\(option)\": expected no-new-privileges[=true|false], seccomp=unconfined|PATH, apparmor=unconfined|NAME or systempaths=unconfined")
             }
         }
         return .init(capAdd: request.capAdd, capDrop: request.capDrop, privileged: request.privileged, noNewPrivileges: noNewPrivileges,
-                     seccompProfile: request.privileged ? nil : seccomp, appArmor: request.privileged ? "unconfined" : appArmor)
+                     seccompProfile: request.privileged ? nil : seccomp, appArmor: request.privileged ? "unconfined" : appArmor,
+                     systemPathsUnconfined: systemPaths || request.privileged ? true : nil)
     }
 
     /// The container's confinement, for its first process and every exec alike:

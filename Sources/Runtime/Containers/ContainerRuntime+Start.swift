@@ -51,7 +51,7 @@ extension ContainerRuntime {
         plan.argv = [record.path] + record.args
         plan.env = record.config.env
         try confine(&plan, record, uid: record.config.uid)
-        if record.security?.privileged == true {
+        if record.security?.privileged == true || record.security?.systemPathsUnconfined == true {
             // As Docker: nothing masked or read-only.
             plan.maskedPaths = []
             plan.readonlyPaths = []
