@@ -31,29 +31,31 @@ tools/busybox-image.sh .build/test-images >/dev/null
 "$NETCTL" image import --name bench/busybox .build/test-images/layout >/dev/null
 BUNDLE=$WORK/bundle
 mkdir -p "$BUNDLE" && (cd "$BUNDLE" && runc spec) && cp -a .build/test-images/bundle/rootfs "$BUNDLE/rootfs"
-python3 - "$BUNDLE/config.json" <<'PY'
-import json, sys
-path = sys.argv[1]
-config = json.load(open(path))
-config["process"]["terminal"] = False
-config["process"]["args"] = ["true"]
-json.dump(config, open(path, "w"))
-PY
+Benchmarks/oci-seccomp.py "$BUNDLE/config.json" - true
+# The same bundle with netctl's default seccomp profile, which `netctl run` applies.
+SECCOMP_BUNDLE=$WORK/bundle-seccomp
+mkdir -p "$SECCOMP_BUNDLE" && cp -a "$BUNDLE/config.json" "$BUNDLE/rootfs" "$SECCOMP_BUNDLE/"
+"$NETCTL" seccomp default > "$WORK/default.json"
+Benchmarks/oci-seccomp.py "$SECCOMP_BUNDLE/config.json" "$WORK/default.json" true
 
 echo "== run --rm … true, --network none, against crun and runc on the same bundle"
 unshare -m sh -c "umount /sys/fs/cgroup/unified 2>/dev/null || true
   hyperfine -N --style none --warmup 5 --runs $RUNS --export-json '$OUT/runtime-none.json' \
     -n crun 'crun run --bundle $BUNDLE b$tag' \
+    -n 'crun, seccomp' 'crun run --bundle $SECCOMP_BUNDLE b$tag' \
     -n runc 'runc run --bundle $BUNDLE r$tag' \
+    -n 'runc, seccomp' 'runc run --bundle $SECCOMP_BUNDLE r$tag' \
     -n 'netctl runtime run' '$NETCTL runtime run --bundle $BUNDLE n$tag' \
-    -n 'netctl run --network none' '$NETCTL run --rm --network none bench/busybox true'" >/dev/null
+    -n 'netctl runtime run, seccomp' '$NETCTL runtime run --bundle $SECCOMP_BUNDLE n$tag' \
+    -n 'netctl run --network none, unconfined' '$NETCTL run --rm --network none --security-opt seccomp=unconfined bench/busybox true' \
+    -n 'netctl run --network none, seccomp' '$NETCTL run --rm --network none bench/busybox true'" >/dev/null
 
 echo "== run --rm … true on a bridge network with a published port"
 ip netns add "$HOST"; ip -n "$HOST" link set lo up
 export NETCTL_HOST_NETNS=$HOST
 "$NETCTL" network create --subnet 198.18.120.0/24 rtbench >/dev/null
 hyperfine -N --style none --warmup 3 --runs "$RUNS" --export-json "$OUT/runtime-bridge.json" \
-    -n 'netctl run --network bridge -p' "$NETCTL run --rm --network rtbench -p 18080:80 bench/busybox true" >/dev/null
+    -n 'netctl run --network bridge -p, seccomp' "$NETCTL run --rm --network rtbench -p 18080:80 bench/busybox true" >/dev/null
 
 echo "== a detached container's monitor"
 "$NETCTL" run -d --name idle bench/busybox sleep 60 >/dev/null
@@ -69,13 +71,14 @@ def medians(name):
     with open(f"{out}/{name}.json") as f:
         return {r["command"]: r["median"] * 1000 for r in json.load(f)["results"]}
 none, bridge = medians("runtime-none"), medians("runtime-bridge")
-crun = none["crun"]
-print(f"{'command':34} {'median':>9} {'vs crun':>8}")
+# Each against crun alike confined: with netctl's default seccomp profile or without any.
+print(f"{'command':40} {'median':>9} {'vs crun':>8}")
 for name, value in list(none.items()) + list(bridge.items()):
-    print(f"{name:34} {value:7.2f} ms {value / crun:7.2f}x")
+    crun = none["crun, seccomp" if "seccomp" in name else "crun"]
+    print(f"{name:40} {value:7.2f} ms {value / crun:7.2f}x")
 memory = dict(line.split(":") for line in open(f"{out}/runtime-monitor.txt").read().splitlines())
 print("monitor of a detached container: " + ", ".join(f"{k} {v.strip()}" for k, v in memory.items()))
 print("(issue's figures here: docker 202 ms none / 263 ms bridge, podman 138 / 322 ms)")
-b = bridge["netctl run --network bridge -p"]
+b = bridge["netctl run --network bridge -p, seccomp"]
 print(f"bridge + published port: {b:.1f} ms = docker/{263 / b:.1f}, podman/{322 / b:.1f}")
 PY

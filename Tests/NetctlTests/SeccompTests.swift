@@ -235,6 +235,34 @@ import TestSupport
         }
     }
 
+    /// A bundle's linux.seccomp is compiled once and then read from the same cache as
+    /// `run`'s; a bad one is refused naming the field.
+    @Test func bundleProfilesAreCachedAndChecked() throws {
+        try withNetctl { netctl in
+            let bundle = netctl.root + "-cached-bundle"
+            defer { try? FileManager.default.removeItem(atPath: bundle) }
+            func make(_ seccomp: [String: Any]) throws {
+                try? FileManager.default.removeItem(atPath: bundle)
+                try OCIBundles.make(bundle, args: ["mkdir", "/tmp/x"]) { config in
+                    var linux = config["linux"] as! [String: Any]
+                    linux["seccomp"] = seccomp
+                    config["linux"] = linux
+                }
+            }
+            try make(["defaultAction": "SCMP_ACT_ALLOW", "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13]]])
+            for _ in 0..<2 {
+                let denied = try netctl.netctl("runtime", "run", "--bundle", bundle, uniqueName("nctoci"))
+                #expect(denied.status != 0 && denied.stderr.contains("Permission denied"), "\(denied.stderr)")
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: netctl.root + "/storage/seccomp").count == 1)
+
+            try make(["defaultAction": "SCMP_ACT_NOPE"])
+            let refused = try netctl.netctl("runtime", "run", "--bundle", bundle, uniqueName("nctoci"))
+            #expect(refused.status != 0 && refused.stderr.contains("linux.seccomp: seccomp profile: defaultAction \"SCMP_ACT_NOPE\" is not an action"), "\(refused.stderr)")
+            #expect(refused.stderr.split(separator: "\n").count == 1)
+        }
+    }
+
     @Test func badProfilesAreRefused() throws {
         try withNetctl { netctl in
             let image = try netctl.importBusybox()

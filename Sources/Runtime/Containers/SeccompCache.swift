@@ -2,7 +2,8 @@ import Glibc
 import Security
 
 /// Compiled seccomp filters kept in the state root (`storage/seccomp`), keyed by the
-/// profile's exact bytes and the capability set it was compiled for. libseccomp needs
+/// profile's exact bytes (or, for one in memory, its fingerprint) and the capability set
+/// it was compiled for. libseccomp needs
 /// ~18 ms for Docker's profile across x86_64, x86 and x32; reading the cached program
 /// takes microseconds. The file holds the key itself, compared in full on every read, so
 /// a lookup can never return another profile's filter.
@@ -12,7 +13,20 @@ struct SeccompCache {
     /// The BPF for the profile at `path` (nil: the built-in default) and `capabilities`:
     /// cached, or compiled and cached.
     func filter(profilePath path: String?, capabilities: UInt64) throws -> [UInt8] {
-        let source = try path.map { try readFile($0, name: "seccomp profile \($0)") } ?? Self.builtinSource
+        guard let path else { return try filter(.builtinDefault, capabilities: capabilities) }
+        let source = try readFile(path, name: "seccomp profile \(path)")
+        return try cached(source, capabilities: capabilities) {
+            try decodeJSON(SeccompProfile.self, source, what: "seccomp profile \(path)")
+        }
+    }
+
+    /// The same for a profile in memory (the built-in one, a bundle's linux.seccomp),
+    /// keyed by its fingerprint. A compile error is prefixed with `context`.
+    func filter(_ profile: SeccompProfile, capabilities: UInt64, context: String = "") throws -> [UInt8] {
+        try cached(Array(("in memory\n" + profile.fingerprint).utf8), capabilities: capabilities, context: context) { profile }
+    }
+
+    private func cached(_ source: [UInt8], capabilities: UInt64, context: String = "", profile: () throws -> SeccompProfile) throws -> [UInt8] {
         var key = Array("netctl-seccomp-2 \(capabilities) ".utf8)
         key += source
         let file = "\(directory)/\(Self.fnv1a(key)).bpf"
@@ -24,10 +38,9 @@ struct SeccompCache {
         }
         let bpf: [UInt8]
         do {
-            let profile = try path.map { try decodeJSON(SeccompProfile.self, source, what: "seccomp profile \($0)") } ?? .builtinDefault
-            bpf = try SeccompCompiler.compile(profile, capabilities: capabilities)
+            bpf = try SeccompCompiler.compile(try profile(), capabilities: capabilities)
         } catch let error as SeccompError {
-            throw RuntimeError(error.description)
+            throw RuntimeError(context + error.description)
         }
         // Best effort: a cache that cannot be written only costs the next run the compile.
         var entry = (0..<8).reversed().map { UInt8(truncatingIfNeeded: key.count >> ($0 * 8)) }
@@ -37,11 +50,8 @@ struct SeccompCache {
         return bpf
     }
 
-    /// The built-in profile's part of the cache key.
-    static var builtinSource: [UInt8] { Array(("built-in\n" + SeccompProfile.builtinDefault.fingerprint).utf8) }
-
     private func write(_ bytes: [UInt8], to file: String) throws {
-        if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw RuntimeError.system("mkdir \(directory)") }
+        try makeDirectory(directory)
         let temporary = "\(file).\(getpid())"
         do {
             try writeFile(bytes, to: temporary)

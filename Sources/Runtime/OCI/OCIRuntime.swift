@@ -10,10 +10,13 @@ import Security
 public final class OCIRuntime {
     let store: any Store
     let storage: String
+    /// Compiled linux.seccomp filters, shared with `run`'s.
+    let filters: SeccompCache
 
     public init(store: any Store, root: String) {
         self.store = store
         storage = "\(root)/storage/runtime"
+        filters = SeccompCache(directory: "\(root)/storage/seccomp")
     }
 
     struct Record: Codable {
@@ -304,11 +307,8 @@ public final class OCIRuntime {
         }
         plan.noNewPrivileges = process.noNewPrivileges ?? false
         if let profile = spec.linux?.seccomp {
-            do {
-                plan.seccompFilter = try SeccompCompiler.compile(profile, capabilities: plan.capabilities?.bounding ?? CapabilitySets.all)
-            } catch let error as SeccompError {
-                throw RuntimeError("\(config): linux.seccomp: \(error.description)")
-            }
+            plan.seccompFilter = try filters.filter(
+                profile, capabilities: plan.capabilities?.bounding ?? CapabilitySets.all, context: "\(config): linux.seccomp: ")
         }
         if let profile = process.apparmorProfile, !profile.isEmpty {
             guard access("/sys/kernel/security/apparmor", F_OK) == 0 else {
