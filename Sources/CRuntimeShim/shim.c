@@ -110,10 +110,20 @@ static void set_up_filesystem(const struct shim_config *c) {
             fail(c, "mount", m->target);
         }
     }
+    size_t root_length = strlen(c->rootfs);
     for (int i = 0; i < c->device_count; i++) {
         const struct shim_device *d = &c->devices[i];
-        if (mknod(d->path, d->mode, makedev(d->major, d->minor)) != 0 && errno != EEXIST) fail(c, "mknod", d->path);
-        if (chown(d->path, d->uid, d->gid) != 0) fail(c, "chown", d->path);
+        if (mknod(d->path, d->mode, makedev(d->major, d->minor)) == 0 || errno == EEXIST) {
+            if (chown(d->path, d->uid, d->gid) != 0) fail(c, "chown", d->path);
+            continue;
+        }
+        // A user namespace may not make device nodes: the host's own is bound over an
+        // empty file instead (as runc does), and never chowned (that would chown the host's).
+        if (errno != EPERM || strncmp(d->path, c->rootfs, root_length) != 0) fail(c, "mknod", d->path);
+        int fd = open(d->path, O_CREAT | O_WRONLY | O_CLOEXEC, 0);
+        if (fd < 0) fail(c, "create device mount point", d->path);
+        close(fd);
+        if (mount(d->path + root_length, d->path, NULL, MS_BIND, NULL) != 0) fail(c, "bind device", d->path + root_length);
     }
     for (int i = 0; i < c->symlink_count; i++) {
         if (symlink(c->symlinks[i].target, c->symlinks[i].path) != 0 && errno != EEXIST) fail(c, "symlink", c->symlinks[i].path);
@@ -300,6 +310,7 @@ static void close_other_fds(const struct shim_config *c) {
     keep[count++] = c->report_fd;
     if (c->console_socket >= 0) keep[count++] = c->console_socket;
     if (c->start_fifo_fd >= 0) keep[count++] = c->start_fifo_fd;
+    if (c->userns_sync_fd >= 0) keep[count++] = c->userns_sync_fd;
     for (int i = 0; i < 3; i++) if (c->stdio[i] >= 0) keep[count++] = c->stdio[i];
     for (int i = 0; i < c->namespace_count && count < 64; i++) keep[count++] = c->namespace_fds[i];
     for (int i = 0; i < c->cgroup_count && count < 72; i++) keep[count++] = c->cgroup_fds[i];
@@ -333,9 +344,20 @@ static void reset_signals(void) {
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+// In a new user namespace: wait for the parent to map it, then act as its root (files the
+// child creates must be owned by a mapped id).
+static void enter_user_namespace(const struct shim_config *c) {
+    char byte;
+    if (read(c->userns_sync_fd, &byte, 1) != 1) fail(c, "wait for the user namespace's id maps", "");
+    close(c->userns_sync_fd);
+    if (setresgid(0, 0, 0) != 0) fail(c, "setresgid in the user namespace", "0");
+    if (setresuid(0, 0, 0) != 0) fail(c, "setresuid in the user namespace", "0");
+}
+
 static __attribute__((noreturn)) void child(const struct shim_config *c, pid_t parent) {
     reset_signals();
     close_other_fds(c);
+    if (c->userns_sync_fd >= 0) enter_user_namespace(c);
     if (c->parent_death_signal) {
         if (prctl(PR_SET_PDEATHSIG, c->parent_death_signal, 0, 0, 0) != 0) fail(c, "set parent-death signal", "");
         // The parent may have died before prctl: then ours is not the pid we were forked
@@ -421,9 +443,10 @@ static int start_child(void *argument) {
 
 pid_t shim_spawn(const struct shim_config *config) {
     pid_t parent = getpid();
-    if (config->start_fifo_fd >= 0) {
-        // A child that waits for `start` cannot share our memory while we carry on: a
-        // fork-like clone, on its own copy of this thread's stack.
+    if (config->start_fifo_fd >= 0 || config->userns_sync_fd >= 0) {
+        // A child that waits for `start`, or for its user namespace's id maps, cannot share
+        // our memory while we carry on: a fork-like clone, on its own copy of this thread's
+        // stack.
         pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)config->clone_flags | SIGCHLD, NULL, NULL, NULL, NULL);
         if (pid == 0) child(config, parent);
         return pid;

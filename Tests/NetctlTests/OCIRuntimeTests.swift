@@ -41,6 +41,57 @@ import TestSupport
         }
     }
 
+    /// A new user namespace from linux.uidMappings/gidMappings: root inside is 100000
+    /// outside, the rootfs's host-root files show as the overflow id, devices are the
+    /// host's bound in; crun, given the same bundle, prints the same.
+    @Test func aUserNamespaceMapsRootAsCrunDoes() throws {
+        try withNetctl { netctl in
+            let bundle = netctl.root + "-userns"
+            defer { try? FileManager.default.removeItem(atPath: bundle) }
+            let script = """
+            id; cat /proc/self/uid_map /proc/self/gid_map; stat -c '%n %u:%g' /bin /dev/null
+            grep -E '^Cap(Eff|Bnd)' /proc/self/status; [ "$(readlink /proc/self/ns/user)" = "HOST" ] || echo "new user"
+            echo hi > /dev/null && head -c 4 /dev/zero | wc -c; mkdir /tmp/x 2>&1 | sed 's/.*: //'
+            """.replacingOccurrences(of: "HOST", with: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/user"))
+            try OCIBundles.make(bundle, args: ["sh", "-c", script]) { config in
+                var linux = config["linux"] as! [String: Any]
+                linux["namespaces"] = (linux["namespaces"] as! [[String: Any]]) + [["type": "user"]]
+                linux["uidMappings"] = [["containerID": 0, "hostID": 100000, "size": 65536]]
+                linux["gidMappings"] = [["containerID": 0, "hostID": 100000, "size": 65536]]
+                config["linux"] = linux
+            }
+            let ours = try netctl.netctl("runtime", "run", "--bundle", bundle, uniqueName("nctoci"))
+            #expect(ours.status == 0, "\(ours.stderr)")
+            #expect(ours.stdout.hasPrefix("uid=0(root) gid=0(root)\n         0     100000      65536\n         0     100000      65536\n/bin 65534:65534\n"), "\(ours.stdout)")
+            #expect(ours.stdout.contains("/dev/null 65534:65534\n"), "\(ours.stdout)")
+            #expect(ours.stdout.contains("new user\n4\nRead-only file system\n"), "\(ours.stdout)")
+            // The host's device stays the host's (nothing chowned through the bind mount).
+            var device = stat()
+            #expect(stat("/dev/null", &device) == 0 && device.st_uid == 0 && device.st_gid == 0)
+            // crun 1.8 chowns its stdio to the container's root when that is a user
+            // namespace, /dev/null included: its stdin is a pipe here.
+            let crun = try runCommand(["unshare", "-m", "sh", "-c",
+                                       "umount /sys/fs/cgroup/unified 2>/dev/null; true | crun run --bundle '\(bundle)' \(uniqueName("nctcrun"))"])
+            #expect(crun.status == 0, "\(crun.stderr)")
+            #expect(ours.stdout == crun.stdout)
+
+            // Without the mappings, or without root mapped, the bundle is refused up front.
+            for (uid, message) in [([[String: Any]](), "needs linux.uidMappings"),
+                                   ([["containerID": 1, "hostID": 100000, "size": 10]], "does not map containerID 0")] {
+                try? FileManager.default.removeItem(atPath: bundle)
+                try OCIBundles.make(bundle, args: ["true"]) { config in
+                    var linux = config["linux"] as! [String: Any]
+                    linux["namespaces"] = (linux["namespaces"] as! [[String: Any]]) + [["type": "user"]]
+                    linux["uidMappings"] = uid
+                    linux["gidMappings"] = [["containerID": 0, "hostID": 100000, "size": 65536]]
+                    config["linux"] = linux
+                }
+                let refused = try netctl.netctl("runtime", "run", "--bundle", bundle, uniqueName("nctoci"))
+                #expect(refused.status == 125 && refused.stderr.contains(message), "\(refused.stderr)")
+            }
+        }
+    }
+
     @Test func createStartStateKillDelete() throws {
         try withNetctl { netctl in
             let bundle = netctl.root + "-lifecycle"

@@ -106,6 +106,10 @@ struct shim_config {
     // OCI `create`: wait here, just before execve, until `start` opens the FIFO.
     int start_fifo_fd;            // O_PATH fd of the FIFO, or -1
 
+    // With CLONE_NEWUSER: the child reads one byte from this fd (the parent writes it once
+    // it has written the new namespace's uid_map and gid_map), then becomes its root.
+    int userns_sync_fd;           // or -1
+
     char *const *argv;
     char *const *envp;
     const char *path;             // $PATH to search when argv[0] has no slash

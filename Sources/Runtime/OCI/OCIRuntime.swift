@@ -196,6 +196,24 @@ public final class OCIRuntime {
         "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13, "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
     ]
 
+    /// A new user namespace's uid_map and gid_map from linux.uidMappings/gidMappings: both
+    /// needed, root (container id 0) mapped, ranges of at least one id.
+    private static func idMaps(_ linux: RuntimeSpec.Linux?, config: String) throws -> (uid: String, gid: String) {
+        func lines(_ mappings: [RuntimeSpec.IDMapping]?, _ field: String) throws -> String {
+            guard let mappings, !mappings.isEmpty else {
+                throw RuntimeError("\(config): a user namespace needs linux.\(field) (containerID, hostID, size)")
+            }
+            for mapping in mappings where mapping.size == 0 {
+                throw RuntimeError("\(config): linux.\(field): size 0 for containerID \(mapping.containerID) (expected at least 1)")
+            }
+            guard mappings.contains(where: { $0.containerID == 0 }) else {
+                throw RuntimeError("\(config): linux.\(field) does not map containerID 0 (the container's root)")
+            }
+            return mappings.map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined()
+        }
+        return (try lines(linux?.uidMappings, "uidMappings"), try lines(linux?.gidMappings, "gidMappings"))
+    }
+
     /// The launch plan for a bundle: its namespaces, mounts (made inside its rootfs, every
     /// path resolved inside it), paths, identity, limits and capabilities.
     private func plan(_ spec: RuntimeSpec, bundle: String, cgroups: Cgroups?, opened: inout [Int32]) throws -> LaunchPlan {
@@ -209,9 +227,14 @@ public final class OCIRuntime {
 
         for namespace in spec.linux?.namespaces ?? [] {
             guard let flag = Self.namespaceFlags[namespace.type] else {
-                throw RuntimeError("\(config): namespace type \"\(namespace.type)\" is not supported (expected pid, network, mount, ipc, uts, cgroup)")
+                throw RuntimeError("\(config): namespace type \"\(namespace.type)\" is not supported (expected pid, network, mount, ipc, uts, cgroup, user)")
             }
-            if flag == SHIM_CLONE_NEWUSER { throw RuntimeError("\(config): user namespaces are not supported yet") }
+            if flag == SHIM_CLONE_NEWUSER {
+                plan.idMaps = try Self.idMaps(spec.linux, config: config)
+                guard namespace.path == nil else {
+                    throw RuntimeError("\(config): joining a user namespace by path is not supported (give uidMappings and gidMappings for a new one)")
+                }
+            }
             if let path = namespace.path {
                 let fd = open(path, O_RDONLY | O_CLOEXEC)
                 guard fd >= 0 else { throw RuntimeError.system("\(config): namespace \(namespace.type) path \(path)") }

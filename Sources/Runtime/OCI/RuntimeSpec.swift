@@ -62,6 +62,7 @@ struct RuntimeSpec: Decodable {
         var resources: Resources?
         var rootfsPropagation: String?
         var uidMappings: [IDMapping]?
+        var gidMappings: [IDMapping]?
         /// runtime-spec's linux.seccomp: the same fields as Docker's format, without its
         /// includes and excludes.
         var seccomp: SeccompProfile?

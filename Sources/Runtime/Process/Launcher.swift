@@ -8,11 +8,36 @@ enum Launcher {
     static func spawn(_ plan: LaunchPlan, what: String) throws -> pid_t {
         var pipeFDs: [Int32] = [-1, -1]
         guard shim_pipe_cloexec(&pipeFDs) == 0 else { throw RuntimeError.system("pipe") }
-        let child = plan.withConfig(reportFD: pipeFDs[1]) { shim_spawn($0) }
+        var mapsFDs: [Int32] = [-1, -1]
+        if plan.idMaps != nil, shim_pipe_cloexec(&mapsFDs) != 0 {
+            close(pipeFDs[0])
+            close(pipeFDs[1])
+            throw RuntimeError.system("pipe")
+        }
+        let child = plan.withConfig(reportFD: pipeFDs[1], userNamespaceSyncFD: mapsFDs[0]) { shim_spawn($0) }
         let spawnError = errno
         close(pipeFDs[1])
+        if mapsFDs[0] >= 0 { close(mapsFDs[0]) }
         defer { close(pipeFDs[0]) }
-        guard child > 0 else { throw RuntimeError.system("\(what): clone", spawnError) }
+        guard child > 0 else {
+            if mapsFDs[1] >= 0 { close(mapsFDs[1]) }
+            throw RuntimeError.system("\(what): clone", spawnError)
+        }
+        if let maps = plan.idMaps {
+            // The child waits for its user namespace's maps; closing the pipe without the
+            // byte makes it give up.
+            defer { close(mapsFDs[1]) }
+            do {
+                try writeFile(Array(maps.uid.utf8), to: "/proc/\(child)/uid_map")
+                try writeFile(Array(maps.gid.utf8), to: "/proc/\(child)/gid_map")
+            } catch {
+                kill(child, SIGKILL)
+                var status: Int32 = 0
+                _ = retrying { waitpid(child, &status, 0) }
+                throw RuntimeError("\(what): writing the user namespace's id maps: \(error)")
+            }
+            _ = retrying { write(mapsFDs[1], "1", 1) }
+        }
 
         var target = child
         var report = shim_report()

@@ -54,6 +54,9 @@ struct LaunchPlan {
     var apparmorProfile: String?
     var seccompFilter: [UInt8]?
     var startFIFO: Int32 = -1
+    /// With CLONE_NEWUSER: the lines of the new namespace's uid_map and gid_map
+    /// ("CONTAINER HOST SIZE"), which the parent writes before the child goes on.
+    var idMaps: (uid: String, gid: String)?
 
     var argv: [String] = []
     var env: [String] = []
@@ -63,7 +66,7 @@ struct LaunchPlan {
         env.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
     }
 
-    func withConfig<T>(reportFD: Int32, _ body: (UnsafePointer<shim_config>) throws -> T) rethrows -> T {
+    func withConfig<T>(reportFD: Int32, userNamespaceSyncFD: Int32 = -1, _ body: (UnsafePointer<shim_config>) throws -> T) rethrows -> T {
         let memory = CMemory()
         defer { memory.release() }
         var c = shim_config()
@@ -121,6 +124,7 @@ struct LaunchPlan {
             c.seccomp_length = UInt16(seccompFilter.count / 8)
         }
         c.start_fifo_fd = startFIFO
+        c.userns_sync_fd = userNamespaceSyncFD
         c.argv = memory.mutableStringArray(argv)
         c.envp = memory.mutableStringArray(env)
         c.path = searchPath.map(memory.string)
