@@ -138,6 +138,7 @@ import TestSupport
             let bundle = netctl.root + "-seccomp-bundle"
             defer { try? FileManager.default.removeItem(atPath: bundle) }
             var profile = Self.mobyDefault
+            defer { try? FileManager.default.removeItem(atPath: netctl.root + "-default.json") }
             if source == "built-in" {
                 profile = netctl.root + "-default.json"
                 try netctl.ok("seccomp", "default").write(toFile: profile, atomically: true, encoding: .utf8)
