@@ -341,7 +341,7 @@ struct ContainerInspect: Encodable {
         case nil: break
         }
         if let appArmor = security.appArmor { options.append("apparmor=\(appArmor)") }
-        if security.systemPathsUnconfined == true, !security.privileged { options.append("systempaths=unconfined") }
+        if security.systemPathsUnconfined == true { options.append("systempaths=unconfined") }
         return options
     }
 

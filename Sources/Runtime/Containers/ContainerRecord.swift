@@ -73,7 +73,7 @@ public struct ContainerRecord: Codable, Sendable {
         /// has AppArmor.
         public var appArmor: String? = nil
         /// `--security-opt systempaths=unconfined`: /proc and /sys paths neither masked nor
-        /// read-only (as for `--privileged`).
+        /// read-only (`--privileged` implies it).
         public var systemPathsUnconfined: Bool? = nil
     }
 

@@ -14,9 +14,11 @@ extension ContainerRuntime {
         var record = try makeRecord(request, image: image)
         // Compiled (or found compiled) before anything changes: a bad profile stops here.
         let filter = try record.security?.seccompProfile.map { profile in
-            try SeccompCache(directory: "\(storage)/seccomp").filter(
-                profilePath: profile == ContainerRecord.SecuritySettings.builtinSeccomp ? nil : profile,
-                capabilities: try capabilitySets(record.security, uid: record.config.uid).bounding)
+            let cache = SeccompCache(directory: "\(storage)/seccomp")
+            let capabilities = try capabilitySets(record.security, uid: record.config.uid).bounding
+            return profile == ContainerRecord.SecuritySettings.builtinSeccomp
+                ? try cache.filter(.builtinDefault, capabilities: capabilities)
+                : try cache.filter(profilePath: profile, capabilities: capabilities)
         }
         try store.locked {
             if try containers().contains(where: { $0.name == record.name }) {
@@ -131,7 +133,7 @@ extension ContainerRuntime {
         }
         return .init(capAdd: request.capAdd, capDrop: request.capDrop, privileged: request.privileged, noNewPrivileges: noNewPrivileges,
                      seccompProfile: request.privileged ? nil : seccomp, appArmor: request.privileged ? "unconfined" : appArmor,
-                     systemPathsUnconfined: systemPaths || request.privileged ? true : nil)
+                     systemPathsUnconfined: systemPaths ? true : nil)
     }
 
     /// The container's confinement, for its first process and every exec alike:

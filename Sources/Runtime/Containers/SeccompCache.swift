@@ -10,10 +10,8 @@ import Security
 struct SeccompCache {
     let directory: String
 
-    /// The BPF for the profile at `path` (nil: the built-in default) and `capabilities`:
-    /// cached, or compiled and cached.
-    func filter(profilePath path: String?, capabilities: UInt64) throws -> [UInt8] {
-        guard let path else { return try filter(.builtinDefault, capabilities: capabilities) }
+    /// The BPF for the profile at `path` and `capabilities`: cached, or compiled and cached.
+    func filter(profilePath path: String, capabilities: UInt64) throws -> [UInt8] {
         let source = try readFile(path, name: "seccomp profile \(path)")
         return try cached(source, capabilities: capabilities) {
             try decodeJSON(SeccompProfile.self, source, what: "seccomp profile \(path)")
