@@ -98,11 +98,8 @@ static int in_root(char *buffer, size_t size, const char *root, const char *path
     return 1;
 }
 
-static void set_up_filesystem(const struct shim_config *c) {
-    // Nothing the container mounts travels back to the host.
-    if (mount(NULL, "/", NULL, c->root_propagation ? c->root_propagation : (MS_REC | MS_SLAVE), NULL) != 0)
-        fail(c, "make / a slave mount", "/");
-    for (int i = 0; i < c->mount_count; i++) {
+static void mount_range(const struct shim_config *c, int from, int to) {
+    for (int i = from; i < to; i++) {
         const struct shim_mount *m = &c->mounts[i];
         if (m->make_directory && mkdir(m->target, 0755) != 0 && errno != EEXIST) fail(c, "mkdir", m->target);
         if (do_mount(m) != 0) {
@@ -110,17 +107,23 @@ static void set_up_filesystem(const struct shim_config *c) {
             fail(c, "mount", m->target);
         }
     }
+}
+
+// The default devices and /dev's symlinks. mknod, chown and symlink never follow a
+// symlink in the last component, and /dev is a fresh tmpfs of the container's here.
+static void make_devices(const struct shim_config *c) {
     size_t root_length = strlen(c->rootfs);
     for (int i = 0; i < c->device_count; i++) {
         const struct shim_device *d = &c->devices[i];
-        if (mknod(d->path, d->mode, makedev(d->major, d->minor)) == 0 || errno == EEXIST) {
-            if (chown(d->path, d->uid, d->gid) != 0) fail(c, "chown", d->path);
+        if (mknod(d->path, d->mode, makedev(d->major, d->minor)) == 0) {
+            if (lchown(d->path, d->uid, d->gid) != 0) fail(c, "chown", d->path);
             continue;
         }
+        if (errno == EEXIST) continue;
         // A user namespace may not make device nodes: the host's own is bound over an
         // empty file instead (as runc does), and never chowned (that would chown the host's).
         if (errno != EPERM || strncmp(d->path, c->rootfs, root_length) != 0) fail(c, "mknod", d->path);
-        int fd = open(d->path, O_CREAT | O_WRONLY | O_CLOEXEC, 0);
+        int fd = open(d->path, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0);
         if (fd < 0) fail(c, "create device mount point", d->path);
         close(fd);
         if (mount(d->path + root_length, d->path, NULL, MS_BIND, NULL) != 0) fail(c, "bind device", d->path + root_length);
@@ -128,6 +131,16 @@ static void set_up_filesystem(const struct shim_config *c) {
     for (int i = 0; i < c->symlink_count; i++) {
         if (symlink(c->symlinks[i].target, c->symlinks[i].path) != 0 && errno != EEXIST) fail(c, "symlink", c->symlinks[i].path);
     }
+}
+
+static void set_up_filesystem(const struct shim_config *c) {
+    // Nothing the container mounts travels back to the host.
+    if (mount(NULL, "/", NULL, c->root_propagation ? c->root_propagation : (MS_REC | MS_SLAVE), NULL) != 0)
+        fail(c, "make / a slave mount", "/");
+    int system_mounts = c->system_mount_count < c->mount_count ? c->system_mount_count : c->mount_count;
+    mount_range(c, 0, system_mounts);
+    make_devices(c);
+    mount_range(c, system_mounts, c->mount_count);
 
     // Masked and read-only paths, while the host's /dev/null is still at hand (as crun
     // does it): rootfs + path, in a buffer of our own.
@@ -263,9 +276,22 @@ static void set_identity(const struct shim_config *c) {
     if (c->set_capabilities && c->uid != 0) {
         if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) fail(c, "keep capabilities", "");
     }
+    // (uid_t)-1 asks setresuid to leave an id unchanged: the process would keep root.
+    if (c->uid == (uid_t)-1 || c->gid == (gid_t)-1) { errno = EINVAL; fail(c, "setuid", "4294967295"); }
     if (setgroups((size_t)c->group_count, c->groups) != 0) fail(c, "setgroups", "");
     if (setresgid(c->gid, c->gid, c->gid) != 0) fail(c, "setgid", "");
     if (setresuid(c->uid, c->uid, c->uid) != 0) fail(c, "setuid", "");
+    // The ids the kernel holds now must be the ones asked for, all three of each.
+    uid_t ruid, euid, suid;
+    gid_t rgid, egid, sgid;
+    if (getresuid(&ruid, &euid, &suid) != 0 || ruid != c->uid || euid != c->uid || suid != c->uid) {
+        errno = EPERM;
+        fail(c, "setuid", "the uid applied differs from the one asked for");
+    }
+    if (getresgid(&rgid, &egid, &sgid) != 0 || rgid != c->gid || egid != c->gid || sgid != c->gid) {
+        errno = EPERM;
+        fail(c, "setgid", "the gid applied differs from the one asked for");
+    }
 }
 
 static void exec_command(const struct shim_config *c) {

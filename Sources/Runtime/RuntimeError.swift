@@ -69,18 +69,6 @@ func makeDirectory(_ path: String) throws {
     }
 }
 
-/// Everything left to read from a descriptor.
-func readAll(_ fd: Int32, name: String) throws -> [UInt8] {
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let count = retrying { read(fd, &chunk, chunk.count) }
-        guard count >= 0 else { throw RuntimeError.system(name) }
-        if count == 0 { return bytes }
-        bytes += chunk[0..<count]
-    }
-}
-
 extension Substring {
     func trimmingCharacters() -> String {
         String(self.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())

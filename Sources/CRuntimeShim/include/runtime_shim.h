@@ -72,6 +72,9 @@ struct shim_config {
     unsigned long root_propagation; // MS_SLAVE or MS_PRIVATE, with MS_REC
     const struct shim_mount *mounts;
     int mount_count;
+    // Devices and symlinks are made after the first system_mount_count mounts and before
+    // the rest (the user's binds), so none can land in a host directory bound over /dev.
+    int system_mount_count;
     const struct shim_device *devices;
     int device_count;
     const struct shim_symlink *symlinks;

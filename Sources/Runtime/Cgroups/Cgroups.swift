@@ -59,7 +59,7 @@ public struct Cgroups: Codable, Sendable {
         let base = "\(Self.mount)/netctl"
         if mkdir(base, 0o755) != 0 && errno != EEXIST { throw RuntimeError.system("cgroup \(base)") }
         let wanted = ["memory", "pids", "cpu"]
-        let available = (try? String(decoding: readFile("\(Self.mount)/cgroup.controllers", name: "cgroup.controllers"), as: UTF8.self)) ?? ""
+        let available = (try? String(decoding: readFile("\(Self.mount)/cgroup.controllers", name: "cgroup.controllers", limit: .text), as: UTF8.self)) ?? ""
         let enable = wanted.filter { available.split(separator: " ").map { $0.trimmingCharacters() }.contains($0) }
         for directory in [Self.mount, base] {
             _ = try? write(enable.map { "+\($0)" }.joined(separator: " "), to: "\(directory)/cgroup.subtree_control")
@@ -131,7 +131,7 @@ public struct Cgroups: Codable, Sendable {
 
     /// This process's cgroup in each v1 hierarchy, from /proc/self/cgroup.
     static func ownV1Paths() -> [String: String] {
-        guard let bytes = try? readFile("/proc/self/cgroup", name: "/proc/self/cgroup") else { return [:] }
+        guard let bytes = try? readFile("/proc/self/cgroup", name: "/proc/self/cgroup", limit: .text) else { return [:] }
         var paths: [String: String] = [:]
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
@@ -159,7 +159,7 @@ public struct Cgroups: Codable, Sendable {
     func oomKilled() -> Bool {
         for directory in directories {
             for file in ["memory.events", "memory.oom_control"] {
-                guard let bytes = try? readFile("\(directory)/\(file)", name: file) else { continue }
+                guard let bytes = try? readFile("\(directory)/\(file)", name: file, limit: .text) else { continue }
                 for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
                     let fields = line.split(separator: " ")
                     if fields.count == 2, fields[0] == "oom_kill", let count = Int(fields[1]), count > 0 { return true }
@@ -173,7 +173,7 @@ public struct Cgroups: Codable, Sendable {
     /// outlived PID 1 is killed with its pid namespace; this covers the host network case).
     func killAll() {
         for directory in directories {
-            guard let bytes = try? readFile("\(directory)/cgroup.procs", name: "cgroup.procs") else { continue }
+            guard let bytes = try? readFile("\(directory)/cgroup.procs", name: "cgroup.procs", limit: .text) else { continue }
             for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
                 if let pid = Int32(line) { kill(pid, SIGKILL) }
             }
@@ -210,7 +210,7 @@ extension Cgroups {
         }
         let nosuidNodevNoexec = UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC)
         var mounts: [LaunchPlan.Mount] = [.init(source: "cgroup", target: target, type: "tmpfs", flags: nosuidNodevNoexec, data: "size=1024k")]
-        guard let bytes = try? readFile("/proc/self/mounts", name: "/proc/self/mounts") else { return mounts }
+        guard let bytes = try? readFile("/proc/self/mounts", name: "/proc/self/mounts", limit: .text) else { return mounts }
         let own = Self.ownV1Paths()
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             let fields = line.split(separator: " ")

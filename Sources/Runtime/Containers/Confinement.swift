@@ -28,13 +28,13 @@ extension ContainerRuntime {
         let record = try container(reference)
         guard isRunning(record) else { throw RuntimeError("container \(record.name) is not running") }
         let pid = record.state.pid
-        let status = String(decoding: try readFile("/proc/\(pid)/status", name: "/proc/\(pid)/status"), as: UTF8.self)
+        let status = String(decoding: try readFile("/proc/\(pid)/status", name: "/proc/\(pid)/status", limit: .text), as: UTF8.self)
         var fields: [String: String] = [:]
         for line in status.split(separator: "\n") {
             let parts = line.split(separator: ":", maxSplits: 1)
             if parts.count == 2 { fields[String(parts[0])] = parts[1].trimmingCharacters() }
         }
-        let label = (try? readFile("/proc/\(pid)/attr/apparmor/current", name: "apparmor"))
+        let label = (try? readFile("/proc/\(pid)/attr/apparmor/current", name: "apparmor", limit: .text))
             .map { String(decoding: $0, as: UTF8.self)[...].trimmingCharacters() }
         return Confinement(
             pid: pid, capEff: fields["CapEff"] ?? "", capPrm: fields["CapPrm"] ?? "", capBnd: fields["CapBnd"] ?? "",

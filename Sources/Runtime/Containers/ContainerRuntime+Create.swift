@@ -84,9 +84,7 @@ extension ContainerRuntime {
             memory: try request.memory.map(Self.parseMemory), nanoCPUs: try request.cpus.map(Self.parseCPUs),
             pids: try request.pidsLimit.map(Self.parsePids))
         let binds = try request.volumes.map(Self.parseVolume)
-        for tmpfs in request.tmpfs where !Rootfs.tmpfsTarget(tmpfs).hasPrefix("/") {
-            throw RuntimeError("invalid --tmpfs \"\(tmpfs)\": expected an absolute path inside the container, as DST[:OPTIONS]")
-        }
+        let tmpfs = try request.tmpfs.map(Self.parseTmpfs)
 
         let security = try securitySettings(request)
         _ = try capabilitySets(security, uid: identity.uid)
@@ -97,7 +95,7 @@ extension ContainerRuntime {
             config: .init(hostname: hostname, env: env, workingDir: workdir, user: user, uid: identity.uid, gid: identity.gid,
                           groups: identity.groups, tty: request.tty, interactive: request.interactive, exposedPorts: exposed),
             host: .init(networks: networks, publish: request.publish, publishAll: request.publishAll, readOnly: request.readOnly,
-                        binds: binds, tmpfs: request.tmpfs, limits: limits, autoRemove: request.autoRemove, detached: request.detach),
+                        binds: binds, tmpfs: tmpfs, limits: limits, autoRemove: request.autoRemove, detached: request.detach),
             state: .init(status: "created"), sandbox: nil, cgroups: nil, security: security)
     }
 
@@ -152,7 +150,7 @@ extension ContainerRuntime {
         guard AppArmorProfile.kernelHasAppArmor else { return nil }
         let name = record.security?.appArmor ?? AppArmorProfile.defaultName
         if name == "unconfined" { return nil }
-        let loaded = (try? readFile("/sys/kernel/security/apparmor/profiles", name: "profiles"))
+        let loaded = (try? readFile("/sys/kernel/security/apparmor/profiles", name: "profiles", limit: .text))
             .map { String(decoding: $0, as: UTF8.self).contains("\(name) (") } ?? false
         if !loaded {
             guard name == AppArmorProfile.defaultName else {
@@ -173,7 +171,7 @@ extension ContainerRuntime {
     /// The container's compiled filter, or nil when it runs without one.
     func seccompFilter(_ record: ContainerRecord) throws -> [UInt8]? {
         guard record.security?.seccompProfile != nil else { return nil }
-        return try readFile("\(directory(of: record.id))/seccomp.bpf", name: "the container's seccomp filter")
+        return try readFile("\(directory(of: record.id))/seccomp.bpf", name: "the container's seccomp filter", limit: .filter)
     }
 
     func capabilitySets(_ security: ContainerRecord.SecuritySettings?, uid: UInt32) throws -> CapabilitySets {
@@ -254,7 +252,7 @@ extension ContainerRuntime {
     }
 
     private func hostsFile(_ record: ContainerRecord, addresses: [IPAddress]) -> String {
-        if record.host.networks == ["host"], let bytes = try? readFile("/etc/hosts", name: "/etc/hosts") {
+        if record.host.networks == ["host"], let bytes = try? readFile("/etc/hosts", name: "/etc/hosts", limit: .text) {
             return String(decoding: bytes, as: UTF8.self)
         }
         var text = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
@@ -266,7 +264,7 @@ extension ContainerRuntime {
     /// The host's resolv.conf; without a network of its own the container cannot reach a
     /// resolver on the host's loopback, so those lines go.
     private func resolvConf(_ record: ContainerRecord) -> String {
-        let text = (try? readFile("/etc/resolv.conf", name: "resolv.conf")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let text = (try? readFile("/etc/resolv.conf", name: "resolv.conf", limit: .text)).map { String(decoding: $0, as: UTF8.self) } ?? ""
         if record.host.networks == ["host"] { return text }
         return text.split(separator: "\n", omittingEmptySubsequences: false).filter { line in
             let fields = line.split(separator: " ")
@@ -309,18 +307,39 @@ extension ContainerRuntime {
     }
 
     /// `-v SRC:DST[:ro|rw]`: SRC an existing absolute host path (named volumes are not
-    /// supported yet), DST absolute.
+    /// supported yet), DST absolute, cleaned (`/a/../b` is `/b`), and not `/` itself.
     static func parseVolume(_ text: String) throws -> ContainerRecord.Bind {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 2 || parts.count == 3, parts[0].hasPrefix("/"), parts[1].hasPrefix("/"),
               parts.count == 2 || ["ro", "rw"].contains(parts[2]) else {
             throw RuntimeError("invalid -v \"\(text)\": expected /HOST/PATH:/CONTAINER/PATH[:ro|rw]")
         }
+        let destination = try mountDestination(parts[1], flag: "-v", value: text)
         var info = stat()
         guard stat(parts[0], &info) == 0 else {
             throw RuntimeError("invalid -v \"\(text)\": \(parts[0]): \(String(cString: strerror(errno)))")
         }
-        return .init(source: parts[0], destination: parts[1], readOnly: parts.count == 3 && parts[2] == "ro",
+        return .init(source: parts[0], destination: destination, readOnly: parts.count == 3 && parts[2] == "ro",
                      isDirectory: info.st_mode & FileType.mask == FileType.directory)
+    }
+
+    /// `--tmpfs DST[:OPTIONS]`, its destination cleaned as `-v`'s.
+    static func parseTmpfs(_ text: String) throws -> String {
+        let target = Rootfs.tmpfsTarget(text)
+        guard target.hasPrefix("/") else {
+            throw RuntimeError("invalid --tmpfs \"\(text)\": expected an absolute path inside the container, as DST[:OPTIONS]")
+        }
+        let destination = try mountDestination(target, flag: "--tmpfs", value: text)
+        return destination + text.dropFirst(target.count)
+    }
+
+    /// A mount's destination inside the container, cleaned; `/` itself is refused, as
+    /// Docker refuses it: the mount would replace the container's whole root.
+    static func mountDestination(_ path: String, flag: String, value: String) throws -> String {
+        let parts = RootDirectory.components(of: path)
+        guard !parts.isEmpty else {
+            throw RuntimeError("invalid \(flag) \"\(value)\": destination can't be '/' (expected a path below the container's root)")
+        }
+        return "/" + parts.joined(separator: "/")
     }
 }

@@ -56,7 +56,7 @@ enum ProcessInfo {
     /// The state letter and field 22 of /proc/PID/stat (when the process started, in clock
     /// ticks since boot).
     private static func stat(of pid: Int32) -> (state: Character, start: UInt64)? {
-        guard pid > 0, let bytes = try? readFile("/proc/\(pid)/stat", name: "stat") else { return nil }
+        guard pid > 0, let bytes = try? readFile("/proc/\(pid)/stat", name: "stat", limit: .text) else { return nil }
         let text = String(decoding: bytes, as: UTF8.self)
         // The command name may hold spaces and parentheses; fields start after the last ')'.
         guard let close = text.lastIndex(of: ")") else { return nil }

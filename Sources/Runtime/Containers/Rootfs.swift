@@ -63,6 +63,8 @@ struct Rootfs {
         for file in ["hosts", "hostname", "resolv.conf"] {
             plan.mounts.append(.init(source: "\(directory)/\(file)", target: "\(root)/etc/\(file)", type: nil, flags: UInt(MS_BIND), data: nil))
         }
+        // Everything netctl makes in the rootfs is made by now; the user's mounts go last.
+        plan.systemMountCount = plan.mounts.count
         for bind in record.host.binds {
             plan.mounts.append(.init(source: bind.source, target: root + bind.destination, type: nil,
                                      flags: UInt(MS_BIND | MS_REC) | (bind.readOnly ? UInt(MS_RDONLY) : 0), data: nil))

@@ -28,7 +28,7 @@ struct SeccompCache {
         var key = Array("netctl-seccomp-2 \(capabilities) ".utf8)
         key += source
         let file = "\(directory)/\(Self.fnv1a(key)).bpf"
-        if let cached = try? readFile(file, name: file), cached.count > key.count + 8 {
+        if let cached = try? readFile(file, name: file, limit: ReadLimit(bytes: 2 << 20, kind: "a cached seccomp filter")), cached.count > key.count + 8 {
             let length = cached.prefix(8).reduce(0) { $0 << 8 | Int($1) }
             if length == key.count, cached[8..<(8 + length)].elementsEqual(key) {
                 return Array(cached[(8 + length)...])

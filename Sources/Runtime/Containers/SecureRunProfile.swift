@@ -80,6 +80,7 @@ extension ContainerRuntime {
         _ = try probe.memory.map(Self.parseMemory)
         _ = try probe.cpus.map(Self.parseCPUs)
         _ = try probe.pidsLimit.map(Self.parsePids)
+        try probe.user.map(UserLookup.checkNumbers)
         try store.locked {
             if try profiles().contains(where: { $0.name == profile.name }) {
                 throw RuntimeError("profile \"\(profile.name)\" already exists")

@@ -204,16 +204,6 @@ public final class ImageStore {
     }
 }
 
-/// Reads a whole (small) file: an index, a manifest, a config.
-func readFile(_ path: String, name: String) throws -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else {
-        throw errno == ENOENT ? RuntimeError("\(name) is missing") : RuntimeError.system(name)
-    }
-    defer { close(fd) }
-    return try readAll(fd, name: name)
-}
-
 /// JSONDecoder with its errors cut down to one line naming the field.
 func decodeJSON<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], what: String) throws -> T {
     do {

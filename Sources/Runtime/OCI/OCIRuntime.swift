@@ -262,6 +262,9 @@ public final class OCIRuntime {
                 throw RuntimeError("\(config): mount destination \"\(mount.destination)\" is not absolute")
             }
             let destination = "/" + RootDirectory.components(of: mount.destination).joined(separator: "/")
+            guard destination != "/" else {
+                throw RuntimeError("\(config): mount destination \"\(mount.destination)\" is the root itself; expected a path below it")
+            }
             let target = rootfs + destination
             // Below an earlier mount (/dev/pts in the /dev tmpfs) the child makes the
             // directory; anywhere else it is made now, inside the rootfs.
@@ -286,7 +289,8 @@ public final class OCIRuntime {
                 plan.mounts.append(.init(source: source, target: target, type: mount.type == "bind" ? nil : mount.type,
                                          flags: flags, data: data, makeDirectory: underEarlier))
             }
-            if destination == "/dev" { hasDev = true }
+            // A /dev bound from the host gets nothing made in it, as runc leaves it.
+            if destination == "/dev" { hasDev = flags & UInt(MS_BIND) == 0 }
             mounted.append(destination)
         }
         if hasDev {
@@ -310,6 +314,9 @@ public final class OCIRuntime {
             }
             plan.rlimits.append((number, limit.soft, limit.hard))
         }
+        try UserLookup.check(process.user.uid, "uid", in: "\(config): process.user")
+        try UserLookup.check(process.user.gid, "gid", in: "\(config): process.user")
+        for gid in process.user.additionalGids ?? [] { try UserLookup.check(gid, "additionalGids entry", in: "\(config): process.user") }
         plan.uid = process.user.uid
         plan.gid = process.user.gid
         plan.groups = process.user.additionalGids ?? []
@@ -348,7 +355,7 @@ public final class OCIRuntime {
 
     /// Whether this process has a capability in its effective set.
     static func hasCapability(_ number: Int) -> Bool {
-        guard let bytes = try? readFile("/proc/self/status", name: "status") else { return false }
+        guard let bytes = try? readFile("/proc/self/status", name: "status", limit: .text) else { return false }
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("CapEff:") {
             let hex = line.dropFirst(7).trimmingCharacters()
             return (UInt64(hex, radix: 16) ?? 0) & (1 << UInt64(number)) != 0

@@ -34,6 +34,9 @@ struct LaunchPlan {
     var rootfs: String?
     var rootPropagation: UInt = 0
     var mounts: [Mount] = []
+    /// How many of `mounts` come before the devices and symlinks are made (nil: all of
+    /// them); the rest are the user's, which may bring host directories in.
+    var systemMountCount: Int?
     var devices: [Device] = []
     var symlinks: [(target: String, path: String)] = []
     var maskedPaths: [String] = []
@@ -89,6 +92,7 @@ struct LaunchPlan {
                        optional: mount.optional ? 1 : 0, make_directory: mount.makeDirectory ? 1 : 0)
         })
         c.mount_count = Int32(mounts.count)
+        c.system_mount_count = Int32(systemMountCount ?? mounts.count)
         c.devices = memory.array(devices.map { device in
             shim_device(path: memory.string(device.path), mode: 0o020000 | device.mode, major: device.major, minor: device.minor, uid: 0, gid: 0)
         })
