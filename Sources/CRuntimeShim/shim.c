@@ -281,14 +281,16 @@ static void set_identity(const struct shim_config *c) {
     if (setgroups((size_t)c->group_count, c->groups) != 0) fail(c, "setgroups", "");
     if (setresgid(c->gid, c->gid, c->gid) != 0) fail(c, "setgid", "");
     if (setresuid(c->uid, c->uid, c->uid) != 0) fail(c, "setuid", "");
-    // The ids the kernel holds now must be the ones asked for, all three of each.
+    // The ids the kernel holds now must be the ones asked for, all three of each. (A
+    // seccomp filter already installed may deny getresuid: then setresuid's own success,
+    // with -1 refused above, is what there is to go on.)
     uid_t ruid, euid, suid;
     gid_t rgid, egid, sgid;
-    if (getresuid(&ruid, &euid, &suid) != 0 || ruid != c->uid || euid != c->uid || suid != c->uid) {
+    if (getresuid(&ruid, &euid, &suid) == 0 && (ruid != c->uid || euid != c->uid || suid != c->uid)) {
         errno = EPERM;
         fail(c, "setuid", "the uid applied differs from the one asked for");
     }
-    if (getresgid(&rgid, &egid, &sgid) != 0 || rgid != c->gid || egid != c->gid || sgid != c->gid) {
+    if (getresgid(&rgid, &egid, &sgid) == 0 && (rgid != c->gid || egid != c->gid || sgid != c->gid)) {
         errno = EPERM;
         fail(c, "setgid", "the gid applied differs from the one asked for");
     }

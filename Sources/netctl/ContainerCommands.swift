@@ -34,27 +34,15 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Name of the container.") var name: String?
     @Option(name: .long, help: ArgumentHelp("A network, none, host or container:ID; repeatable (default none).", valueName: "NET"))
     var network: [String] = []
-    @Option(name: .shortAndLong, help: ArgumentHelp("Publish a port (Docker's forms).", valueName: "[IP:][HPORT:]CPORT[/PROTO]"))
-    var publish: [String] = []
-    @Flag(name: [.customShort("P"), .customLong("publish-all")], help: "Publish every exposed port on a random host port.")
-    var publishAll = false
-    @Option(name: .long, help: ArgumentHelp("Expose a port (for -P).", valueName: "PORT[/PROTO]")) var expose: [String] = []
+    @OptionGroup var publishing: PublishOptions
     @Option(name: .shortAndLong, help: ArgumentHelp("Set an environment variable.", valueName: "KEY=VALUE")) var env: [String] = []
     @Option(name: .shortAndLong, help: ArgumentHelp("Working directory inside the container.", valueName: "DIR")) var workdir: String?
-    @Option(name: .shortAndLong, help: ArgumentHelp("User, as name or uid, with an optional group.", valueName: "USER[:GROUP]")) var user: String?
     @Option(name: .long, help: "Hostname inside the container.") var hostname: String?
-    @Flag(name: .long, help: "Mount the root filesystem read-only.") var readOnly = false
     @Option(name: .shortAndLong, help: ArgumentHelp("Bind mount.", valueName: "SRC:DST[:ro]")) var volume: [String] = []
     @Option(name: .long, help: ArgumentHelp("Mount a tmpfs.", valueName: "DST[:OPTIONS]")) var tmpfs: [String] = []
-    @Option(name: [.customShort("m"), .long], help: ArgumentHelp("Memory limit.", valueName: "SIZE")) var memory: String?
-    @Option(name: .long, help: "CPU limit, in CPUs.") var cpus: String?
-    @Option(name: .long, help: "Maximum number of processes.") var pidsLimit: String?
-    @Option(name: .long, help: "Override the image's entrypoint.") var entrypoint: String?
-    @Option(name: .long, help: ArgumentHelp("Add a capability (or ALL).", valueName: "CAP")) var capAdd: [String] = []
-    @Option(name: .long, help: ArgumentHelp("Drop a capability (or ALL).", valueName: "CAP")) var capDrop: [String] = []
+    @Option(name: .long, help: ArgumentHelp("Override the image's entrypoint ('' clears it).", valueName: "CMD")) var entrypoint: String?
+    @OptionGroup var confinement: ConfinementOptions
     @Flag(name: .long, help: "Every capability, nothing masked.") var privileged = false
-    @Option(name: .long, help: ArgumentHelp("no-new-privileges[=true|false], seccomp=unconfined|PATH, apparmor=unconfined|NAME, systempaths=unconfined.", valueName: "OPT"))
-    var securityOpt: [String] = []
     @Option(name: .long, help: ArgumentHelp("A secure-run profile (netctl profile ls); flags override it.", valueName: "NAME"))
     var profile: String?
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The image, then the command and its arguments.", valueName: "IMAGE [COMMAND…]"))
@@ -74,27 +62,23 @@ struct Run: ParsableCommand {
         request.interactive = interactive
         request.tty = tty
         request.networks = network
-        request.publish = publish
-        request.publishAll = publishAll
-        request.expose = expose
+        publishing.apply(to: &request)
         request.env = env
         request.workdir = workdir
-        request.user = user
         request.hostname = hostname
-        request.readOnly = readOnly
         request.volumes = volume
         request.tmpfs = tmpfs
-        request.memory = memory
-        request.cpus = cpus
-        request.pidsLimit = pidsLimit
-        request.capAdd = capAdd
-        request.capDrop = capDrop
+        confinement.apply(to: &request)
         request.privileged = privileged
-        request.securityOptions = securityOpt
         request.profile = profile
+        try Self.perform(request, globals: global.values)
+    }
+
+    static func perform(_ request: RunRequest, globals: Globals) throws {
+        if let mode = environment("NETCTL_PARSE_ONLY") { return mode == "quiet" ? () : print(globals, request) }
         do {
-            let runtime = try global.runtime()
-            if detach {
+            let runtime = try globals.runtime()
+            if request.detach {
                 print(try runtime.runDetached(request, executable: try executablePath()).id)
                 return
             }
@@ -103,7 +87,7 @@ struct Run: ParsableCommand {
         } catch let error as RuntimeError {
             throw failure(error)
         } catch let error as CNMError {
-            throw failure(RuntimeError(error.description))
+            throw failure((try? globals.runtime())?.describing(error) ?? RuntimeError(error.description))
         }
     }
 }
@@ -208,8 +192,13 @@ struct Exec: ParsableCommand {
         request.user = user
         request.interactive = interactive
         request.tty = tty
+        try Self.perform(request, globals: global.values)
+    }
+
+    static func perform(_ request: ExecRequest, globals: Globals) throws {
+        if let mode = environment("NETCTL_PARSE_ONLY") { return mode == "quiet" ? () : print(globals, request) }
         do {
-            let code = try global.runtime().exec(request)
+            let code = try globals.runtime().exec(request)
             if code != 0 { throw ExitCode(code) }
         } catch let error as RuntimeError {
             throw failure(error)

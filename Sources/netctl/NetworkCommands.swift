@@ -48,9 +48,22 @@ struct NetworkCommand: ParsableCommand {
         @Flag(help: "Full ids.") var noTrunc = false
 
         func run() throws {
+            try Listing(quiet: quiet, filter: filter, format: format, noTrunc: noTrunc).perform(globals: global.values)
+        }
+    }
+
+    /// What `network ls` was asked for, from either parser.
+    struct Listing {
+        var quiet = false
+        var filter: [String] = []
+        var format = "table"
+        var noTrunc = false
+
+        func perform(globals: Globals) throws {
+            if let mode = environment("NETCTL_PARSE_ONLY") { return mode == "quiet" ? () : print(globals, self) }
             let filters = try filter.map(NetworkFilter.init)
             guard ["table", "json"].contains(format) else { throw CLIError("invalid format \"\(format)\": expected table or json") }
-            let networks = try global.controller().networks().filter { network in filters.allSatisfy { $0.matches(network) } }
+            let networks = try globals.controller().networks().filter { network in filters.allSatisfy { $0.matches(network) } }
             let id = { (network: NetworkRecord) in noTrunc ? network.id : network.shortID }
             if quiet {
                 networks.forEach { print(id($0)) }
@@ -94,7 +107,14 @@ struct NetworkCommand: ParsableCommand {
             let controller = try global.controller()
             var failed: (any Error)?
             for reference in networks {
-                do { print(try controller.removeNetwork(reference).name) } catch { failed = error }
+                do {
+                    print(try controller.removeNetwork(reference).name)
+                } catch let error as CNMError {
+                    // "in use by container web", not by its internal sandbox's name.
+                    failed = CLIError((try? global.runtime())?.describing(error).description ?? error.description)
+                } catch {
+                    failed = error
+                }
             }
             if let failed { throw failed }
         }
@@ -119,9 +139,7 @@ struct NetworkCommand: ParsableCommand {
         @Option(help: "IPv4 address.") var ip: String?
         @Option(help: "IPv6 address.") var ip6: String?
         @Option(help: "Name the endpoint also answers to.") var alias: [String] = []
-        @Option(name: [.short, .long], help: ArgumentHelp("Publish a port.", valueName: "[HOST_IP:][HOST_PORT:]PORT[/PROTO]")) var publish: [String] = []
-        @Flag(name: [.customShort("P"), .long], help: "Publish every exposed port on a port of the local range.") var publishAll = false
-        @Option(help: ArgumentHelp("Expose a port (for -P).", valueName: "PORT[-END][/PROTO]")) var expose: [String] = []
+        @OptionGroup var publishing: PublishOptions
         @Argument var network: String
         @Argument var sandbox: String
 
@@ -130,10 +148,13 @@ struct NetworkCommand: ParsableCommand {
             request.ipv4 = ip
             request.ipv6 = ip6
             request.aliases = alias
-            request.publish = publish
-            request.publishAll = publishAll
-            request.expose = expose
-            _ = try global.controller().connect(request)
+            publishing.apply(to: &request)
+            try Self.perform(request, globals: global.values)
+        }
+
+        static func perform(_ request: ConnectRequest, globals: Globals) throws {
+            if let mode = environment("NETCTL_PARSE_ONLY") { return mode == "quiet" ? () : print(globals, request) }
+            _ = try globals.controller().connect(request)
         }
     }
 

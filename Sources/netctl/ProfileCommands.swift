@@ -12,26 +12,12 @@ struct ProfileCommand: ParsableCommand {
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Save a profile.")
         @OptionGroup var global: GlobalOptions
-        @Option(name: .long, help: ArgumentHelp("Add a capability (or ALL).", valueName: "CAP")) var capAdd: [String] = []
-        @Option(name: .long, help: ArgumentHelp("Drop a capability (or ALL).", valueName: "CAP")) var capDrop: [String] = []
-        @Option(name: .long, help: ArgumentHelp("As run's --security-opt.", valueName: "OPT")) var securityOpt: [String] = []
-        @Flag(name: .long, help: "Read-only root filesystem.") var readOnly = false
-        @Option(name: .shortAndLong, help: ArgumentHelp("User, as name or uid.", valueName: "USER[:GROUP]")) var user: String?
-        @Option(name: [.customShort("m"), .long], help: "Memory limit.") var memory: String?
-        @Option(name: .long, help: "CPU limit.") var cpus: String?
-        @Option(name: .long, help: "Maximum number of processes.") var pidsLimit: String?
+        @OptionGroup var confinement: ConfinementOptions
         @Argument var name: String
 
         func run() throws {
             var profile = SecureRunProfile(name: name)
-            profile.capAdd = capAdd
-            profile.capDrop = capDrop
-            profile.securityOptions = securityOpt
-            profile.readOnly = readOnly
-            profile.user = user
-            profile.memory = memory
-            profile.cpus = cpus
-            profile.pidsLimit = pidsLimit
+            confinement.apply(to: &profile)
             try runtimeCall { try global.runtime().createProfile(profile) }
             print(name)
         }

@@ -151,6 +151,9 @@ public final class NetworkController {
             guard subnet.isSubnet else {
                 throw CNMError("invalid subnet \"\(text)\": host bits are set, expected \(subnet.masked)")
             }
+            if let (range, name) = subnet.reservedRange {
+                throw CNMError("invalid subnet \"\(text)\": it overlaps the \(name) range \(range), expected a unicast range such as 198.18.0.0/24 or 2001:db8::/64")
+            }
             if let clash = pools.first(where: { $0.subnet.overlaps(subnet) }) {
                 throw CNMError("\(subject): subnet \(subnet) overlaps subnet \(clash.subnet)")
             }

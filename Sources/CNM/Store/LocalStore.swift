@@ -11,7 +11,18 @@ public struct LocalStore: Store {
     public init(root: String) throws {
         self.root = root
         try Self.makeDirectories(root)
+        // A root that is a file, or that cannot be read and written, fails every command
+        // alike, before any reads as empty.
+        var info = stat()
+        guard stat(root, &info) == 0 else { throw CNMError("state root \(root): \(String(cString: strerror(errno)))") }
+        guard info.st_mode & S_IFMT == S_IFDIR else { throw CNMError("state root \(root): not a directory (give --root DIR or NETCTL_ROOT)") }
+        guard access(root, R_OK | W_OK | X_OK) == 0 else {
+            throw CNMError("state root \(root): \(String(cString: strerror(errno))) (expected a directory netctl can read and write)")
+        }
     }
+
+    /// The most a record may hold: far above any real one, a bound on a damaged root.
+    static let recordLimit = 64 << 20
 
     private func path(_ key: String) -> String { "\(root)/\(key).json" }
 
@@ -28,6 +39,9 @@ public struct LocalStore: Store {
             let count = Glibc.read(fd, &chunk, chunk.count)
             if count < 0 { throw CNMError("cannot read \(path(key)): \(String(cString: strerror(errno)))") }
             if count == 0 { return bytes }
+            guard bytes.count + count <= Self.recordLimit else {
+                throw CNMError("cannot read \(path(key)): larger than \(Self.recordLimit >> 20) MiB, which no record is")
+            }
             bytes += chunk[0..<count]
         }
     }
@@ -60,18 +74,21 @@ public struct LocalStore: Store {
 
     public func keys(under prefix: String) throws -> [String] {
         var keys: [String] = []
-        collect("\(root)/\(prefix)", key: prefix, into: &keys)
+        try collect("\(root)/\(prefix)", key: prefix, into: &keys)
         return keys.sorted()
     }
 
-    private func collect(_ directory: String, key: String, into keys: inout [String]) {
-        guard let dir = opendir(directory) else { return }
+    private func collect(_ directory: String, key: String, into keys: inout [String]) throws {
+        guard let dir = opendir(directory) else {
+            if errno == ENOENT { return }
+            throw CNMError("cannot list \(directory): \(String(cString: strerror(errno)))")
+        }
         defer { closedir(dir) }
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
             if name.hasPrefix(".") { continue }
             if Int32(entry.pointee.d_type) == DT_DIR {
-                collect("\(directory)/\(name)", key: "\(key)/\(name)", into: &keys)
+                try collect("\(directory)/\(name)", key: "\(key)/\(name)", into: &keys)
             } else if name.hasSuffix(".json") {
                 keys.append("\(key)/\(name.dropLast(5))")
             }

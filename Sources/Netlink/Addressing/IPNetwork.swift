@@ -56,6 +56,21 @@ public struct IPNetwork: Hashable, Sendable, CustomStringConvertible {
         contains(other.first) || other.contains(first)
     }
 
+    /// The special-purpose range this subnet overlaps, if any, by name: addresses a
+    /// network of containers can never use (a bridge cannot hold a multicast gateway, and
+    /// loopback and link-local addresses never leave their host or link).
+    public var reservedRange: (range: IPNetwork, name: String)? {
+        let ranges: [(String, String)] = isIPv4
+            ? [("0.0.0.0/8", "\"this network\""), ("127.0.0.0/8", "loopback"),
+               ("224.0.0.0/4", "multicast"), ("240.0.0.0/4", "reserved")]
+            : [("::/128", "unspecified"), ("::1/128", "loopback"), ("fe80::/10", "link-local"), ("ff00::/8", "multicast")]
+        for (cidr, name) in ranges {
+            let range = IPNetwork(cidr: cidr)!
+            if overlaps(range) { return (range, name) }
+        }
+        return nil
+    }
+
     /// The address with this prefix, as an interface address: `198.18.0.1/24`.
     public func with(address: IPAddress) -> IPNetwork {
         IPNetwork(address: address, prefixLength: prefixLength)

@@ -34,6 +34,9 @@ extension ContainerRuntime {
             if let filter { try writeFile(filter, to: "\(directory(of: record.id))/seccomp.bpf") }
             record.cgroups = try Cgroups.create(for: record.id, limits: record.host.limits)
             try save(record)
+        } catch let error as CNMError {
+            release(record, removeRecord: true)
+            throw describing(error, also: record)
         } catch {
             release(record, removeRecord: true)
             throw error
@@ -41,11 +44,24 @@ extension ContainerRuntime {
         return record
     }
 
+    /// A CNM error as a container's user reads it: each container's sandbox (`nc-ID12`,
+    /// an internal name) is named as the container it belongs to.
+    public func describing(_ error: CNMError, also extra: ContainerRecord? = nil) -> RuntimeError {
+        var text = error.description
+        for record in ((try? containers()) ?? []) + (extra.map { [$0] } ?? []) {
+            guard let sandbox = record.sandbox else { continue }
+            text = text.replacing("sandbox \"\(sandbox)\"", with: "container \"\(record.name)\"")
+        }
+        return RuntimeError(text)
+    }
+
     private func makeRecord(_ request: RunRequest, image: ImageRecord) throws -> ContainerRecord {
         let id = Identifier.make()
         let name = try request.name.map { try validatedName($0) } ?? "nc_\(id.prefix(12))"
         let defaults = image.config.config
-        var argv = request.entrypoint.map { [$0] } ?? defaults?.entrypoint ?? []
+        // `--entrypoint CMD` replaces the image's entrypoint and drops its default command,
+        // as Docker does; `--entrypoint ''` clears the entrypoint.
+        var argv = request.entrypoint.map { $0.isEmpty ? [] : [$0] } ?? defaults?.entrypoint ?? []
         argv += !request.command.isEmpty ? request.command : (request.entrypoint == nil ? defaults?.cmd ?? [] : [])
         guard let path = argv.first, !path.isEmpty else {
             throw RuntimeError("image \(request.image) has no command: give one after the image name")

@@ -8,7 +8,7 @@ import Security
 /// runtime itself makes between installing the filter and execve; everything else EPERM.
 public enum SeccompRecorder {
     /// What the shim calls after an early-installed filter (no no_new_privs), up to execve.
-    static let runtimeSyscalls = ["capset", "chdir", "close", "close_range", "execve", "openat", "prctl", "setgroups", "setresgid", "setresuid", "write"]
+    static let runtimeSyscalls = ["capset", "chdir", "close", "close_range", "execve", "getresgid", "getresuid", "openat", "prctl", "setgroups", "setresgid", "setresuid", "write"]
 
     public static func record(_ command: [String]) throws -> (profile: SeccompProfile, status: Int32) {
         guard let name = command.first else { throw RuntimeError("seccomp record: no command given") }
