@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Start-up, which every command pays: netctl --version, `network ls` on an empty root and
-# the parse of `run` and `network connect` (NETCTL_PARSE_ONLY=quiet: the command line is
-# read into its request, then the command returns), side by side with a statically linked
-# Swift "hello" built here. Wall-clock medians with hyperfine; instruction counts with
+# Start-up, which every command pays: netctl --version, `network ls` on an empty root, and
+# `run` and `network connect` lines parsed in full and refused at their first look-up
+# (the image, the network: nothing exists in the empty root), side by side with a
+# statically linked Swift "hello" built here. Wall-clock medians with hyperfine; instruction counts with
 # callgrind (repeatable whatever else the machine does) for the why.
 # BEFORE=PATH adds the same rows for another netctl binary (an earlier build).
 set -euo pipefail
@@ -21,9 +21,9 @@ rows() { # label, binary
     local n=$2
     printf '%s\n' \
         "$1 --version|$n --version" \
-        "$1 network ls (empty root)|$n --root $WORK/root network ls" \
-        "$1 parse of run|env NETCTL_PARSE_ONLY=quiet $n run --rm --network web -p 8080:80 -e A=1 --cap-drop ALL busybox sh -c true" \
-        "$1 parse of network connect|env NETCTL_PARSE_ONLY=quiet $n network connect -p 8080:80 --alias db web sb"
+        "$1 network ls (empty root)|$n network ls --root $WORK/root" \
+        "$1 run, parsed and refused|$n run --root $WORK/root --rm --network web -p 8080:80 -e A=1 --cap-drop ALL busybox sh -c true" \
+        "$1 network connect, parsed and refused|$n network connect --root $WORK/root -p 8080:80 --alias db web sb"
 }
 "$NETCTL" --root "$WORK/root" network ls >/dev/null   # the root's first use writes its id
 {
@@ -34,7 +34,7 @@ rows() { # label, binary
 
 args=()
 while IFS='|' read -r name command; do args+=(-n "$name" "$command"); done < "$WORK/commands"
-hyperfine -N --style none --warmup 20 --runs "$RUNS" --export-json "$OUT/startup.json" "${args[@]}" >/dev/null 2>&1
+hyperfine -N -i --style none --warmup 20 --runs "$RUNS" --export-json "$OUT/startup.json" "${args[@]}" >/dev/null 2>&1
 
 # callgrind cannot read the debug information of a static-stdlib Swift binary: it counts
 # a copy without it (the same code and data).

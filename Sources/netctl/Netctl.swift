@@ -1,4 +1,7 @@
 import ArgumentParser
+import CNM
+import Glibc
+import Runtime
 
 struct Netctl: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -52,9 +55,9 @@ enum Entry {
         case .run(let body)?:
             do {
                 try body()
-                Netctl.exit()
+                exit(0)
             } catch {
-                Netctl.exit(withError: error)
+                finish(error)
             }
         case .help(let type)?:
             Netctl.exit(withError: CleanExit.helpRequest(type))
@@ -79,5 +82,22 @@ enum Entry {
             }
         }
         Netctl.main(arguments)
+    }
+
+    /// A hot command's error, printed as ArgumentParser prints it (`Error: …`, exit 1, or
+    /// the code of an ExitCode) without ArgumentParser, whose error path builds the help
+    /// of the whole tree (8 million instructions) even for an exit code. Casts to concrete
+    /// types only: a cast to a protocol would scan the conformance records again.
+    static func finish(_ error: any Error) -> Never {
+        let message: String
+        switch error {
+        case let code as ExitCode: exit(code.rawValue)
+        case let error as CLIError: message = error.description
+        case let error as CNMError: message = error.description
+        case let error as RuntimeError: message = error.description
+        default: Netctl.exit(withError: error)
+        }
+        FileHandleOutput.standardError("Error: \(message)\n")
+        exit(1)
     }
 }
