@@ -20,8 +20,9 @@ let package = Package(
         .systemLibrary(name: "CNetlink", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
         .systemLibrary(name: "CNFTables", pkgConfig: "libnftnl", providers: [.apt(["libnftnl-dev"])]),
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
-        .target(name: "CArchive"),
-        .target(name: "CDigest"),
+        .target(name: "CLazyLibrary"),
+        .target(name: "CArchive", dependencies: ["CLazyLibrary"]),
+        .target(name: "CDigest", dependencies: ["CLazyLibrary"]),
         .target(name: "CRuntimeShim"),
 
         // Typed kernel interfaces.

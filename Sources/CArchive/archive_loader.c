@@ -1,7 +1,5 @@
 #include "archive_loader.h"
-#include <dlfcn.h>
-#include <pthread.h>
-#include <stdio.h>
+#include "lazy_library.h"
 
 // One pointer per function, filled by dlsym.
 #define FUNCTIONS(X) \
@@ -14,31 +12,13 @@
 
 #define DECLARE(name) static __typeof__(&name) p_##name;
 FUNCTIONS(DECLARE)
+#define NAME(name) #name,
+static const char *const names[] = { FUNCTIONS(NAME) };
+#define SLOT(name) (void **)&p_##name,
+static void **const slots[] = { FUNCTIONS(SLOT) };
+static struct lazy_library library = LAZY_LIBRARY_INIT("libarchive.so.13", "libarchive13", names, slots);
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static int loaded;
-
-int la_load(char *error, size_t size) {
-    pthread_mutex_lock(&lock);
-    if (!loaded) {
-        void *library = dlopen("libarchive.so.13", RTLD_NOW | RTLD_LOCAL);
-        if (!library) {
-            snprintf(error, size, "cannot load libarchive.so.13 (install libarchive13): %s", dlerror());
-            pthread_mutex_unlock(&lock);
-            return -1;
-        }
-#define RESOLVE(name) \
-        if (!(p_##name = (__typeof__(&name))dlsym(library, #name))) { \
-            snprintf(error, size, "libarchive.so.13 has no %s", #name); \
-            pthread_mutex_unlock(&lock); \
-            return -1; \
-        }
-        FUNCTIONS(RESOLVE)
-        loaded = 1;
-    }
-    pthread_mutex_unlock(&lock);
-    return 0;
-}
+int la_load(char *error, size_t size) { return lazy_library_load(&library, error, size); }
 
 struct archive *la_read_new(void) { return p_archive_read_new(); }
 int la_read_free(struct archive *a) { return p_archive_read_free(a); }

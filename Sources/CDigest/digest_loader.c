@@ -1,7 +1,5 @@
 #include "digest_loader.h"
-#include <dlfcn.h>
-#include <pthread.h>
-#include <stdio.h>
+#include "lazy_library.h"
 
 // libcrypto's EVP interface, declared here so that building needs no OpenSSL headers.
 typedef struct evp_md_ctx EVP_MD_CTX;
@@ -13,31 +11,16 @@ static int (*p_EVP_DigestInit_ex)(EVP_MD_CTX *, const EVP_MD *, void *);
 static int (*p_EVP_DigestUpdate)(EVP_MD_CTX *, const void *, size_t);
 static int (*p_EVP_DigestFinal_ex)(EVP_MD_CTX *, unsigned char *, unsigned int *);
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static int loaded;
+static const char *const names[] = {
+    "EVP_MD_CTX_new", "EVP_MD_CTX_free", "EVP_sha256", "EVP_DigestInit_ex", "EVP_DigestUpdate", "EVP_DigestFinal_ex",
+};
+static void **const slots[] = {
+    (void **)&p_EVP_MD_CTX_new, (void **)&p_EVP_MD_CTX_free, (void **)&p_EVP_sha256,
+    (void **)&p_EVP_DigestInit_ex, (void **)&p_EVP_DigestUpdate, (void **)&p_EVP_DigestFinal_ex,
+};
+static struct lazy_library library = LAZY_LIBRARY_INIT("libcrypto.so.3", "libssl3", names, slots);
 
-int sha256_load(char *error, size_t size) {
-    pthread_mutex_lock(&lock);
-    if (!loaded) {
-        void *library = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
-        if (!library) {
-            snprintf(error, size, "cannot load libcrypto.so.3 (install libssl3): %s", dlerror());
-            pthread_mutex_unlock(&lock);
-            return -1;
-        }
-#define RESOLVE(name) \
-        if (!(*(void **)&p_##name = dlsym(library, #name))) { \
-            snprintf(error, size, "libcrypto.so.3 has no %s", #name); \
-            pthread_mutex_unlock(&lock); \
-            return -1; \
-        }
-        RESOLVE(EVP_MD_CTX_new) RESOLVE(EVP_MD_CTX_free) RESOLVE(EVP_sha256)
-        RESOLVE(EVP_DigestInit_ex) RESOLVE(EVP_DigestUpdate) RESOLVE(EVP_DigestFinal_ex)
-        loaded = 1;
-    }
-    pthread_mutex_unlock(&lock);
-    return 0;
-}
+int sha256_load(char *error, size_t size) { return lazy_library_load(&library, error, size); }
 
 void *sha256_new(void) {
     EVP_MD_CTX *context = p_EVP_MD_CTX_new();

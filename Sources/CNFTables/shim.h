@@ -24,8 +24,3 @@
 
 static inline int nft_errno(void) { return errno; }
 
-/// The kernel's answer to one message of a batch: 0, or a negative errno.
-static inline int nft_ack_error(const struct nlmsghdr *message) {
-    const struct nlmsgerr *error = (const struct nlmsgerr *)mnl_nlmsg_get_payload(message);
-    return error->error;
-}

@@ -40,3 +40,20 @@ public final class RecordingSocket: NetlinkSocket {
 public func hex(_ bytes: [UInt8]) -> String {
     bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
 }
+
+/// A socket that keeps what is sent and passes it on to a real one, so a golden test can
+/// show that the kernel accepted the very bytes it freezes.
+public final class TeeSocket: NetlinkSocket {
+    public private(set) var sent: [[UInt8]] = []
+    private let socket: any NetlinkSocket
+
+    public init(_ socket: any NetlinkSocket) { self.socket = socket }
+
+    public func send(_ bytes: UnsafeRawBufferPointer) throws {
+        sent.append(Array(bytes))
+        try socket.send(bytes)
+    }
+
+    public func receive(into buffer: UnsafeMutableRawBufferPointer) throws -> Int { try socket.receive(into: buffer) }
+    public func reserveSendBuffer(_ bytes: Int) throws { try socket.reserveSendBuffer(bytes) }
+}

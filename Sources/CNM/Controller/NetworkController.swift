@@ -240,12 +240,7 @@ public final class NetworkController {
 
     func resolve<T>(_ reference: String, among items: [T], kind: String,
                     name: KeyPath<T, String>, id: KeyPath<T, String>) throws -> T {
-        if let exact = items.first(where: { $0[keyPath: name] == reference || $0[keyPath: id] == reference }) {
-            return exact
-        }
-        let matches = reference.isEmpty ? [] : items.filter { $0[keyPath: id].hasPrefix(reference) }
-        if matches.count == 1 { return matches[0] }
-        if matches.count > 1 { throw CNMError("\(kind) id prefix \"\(reference)\" is ambiguous: \(matches.count) \(kind)s match") }
-        throw CNMError("\(kind) \"\(reference)\" not found")
+        try Reference.resolve(name: reference, idPrefix: reference, among: items, names: { [$0[keyPath: name]] }, id: { $0[keyPath: id] })
+            .mapError { CNMError($0.message(kind: kind, reference: reference)) }.get()
     }
 }

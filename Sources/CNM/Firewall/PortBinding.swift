@@ -13,11 +13,15 @@ public enum TransportProtocol: String, Codable, Sendable, CaseIterable, Comparab
         }
     }
 
-    init(parsing text: String, in spec: String) throws {
+    /// `SPEC[/PROTO]` into SPEC and its protocol (tcp when none is given), for `-p` and
+    /// `--expose` alike.
+    static func split(_ spec: String) throws -> (Substring, TransportProtocol) {
+        guard let slash = spec.lastIndex(of: "/") else { return (Substring(spec), .tcp) }
+        let text = spec[spec.index(after: slash)...]
         guard let value = TransportProtocol(rawValue: text.lowercased()) else {
             throw CNMError("invalid protocol \"\(text)\" in \"\(spec)\": expected tcp, udp or sctp")
         }
-        self = value
+        return (spec[..<slash], value)
     }
 
     public static func < (a: Self, b: Self) -> Bool { a.number < b.number }
@@ -99,12 +103,8 @@ public struct PortSpec: Sendable, Hashable {
     public var proto: TransportProtocol
 
     public init(parsing spec: String) throws {
-        var rest = Substring(spec)
-        proto = .tcp
-        if let slash = rest.lastIndex(of: "/") {
-            proto = try TransportProtocol(parsing: String(rest[rest.index(after: slash)...]), in: spec)
-            rest = rest[..<slash]
-        }
+        var rest: Substring
+        (rest, proto) = try TransportProtocol.split(spec)
 
         // The host IP: bracketed (IPv6), or whatever precedes the last two fields.
         var ipText: Substring?
@@ -164,12 +164,8 @@ public struct ExposedPorts: Sendable, Hashable {
     public var proto: TransportProtocol
 
     public init(parsing spec: String) throws {
-        var text = Substring(spec)
-        proto = .tcp
-        if let slash = text.lastIndex(of: "/") {
-            proto = try TransportProtocol(parsing: String(text[text.index(after: slash)...]), in: spec)
-            text = text[..<slash]
-        }
+        let text: Substring
+        (text, proto) = try TransportProtocol.split(spec)
         ports = try PortSpec.range(String(text), in: spec)
     }
 }

@@ -29,3 +29,34 @@ public enum Timestamp {
             + String(repeating: "0", count: 9 - nanos.count) + nanos + "Z"
     }
 }
+
+/// How a user names one of many records: by a name, the full id, or a prefix of the id
+/// that only one of them has — as Docker finds networks, containers and images.
+public enum Reference {
+    public enum Failure: Error, Sendable {
+        case notFound
+        case ambiguous(matches: Int)
+
+        /// `network "x" not found`, `container id prefix "ab" is ambiguous: 2 containers match`.
+        public func message(kind: String, reference: String) -> String {
+            switch self {
+            case .notFound: "\(kind) \"\(reference)\" not found"
+            case .ambiguous(let matches): "\(kind) id prefix \"\(reference)\" is ambiguous: \(matches) \(kind)s match"
+            }
+        }
+    }
+
+    /// The item whose name is `name`, or whose id is or starts with `idPrefix`.
+    public static func resolve<T>(name: String?, idPrefix: String, among items: [T],
+                                  names: (T) -> [String], id: (T) -> String) -> Result<T, Failure> {
+        if let exact = items.first(where: { item in name.map { names(item).contains($0) } == true || id(item) == idPrefix }) {
+            return .success(exact)
+        }
+        let matches = idPrefix.isEmpty ? [] : items.filter { id($0).hasPrefix(idPrefix) }
+        switch matches.count {
+        case 1: return .success(matches[0])
+        case 0: return .failure(.notFound)
+        default: return .failure(.ambiguous(matches: matches.count))
+        }
+    }
+}

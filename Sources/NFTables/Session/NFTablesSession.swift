@@ -6,43 +6,29 @@ import Netlink
 /// what is installed. Used from one thread at a time; the socket stays in the namespace it
 /// was opened in, whatever thread uses it.
 public final class NFTablesSession {
-    private let socket: OpaquePointer
+    private let socket: any NetlinkSocket
     private var sequence: UInt32 = 1
-    private var sendBufferSize = 0
     private let receiveBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 17, alignment: 8)
+
+    /// A session over any socket; golden tests pass a recorder.
+    public init(socket: any NetlinkSocket) { self.socket = socket }
 
     /// A session in the calling thread's network namespace.
     public convenience init() throws {
-        self.init(socket: try Self.openSocket())
+        self.init(socket: try Self.kernelSocket())
     }
 
     /// A session in `namespace`: the socket is opened on a thread of its own that enters it and ends.
     public convenience init(in namespace: NetworkNamespace) throws {
-        self.init(socket: try namespace.perform { try Self.openSocket() })
+        self.init(socket: try namespace.perform { try Self.kernelSocket() })
     }
 
-    private init(socket: OpaquePointer) { self.socket = socket }
-
-    /// A NETLINK_NETFILTER socket with extended acks, in the calling thread's namespace.
-    private static func openSocket() throws -> OpaquePointer {
-        guard let socket = mnl_socket_open2(NETLINK_NETFILTER, Int32(SOCK_CLOEXEC.rawValue)) else {
-            throw systemError("open", "netfilter socket")
-        }
-        var on: Int32 = 1
-        _ = mnl_socket_setsockopt(socket, NETLINK_EXT_ACK, &on, socklen_t(MemoryLayout<Int32>.size))
-        _ = mnl_socket_setsockopt(socket, NETLINK_CAP_ACK, &on, socklen_t(MemoryLayout<Int32>.size))
-        guard mnl_socket_bind(socket, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
-            let error = systemError("bind", "netfilter socket")
-            mnl_socket_close(socket)
-            throw error
-        }
-        return socket
+    /// A NETLINK_NETFILTER socket in the calling thread's network namespace.
+    public static func kernelSocket() throws -> KernelSocket {
+        try KernelSocket(family: NETLINK_NETFILTER, name: "netfilter socket")
     }
 
-    deinit {
-        receiveBuffer.deallocate()
-        mnl_socket_close(socket)
-    }
+    deinit { receiveBuffer.deallocate() }
 
     // MARK: Changes
 
@@ -52,25 +38,21 @@ public final class NFTablesSession {
         guard !transaction.isEmpty else { return }
         let encoded = transaction.encode(firstSequence: sequence)
         sequence = encoded.nextSequence
-        try growSendBuffer(to: encoded.bytes.count)
-        try encoded.bytes.withUnsafeBytes { bytes in
-            guard mnl_socket_sendto(socket, bytes.baseAddress, bytes.count) >= 0 else {
-                throw systemError("send", "batch of \(encoded.messages.count) messages")
-            }
-        }
+        try socket.reserveSendBuffer(encoded.bytes.count)
+        try encoded.bytes.withUnsafeBytes { try socket.send($0) }
         var pending = Set(encoded.messages.keys)
         var firstError: (sequence: UInt32, error: NetlinkError)?
         while !pending.isEmpty {
             var stop = false
             try receive { message in
-                guard message.pointee.nlmsg_type == UInt16(NLMSG_ERROR) else { return }
-                let sequence = message.pointee.nlmsg_seq
-                let code = -nft_ack_error(message)
+                guard message.type == NLMSG_ERROR else { return }
+                let sequence = message.sequence
+                let code = message.ackErrno
                 guard pending.remove(sequence) != nil else {
                     // An answer to the batch itself (for instance EPERM): nothing else follows.
                     if code != 0 {
                         firstError = (sequence, NetlinkError(operation: "nft commit", object: "batch", errno: code,
-                                                              kernelMessage: Self.extendedAckText(message)))
+                                                              kernelMessage: message.extendedAckText))
                     }
                     stop = true
                     return
@@ -78,7 +60,7 @@ public final class NFTablesSession {
                 if code != 0, firstError == nil || sequence < firstError!.sequence {
                     let what = encoded.messages[sequence]!
                     firstError = (sequence, NetlinkError(operation: what.operation, object: what.object, errno: code,
-                                                          kernelMessage: Self.extendedAckText(message)))
+                                                          kernelMessage: message.extendedAckText))
                 }
             }
             if stop { break }
@@ -86,44 +68,11 @@ public final class NFTablesSession {
         if let firstError { throw firstError.error }
     }
 
-    /// A large batch must fit the socket's send buffer whole: the kernel reads it as one.
-    private func growSendBuffer(to size: Int) throws {
-        guard size > 200 * 1024, size > sendBufferSize else { return }
-        var bytes = Int32(min(size * 2, Int(Int32.max)))
-        let fd = mnl_socket_get_fd(socket)
-        if setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, socklen_t(MemoryLayout<Int32>.size)) != 0 {
-            guard setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
-                throw systemError("grow send buffer for", "a batch of \(size) bytes")
-            }
-        }
-        sendBufferSize = size * 2
-    }
-
-    private func receive(_ each: (UnsafeMutablePointer<nlmsghdr>) throws -> Void) throws {
-        let count = mnl_socket_recvfrom(socket, receiveBuffer.baseAddress, receiveBuffer.count)
-        guard count >= 0 else { throw systemError("receive", "netfilter answer") }
-        var remaining = Int32(count)
-        var message = receiveBuffer.baseAddress!.assumingMemoryBound(to: nlmsghdr.self)
-        while mnl_nlmsg_ok(message, remaining) {
+    private func receive(_ each: (ReceivedMessage) throws -> Void) throws {
+        try socket.receiveMessages(into: receiveBuffer) { message in
             try each(message)
-            message = mnl_nlmsg_next(message, &remaining)
+            return true
         }
-    }
-
-    private static func extendedAckText(_ message: UnsafeMutablePointer<nlmsghdr>) -> String? {
-        guard message.pointee.nlmsg_flags & UInt16(NLM_F_ACK_TLVS) != 0 else { return nil }
-        let headerLength = Int(mnl_nlmsg_size(Int(MemoryLayout<nlmsgerr>.size)))
-        var text: String?
-        var attribute = UnsafeMutableRawPointer(message).advanced(by: headerLength).assumingMemoryBound(to: nlattr.self)
-        var remaining = Int32(message.pointee.nlmsg_len) - Int32(headerLength)
-        while mnl_attr_ok(attribute, remaining) {
-            if mnl_attr_get_type(attribute) == UInt16(NLMSGERR_ATTR_MSG.rawValue) {
-                text = String(cString: mnl_attr_get_str(attribute))
-            }
-            remaining -= Int32((Int(attribute.pointee.nla_len) + 3) & ~3)
-            attribute = mnl_attr_next(attribute)
-        }
-        return text
     }
 
     // MARK: Reading what is installed
@@ -131,7 +80,7 @@ public final class NFTablesSession {
     /// Sends a get request with NLM_F_DUMP (or for one object) and hands each answer over.
     private func dump(_ type: nf_tables_msg_types, family: Family?, object: String, dumping: Bool = true,
                       payload: (UnsafeMutablePointer<nlmsghdr>) -> Void = { _ in },
-                      each: (UnsafeMutablePointer<nlmsghdr>) throws -> Void) throws {
+                      each: (UnsafePointer<nlmsghdr>) throws -> Void) throws {
         var request = [UInt8](repeating: 0, count: 4096)
         let current = sequence
         sequence += 1
@@ -141,24 +90,22 @@ public final class NFTablesSession {
             payload(header)
             return Int(header.pointee.nlmsg_len)
         }
-        try request.withUnsafeBytes { raw in
-            guard mnl_socket_sendto(socket, raw.baseAddress, length) >= 0 else { throw systemError("send", "get \(object)") }
-        }
+        try request.withUnsafeBytes { try socket.send(UnsafeRawBufferPointer(rebasing: $0[..<length])) }
         var done = false
         while !done {
             try receive { message in
-                guard message.pointee.nlmsg_seq == current else { return }
-                switch Int32(message.pointee.nlmsg_type) {
+                guard message.sequence == current else { return }
+                switch Int32(message.type) {
                 case NLMSG_DONE:
                     done = true
                 case NLMSG_ERROR:
-                    let code = -nft_ack_error(message)
+                    let code = message.ackErrno
                     done = true
                     if code != 0 {
-                        throw NetlinkError(operation: "nft list", object: object, errno: code, kernelMessage: Self.extendedAckText(message))
+                        throw NetlinkError(operation: "nft list", object: object, errno: code, kernelMessage: message.extendedAckText)
                     }
                 default:
-                    try each(message)
+                    try each(message.header)
                     if !dumping { done = true }
                 }
             }
@@ -320,9 +267,4 @@ public final class NFTablesSession {
         }
         return rules
     }
-}
-
-/// A failed system call on the netfilter socket, with the errno it left.
-func systemError(_ operation: String, _ object: String) -> NetlinkError {
-    NetlinkError(operation: operation, object: object, errno: Glibc.errno)
 }

@@ -86,6 +86,16 @@ public struct ReceivedMessage {
     public let header: UnsafePointer<nlmsghdr>
 
     public var type: Int { Int(header.pointee.nlmsg_type) }
+    public var sequence: UInt32 { header.pointee.nlmsg_seq }
+
+    /// For an NLMSG_ERROR message: the errno the kernel answered with (0 for an ack).
+    public var ackErrno: Int32 { -payload(as: nlmsgerr.self).error }
+
+    /// NLMSGERR_ATTR_MSG of an error message, when the kernel said more than an errno.
+    public var extendedAckText: String? {
+        guard Int32(header.pointee.nlmsg_flags) & NLM_F_ACK_TLVS != 0 else { return nil }
+        return attributes(after: nlmsgerr.self, max: Int(NC_NLMSGERR_ATTR_MAX))[Int(NLMSGERR_ATTR_MSG.rawValue)]?.string
+    }
 
     /// The fixed header after nlmsghdr (ifinfomsg, ifaddrmsg...).
     public func payload<Header>(as: Header.Type) -> Header {

@@ -17,13 +17,13 @@ public final class NetlinkSession {
 
     /// A session in the calling thread's network namespace.
     public convenience init() throws {
-        self.init(socket: try RouteSocket())
+        self.init(socket: try KernelSocket(family: NETLINK_ROUTE))
     }
 
     /// A session in `namespace`. The socket is opened on a thread of its own that enters the
     /// namespace and ends, so no thread of the caller ever changes namespace.
     public convenience init(in namespace: NetworkNamespace) throws {
-        let socket = try namespace.perform { try RouteSocket() }
+        let socket = try namespace.perform { try KernelSocket(family: NETLINK_ROUTE) }
         self.init(socket: socket)
     }
 
@@ -52,13 +52,13 @@ public final class NetlinkSession {
                     answers(message)
                     return true
                 }
-                guard let entry = pending.removeValue(forKey: message.header.pointee.nlmsg_seq) else { return true }
-                let code = -message.payload(as: nlmsgerr.self).error
+                guard let entry = pending.removeValue(forKey: message.sequence) else { return true }
+                let code = message.ackErrno
                 if code != 0, !entry.tolerated.contains(code),
                    firstError == nil || entry.sequence < firstError!.sequence {
                     firstError = (entry.sequence, NetlinkError(
                         operation: entry.operation, object: entry.object,
-                        errno: code, kernelMessage: Self.extendedAckText(message)))
+                        errno: code, kernelMessage: message.extendedAckText))
                 }
                 return !pending.isEmpty
             }
@@ -93,16 +93,16 @@ public final class NetlinkSession {
         var done = false
         while !done {
             try receiveMessages { message in
-                guard message.header.pointee.nlmsg_seq == expected else { return true }
+                guard message.sequence == expected else { return true }
                 switch message.type {
                 case Int(NLMSG_DONE):
                     done = true
                     return false
                 case Int(NLMSG_ERROR):
-                    let code = -message.payload(as: nlmsgerr.self).error
+                    let code = message.ackErrno
                     if code != 0 {
                         failure = NetlinkError(operation: operation, object: "", errno: code,
-                                               kernelMessage: Self.extendedAckText(message))
+                                               kernelMessage: message.extendedAckText)
                     }
                     done = true
                     return false
@@ -116,20 +116,7 @@ public final class NetlinkSession {
         return items
     }
 
-    /// Reads one datagram and walks its messages until `body` returns false.
     private func receiveMessages(_ body: (ReceivedMessage) throws -> Bool) throws {
-        var remaining = Int32(try socket.receive(into: receiveBuffer))
-        var cursor = UnsafePointer(receiveBuffer.baseAddress!.assumingMemoryBound(to: nlmsghdr.self))
-        while mnl_nlmsg_ok(cursor, remaining) {
-            guard try body(ReceivedMessage(header: cursor)) else { return }
-            cursor = UnsafePointer(mnl_nlmsg_next(cursor, &remaining))
-        }
-    }
-
-    /// NLMSGERR_ATTR_MSG of an error message, when the kernel said more than an errno.
-    private static func extendedAckText(_ message: ReceivedMessage) -> String? {
-        guard Int32(message.header.pointee.nlmsg_flags) & NLM_F_ACK_TLVS != 0 else { return nil }
-        let table = message.attributes(after: nlmsgerr.self, max: Int(NC_NLMSGERR_ATTR_MAX))
-        return table[Int(NLMSGERR_ATTR_MSG.rawValue)]?.string
+        try socket.receiveMessages(into: receiveBuffer, body)
     }
 }

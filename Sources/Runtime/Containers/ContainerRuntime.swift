@@ -24,12 +24,8 @@ public final class ContainerRuntime {
 
     /// By name, full id or unique id prefix.
     public func container(_ reference: String) throws -> ContainerRecord {
-        let all = try containers()
-        if let exact = all.first(where: { $0.name == reference || $0.id == reference }) { return exact }
-        let matches = reference.isEmpty ? [] : all.filter { $0.id.hasPrefix(reference) }
-        if matches.count == 1 { return matches[0] }
-        if matches.count > 1 { throw RuntimeError("container id prefix \"\(reference)\" is ambiguous: \(matches.count) containers match") }
-        throw RuntimeError("container \"\(reference)\" not found")
+        try Reference.resolve(name: reference, idPrefix: reference, among: try containers(), names: { [$0.name] }, id: \.id)
+            .mapError { RuntimeError($0.message(kind: "container", reference: reference)) }.get()
     }
 
     /// The name of a container that still needs the image, for `image rm`.

@@ -39,15 +39,13 @@ public final class ImageStore {
 
     /// By `name[:tag]` (`:latest` when none), full or `sha256:` id, or a unique id prefix.
     public func image(_ reference: String) throws -> ImageRecord {
-        let all = try images()
-        if let tag = try? ImageReference.normalize(reference), let match = all.first(where: { $0.repoTags.contains(tag) }) {
-            return match
-        }
         let hex = reference.hasPrefix("sha256:") ? String(reference.dropFirst(7)) : reference
-        let matches = hex.isEmpty ? [] : all.filter { $0.id.hex.hasPrefix(hex) }
-        if matches.count == 1 { return matches[0] }
-        if matches.count > 1 { throw RuntimeError("image id prefix \"\(reference)\" is ambiguous: \(matches.count) images match") }
-        throw RuntimeError("image \"\(reference)\" not found (import it with netctl image import)")
+        return try Reference.resolve(name: try? ImageReference.normalize(reference), idPrefix: hex, among: try images(),
+                                     names: \.repoTags, id: \.id.hex)
+            .mapError { failure in
+                if case .notFound = failure { return RuntimeError("image \"\(reference)\" not found (import it with netctl image import)") }
+                return RuntimeError(failure.message(kind: "image", reference: reference))
+            }.get()
     }
 
     /// By id alone, one record read.
