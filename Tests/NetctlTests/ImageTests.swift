@@ -28,6 +28,7 @@ import TestSupport
 
     @Test(arguments: [
         "dot-dot", "absolute", "symlink-to-root", "symlink-chain", "hardlink-to-host", "whiteout-outside", "device-node", "symlink-from-earlier-layer",
+        "relative-symlink-from-earlier-layer", "whiteout-through-earlier-layer", "hardlink-through-earlier-layer", "dot-dot-through-earlier-layer",
     ])
     func hostileLayerStaysInsideItsRoot(attack: String) throws {
         try withNetctl { netctl in
@@ -44,6 +45,10 @@ import TestSupport
             case "hardlink-to-host": [[.hardlink("link", to: target.victim), .file("link", "pwned\n")]]
             case "whiteout-outside": [[.file(depth + relative + "/.wh.victim", ""), .file(target.path + "/.wh..wh..opq", "")]]
             case "device-node": [[.characterDevice("dev/mem", major: 1, minor: 1), .characterDevice(target.path + "/new", major: 1, minor: 3)]]
+            case "relative-symlink-from-earlier-layer": [[.directory("a"), .symlink("a/up", to: "../" + depth + relative)], [.file("a/up/victim", "pwned\n"), .file("a/up/new", "x")]]
+            case "whiteout-through-earlier-layer": [[.symlink("w", to: target.path)], [.file("w/.wh.victim", ""), .file("w/.wh..wh..opq", "")]]
+            case "hardlink-through-earlier-layer": [[.symlink("h", to: target.path)], [.hardlink("link", to: "h/victim"), .file("link", "pwned\n")]]
+            case "dot-dot-through-earlier-layer": [[.directory("d"), .symlink("d/self", to: ".")], [.file("d/self/../../" + depth + relative + "/victim", "pwned\n"), .file("d/self/" + depth + relative + "/new", "x")]]
             default: [[.symlink("etc", to: target.path)], [.file("etc/victim", "pwned\n"), .file("etc/new", "x")]]
             }
             let layout = netctl.root + "-hostile"
