@@ -109,7 +109,7 @@ import TestSupport
 
     /// Each layer is applied onto its parents' view (issue #11), checked in a container of
     /// busybox with a crafted layer (or two) on top.
-    @Test(arguments: ["implicit-parent", "whiteout-in-new-directory", "symlink-to-lower-directory"])
+    @Test(arguments: ["implicit-parent", "whiteout-in-new-directory", "symlink-to-lower-directory", "symlink-replaced-while-written-through"])
     func layersApplyOntoTheirParentsView(_ change: String) throws {
         try withNetctl { netctl in
             let layout = netctl.root + "-applied"
@@ -119,6 +119,12 @@ import TestSupport
             case "implicit-parent": [[.file("tmp/note", "n")]]
             // newdir is in no lower layer: a whiteout there would be listed as an entry.
             case "whiteout-in-new-directory": [[.directory("newdir"), .file("newdir/.wh.ghost", ""), .file("newdir/kept", "k")]]
+            // A lower layer's d/self -> . written through, then replaced (through itself) by a
+            // directory: the next entry of the same path resolves anew, into that directory.
+            case "symlink-replaced-while-written-through": [
+                [.directory("d"), .symlink("d/self", to: ".")],
+                [.file("d/self/x", "1"), .directory("d/self/self"), .file("d/self/y", "2")],
+            ]
             // Written through a symlink of the same layer and one of a lower layer, both to a
             // directory only a lower layer has.
             default: [
@@ -134,6 +140,8 @@ import TestSupport
                 #expect(try netctl.ok("run", "--rm", "-u", "1000", "applied", "sh", "-c", "echo x > /tmp/f && stat -c %a /tmp && cat /tmp/note") == "1777\nn")
             case "whiteout-in-new-directory":
                 #expect(try netctl.ok("run", "--rm", "applied", "ls", "-a", "/newdir") == ".\n..\nkept\n")
+            case "symlink-replaced-while-written-through":
+                #expect(try netctl.ok("run", "--rm", "applied", "sh", "-c", "ls /d; echo -; ls /d/self") == "self\nx\n-\ny\n")
             default:
                 #expect(try netctl.ok("run", "--rm", "applied", "sh", "-c", "ls /usr/share/doc; readlink /docs")
                         == "README\nadded\nthrough-lower\nusr/share/doc\n")

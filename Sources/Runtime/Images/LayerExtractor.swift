@@ -234,7 +234,10 @@ private struct Entry {
             return
         }
         let parent = try view.directory(parts)
-        defer { close(parent) }
+        defer {
+            close(parent)
+            view.changed(name, in: parts)
+        }
 
         if let target = la_entry_hardlink(entry) {
             try hardlink(to: String(cString: target), parent: parent, name: name)
@@ -269,14 +272,7 @@ private struct Entry {
     // hides NAME. Other `.wh..wh.` names are aufs bookkeeping, with no meaning here.
     private func whiteout(_ hidden: String, parts: [String]) throws {
         if hidden == ".wh..opq" {
-            let parent = try view.directory(parts)
-            defer { close(parent) }
-            let directory = openat(parent, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            guard directory >= 0 else { throw RuntimeError.system("opaque directory") }
-            defer { close(directory) }
-            guard fsetxattr(directory, "trusted.overlay.opaque", "y", 1, 0) == 0 else {
-                throw RuntimeError.system("set trusted.overlay.opaque")
-            }
+            try view.makeOpaque(parts)
             return
         }
         if hidden.hasPrefix(".wh.") || hidden.isEmpty || hidden == "." || hidden == ".." { return }

@@ -43,7 +43,15 @@ final class MergedView {
     struct Path {
         var names: [String] = []
         var levels: [Directory]
+        /// Every path of the view looked up on the way (symlinks' places too): what a
+        /// change to the layer being written must not touch for the resolution to hold.
+        var visited: [[String]] = []
     }
+
+    /// The last parent path resolved, by the entry's own components: a layer's entries come
+    /// directory by directory, and the next entry's parent is most often the same. Dropped
+    /// when an entry changes a place its resolution looked at.
+    private var last: (components: [String], path: Path)?
 
     private enum Node { case directory(Directory), symlink(String), other, absent }
 
@@ -51,11 +59,53 @@ final class MergedView {
     /// written, made (as its parents have it, or 0755 root-owned) where it is missing.
     func directory(_ components: [String]) throws -> Int32 {
         guard hasParents else { return try top.directory(components[...]) }
-        var path = try resolve(components)
-        try materialize(&path)
-        let fd = top.open(path.names[...], flags: SHIM_O_PATH | O_DIRECTORY)
+        let path = try materialized(components)
+        let fd = dup(path.levels.last!.topDescriptor!)
         guard fd >= 0 else { throw RuntimeError.system(top.display(path.names[...])) }
         return fd
+    }
+
+    /// Call after writing `name` in the directory `components` named: a resolution that
+    /// looked at it, or below it, no longer holds.
+    func changed(_ name: String, in components: [String]) {
+        guard hasParents, let last, last.components == components else {
+            self.last = nil
+            return
+        }
+        let place = last.path.names + [name]
+        if last.path.visited.contains(where: { $0.starts(with: place) }) { self.last = nil }
+    }
+
+    /// `.wh..wh..opq` in `components`: its directory in the layer being written is opaque.
+    func makeOpaque(_ components: [String]) throws {
+        let parent = try directory(components)
+        defer { close(parent) }
+        let directory = openat(parent, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directory >= 0 else { throw RuntimeError.system("opaque directory") }
+        defer { close(directory) }
+        guard fsetxattr(directory, "trusted.overlay.opaque", "y", 1, 0) == 0 else {
+            throw RuntimeError.system("set trusted.overlay.opaque")
+        }
+        last = nil
+    }
+
+    /// `components` resolved (the last resolution again when nothing changed since) and
+    /// made in the layer being written.
+    private func materialized(_ components: [String]) throws -> Path {
+        var path = try resolved(components)
+        if !path.levels.last!.inTop {
+            try materialize(&path)
+            last = (components, path)
+        }
+        return path
+    }
+
+    private func resolved(_ components: [String]) throws -> Path {
+        if let last, last.components == components { return last.path }
+        last = nil
+        let path = try resolve(components)
+        last = (components, path)
+        return path
     }
 
     /// `.wh.NAME` in `components`: NAME goes from the layer being written, and a whiteout
@@ -69,10 +119,11 @@ final class MergedView {
             try removeEntry(parent, name)
             return
         }
-        var path = try resolve(components)
-        if let parent = path.levels.last!.topDescriptor { try removeEntry(parent, name) }
-        if case .absent = child(name, of: path.levels.last!, parentsOnly: true) { return }
-        try materialize(&path)
+        let found = try resolved(components)
+        defer { changed(name, in: components) }
+        if let parent = found.levels.last!.topDescriptor { try removeEntry(parent, name) }
+        if case .absent = child(name, of: found.levels.last!, parentsOnly: true) { return }
+        let path = try materialized(components)
         guard mknodat(path.levels.last!.topDescriptor!, name, FileType.character, 0) == 0 else {
             throw RuntimeError.system("whiteout")
         }
@@ -82,7 +133,7 @@ final class MergedView {
     /// the view (a hard link's target); -1 with errno when the layer does not have it.
     func openExisting(_ components: [String], flags: Int32) throws -> Int32 {
         guard hasParents, let name = components.last else { return top.open(components[...], flags: flags) }
-        let path = try resolve(Array(components.dropLast()))
+        let path = try resolved(Array(components.dropLast()))
         return top.open((path.names + [name])[...], flags: flags)
     }
 
@@ -103,6 +154,7 @@ final class MergedView {
                 }
                 continue
             }
+            path.visited.append(path.names + [name])
             switch child(name, of: path.levels.last!) {
             case .directory(let directory):
                 path.names.append(name)
@@ -114,7 +166,7 @@ final class MergedView {
                 links += 1
                 guard links <= 40 else { throw RuntimeError.system(display(path.names + [name]), ELOOP) }
                 if target.hasPrefix("/") {
-                    path = Path(levels: [try root()])
+                    path = Path(levels: [try root()], visited: path.visited)
                 }
                 pending = (target.split(separator: "/").map(String.init) + pending)[...]
             case .other:
