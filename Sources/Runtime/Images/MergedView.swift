@@ -55,8 +55,9 @@ final class MergedView {
 
     private enum Node { case directory(Directory), symlink(String), other, absent }
 
-    /// An SHIM_O_PATH descriptor of the directory `components` names in the layer being
-    /// written, made (as its parents have it, or 0755 root-owned) where it is missing.
+    /// A descriptor of the directory `components` names in the layer being written (the
+    /// caller closes it), made where it is missing: as the parents have it, else 0755 and
+    /// root-owned.
     func directory(_ components: [String]) throws -> Int32 {
         guard hasParents else { return try top.directory(components[...]) }
         let path = try materialized(components)
