@@ -91,7 +91,7 @@ struct Globals {
     }
 
     func images() throws -> ImageStore {
-        ImageStore(store: try LocalStore(root: rootPath), root: rootPath)
+        ImageStore(store: try LocalStore(root: rootPath), root: rootPath, faults: FaultInjector(point: environment("NETCTL_FAULT")))
     }
 
     /// Flags, then the environment, then the root's config.json (Docker's daemon.json key

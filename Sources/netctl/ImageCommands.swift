@@ -22,7 +22,7 @@ struct ImageCommand: ParsableCommand {
             let images = try global.images()
             for path in paths {
                 for image in try images.importImages(from: path, name: name) {
-                    print(image.repoTags.isEmpty ? "Loaded image ID: \(image.id)" : image.repoTags.map { "Loaded image: \($0)" }.joined(separator: "\n"))
+                    print(image.tagged.isEmpty ? "Loaded image ID: \(image.id)" : image.tagged.map { "Loaded image: \($0)" }.joined(separator: "\n"))
                 }
             }
         }

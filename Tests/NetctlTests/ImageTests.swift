@@ -28,6 +28,7 @@ import TestSupport
 
     @Test(arguments: [
         "dot-dot", "absolute", "symlink-to-root", "symlink-chain", "hardlink-to-host", "whiteout-outside", "device-node", "symlink-from-earlier-layer",
+        "relative-symlink-from-earlier-layer", "whiteout-through-earlier-layer", "hardlink-through-earlier-layer", "dot-dot-through-earlier-layer",
     ])
     func hostileLayerStaysInsideItsRoot(attack: String) throws {
         try withNetctl { netctl in
@@ -44,6 +45,10 @@ import TestSupport
             case "hardlink-to-host": [[.hardlink("link", to: target.victim), .file("link", "pwned\n")]]
             case "whiteout-outside": [[.file(depth + relative + "/.wh.victim", ""), .file(target.path + "/.wh..wh..opq", "")]]
             case "device-node": [[.characterDevice("dev/mem", major: 1, minor: 1), .characterDevice(target.path + "/new", major: 1, minor: 3)]]
+            case "relative-symlink-from-earlier-layer": [[.directory("a"), .symlink("a/up", to: "../" + depth + relative)], [.file("a/up/victim", "pwned\n"), .file("a/up/new", "x")]]
+            case "whiteout-through-earlier-layer": [[.symlink("w", to: target.path)], [.file("w/.wh.victim", ""), .file("w/.wh..wh..opq", "")]]
+            case "hardlink-through-earlier-layer": [[.symlink("h", to: target.path)], [.hardlink("link", to: "h/victim"), .file("link", "pwned\n")]]
+            case "dot-dot-through-earlier-layer": [[.directory("d"), .symlink("d/self", to: ".")], [.file("d/self/../../" + depth + relative + "/victim", "pwned\n"), .file("d/self/" + depth + relative + "/new", "x")]]
             default: [[.symlink("etc", to: target.path)], [.file("etc/victim", "pwned\n"), .file("etc/new", "x")]]
             }
             let layout = netctl.root + "-hostile"
@@ -100,6 +105,193 @@ import TestSupport
             let listing = try netctl.ok("run", "--rm", "layered", "sh", "-c", "ls /a; ls /b; ls /c 2>&1 || true")
             #expect(listing == "kept\nnew\nls: /c: No such file or directory\n")
         }
+    }
+
+    /// Each layer is applied onto its parents' view (issue #11), checked in a container of
+    /// busybox with a crafted layer (or two) on top.
+    @Test(arguments: ["implicit-parent", "whiteout-in-new-directory", "symlink-to-lower-directory", "symlink-replaced-while-written-through"])
+    func layersApplyOntoTheirParentsView(_ change: String) throws {
+        try withNetctl { netctl in
+            let layout = netctl.root + "-applied"
+            defer { try? FileManager.default.removeItem(atPath: layout) }
+            let layers: [[CraftedImages.Entry]] = switch change {
+            // No tmp/ entry: /tmp keeps busybox's 1777, so anyone can still write there.
+            case "implicit-parent": [[.file("tmp/note", "n")]]
+            // newdir is in no lower layer: a whiteout there would be listed as an entry.
+            case "whiteout-in-new-directory": [[.directory("newdir"), .file("newdir/.wh.ghost", ""), .file("newdir/kept", "k")]]
+            // A lower layer's d/self -> . written through, then replaced (through itself) by a
+            // directory: the next entry of the same path resolves anew, into that directory.
+            case "symlink-replaced-while-written-through": [
+                [.directory("d"), .symlink("d/self", to: ".")],
+                [.file("d/self/x", "1"), .directory("d/self/self"), .file("d/self/y", "2")],
+            ]
+            // Written through a symlink of the same layer and one of a lower layer, both to a
+            // directory only a lower layer has.
+            default: [
+                [.directory("usr"), .directory("usr/share"), .directory("usr/share/doc"), .file("usr/share/doc/README", "r"),
+                 .symlink("lowdocs", to: "/usr/share/doc")],
+                [.symlink("docs", to: "usr/share/doc"), .file("docs/added", "a"), .file("lowdocs/through-lower", "b")],
+            ]
+            }
+            try CraftedImages.layout(at: layout, base: [try busyboxLayer()], layers: layers)
+            try netctl.ok("image", "import", "--name", "applied", layout)
+            switch change {
+            case "implicit-parent":
+                #expect(try netctl.ok("run", "--rm", "-u", "1000", "applied", "sh", "-c", "echo x > /tmp/f && stat -c %a /tmp && cat /tmp/note") == "1777\nn")
+            case "whiteout-in-new-directory":
+                #expect(try netctl.ok("run", "--rm", "applied", "ls", "-a", "/newdir") == ".\n..\nkept\n")
+            case "symlink-replaced-while-written-through":
+                #expect(try netctl.ok("run", "--rm", "applied", "sh", "-c", "ls /d; echo -; ls /d/self") == "self\nx\n-\ny\n")
+            default:
+                #expect(try netctl.ok("run", "--rm", "applied", "sh", "-c", "ls /usr/share/doc; readlink /docs")
+                        == "README\nadded\nthrough-lower\nusr/share/doc\n")
+            }
+        }
+    }
+
+    /// Layers are keyed by chain ID: images with the same layers below share them, and
+    /// removing one image keeps what the other still uses.
+    @Test func layersAreSharedByImagesWithTheSameParents() throws {
+        try withNetctl { netctl in
+            let lower = netctl.root + "-lower", upper = netctl.root + "-upper"
+            defer { for path in [lower, upper] { try? FileManager.default.removeItem(atPath: path) } }
+            let first: [CraftedImages.Entry] = [.directory("opt"), .file("opt/one", "1")]
+            try CraftedImages.layout(at: lower, base: [try busyboxLayer()], layers: [first])
+            try CraftedImages.layout(at: upper, base: [try busyboxLayer()], layers: [first, [.file("opt/two", "2")]])
+            try netctl.ok("image", "import", "--name", "lower", lower)
+            try netctl.ok("image", "import", "--name", "upper", upper)
+            let layers = netctl.root + "/storage/layers"
+            #expect(try FileManager.default.contentsOfDirectory(atPath: layers).count == 3)
+            #expect(try netctl.ok("run", "--rm", "upper", "ls", "/opt") == "one\ntwo\n")
+
+            try netctl.ok("image", "rm", "upper")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: layers).count == 2)
+            #expect(try netctl.ok("run", "--rm", "lower", "ls", "/opt") == "one\n")
+            try netctl.ok("image", "rm", "lower")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: layers).isEmpty)
+        }
+    }
+
+    /// A killed import's staging is removed by `system reconcile` and by the next import; a
+    /// running import's (its lock held) is left alone.
+    @Test func stagingOfAKilledImportIsRemoved() throws {
+        try withNetctl { netctl in
+            let layout = try TestImages.busybox().layout
+            let staging = netctl.root + "/storage/tmp"
+            func staged() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: staging).sorted() }
+            func killedImport() throws {
+                let killed = try netctl.netctl(["image", "import", layout], environment: ["NETCTL_FAULT": "import.after-layers"])
+                #expect(killed.status == 9 || killed.status == 137, "the fault point was not reached: \(killed.stderr)")
+            }
+            // What another import, still running, holds.
+            let live = staging + "/import-running"
+            try killedImport()
+            #expect(try staged().count == 1)
+            try FileManager.default.createDirectory(atPath: live, withIntermediateDirectories: true)
+            let lock = open(live, O_RDONLY | O_DIRECTORY)
+            try #require(lock >= 0 && flock(lock, LOCK_EX) == 0)
+            defer { close(lock) }
+
+            let report = try netctl.ok("system", "reconcile")
+            #expect(report.contains("image import staging import-") && report.contains("removed"), "reconcile reported: \(report)")
+            #expect(try staged() == ["import-running"])
+            #expect(try netctl.ok("image", "ls", "-q").isEmpty)
+
+            try killedImport()
+            #expect(try staged().count == 2)
+            try netctl.ok("image", "import", "--name", "next", layout)
+            #expect(try staged() == ["import-running"])
+            #expect(try netctl.ok("system", "reconcile") == "nothing to repair\n")
+        }
+    }
+
+    /// A device, a FIFO (as the path or as a blob in a layout) never ends or blocks a read:
+    /// refused up front, naming it.
+    @Test func importRefusesWhatIsNotARegularFileOrDirectory() throws {
+        try withNetctl { netctl in
+            let scratch = netctl.root + "-special"
+            defer { try? FileManager.default.removeItem(atPath: scratch) }
+            try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+            let fifo = scratch + "/fifo"
+            try #require(mkfifo(fifo, 0o600) == 0)
+            for path in ["/dev/zero", fifo] {
+                let result = try netctl.netctl("image", "import", path)
+                #expect(result.status != 0)
+                #expect(result.stderr.contains("\(path): is a ") && result.stderr.contains("expected a regular file or directory"), "\(result.stderr)")
+                #expect(result.stderr.split(separator: "\n").count == 1)
+            }
+            // A layout whose layer blob is a FIFO, and one whose index.json is /dev/zero.
+            let layer = scratch + "/fifo-layer", index = scratch + "/zero-index"
+            for (path, replace) in [(layer, "layer"), (index, "index")] {
+                try CraftedImages.layout(at: path, layers: [[.file("a", "1")]])
+                if replace == "layer" {
+                    let manifest = try jsonObject(path + "/blobs/sha256/" + manifestHex(of: path))
+                    let blob = path + "/blobs/sha256/" + String(((manifest["layers"] as! [[String: Any]])[0]["digest"] as! String).dropFirst(7))
+                    try FileManager.default.removeItem(atPath: blob)
+                    try #require(mkfifo(blob, 0o600) == 0)
+                } else {
+                    try FileManager.default.removeItem(atPath: path + "/index.json")
+                    try FileManager.default.createSymbolicLink(atPath: path + "/index.json", withDestinationPath: "/dev/zero")
+                }
+            }
+            let fifoLayer = try netctl.netctl("image", "import", layer)
+            #expect(fifoLayer.status != 0 && fifoLayer.stderr.contains("is a FIFO, expected a regular file"), "\(fifoLayer.stderr)")
+            let zeroIndex = try netctl.netctl("image", "import", index)
+            #expect(zeroIndex.status != 0 && zeroIndex.stderr.contains("index.json: is a character device"), "\(zeroIndex.stderr)")
+            #expect(try netctl.ok("image", "ls", "-q").isEmpty)
+        }
+    }
+
+    /// JSON documents past 4 MiB are refused naming the document; bad JSON names which
+    /// blob it is (config, manifest, index).
+    @Test func jsonBlobsAreBoundedAndNamed() throws {
+        try withNetctl { netctl in
+            let scratch = netctl.root + "-json"
+            defer { try? FileManager.default.removeItem(atPath: scratch) }
+            let big = "{\"padding\": \"" + String(repeating: "x", count: 5 << 20) + "\"}"
+            let cases: [(config: String?, manifest: String?, expected: String)] = [
+                (big, nil, "config blob sha256:"),
+                (nil, big, "manifest blob sha256:"),
+                ("{not json", nil, "config blob sha256:"),
+                (nil, "[", "manifest blob sha256:"),
+            ]
+            for (index, item) in cases.enumerated() {
+                let layout = scratch + "/\(index)"
+                try CraftedImages.layout(at: layout, layers: [[.file("a", "1")]], config: item.config, manifest: item.manifest)
+                let result = try netctl.netctl("image", "import", layout)
+                let reason = (item.config ?? item.manifest) == big ? "larger than 4 MiB" : "not valid JSON"
+                #expect(result.status != 0)
+                #expect(result.stderr.contains(item.expected) && result.stderr.contains(reason), "\(result.stderr)")
+                #expect(result.stderr.split(separator: "\n").count == 1)
+            }
+            // index.json past the limit.
+            let layout = scratch + "/index"
+            try CraftedImages.layout(at: layout, layers: [[.file("a", "1")]])
+            let indexText = try String(contentsOfFile: layout + "/index.json", encoding: .utf8)
+            try (String(repeating: " ", count: 5 << 20) + indexText).write(toFile: layout + "/index.json", atomically: false, encoding: .utf8)
+            let result = try netctl.netctl("image", "import", layout)
+            #expect(result.stderr.contains("index.json: larger than 4 MiB"), "\(result.stderr)")
+            #expect(try netctl.ok("image", "ls", "-q").isEmpty)
+        }
+    }
+
+    /// `import --name B` of an image already tagged A says what this import tagged: B.
+    @Test func importPrintsOnlyWhatItTagged() throws {
+        try withNetctl { netctl in
+            let layout = try TestImages.busybox().layout
+            #expect(try netctl.ok("image", "import", "--name", "first", layout) == "Loaded image: first:latest\n")
+            #expect(try netctl.ok("image", "import", "--name", "second", layout) == "Loaded image: second:latest\n")
+            #expect(try netctl.ok("image", "ls").contains("first"))
+        }
+    }
+
+    private func jsonObject(_ path: String) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+    }
+
+    private func manifestHex(of layout: String) throws -> String {
+        let index = try jsonObject(layout + "/index.json")
+        return String(((index["manifests"] as! [[String: Any]])[0]["digest"] as! String).dropFirst(7))
     }
 
     @Test func tagsAndRemoval() throws {

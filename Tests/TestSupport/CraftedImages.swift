@@ -14,7 +14,12 @@ public enum CraftedImages {
     /// Writes a layout to `directory`: the layer blobs `base` (gzip tars, e.g. another
     /// image's) and then one layer per element of `layers`, compressed with `compression`
     /// (gzip, zstd or none), with correct digests, sizes and diff IDs, tagged `latest`.
-    public static func layout(at directory: String, base: [String] = [], layers: [[Entry]], compression: String = "gzip") throws {
+    /// `config` and `manifest`, when given, are those blobs' bytes instead of the right ones
+    /// (still with their correct digests and sizes).
+    public static func layout(
+        at directory: String, base: [String] = [], layers: [[Entry]], compression: String = "gzip",
+        config rawConfig: String? = nil, manifest rawManifest: String? = nil
+    ) throws {
         let json = layers.map { layer in
             layer.map { entry -> [String: Any] in
                 switch entry {
@@ -27,14 +32,21 @@ public enum CraftedImages {
             }
         }
         let spec = String(decoding: try JSONSerialization.data(withJSONObject: json), as: UTF8.self)
-        let result = try runCommand(["python3", "-c", script, directory, spec, compression] + base)
+        // In a file: a blob of megabytes would not fit in an argument.
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let raw = directory + "/.crafted-blobs.json"
+        try JSONSerialization.data(withJSONObject: ["config": rawConfig.map { $0 as Any } ?? NSNull(), "manifest": rawManifest.map { $0 as Any } ?? NSNull()])
+            .write(to: URL(fileURLWithPath: raw))
+        let result = try runCommand(["python3", "-c", script, directory, spec, compression, raw] + base)
         guard result.status == 0 else { throw HarnessError("crafting an image failed: \(result.stderr)") }
     }
 
     private static let script = #"""
 import gzip, hashlib, io, json, os, sys, tarfile
 import subprocess
-out, spec, compression, base = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4:]
+out, spec, compression, base = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[5:]
+given = json.load(open(sys.argv[4]))
+os.remove(sys.argv[4])
 os.makedirs(out + "/blobs/sha256", exist_ok=True)
 def blob(data):
     digest = hashlib.sha256(data).hexdigest()
@@ -76,10 +88,12 @@ for entries in spec:
     layer = blob(packed)
     layer["mediaType"] = media
     layers.append(layer)
-config = blob(json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"]},
+config = blob(given["config"].encode() if given["config"] is not None else
+              json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"]},
                           "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode())
 config["mediaType"] = "application/vnd.oci.image.config.v1+json"
-manifest = blob(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+manifest = blob(given["manifest"].encode() if given["manifest"] is not None else
+                json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                             "config": config, "layers": layers}).encode())
 manifest["mediaType"] = "application/vnd.oci.image.manifest.v1+json"
 manifest["annotations"] = {"org.opencontainers.image.ref.name": "latest"}

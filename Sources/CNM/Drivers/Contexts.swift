@@ -110,7 +110,7 @@ public struct FaultInjector: Sendable {
 
     public init(point: String? = nil) { self.point = point }
 
-    func reach(_ name: String) {
+    public func reach(_ name: String) {
         if point == name { kill(getpid(), SIGKILL) }
     }
 }

@@ -70,15 +70,15 @@ extension ContainerRuntime {
         return updated
     }
 
-    /// Containers whose supervisor died: recorded as exited and released. For `system
-    /// reconcile`.
+    /// Containers whose supervisor died: recorded as exited and released; and what killed
+    /// image imports left in staging. For `system reconcile`.
     public func reconcileContainers() throws -> [String] {
         var report: [String] = []
         for record in try containers() where record.state.status == "running" {
             let updated = try refreshed(record)
             if updated.state.status != "running" { report.append("container \(record.name): recorded as exited, network and cgroups released") }
         }
-        return report
+        return report + (try images.removeStaleStaging())
     }
 
     /// Polls (pidfd) until the process ends or `seconds` pass; true if it ended.

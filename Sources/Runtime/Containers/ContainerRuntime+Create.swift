@@ -28,7 +28,7 @@ extension ContainerRuntime {
         }
         do {
             let addresses = try connectNetworks(&record, request: request)
-            let layers = image.layers.map(images.layerPath)
+            let layers = images.layerPaths(of: image)
             try Rootfs(directory: directory(of: record.id)).prepare(
                 record, layers: layers, hosts: hostsFile(record, addresses: addresses), resolvConf: resolvConf(record))
             if let filter { try writeFile(filter, to: "\(directory(of: record.id))/seccomp.bpf") }
@@ -93,7 +93,7 @@ extension ContainerRuntime {
         if request.tty && !env.contains(where: { $0.hasPrefix("TERM=") }) { env.append("TERM=xterm") }
 
         let user = request.user ?? defaults?.user.flatMap { $0.isEmpty ? nil : $0 } ?? "0"
-        let identity = try UserLookup(layers: image.layers.map(images.layerPath)).resolve(user)
+        let identity = try UserLookup(layers: images.layerPaths(of: image)).resolve(user)
         let exposed = request.expose + (defaults?.exposedPorts.map { Array($0.keys).sorted() } ?? [])
 
         let limits = ResourceLimits(

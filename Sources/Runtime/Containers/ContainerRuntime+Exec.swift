@@ -45,7 +45,7 @@ extension ContainerRuntime {
         }
         if let user = request.user {
             let image = try images.image(id: record.imageID)
-            let identity = try UserLookup(layers: image.layers.map(images.layerPath)).resolve(user)
+            let identity = try UserLookup(layers: images.layerPaths(of: image)).resolve(user)
             (plan.uid, plan.gid, plan.groups) = identity
         } else {
             (plan.uid, plan.gid, plan.groups) = (record.config.uid, record.config.gid, record.config.groups)

@@ -42,7 +42,7 @@ extension ContainerRuntime {
 
         let image = try images.image(id: record.imageID)
         Rootfs(directory: directory(of: record.id)).plan(
-            record, layers: image.layers.map(images.layerPath), hostNetwork: networks == ["host"], into: &plan)
+            record, layers: images.layerPaths(of: image), hostNetwork: networks == ["host"], into: &plan)
         plan.hostname = record.config.hostname
         plan.uid = record.config.uid
         plan.gid = record.config.gid

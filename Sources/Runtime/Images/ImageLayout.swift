@@ -29,11 +29,11 @@ enum ImageLayout {
     private struct LayoutFile: Decodable { var imageLayoutVersion: String }
 
     private static func oci(_ directory: String, defaultName: String) throws -> [Candidate] {
-        let layout = try decodeJSON(LayoutFile.self, try readFile("\(directory)/oci-layout", name: "oci-layout"), what: "oci-layout")
+        let layout = try decodeJSON(LayoutFile.self, try readDocument("\(directory)/oci-layout", name: "oci-layout"), what: "oci-layout")
         guard layout.imageLayoutVersion.hasPrefix("1.") else {
             throw RuntimeError("oci-layout: imageLayoutVersion \"\(layout.imageLayoutVersion)\" is not supported (expected 1.x)")
         }
-        let index = try decodeJSON(ImageIndex.self, try readFile("\(directory)/index.json", name: "index.json"), what: "index.json")
+        let index = try decodeJSON(ImageIndex.self, try readDocument("\(directory)/index.json", name: "index.json"), what: "index.json")
         var candidates: [Candidate] = []
         for descriptor in index.manifests {
             try walk(descriptor, in: directory, tags: tags(of: descriptor, defaultName: defaultName, only: index.manifests.count == 1), depth: 0, into: &candidates)
@@ -43,21 +43,22 @@ enum ImageLayout {
 
     private static func walk(_ descriptor: Descriptor, in directory: String, tags: [String], depth: Int, into candidates: inout [Candidate]) throws {
         if let platform = descriptor.platform, platform.os != "linux" || platform.architecture != hostArchitecture { return }
-        let blob = self.blob(descriptor, in: directory)
         switch descriptor.mediaType {
         case MediaType.index, MediaType.dockerList:
+            let blob = self.blob(descriptor, in: directory, kind: "index")
             guard depth < 4 else { throw RuntimeError("\(blob.name): image indexes nested too deeply") }
             let index = try decodeJSON(ImageIndex.self, try verified(blob), what: blob.name)
             for child in index.manifests {
                 try walk(child, in: directory, tags: tags, depth: depth + 1, into: &candidates)
             }
         case MediaType.manifest, MediaType.dockerManifest, nil:
+            let blob = self.blob(descriptor, in: directory, kind: "manifest")
             let manifest = try decodeJSON(ImageManifest.self, try verified(blob), what: blob.name)
             candidates.append(Candidate(
-                tags: tags, manifestDigest: descriptor.digest, config: self.blob(manifest.config, in: directory),
-                layers: manifest.layers.map { self.blob($0, in: directory) }))
+                tags: tags, manifestDigest: descriptor.digest, config: self.blob(manifest.config, in: directory, kind: "config"),
+                layers: manifest.layers.map { self.blob($0, in: directory, kind: "layer") }))
         case let other?:
-            throw RuntimeError("\(blob.name): media type \"\(other)\" is not an image manifest or index")
+            throw RuntimeError("blob \(descriptor.digest): media type \"\(other)\" is not an image manifest or index")
         }
     }
 
@@ -72,15 +73,48 @@ enum ImageLayout {
         return only ? [try ImageReference.normalize(defaultName)] : []
     }
 
-    private static func blob(_ descriptor: Descriptor, in directory: String) -> Blob {
-        Blob(path: "\(directory)/blobs/sha256/\(descriptor.digest.hex)", name: "blob \(descriptor.digest)",
+    /// `kind` (index, manifest, config, layer) names it in errors: "config blob sha256:…".
+    private static func blob(_ descriptor: Descriptor, in directory: String, kind: String) -> Blob {
+        Blob(path: "\(directory)/blobs/sha256/\(descriptor.digest.hex)", name: "\(kind) blob \(descriptor.digest)",
              digest: descriptor.digest, size: descriptor.size)
+    }
+
+    /// The most netctl reads of an index, a manifest or a config: real ones are a few KiB.
+    static let documentLimit = 4 << 20
+
+    /// A JSON document of the image, whole: only a regular file (opened with O_NONBLOCK, so
+    /// a FIFO cannot block), and no more than `documentLimit` bytes.
+    static func readDocument(_ path: String, name: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+        guard fd >= 0 else {
+            throw errno == ENOENT ? RuntimeError("\(name) is missing") : RuntimeError.system(name)
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw RuntimeError.system(name) }
+        guard info.st_mode & FileType.mask == FileType.regular else {
+            throw RuntimeError("\(name): is \(FileType.described(info.st_mode & FileType.mask)), expected a JSON document in a regular file")
+        }
+        let tooLarge = RuntimeError("\(name): larger than \(documentLimit >> 20) MiB, the most netctl reads of a JSON document")
+        guard info.st_size <= documentLimit else { throw tooLarge }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = retrying { Glibc.read(fd, &chunk, chunk.count) }
+            guard count >= 0 else { throw RuntimeError.system(name) }
+            if count == 0 { return bytes }
+            guard bytes.count + count <= documentLimit else { throw tooLarge }
+            bytes += chunk[0..<count]
+        }
     }
 
     /// A small blob (index, manifest, config), read whole and checked against its
     /// descriptor's size and digest.
     static func verified(_ blob: Blob) throws -> [UInt8] {
-        let bytes = try readFile(blob.path, name: blob.name)
+        if let size = blob.size, size > documentLimit {
+            throw RuntimeError("\(blob.name): larger than \(documentLimit >> 20) MiB (its descriptor says \(size) bytes), the most netctl reads of a JSON document")
+        }
+        let bytes = try readDocument(blob.path, name: blob.name)
         if let size = blob.size, Int64(bytes.count) != size {
             throw RuntimeError("\(blob.name): size is \(bytes.count) bytes, the descriptor says \(size)")
         }
@@ -104,17 +138,17 @@ enum ImageLayout {
     // MARK: docker save
 
     private static func dockerArchive(_ directory: String) throws -> [Candidate] {
-        let entries = try decodeJSON([DockerArchiveEntry].self, try readFile("\(directory)/manifest.json", name: "manifest.json"), what: "manifest.json")
+        let entries = try decodeJSON([DockerArchiveEntry].self, try readDocument("\(directory)/manifest.json", name: "manifest.json"), what: "manifest.json")
         return try entries.map { entry in
             Candidate(
                 tags: try (entry.repoTags ?? []).map(ImageReference.normalize), manifestDigest: nil,
-                config: file(entry.config, in: directory), layers: entry.layers.map { file($0, in: directory) })
+                config: file(entry.config, in: directory, kind: "config"), layers: entry.layers.map { file($0, in: directory, kind: "layer") })
         }
     }
 
     /// A file named in manifest.json. Its name carries its digest when it is
     /// `blobs/sha256/HEX` or `HEX.json`; other layers are checked by their diff ID alone.
-    private static func file(_ name: String, in directory: String) -> Blob {
+    private static func file(_ name: String, in directory: String, kind: String) -> Blob {
         let parts = RootDirectory.components(of: name)
         var digest: Digest?
         if parts.count == 3, parts[0] == "blobs", parts[1] == "sha256" {
@@ -122,6 +156,6 @@ enum ImageLayout {
         } else if parts.count == 1, parts[0].hasSuffix(".json") {
             digest = Digest(hexOnly: String(parts[0].dropLast(5)))
         }
-        return Blob(path: "\(directory)/\(parts.joined(separator: "/"))", name: name, digest: digest, size: nil)
+        return Blob(path: "\(directory)/\(parts.joined(separator: "/"))", name: "\(kind) \(name)", digest: digest, size: nil)
     }
 }

@@ -9,28 +9,51 @@ public struct ImageRecord: Codable, Sendable {
     public var manifestDigest: Digest?
     /// Diff IDs, lowest layer first.
     public var layers: [Digest]
+    /// Chain IDs, lowest layer first: the keys of the unpacked layers, each applied onto
+    /// its parents. Absent in records of netctl before layers were applied onto their
+    /// parents: those layers were unpacked apart, keyed by diff ID, and keep working as
+    /// they did (import the image again to have it applied onto its parents).
+    public var chainIDs: [Digest]?
     /// Bytes of the uncompressed layers.
     public var size: Int64
     public var imported: String
     public var config: ImageConfig
 }
 
-/// One unpacked layer, shared by every image that has it.
+/// One unpacked layer, shared by every image whose layers up to it are the same.
 struct LayerRecord: Codable {
     var diffID: Digest
+    /// Absent in records of netctl before chain IDs (keyed by diff ID then).
+    var chainID: Digest?
     var size: Int64
     var entries: Int
 }
 
+/// What one import did to one image: the tags it gave it (`image import` prints those, not
+/// the tags the image had before).
+public struct ImportedImage: Sendable {
+    public var record: ImageRecord
+    public var tagged: [String]
+    public var id: Digest { record.id }
+}
+
 /// Images and the layer store: records in the state root's store (`images/ID`,
-/// `layers/ID`), unpacked layers in `storage/layers/DIFFID`, each unpacked once.
+/// `layers/CHAINID`), unpacked layers in `storage/layers/CHAINID`.
+///
+/// Each layer is unpacked onto the merged view of its parents (see `MergedView`), so what
+/// is in its directory depends on them as well as on its own content: the directory is
+/// keyed by the layer's OCI chain ID, which is the diff ID for a base layer and
+/// sha256(parent's chain ID + " " + diff ID) above it. Images with the same layers up to a
+/// point share those directories, as containerd's snapshots are shared.
 public final class ImageStore {
     let store: any Store
     let storage: String
+    let faults: FaultInjector
 
-    public init(store: any Store, root: String) {
+    public init(store: any Store, root: String, faults: FaultInjector = FaultInjector()) {
         self.store = store
         storage = "\(root)/storage"
+        self.faults = faults
     }
 
     public func images() throws -> [ImageRecord] {
@@ -56,19 +79,42 @@ public final class ImageStore {
         return image
     }
 
-    public func layerPath(_ diffID: Digest) -> String { "\(storage)/layers/\(diffID.hex)" }
+    /// The directory of an unpacked layer, by chain ID.
+    public func layerPath(_ chainID: Digest) -> String { "\(storage)/layers/\(chainID.hex)" }
+
+    /// The image's unpacked layers, lowest first: the overlayfs lower directories.
+    public func layerPaths(of image: ImageRecord) -> [String] { Self.layerKeys(of: image).map(layerPath) }
+
+    /// Chain IDs, or diff IDs for a record of netctl before chain IDs.
+    static func layerKeys(of image: ImageRecord) -> [Digest] { image.chainIDs ?? image.layers }
+
+    /// OCI chain IDs of a stack of diff IDs, lowest first.
+    static func chainIDs(of diffIDs: [Digest]) throws -> [Digest] {
+        var chain: [Digest] = []
+        for diffID in diffIDs {
+            chain.append(try chain.last.map { try Digest.of(Array("\($0) \(diffID)".utf8)) } ?? diffID)
+        }
+        return chain
+    }
 
     // MARK: Import
 
     /// Imports every image in an OCI image layout (a directory or a tar of one) or a
     /// `docker save` archive. Every blob's digest and size is checked; nothing is recorded
     /// unless all of it checks out, and a failure leaves the store as it was.
-    public func importImages(from path: String, name: String? = nil, policy: ExtractionPolicy = .init()) throws -> [ImageRecord] {
+    public func importImages(from path: String, name: String? = nil, policy: ExtractionPolicy = .init()) throws -> [ImportedImage] {
         var info = stat()
         guard stat(path, &info) == 0 else { throw RuntimeError.system("image import \(path)") }
+        let type = info.st_mode & FileType.mask
+        guard type == FileType.regular || type == FileType.directory else {
+            throw RuntimeError("image import \(path): is \(FileType.described(type)), expected a regular file or directory")
+        }
         if let name { _ = try ImageReference.normalize(name) }
-        let staging = try makeStaging()
-        defer { removeTree(staging) }
+        let (staging, lock) = try makeStaging()
+        defer {
+            removeTree(staging)
+            close(lock)
+        }
 
         do {
             var layout = path
@@ -82,29 +128,39 @@ public final class ImageStore {
             let candidates = try ImageLayout.read(layout, defaultName: defaultName)
             if candidates.isEmpty { throw RuntimeError("no images in it") }
 
-            var prepared: [(ImageRecord, [(LayerRecord, String)])] = []
+            var prepared: [Prepared] = []
             for (index, candidate) in candidates.enumerated() {
                 prepared.append(try prepare(candidate, staging: "\(staging)/image\(index)", policy: policy))
             }
+            faults.reach("import.after-layers")
             return try store.locked { try commit(prepared) }
         } catch let error as RuntimeError {
             throw RuntimeError("image import \(path): \(error.description)")
         }
     }
 
-    private func prepare(_ candidate: ImageLayout.Candidate, staging: String, policy: ExtractionPolicy) throws -> (ImageRecord, [(LayerRecord, String)]) {
+    /// An image ready to record, with its layers unpacked in staging.
+    private struct Prepared {
+        var image: ImageRecord
+        var layers: [(record: LayerRecord, directory: String)]
+    }
+
+    private func prepare(_ candidate: ImageLayout.Candidate, staging: String, policy: ExtractionPolicy) throws -> Prepared {
         let configBytes = try ImageLayout.verified(candidate.config)
         let config = try decodeJSON(ImageConfig.self, configBytes, what: candidate.config.name)
         guard config.rootfs.diffIDs.count == candidate.layers.count else {
             throw RuntimeError("\(candidate.config.name): lists \(config.rootfs.diffIDs.count) diff_ids for \(candidate.layers.count) layers")
         }
         guard mkdir(staging, 0o700) == 0 else { throw RuntimeError.system("mkdir \(staging)") }
-        var layers: [(LayerRecord, String)] = []
+        let chainIDs = try Self.chainIDs(of: config.rootfs.diffIDs)
+        var layers: [(record: LayerRecord, directory: String)] = []
         for (index, blob) in candidate.layers.enumerated() {
             let directory = "\(staging)/layer\(index)"
             guard mkdir(directory, 0o755) == 0 else { throw RuntimeError.system("mkdir \(directory)") }
             guard access(blob.path, F_OK) == 0 else { throw RuntimeError("\(blob.name) is missing") }
-            let result = try LayerExtractor.extract(blob: blob.path, into: directory, policy: policy)
+            // Applied onto the layers below it, as this import unpacked them.
+            let parents = layers.reversed().map(\.directory)
+            let result = try LayerExtractor.extract(blob: blob.path, into: directory, parents: parents, policy: policy)
             if let expected = blob.digest, expected != result.digest {
                 throw RuntimeError("\(blob.name): content does not match its digest (it hashes to \(result.digest))")
             }
@@ -115,24 +171,27 @@ public final class ImageStore {
             guard result.diffID == diffID else {
                 throw RuntimeError("\(blob.name): uncompressed digest is \(result.diffID), the config's diff_id is \(diffID)")
             }
-            layers.append((LayerRecord(diffID: diffID, size: result.uncompressedSize, entries: result.entries), directory))
+            let record = LayerRecord(diffID: diffID, chainID: chainIDs[index], size: result.uncompressedSize, entries: result.entries)
+            layers.append((record, directory))
         }
         let id = try candidate.config.digest ?? Digest.of(configBytes)
         let record = ImageRecord(
-            id: id, repoTags: candidate.tags, manifestDigest: candidate.manifestDigest,
-            layers: config.rootfs.diffIDs, size: layers.reduce(0) { $0 + $1.0.size }, imported: Timestamp.now(), config: config)
-        return (record, layers)
+            id: id, repoTags: candidate.tags, manifestDigest: candidate.manifestDigest, layers: config.rootfs.diffIDs,
+            chainIDs: chainIDs, size: layers.reduce(0) { $0 + $1.record.size }, imported: Timestamp.now(), config: config)
+        return Prepared(image: record, layers: layers)
     }
 
-    private func commit(_ prepared: [(ImageRecord, [(LayerRecord, String)])]) throws -> [ImageRecord] {
+    private func commit(_ prepared: [Prepared]) throws -> [ImportedImage] {
         try makeDirectory("\(storage)/layers")
-        var records: [ImageRecord] = []
-        for (image, layers) in prepared {
-            for (layer, directory) in layers {
-                let final = layerPath(layer.diffID)
+        var imported: [ImportedImage] = []
+        for item in prepared {
+            let image = item.image
+            for (layer, directory) in item.layers {
+                let chainID = layer.chainID ?? layer.diffID
+                let final = layerPath(chainID)
                 if access(final, F_OK) != 0 {
                     guard rename(directory, final) == 0 else { throw RuntimeError.system("rename \(directory) to \(final)") }
-                    try store.put("layers/\(layer.diffID.hex)", layer)
+                    try store.put("layers/\(chainID.hex)", layer)
                 }
             }
             // A tag moves to the image imported last, as `docker load` moves it.
@@ -143,11 +202,14 @@ public final class ImageStore {
             var merged = image
             if let existing = try store.get(ImageRecord.self, "images/\(image.id.hex)") {
                 merged.repoTags = existing.repoTags + image.repoTags.filter { !existing.repoTags.contains($0) }
+                // A record from before chain IDs takes this import's layers. Its own, keyed by
+                // diff ID, are left where they are: a container started from it may still
+                // have them mounted.
             }
             try store.put("images/\(image.id.hex)", merged)
-            records.append(merged)
+            imported.append(ImportedImage(record: merged, tagged: image.repoTags))
         }
-        return records
+        return imported
     }
 
     // MARK: Tags and removal
@@ -181,24 +243,77 @@ public final class ImageStore {
             }
             var lines = image.repoTags.map { "Untagged: \($0)" }
             try store.delete("images/\(image.id.hex)")
-            let stillUsed = Set(try images().flatMap(\.layers))
-            for layer in Set(image.layers) where !stillUsed.contains(layer) {
-                try store.delete("layers/\(layer.hex)")
-                removeTree(layerPath(layer))
-                lines.append("Deleted: \(layer)")
-            }
+            lines += try releaseLayers(of: image)
             lines.append("Deleted: \(image.id)")
             return lines
         }
     }
 
+    /// Removes the unpacked layers of `image` that no recorded image still uses; a
+    /// "Deleted: KEY" line for each. Under the store's lock.
+    private func releaseLayers(of image: ImageRecord) throws -> [String] {
+        var stillUsed = Set(try images().flatMap(Self.layerKeys))
+        var lines: [String] = []
+        for layer in Self.layerKeys(of: image) where !stillUsed.contains(layer) {
+            try store.delete("layers/\(layer.hex)")
+            removeTree(layerPath(layer))
+            stillUsed.insert(layer)
+            lines.append("Deleted: \(layer)")
+        }
+        return lines
+    }
+
     // MARK: Files
 
-    private func makeStaging() throws -> String {
-        try makeDirectory("\(storage)/tmp")
-        let path = "\(storage)/tmp/import-\(Identifier.make().prefix(16))"
-        guard mkdir(path, 0o700) == 0 else { throw RuntimeError.system("mkdir \(path)") }
-        return path
+    /// A staging directory for one import, `storage/tmp/import-ID`, and the descriptor
+    /// holding the flock that marks it in use until the import ends, however it ends (a
+    /// killed import's lock goes with it). Stale ones are removed first. Both under the
+    /// store's lock, so that no cleaner sees a new directory before its lock is taken.
+    private func makeStaging() throws -> (path: String, lock: Int32) {
+        try store.locked {
+            _ = removeStaleStagingLocked()
+            try makeDirectory("\(storage)/tmp")
+            let path = "\(storage)/tmp/import-\(Identifier.make().prefix(16))"
+            guard mkdir(path, 0o700) == 0 else { throw RuntimeError.system("mkdir \(path)") }
+            let lock = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard lock >= 0, flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+                let code = errno
+                if lock >= 0 { close(lock) }
+                removeTree(path)
+                throw RuntimeError.system("lock \(path)", code)
+            }
+            return (path, lock)
+        }
+    }
+
+    /// Removes what imports that were killed left in `storage/tmp` (for `system
+    /// reconcile`); one line per directory removed.
+    public func removeStaleStaging() throws -> [String] {
+        try store.locked { removeStaleStagingLocked() }
+    }
+
+    private func removeStaleStagingLocked() -> [String] {
+        let directory = "\(storage)/tmp"
+        guard let dir = opendir(directory) else { return [] }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if name.hasPrefix("import-") { names.append(name) }
+        }
+        closedir(dir)
+        var removed: [String] = []
+        for name in names.sorted() {
+            let path = "\(directory)/\(name)"
+            let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if fd >= 0 {
+                defer { close(fd) }
+                // An import still running holds it.
+                guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
+            }
+            removeTree(path)
+            removed.append("image import staging \(name): removed (left by an import that was killed)")
+        }
+        return removed
     }
 }
 

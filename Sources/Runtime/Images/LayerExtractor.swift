@@ -18,6 +18,19 @@ public struct ExtractionPolicy: Sendable {
     }
 }
 
+/// How much of a layer archive netctl reads: far more than any real image has (Docker Hub
+/// caps a layer at 10 GB), and a clear error before a hostile one (a gzip bomb, /dev/zero
+/// behind a symlink, a tar of a million empty entries) fills the disk or runs forever.
+struct LayerLimits: Sendable {
+    /// Bytes of the blob as stored (compressed).
+    var compressedBytes: Int64 = 64 << 30
+    /// Bytes of the tar once decompressed.
+    var uncompressedBytes: Int64 = 64 << 30
+    var entries = 1_000_000
+
+    static let standard = LayerLimits()
+}
+
 /// What reading a layer blob found: both digests (the blob's, and its uncompressed tar's,
 /// the diff ID) so the caller can check them against the manifest and the config.
 struct LayerExtraction {
@@ -30,17 +43,20 @@ struct LayerExtraction {
 }
 
 /// Unpacks one layer tar (gzip, zstd or uncompressed, as libarchive detects) into a
-/// directory of its own, ready to be an overlayfs lower layer: OCI whiteouts become
-/// overlay whiteouts (`.wh.NAME` a 0:0 character device, `.wh..wh..opq` the
-/// trusted.overlay.opaque xattr). Every path is resolved inside the directory, so no entry
-/// of a hostile layer can write outside it.
+/// directory of its own, ready to be an overlayfs lower layer over its parents' directories
+/// (`parents`, topmost first): the layer is applied onto their merged view (see
+/// `MergedView`), and OCI whiteouts become overlay whiteouts (`.wh.NAME` a 0:0 character
+/// device where a parent has NAME, `.wh..wh..opq` the trusted.overlay.opaque xattr). Every
+/// path is resolved inside the root, so no entry of a hostile layer can write outside it.
 enum LayerExtractor {
-    static func extract(blob path: String, into directory: String, policy: ExtractionPolicy) throws -> LayerExtraction {
+    static func extract(
+        blob path: String, into directory: String, parents: [String] = [], policy: ExtractionPolicy, limits: LayerLimits = .standard
+    ) throws -> LayerExtraction {
         try loadLibArchive()
-        let source = try StreamSource(path: path)
+        let source = try StreamSource(path: path, limit: limits.compressedBytes)
         defer { source.close() }
-        let root = try RootDirectory(path: directory)
-        let stream = try DecompressedStream(source: source, name: path)
+        let view = MergedView(top: try RootDirectory(path: directory), parents: try parents.map { try RootDirectory(path: $0) })
+        let stream = try DecompressedStream(source: source, name: path, limit: limits.uncompressedBytes)
         defer { stream.close() }
 
         let tar = la_read_new()!
@@ -62,8 +78,11 @@ enum LayerExtractor {
                 throw RuntimeError("layer \(path): \(stream.failure ?? archiveError(tar))")
             }
             let name = String(cString: la_entry_pathname(entry))
+            guard result.entries < limits.entries else {
+                throw RuntimeError("layer \(path): more than \(limits.entries) entries, the most netctl unpacks of a layer")
+            }
             do {
-                try Entry(tar: tar, entry: entry, root: root, policy: policy).write(skipped: &result.skipped)
+                try Entry(tar: tar, entry: entry, view: view, policy: policy).write(skipped: &result.skipped)
             } catch let error as RuntimeError {
                 throw RuntimeError("layer \(path): entry \"\(name)\": \(stream.failure ?? error.description)")
             }
@@ -91,12 +110,22 @@ enum LayerExtractor {
 private final class StreamSource {
     let fd: Int32
     let hasher: Digest.Hasher
+    let limit: Int64
     var buffer = [UInt8](repeating: 0, count: 1 << 17)
+    var failure: String?
 
-    init(path: String) throws {
+    /// Only a regular file: a FIFO or a device (/dev/zero) would never end. O_NONBLOCK so
+    /// that opening a FIFO without a writer cannot hang before the check.
+    init(path: String, limit: Int64) throws {
         hasher = try Digest.Hasher()
-        fd = open(path, O_RDONLY | O_CLOEXEC)
+        self.limit = limit
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else { throw RuntimeError.system("open \(path)") }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & FileType.mask == FileType.regular else {
+            Glibc.close(fd)
+            throw RuntimeError("\(path): is \(FileType.described(info.st_mode & FileType.mask)), expected a regular file")
+        }
     }
 
     func next(_ out: UnsafeMutablePointer<UnsafeRawPointer?>) -> Int {
@@ -104,6 +133,10 @@ private final class StreamSource {
             retrying { read(fd, bytes.baseAddress, bytes.count) }
         }
         guard count >= 0 else { return -1 }
+        guard hasher.count + Int64(count) <= limit else {
+            failure = "more than \(LayerLimits.describe(limit)) compressed, the most netctl reads of a layer"
+            return -1
+        }
         buffer.withUnsafeBytes { bytes in
             hasher.update(UnsafeRawBufferPointer(rebasing: bytes[0..<count]))
             out.pointee = bytes.baseAddress
@@ -111,9 +144,10 @@ private final class StreamSource {
         return count
     }
 
-    func drain() {
+    func drain() throws {
         var dummy: UnsafeRawPointer?
         while next(&dummy) > 0 {}
+        if let failure { throw RuntimeError("layer: \(failure)") }
     }
 
     func close() { Glibc.close(fd) }
@@ -125,12 +159,14 @@ private final class DecompressedStream {
     let source: StreamSource
     let archive: OpaquePointer
     let hasher: Digest.Hasher
+    let limit: Int64
     var buffer = [UInt8](repeating: 0, count: 1 << 17)
     var failure: String?
     var empty = false
 
-    init(source: StreamSource, name: String) throws {
+    init(source: StreamSource, name: String, limit: Int64) throws {
         self.source = source
+        self.limit = limit
         hasher = try Digest.Hasher()
         archive = la_read_new()!
         la_read_support_filter_all(archive)
@@ -141,14 +177,14 @@ private final class DecompressedStream {
             Unmanaged<StreamSource>.fromOpaque(context!).takeUnretainedValue().next(buffer!)
         }, nil) == ARCHIVE_OK else {
             defer { la_read_free(archive) }
-            throw RuntimeError("layer \(name): \(LayerExtractor.archiveError(archive))")
+            throw RuntimeError("layer \(name): \(source.failure ?? LayerExtractor.archiveError(archive))")
         }
         let status = la_read_next_header(archive, &entry)
         if status == ARCHIVE_EOF {
             empty = true
         } else if status != ARCHIVE_OK {
             defer { la_read_free(archive) }
-            throw RuntimeError("layer \(name): \(LayerExtractor.archiveError(archive))")
+            throw RuntimeError("layer \(name): \(source.failure ?? LayerExtractor.archiveError(archive))")
         }
     }
 
@@ -156,7 +192,11 @@ private final class DecompressedStream {
         if empty { return 0 }
         let count = buffer.withUnsafeMutableBytes { bytes in la_read_data(archive, bytes.baseAddress, bytes.count) }
         guard count >= 0 else {
-            failure = LayerExtractor.archiveError(archive)
+            failure = source.failure ?? LayerExtractor.archiveError(archive)
+            return -1
+        }
+        guard hasher.count + Int64(count) <= limit else {
+            failure = "more than \(LayerLimits.describe(limit)) uncompressed, the most netctl unpacks of a layer"
             return -1
         }
         buffer.withUnsafeBytes { bytes in
@@ -173,7 +213,7 @@ private final class DecompressedStream {
             if count == 0 { break }
             if count < 0 { throw RuntimeError("layer: \(failure ?? "unreadable")") }
         }
-        source.drain()
+        try source.drain()
     }
 
     func close() { la_read_free(archive) }
@@ -183,19 +223,22 @@ private final class DecompressedStream {
 private struct Entry {
     let tar: OpaquePointer
     let entry: OpaquePointer
-    let root: RootDirectory
+    let view: MergedView
     let policy: ExtractionPolicy
 
     func write(skipped: inout [String]) throws {
         var parts = RootDirectory.components(of: String(cString: la_entry_pathname(entry)))
         guard let name = parts.popLast() else { return }  // the layer's root itself
-        let parent = try root.directory(parts[...])
-        defer { close(parent) }
-
         if name.hasPrefix(".wh.") {
-            try whiteout(String(name.dropFirst(4)), parts: parts, parent: parent)
+            try whiteout(String(name.dropFirst(4)), parts: parts)
             return
         }
+        let parent = try view.directory(parts)
+        defer {
+            close(parent)
+            view.changed(name, in: parts)
+        }
+
         if let target = la_entry_hardlink(entry) {
             try hardlink(to: String(cString: target), parent: parent, name: name)
             return
@@ -227,23 +270,17 @@ private struct Entry {
 
     // `.wh..wh..opq` hides the lower layers' content of the directory it is in; `.wh.NAME`
     // hides NAME. Other `.wh..wh.` names are aufs bookkeeping, with no meaning here.
-    private func whiteout(_ hidden: String, parts: [String], parent: Int32) throws {
+    private func whiteout(_ hidden: String, parts: [String]) throws {
         if hidden == ".wh..opq" {
-            let directory = root.open(parts[...], flags: O_RDONLY | O_DIRECTORY)
-            guard directory >= 0 else { throw RuntimeError.system("opaque directory") }
-            defer { close(directory) }
-            guard fsetxattr(directory, "trusted.overlay.opaque", "y", 1, 0) == 0 else {
-                throw RuntimeError.system("set trusted.overlay.opaque")
-            }
+            try view.makeOpaque(parts)
             return
         }
         if hidden.hasPrefix(".wh.") || hidden.isEmpty || hidden == "." || hidden == ".." { return }
-        try removeExisting(parent, hidden)
-        guard mknodat(parent, hidden, FileType.character, 0) == 0 else { throw RuntimeError.system("whiteout") }
+        try view.whiteout(hidden, in: parts)
     }
 
     private func hardlink(to target: String, parent: Int32, name: String) throws {
-        let source = root.open(RootDirectory.components(of: target)[...], flags: SHIM_O_PATH | O_NOFOLLOW)
+        let source = try view.openExisting(RootDirectory.components(of: target), flags: SHIM_O_PATH | O_NOFOLLOW)
         guard source >= 0 else {
             throw RuntimeError.system("hard link to \"\(target)\": not in this layer")
         }
@@ -256,7 +293,8 @@ private struct Entry {
 
     private func directory(parent: Int32, name: String) throws {
         var info = stat()
-        if fstatat(parent, name, &info, AT_SYMLINK_NOFOLLOW) == 0 && info.st_mode & FileType.mask == FileType.directory {
+        let exists = fstatat(parent, name, &info, AT_SYMLINK_NOFOLLOW) == 0
+        if exists && info.st_mode & FileType.mask == FileType.directory {
             // An earlier entry made it: take this entry's metadata.
         } else {
             try removeExisting(parent, name)
@@ -266,6 +304,11 @@ private struct Entry {
         guard fd >= 0 else { throw RuntimeError.system("open directory") }
         defer { close(fd) }
         try metadata(fd)
+        // Made where this layer whited the name out: nothing of the parents' shows through,
+        // as overlayfs makes a directory created over a whiteout opaque.
+        if exists && isWhiteout(info), fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0) != 0 {
+            throw RuntimeError.system("set trusted.overlay.opaque")
+        }
     }
 
     private func file(parent: Int32, name: String) throws {
@@ -351,13 +394,7 @@ private struct Entry {
 
     /// A later entry replaces an earlier one of the same name.
     private func removeExisting(_ parent: Int32, _ name: String) throws {
-        var info = stat()
-        guard fstatat(parent, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { return }
-        if info.st_mode & FileType.mask == FileType.directory {
-            removeTree(at: parent, name)
-        } else if unlinkat(parent, name, 0) != 0 {
-            throw RuntimeError.system("replace")
-        }
+        try removeEntry(parent, name)
     }
 }
 
@@ -370,4 +407,23 @@ enum FileType {
     static let character: mode_t = 0o020000
     static let block: mode_t = 0o060000
     static let fifo: mode_t = 0o010000
+
+    /// "a character device", "a FIFO"…, for errors.
+    static func described(_ type: mode_t) -> String {
+        switch type {
+        case directory: "a directory"
+        case regular: "a regular file"
+        case symlink: "a symbolic link"
+        case character: "a character device"
+        case block: "a block device"
+        case fifo: "a FIFO"
+        default: "a socket"
+        }
+    }
+}
+
+extension LayerLimits {
+    static func describe(_ bytes: Int64) -> String {
+        bytes >= 1 << 30 ? "\(bytes >> 30) GiB" : bytes >= 1 << 20 ? "\(bytes >> 20) MiB" : "\(bytes) bytes"
+    }
 }
