@@ -29,11 +29,11 @@ enum ImageLayout {
     private struct LayoutFile: Decodable { var imageLayoutVersion: String }
 
     private static func oci(_ directory: String, defaultName: String) throws -> [Candidate] {
-        let layout = try decodeJSON(LayoutFile.self, try readDocument("\(directory)/oci-layout", name: "oci-layout"), what: "oci-layout")
+        let layout = try decodeJSON(LayoutFile.self, try readFile("\(directory)/oci-layout", name: "oci-layout", limit: .document), what: "oci-layout")
         guard layout.imageLayoutVersion.hasPrefix("1.") else {
             throw RuntimeError("oci-layout: imageLayoutVersion \"\(layout.imageLayoutVersion)\" is not supported (expected 1.x)")
         }
-        let index = try decodeJSON(ImageIndex.self, try readDocument("\(directory)/index.json", name: "index.json"), what: "index.json")
+        let index = try decodeJSON(ImageIndex.self, try readFile("\(directory)/index.json", name: "index.json", limit: .document), what: "index.json")
         var candidates: [Candidate] = []
         for descriptor in index.manifests {
             try walk(descriptor, in: directory, tags: tags(of: descriptor, defaultName: defaultName, only: index.manifests.count == 1), depth: 0, into: &candidates)
@@ -79,42 +79,13 @@ enum ImageLayout {
              digest: descriptor.digest, size: descriptor.size)
     }
 
-    /// The most netctl reads of an index, a manifest or a config: real ones are a few KiB.
-    static let documentLimit = 4 << 20
-
-    /// A JSON document of the image, whole: only a regular file (opened with O_NONBLOCK, so
-    /// a FIFO cannot block), and no more than `documentLimit` bytes.
-    static func readDocument(_ path: String, name: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
-        guard fd >= 0 else {
-            throw errno == ENOENT ? RuntimeError("\(name) is missing") : RuntimeError.system(name)
-        }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw RuntimeError.system(name) }
-        guard info.st_mode & FileType.mask == FileType.regular else {
-            throw RuntimeError("\(name): is \(FileType.described(info.st_mode & FileType.mask)), expected a JSON document in a regular file")
-        }
-        let tooLarge = RuntimeError("\(name): larger than \(documentLimit >> 20) MiB, the most netctl reads of a JSON document")
-        guard info.st_size <= documentLimit else { throw tooLarge }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = retrying { Glibc.read(fd, &chunk, chunk.count) }
-            guard count >= 0 else { throw RuntimeError.system(name) }
-            if count == 0 { return bytes }
-            guard bytes.count + count <= documentLimit else { throw tooLarge }
-            bytes += chunk[0..<count]
-        }
-    }
-
     /// A small blob (index, manifest, config), read whole and checked against its
     /// descriptor's size and digest.
     static func verified(_ blob: Blob) throws -> [UInt8] {
-        if let size = blob.size, size > documentLimit {
-            throw RuntimeError("\(blob.name): larger than \(documentLimit >> 20) MiB (its descriptor says \(size) bytes), the most netctl reads of a JSON document")
+        if let size = blob.size, size > ReadLimit.document.bytes {
+            throw RuntimeError("\(blob.name): larger than \(ReadLimit.document.description) (its descriptor says \(size) bytes), the most netctl reads of a JSON document")
         }
-        let bytes = try readDocument(blob.path, name: blob.name)
+        let bytes = try readFile(blob.path, name: blob.name, limit: .document)
         if let size = blob.size, Int64(bytes.count) != size {
             throw RuntimeError("\(blob.name): size is \(bytes.count) bytes, the descriptor says \(size)")
         }
@@ -138,7 +109,7 @@ enum ImageLayout {
     // MARK: docker save
 
     private static func dockerArchive(_ directory: String) throws -> [Candidate] {
-        let entries = try decodeJSON([DockerArchiveEntry].self, try readDocument("\(directory)/manifest.json", name: "manifest.json"), what: "manifest.json")
+        let entries = try decodeJSON([DockerArchiveEntry].self, try readFile("\(directory)/manifest.json", name: "manifest.json", limit: .document), what: "manifest.json")
         return try entries.map { entry in
             Candidate(
                 tags: try (entry.repoTags ?? []).map(ImageReference.normalize), manifestDigest: nil,

@@ -107,7 +107,7 @@ public final class ImageStore {
         guard stat(path, &info) == 0 else { throw RuntimeError.system("image import \(path)") }
         let type = info.st_mode & FileType.mask
         guard type == FileType.regular || type == FileType.directory else {
-            throw RuntimeError("image import \(path): is \(FileType.described(type)), expected a regular file or directory")
+            throw RuntimeError("image import \(path): is \(FileType.describe(type)), expected a regular file or directory")
         }
         if let name { _ = try ImageReference.normalize(name) }
         let (staging, lock) = try makeStaging()

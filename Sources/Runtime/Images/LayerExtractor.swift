@@ -124,7 +124,7 @@ private final class StreamSource {
         var info = stat()
         guard fstat(fd, &info) == 0, info.st_mode & FileType.mask == FileType.regular else {
             Glibc.close(fd)
-            throw RuntimeError("\(path): is \(FileType.described(info.st_mode & FileType.mask)), expected a regular file")
+            throw RuntimeError("\(path): is \(FileType.describe(info.st_mode & FileType.mask)), expected a regular file")
         }
     }
 
@@ -407,19 +407,6 @@ enum FileType {
     static let character: mode_t = 0o020000
     static let block: mode_t = 0o060000
     static let fifo: mode_t = 0o010000
-
-    /// "a character device", "a FIFO"…, for errors.
-    static func described(_ type: mode_t) -> String {
-        switch type {
-        case directory: "a directory"
-        case regular: "a regular file"
-        case symlink: "a symbolic link"
-        case character: "a character device"
-        case block: "a block device"
-        case fifo: "a FIFO"
-        default: "a socket"
-        }
-    }
 }
 
 extension LayerLimits {
