@@ -49,6 +49,9 @@ public final class NetctlHarness {
         return result.stdout
     }
 
+    /// Sandboxes a test names itself (the README's tour), removed at cleanup too.
+    public func remember(sandboxes names: [String]) { sandboxNames += names }
+
     /// A unique sandbox name, remembered for cleanup.
     public func sandboxName() -> String {
         let name = uniqueName("nctsb")
