@@ -114,6 +114,26 @@ struct ReconcileTests {
         }
     }
 
+    /// `run -d --memory` killed once its cgroups are made but before it records them: they
+    /// are named in the record beforehand, so reconcile removes them with the container.
+    @Test func aRunKilledWhileMakingItsCgroupsLeavesNoCgroup() throws {
+        try withNetctl { netctl in
+            let image = try netctl.importBusybox()
+            let killed = try netctl.netctl(["run", "-d", "--memory", "16m", image, "sleep", "600"],
+                                           environment: ["NETCTL_FAULT": "run.after-cgroups"])
+            #expect(killed.status == 9 || killed.status == 137, "the fault point was not reached: \(killed.stderr)")
+            let id = try netctl.ok("ps", "-aq").trimmingCharacters(in: .whitespacesAndNewlines)
+            try #require(id.count == 12)
+            let cgroups = { try runCommand(["find", "/sys/fs/cgroup", "-type", "d", "-path", "*/netctl/\(id)*"]).stdout }
+            #expect(try cgroups() != "")
+
+            let report = try netctl.ok("system", "reconcile")
+            #expect(report.contains("(the command creating it was killed)"), "reconcile reported: \(report)")
+            #expect(try cgroups() == "")
+            #expect(try netctl.ok("ps", "-aq") == "")
+        }
+    }
+
     /// `rm -f` killed once it has begun: reconcile finishes the removal.
     @Test func anInterruptedRemovalIsFinishedByReconcile() throws {
         try withNetctl { netctl in

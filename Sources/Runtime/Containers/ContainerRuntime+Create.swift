@@ -36,7 +36,13 @@ extension ContainerRuntime {
             try Rootfs(directory: directory(of: record.id)).prepare(
                 record, layers: layers, hosts: hostsFile(record, addresses: addresses), resolvConf: resolvConf(record))
             if let filter { try writeFile(filter, to: "\(directory(of: record.id))/seccomp.bpf") }
+            // Named in the record before they exist, as the sandbox is.
+            if let planned = Cgroups.planned(for: record.id, limits: record.host.limits) {
+                record.cgroups = planned
+                try save(record)
+            }
             record.cgroups = try Cgroups.create(for: record.id, limits: record.host.limits)
+            network.host.faults.reach("run.after-cgroups")
             try save(record)
         } catch {
             release(record, removeRecord: true)
