@@ -8,7 +8,8 @@ extension NetworkController {
     /// Returns one line per repair.
     public func reconcile() throws -> [String] {
         try store.locked {
-            var report: [String] = []
+            // Half-done commands first, so that what they made is not taken for a leftover of unknown origin.
+            var report = try recoverInterruptedChanges()
             let session = try host.session()
             var networks = try self.networks()
             var sandboxes = try self.sandboxes()
@@ -71,7 +72,8 @@ extension NetworkController {
                 guard let marker = Marker(alias: link.alias), marker.belongs(to: host.rootID) else { continue }
                 let owned = marker.kind == .network ? networkIDs.contains(marker.id) : liveEndpoints.contains(marker.id)
                 if !owned {
-                    session.addLinkDelete(.index(link.index), to: request)
+                    // Tolerated: a veth whose other end was in a namespace being freed goes with it meanwhile.
+                    session.addLinkDelete(.index(link.index), tolerating: [ENODEV], to: request)
                     report.append("removed \(link.kind ?? "link") \(link.name): no \(marker.kind.rawValue) record owns it")
                 }
             }
@@ -93,6 +95,11 @@ extension NetworkController {
             // The firewall is configuration too: rebuilt whole from the records, in one
             // transaction, whatever was flushed or edited by hand.
             try reconcileFirewall(report: &report)
+
+            // Temporary files of writes a kill cut short.
+            for path in try store.sweep(under: "") {
+                report.append("removed \(path): a temporary file a killed command was writing")
+            }
             return report
         }
     }

@@ -19,10 +19,13 @@ extension NetworkController {
         try allEndpoints().filter { $0.sandboxID == sandbox.id }
     }
 
-    /// `ip netns add NAME` with loopback up, marked as this root's, and recorded.
+    /// `ip netns add NAME` with loopback up, marked as this root's, and recorded. An intent
+    /// names the namespace before it exists, so that a kill at any point leaves nothing
+    /// reconcile cannot tell is this root's.
     public func createSandbox(named name: String) throws -> SandboxRecord {
         try validateName(name, of: "sandbox")
         return try store.locked {
+            _ = try recoverInterruptedChanges()
             if try sandboxes().contains(where: { $0.name == name }) {
                 throw CNMError("sandbox \"\(name)\" already exists")
             }
@@ -30,13 +33,17 @@ extension NetworkController {
                 throw CNMError("sandbox \"\(name)\": network namespace \(NetworkNamespace.directory)/\(name) already exists")
             }
             let record = SandboxRecord(id: Identifier.make(), name: name, created: Timestamp.now())
+            let intent = IntentRecord(id: Identifier.make(), operation: .createSandbox, process: .current(),
+                                      sandboxID: record.id, sandboxName: name)
+            try store.put(Keys.intent(intent.id), intent, compact: true)
             let marker = host.marker(.sandbox, record.id)
             do {
                 // ip netns add NAME; ip -n NAME link set lo up alias MARK
-                try NetworkNamespace.create(named: name) { session in
+                try NetworkNamespace.create(named: name, setup: { session in
                     try session.linkSet(.name("lo"), up: true, alias: marker)
-                }
+                }, beforeMount: { host.faults.reach("sandbox-create.before-mount") })
             } catch {
+                try? store.delete(Keys.intent(intent.id))
                 throw CNMError.kernel("sandbox \"\(name)\"", error)
             }
             host.faults.reach("sandbox-create.after-netns")
@@ -44,10 +51,47 @@ extension NetworkController {
                 try store.put(Keys.sandbox(record.id), record)
             } catch {
                 try? NetworkNamespace.remove(named: name)
+                try? store.delete(Keys.intent(intent.id))
                 throw error
             }
+            try store.delete(Keys.intent(intent.id))
             return record
         }
+    }
+
+    /// Rolls back what killed commands left half done, from their intents. Call it holding
+    /// the store's lock: every intent it finds is then a dead command's, since intents are
+    /// written and removed under the lock.
+    func recoverInterruptedChanges() throws -> [String] {
+        var report: [String] = []
+        for key in try store.keys(under: Keys.intents) {
+            if let intent = try? store.get(IntentRecord.self, key) {
+                switch intent.operation {
+                case .createSandbox:
+                    // With its record written the sandbox is whole: only the intent's removal was cut off.
+                    guard let id = intent.sandboxID, let name = intent.sandboxName,
+                          try store.read(Keys.sandbox(id)) == nil, NetworkNamespace.exists(named: name),
+                          isLeftover(namespace: name, of: id) else { break }
+                    do { try NetworkNamespace.remove(named: name) } catch { throw CNMError.kernel("sandbox \"\(name)\"", error) }
+                    report.append("removed network namespace \"\(name)\": the command creating its sandbox was killed")
+                }
+            }
+            try store.delete(key)
+        }
+        return report
+    }
+
+    /// What a killed `createSandbox` of sandbox `id` may have left under NAME: the namespace,
+    /// marked for that sandbox (it is marked before it is named), or the empty placeholder
+    /// file of a mount that never happened.
+    private func isLeftover(namespace name: String, of id: String) -> Bool {
+        if let namespace = try? NetworkNamespace.open(named: name) {
+            let alias = try? NetlinkSession(in: namespace).link(.name("lo"))?.alias
+            return Marker(alias: alias ?? nil) == Marker(root: host.rootID, kind: .sandbox, id: id)
+        }
+        var info = stat()
+        return stat("\(NetworkNamespace.directory)/\(name)", &info) == 0 && info.st_size == 0
+            && info.st_mode & 0o170000 == 0o100000  // a regular file
     }
 
     /// Detaches the sandbox from every network, then removes its namespace. With
@@ -56,6 +100,7 @@ extension NetworkController {
     /// once no process holds it. A container's runtime removes a sandbox that way.
     public func removeSandbox(_ reference: String, destroyingNamespace: Bool = false) throws -> SandboxRecord {
         try store.locked {
+            _ = try recoverInterruptedChanges()
             let sandbox = try sandbox(reference)
             let context = SandboxContext(record: sandbox)
             let networks = Dictionary(uniqueKeysWithValues: try networks().map { ($0.id, $0) })
@@ -86,6 +131,7 @@ extension NetworkController {
     /// interface inside the sandbox, a route, and the record, all or nothing.
     public func connect(_ request: ConnectRequest) throws -> EndpointRecord {
         try store.locked {
+            _ = try recoverInterruptedChanges()
             let network = try network(request.network)
             let sandbox = try sandbox(request.sandbox)
             let driver = try Drivers.named(network.driver)

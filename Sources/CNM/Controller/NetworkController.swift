@@ -122,6 +122,8 @@ public final class NetworkController {
         }
         try Drivers.named(network.driver).deleteNetwork(network, host: host)
         try store.delete(Keys.network(network.id))
+        // The network's endpoint folder, with whatever killed writers left in it.
+        _ = try? store.sweep(under: Keys.endpoints(of: network.id))
     }
 
     /// Removes every network nothing is attached to, except the predefined ones.

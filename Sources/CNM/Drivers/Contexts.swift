@@ -9,7 +9,7 @@ public final class HostContext {
     /// nil: the namespace netctl runs in. A name: that namespace under /run/netns, so that
     /// tests and labs can run several "hosts" on one machine.
     public let namespaceName: String?
-    let faults: FaultInjector
+    public let faults: FaultInjector
     private var cachedSession: NetlinkSession?
     private var cachedNFTables: NFTablesSession?
 

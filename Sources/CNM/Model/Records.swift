@@ -85,6 +85,8 @@ enum Keys {
     static let networks = "networks"
     static let sandboxes = "sandboxes"
     static let endpoints = "endpoints"
+    static let intents = "intents"
+    static func intent(_ id: String) -> String { "intents/\(id)" }
     static func network(_ id: String) -> String { "networks/\(id)" }
     static func sandbox(_ id: String) -> String { "sandboxes/\(id)" }
     static func endpoints(of network: String) -> String { "endpoints/\(network)" }

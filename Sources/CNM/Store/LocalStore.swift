@@ -64,12 +64,67 @@ public struct LocalStore: Store {
         if unlink(path(key)) != 0 && errno != ENOENT {
             throw CNMError("cannot delete \(path(key)): \(String(cString: strerror(errno)))")
         }
-        // Drop directories the key leaves empty (an endpoint folder of a removed network).
+        // Drop directories the key leaves empty (an endpoint folder of a removed network),
+        // with what killed writers left in them.
         var directory = path(key)
         while let slash = directory.lastIndex(of: "/"), directory.count > root.count + 1 {
             directory = String(directory[..<slash])
-            if directory.count <= root.count || rmdir(directory) != 0 { break }
+            if directory.count <= root.count || !removeIfEmpty(directory) { break }
         }
+    }
+
+    /// rmdir; a folder that holds only stale temporaries is emptied of them first.
+    private func removeIfEmpty(_ directory: String) -> Bool {
+        if rmdir(directory) == 0 { return true }
+        guard errno == ENOTEMPTY || errno == EEXIST else { return false }
+        var removed: [String] = []
+        sweep(directory, recursing: false, removed: &removed)
+        return !removed.isEmpty && rmdir(directory) == 0
+    }
+
+    public func sweep(under prefix: String) throws -> [String] {
+        var removed: [String] = []
+        let start = prefix.isEmpty ? root : "\(root)/\(prefix)"
+        sweep(start, recursing: true, removed: &removed)
+        if !prefix.isEmpty { _ = rmdir(start) }
+        return removed
+    }
+
+    /// Removes stale temporaries in `directory` (and below it, and the folders below it left
+    /// empty), but never under storage/, which holds no records.
+    private func sweep(_ directory: String, recursing: Bool, removed: inout [String]) {
+        guard let dir = opendir(directory) else { return }
+        var folders: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if name == "." || name == ".." { continue }
+            let full = "\(directory)/\(name)"
+            if Int32(entry.pointee.d_type) == DT_DIR {
+                if !(directory == root && name == "storage") { folders.append(full) }
+            } else if isStaleTemporary(full, name: name), unlink(full) == 0 {
+                removed.append(full)
+            }
+        }
+        closedir(dir)
+        guard recursing else { return }
+        for folder in folders {
+            sweep(folder, recursing: true, removed: &removed)
+            // Only folders of records keyed below another folder (endpoints/NETWORK).
+            if folder.dropFirst(root.count + 1).contains("/") { _ = rmdir(folder) }
+        }
+    }
+
+    /// `KEY.json.tmpPID` (see `write`) whose writer is gone: no process has that pid, or the
+    /// one that has it started after the file was last written.
+    private func isStaleTemporary(_ path: String, name: String) -> Bool {
+        let digits = String(name.reversed().prefix { $0.isASCII && $0.isNumber }.reversed())
+        guard name.dropLast(digits.count).hasSuffix(".json.tmp"),
+              let pid = Int32(digits), pid > 0, pid != getpid() else { return false }
+        guard let started = ProcessStamp.startedAt(pid) else { return true }
+        var info = stat()
+        guard stat(path, &info) == 0 else { return false }
+        // Boot time is in whole seconds: allow for it.
+        return Double(info.st_mtim.tv_sec) + 2 < started
     }
 
     public func keys(under prefix: String) throws -> [String] {

@@ -13,9 +13,16 @@ public protocol Store: Sendable {
     /// Runs `body` holding the store's exclusive lock, which serializes every command that
     /// changes state, across processes.
     func locked<T>(_ body: () throws -> T) throws -> T
+    /// Removes what interrupted writes left below `prefix` ("" for everything): temporary
+    /// files of processes that are gone, and folders left empty. Returns what it removed,
+    /// as paths a person can read.
+    func sweep(under prefix: String) throws -> [String]
 }
 
 extension Store {
+    /// A store whose writes leave nothing behind when interrupted has nothing to sweep.
+    public func sweep(under prefix: String) throws -> [String] { [] }
+
     public func get<T: Decodable>(_ type: T.Type, _ key: String) throws -> T? {
         guard let bytes = try read(key) else { return nil }
         do {

@@ -88,8 +88,9 @@ extension NetlinkSession {
         try execute(request)
     }
 
-    public func addLinkDelete(_ link: LinkReference, to request: RequestBatch) {
-        request.add(Int(RTM_DELLINK), header: Self.linkHeader(link), operation: "link delete", object: link.description) { message in
+    public func addLinkDelete(_ link: LinkReference, tolerating: Set<Int32> = [], to request: RequestBatch) {
+        request.add(Int(RTM_DELLINK), header: Self.linkHeader(link), operation: "link delete", object: link.description,
+                    tolerating: tolerating) { message in
             if case .name(let name) = link { message.put(Int(IFLA_IFNAME), name) }
         }
     }

@@ -63,30 +63,37 @@ public final class NetworkNamespace: Sendable {
         return names.sorted()
     }
 
-    /// `ip netns add NAME`, and then `setup` runs with a session inside the new namespace
-    /// (bringing up lo, say) before anyone else can open it by name.
+    /// `ip netns add NAME`. `setup` runs with a session inside the new namespace (bringing
+    /// up lo and marking it, say) before the namespace gets its name, so a process killed
+    /// halfway never leaves a named namespace that `setup` did not finish; at worst the
+    /// empty placeholder file, which `remove` also takes. `beforeMount` runs between the
+    /// placeholder and the mount (a test's fault point).
     @discardableResult
-    public static func create(named name: String, setup: (NetlinkSession) throws -> Void = { _ in }) throws -> NetworkNamespace {
+    public static func create(named name: String, setup: (NetlinkSession) throws -> Void = { _ in },
+                              beforeMount: () -> Void = {}) throws -> NetworkNamespace {
         try validate(name)
         try prepareDirectory()
         let path = "\(directory)/\(name)"
-        let placeholder = Glibc.open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
-        guard placeholder >= 0 else {
-            throw NetlinkError.system("create network namespace", name)
-        }
-        close(placeholder)
+        var placed = false
         do {
             try onDedicatedThread {
                 guard unshare(NC_CLONE_NEWNET) == 0 else { throw NetlinkError.system("unshare", "network namespace \(name)") }
+                try setup(try NetlinkSession())
+                let placeholder = Glibc.open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
+                guard placeholder >= 0 else { throw NetlinkError.system("create network namespace", name) }
+                close(placeholder)
+                placed = true
+                beforeMount()
                 guard mount("/proc/thread-self/ns/net", path, "none", UInt(MS_BIND), nil) == 0 else {
                     throw NetlinkError.system("mount", path)
                 }
-                try setup(try NetlinkSession())
             }
             return try open(named: name)
         } catch {
-            _ = umount2(path, Int32(MNT_DETACH))
-            unlink(path)
+            if placed {
+                _ = umount2(path, Int32(MNT_DETACH))
+                unlink(path)
+            }
             throw error
         }
     }

@@ -46,7 +46,26 @@ public struct Cgroups: Codable, Sendable {
         return made
     }
 
+    /// The directories `create` makes for these limits, known before any exists, so that a
+    /// container's record can name them first: a command killed while making them leaves
+    /// nothing its record does not name.
+    static func planned(for id: String, limits: ResourceLimits) -> Cgroups? {
+        if limits == ResourceLimits() { return nil }
+        if isUnified { return Cgroups(version: 2, directories: ["\(mount)/netctl/\(id)"]) }
+        let own = ownV1Paths()
+        return Cgroups(version: 1, directories: v1Controllers(limits).map { v1Parent($0, own: own) + "/\(id)" })
+    }
+
     static var isUnified: Bool { access("\(mount)/cgroup.controllers", F_OK) == 0 }
+
+    private static func v1Controllers(_ limits: ResourceLimits) -> [String] {
+        [("memory", limits.memory != nil), ("pids", limits.pids != nil), ("cpu", limits.nanoCPUs != nil)].filter(\.1).map(\.0)
+    }
+
+    /// netctl's folder in a v1 hierarchy: below the cgroup this process runs in.
+    private static func v1Parent(_ controller: String, own: [String: String]) -> String {
+        "\(mount)/\(controller)" + (own[controller].map { $0 == "/" ? "" : $0 } ?? "") + "/netctl"
+    }
 
     /// For `system info`: v2, v1, or v1 with a cgroup2 mount beside it (hybrid).
     public static var layoutDescription: String {
@@ -83,17 +102,13 @@ public struct Cgroups: Codable, Sendable {
     }
 
     private mutating func createV1(id: String, limits: ResourceLimits) throws {
-        var controllers: [String] = []
-        if limits.memory != nil { controllers.append("memory") }
-        if limits.pids != nil { controllers.append("pids") }
-        if limits.nanoCPUs != nil { controllers.append("cpu") }
         let own = Self.ownV1Paths()
-        for controller in controllers {
+        for controller in Self.v1Controllers(limits) {
             let root = "\(Self.mount)/\(controller)"
             guard access("\(root)/cgroup.procs", F_OK) == 0 else {
                 throw RuntimeError("\(flag(for: controller)): this host has no \(controller) cgroup controller mounted at \(root)")
             }
-            var directory = root + (own[controller].map { $0 == "/" ? "" : $0 } ?? "") + "/netctl"
+            var directory = Self.v1Parent(controller, own: own)
             if mkdir(directory, 0o755) != 0 && errno != EEXIST { throw RuntimeError.system("cgroup \(directory)") }
             directory += "/\(id)"
             guard mkdir(directory, 0o755) == 0 else { throw RuntimeError.system("cgroup \(directory)") }

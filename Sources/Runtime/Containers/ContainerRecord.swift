@@ -1,3 +1,4 @@
+import CNM
 import Security
 
 /// `netctl run` as the runtime receives it: text as the user typed it, so every error can
@@ -111,7 +112,7 @@ public struct ContainerRecord: Codable, Sendable {
     }
 
     public struct State: Codable, Sendable {
-        /// created, running, exited
+        /// created, running, exited, removing
         public var status: String
         public var pid: Int32 = 0
         /// /proc/PID/stat's start time, so a recycled pid is never taken for ours.
@@ -125,5 +126,10 @@ public struct ContainerRecord: Codable, Sendable {
         public var error: String = ""
         public var startedAt: String = ""
         public var finishedAt: String = ""
+        /// Who is making (`created`) or removing (`removing`) the container: `run` until the
+        /// first process starts, then no one; `rm` until the record is gone. A container in
+        /// either state whose owner is dead was left by a kill, and reconcile (or the next
+        /// `run`) rolls its creation back or finishes its removal.
+        public var owner: ProcessStamp? = nil
     }
 }

@@ -25,17 +25,29 @@ extension ContainerRuntime {
 
     /// `rm`: a running container only with `force` (killed first).
     public func remove(_ reference: String, force: Bool) throws -> ContainerRecord {
-        var record = try container(reference)
-        if isRunning(record) {
-            guard force else {
-                throw RuntimeError("container \(record.name) is running: stop it first, or use rm -f")
-            }
+        var record = try refreshed(try container(reference))
+        if isRunning(record), !force {
+            throw RuntimeError("container \(record.name) is running: stop it first, or use rm -f")
+        }
+        // Recorded before anything changes: a kill from here on leaves a removal that
+        // reconcile (or the next run) finishes.
+        record.state.status = "removing"
+        record.state.owner = .current()
+        try save(record)
+        network.host.faults.reach("rm.after-mark")
+        finishRemoval(record)
+        return record
+    }
+
+    /// Kills the container's first process if it still runs (its supervisor then records
+    /// the end and, seeing the removal, releases everything), and removes what is left.
+    func finishRemoval(_ record: ContainerRecord) {
+        if ProcessInfo.isAlive(record.state.pid, start: record.state.pidStart) {
             Glibc.kill(record.state.pid, SIGKILL)
             _ = waitForExit(record.state.pid, start: record.state.pidStart, seconds: 10)
-            record = try awaitSupervisor(record)
+            _ = waitForExit(record.state.supervisor, start: record.state.supervisorStart, seconds: 30)
         }
-        release(record, removeRecord: true)
-        return record
+        release((try? store.get(ContainerRecord.self, "containers/\(record.id)")) ?? record, removeRecord: true)
     }
 
     /// `wait`: blocks until the container has ended and its end is recorded.
@@ -70,15 +82,60 @@ extension ContainerRuntime {
         return updated
     }
 
-    /// Containers whose supervisor died: recorded as exited and released; and what killed
-    /// image imports left in staging. For `system reconcile`.
+    /// Containers whose supervisor died: recorded as exited and released; those a killed
+    /// command left being created or removed: removed; container files no record names,
+    /// and what killed image imports left in staging: removed. For `system reconcile`.
     public func reconcileContainers() throws -> [String] {
-        var report: [String] = []
+        var report = try repairAbandoned()
         for record in try containers() where record.state.status == "running" {
             let updated = try refreshed(record)
             if updated.state.status != "running" { report.append("container \(record.name): recorded as exited, network and cgroups released") }
         }
+        // A record is saved before its files are made and removed before them (see `release`), so
+        // files listed before reading the records, and named by none, are a removal's remains.
+        let folders = directoryEntries("\(storage)/containers")
+        let recorded = Set(try containers().map(\.id))
+        for id in folders where !recorded.contains(id) {
+            removeTree(directory(of: id))
+            report.append("removed \(directory(of: id)): no container record owns it")
+        }
         return report + (try images.removeStaleStaging())
+    }
+
+    /// Containers a killed command left half made (`created`) or half removed (`removing`):
+    /// each is claimed under the lock, then removed, so that two repairs, or a repair and a
+    /// monitor taking over its container, never act on the same one.
+    func repairAbandoned() throws -> [String] {
+        var report: [String] = []
+        for record in try containers() where ["created", "removing"].contains(record.state.status) {
+            guard let owner = record.state.owner, !owner.isAlive, let claimed = try claim(record.id, from: owner) else { continue }
+            finishRemoval(claimed)
+            let what = record.state.status == "created" ? "creating" : "removing"
+            report.append("container \(record.name): removed (the command \(what) it was killed)")
+        }
+        return report
+    }
+
+    private func claim(_ id: String, from owner: ProcessStamp) throws -> ContainerRecord? {
+        try store.locked {
+            guard var record = try store.get(ContainerRecord.self, "containers/\(id)"), record.state.owner == owner,
+                  ["created", "removing"].contains(record.state.status) else { return nil }
+            record.state.status = "removing"
+            record.state.owner = .current()
+            try save(record)
+            return record
+        }
+    }
+
+    private func directoryEntries(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
     }
 
     /// Polls (pidfd) until the process ends or `seconds` pass; true if it ended.

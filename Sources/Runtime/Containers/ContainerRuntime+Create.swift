@@ -9,6 +9,8 @@ extension ContainerRuntime {
     /// first process starts: networking (a CNM sandbox and its endpoints, ports published),
     /// the rootfs files and cgroups. A failure undoes what was done and leaves no record.
     public func create(_ request: RunRequest) throws -> ContainerRecord {
+        // What a killed run left (a name, ports) must not stand in the way of this one.
+        _ = try repairAbandoned()
         let request = try request.profile.map { try profile($0).apply(to: request) } ?? request
         let image = try images.image(request.image)
         var record = try makeRecord(request, image: image)
@@ -24,6 +26,8 @@ extension ContainerRuntime {
             if try containers().contains(where: { $0.name == record.name }) {
                 throw RuntimeError("container name \"\(record.name)\" is already in use")
             }
+            // This command owns it until its first process starts: killed before that, it is rolled back.
+            record.state.owner = .current()
             try save(record)
         }
         do {
@@ -32,7 +36,13 @@ extension ContainerRuntime {
             try Rootfs(directory: directory(of: record.id)).prepare(
                 record, layers: layers, hosts: hostsFile(record, addresses: addresses), resolvConf: resolvConf(record))
             if let filter { try writeFile(filter, to: "\(directory(of: record.id))/seccomp.bpf") }
+            // Named in the record before they exist, as the sandbox is.
+            if let planned = Cgroups.planned(for: record.id, limits: record.host.limits) {
+                record.cgroups = planned
+                try save(record)
+            }
             record.cgroups = try Cgroups.create(for: record.id, limits: record.host.limits)
+            network.host.faults.reach("run.after-cgroups")
             try save(record)
         } catch let error as CNMError {
             release(record, removeRecord: true)
@@ -250,10 +260,17 @@ extension ContainerRuntime {
     private func connectNetworks(_ record: inout ContainerRecord, request: RunRequest) throws -> [IPAddress] {
         let attached = record.host.networks.filter { !["none", "host"].contains($0) && !$0.hasPrefix("container:") }
         guard !attached.isEmpty else { return [] }
+        // Named in the record before it exists, so that whatever a kill leaves of it is released with the container.
         let sandbox = "nc-\(record.shortID)"
-        _ = try network.createSandbox(named: sandbox)
         record.sandbox = sandbox
         try save(record)
+        do {
+            _ = try network.createSandbox(named: sandbox)
+        } catch {
+            record.sandbox = nil
+            throw error
+        }
+        network.host.faults.reach("run.after-sandbox")
         var addresses: [IPAddress] = []
         for (index, name) in attached.enumerated() {
             var connect = ConnectRequest(network: name, sandbox: sandbox)

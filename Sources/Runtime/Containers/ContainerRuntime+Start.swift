@@ -72,6 +72,7 @@ extension ContainerRuntime {
         record.state.supervisor = getpid()
         record.state.supervisorStart = ProcessInfo.startTime(of: getpid()) ?? 0
         record.state.startedAt = Timestamp.now()
+        record.state.owner = nil
         try save(record)
         return pid
     }
@@ -80,12 +81,14 @@ extension ContainerRuntime {
     /// (endpoints and published ports) and cgroups; with `--rm`, everything.
     public func finish(_ id: String, code: Int32, signal: Int32?) {
         guard var record = try? store.get(ContainerRecord.self, "containers/\(id)") else { return }
-        record.state.status = "exited"
+        // Ended by `rm -f`: the removal is recorded, and finished here as well as by `rm`.
+        let removing = record.state.status == "removing"
+        if !removing { record.state.status = "exited" }
         record.state.exitCode = code
         record.state.oomKilled = signal == SIGKILL && (record.cgroups?.oomKilled() ?? false)
         record.state.finishedAt = Timestamp.now()
         // With --rm the record goes anyway; release saves what it keeps otherwise.
-        release(record, removeRecord: record.host.autoRemove)
+        release(record, removeRecord: removing || record.host.autoRemove)
     }
 
     /// Frees what a container holds while it runs; `removeRecord` also removes its files
@@ -149,6 +152,7 @@ extension ContainerRuntime {
     /// outlives this one; this waits only until the command has exec'd or failed.
     public func runDetached(_ request: RunRequest, executable: String) throws -> ContainerRecord {
         let record = try create(request)
+        network.host.faults.reach("run.after-create")
         do {
             try spawnMonitor(for: record, executable: executable)
         } catch {
@@ -196,8 +200,8 @@ extension ContainerRuntime {
             _ = text.withCString { write(reportFD, $0, strlen($0)) }
             close(reportFD)
         }
-        guard var record = try? container(id) else {
-            answer("125\ncontainer \(id) not found")
+        guard var record = try? takeOver(id) else {
+            answer("125\ncontainer \(id) not found, or no longer being created")
             return 125
         }
         let log = open(logPath(of: id), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
@@ -227,6 +231,18 @@ extension ContainerRuntime {
         let (code, signal) = Launcher.wait(pid)
         finish(id, code: code, signal: signal)
         return 0
+    }
+
+    /// The monitor becomes the owner of the container its `run -d` created, under the lock:
+    /// either before a reconcile that finds that `run` killed (which then leaves it alone)
+    /// or not at all (the reconcile has claimed it for removal).
+    private func takeOver(_ id: String) throws -> ContainerRecord? {
+        try store.locked {
+            guard var record = try store.get(ContainerRecord.self, "containers/\(id)"), record.state.status == "created" else { return nil }
+            record.state.owner = .current()
+            try save(record)
+            return record
+        }
     }
 
     func devNull() -> Int32 { open("/dev/null", O_RDWR | O_CLOEXEC) }

@@ -49,24 +49,10 @@ public final class ContainerRuntime {
 
 /// Facts about a process from /proc.
 enum ProcessInfo {
-    /// The state letter and field 22 of /proc/PID/stat (when the process started, in clock
-    /// ticks since boot).
-    private static func stat(of pid: Int32) -> (state: Character, start: UInt64)? {
-        guard pid > 0, let bytes = try? readFile("/proc/\(pid)/stat", name: "stat", limit: .text) else { return nil }
-        let text = String(decoding: bytes, as: UTF8.self)
-        // The command name may hold spaces and parentheses; fields start after the last ')'.
-        guard let close = text.lastIndex(of: ")") else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 19, let state = fields[0].first, let start = UInt64(fields[19]) else { return nil }
-        return (state, start)
-    }
-
-    static func startTime(of pid: Int32) -> UInt64? { stat(of: pid)?.start }
+    /// When the process started, in clock ticks since boot (field 22 of /proc/PID/stat).
+    static func startTime(of pid: Int32) -> UInt64? { ProcessStamp.status(of: pid)?.start }
 
     /// The same process (pid and start time match), and not a zombie: one that has ended
     /// and whose parent has not reaped it yet.
-    static func isAlive(_ pid: Int32, start: UInt64) -> Bool {
-        guard let info = stat(of: pid) else { return false }
-        return info.start == start && info.state != "Z"
-    }
+    static func isAlive(_ pid: Int32, start: UInt64) -> Bool { ProcessStamp(pid: pid, start: start).isAlive }
 }
