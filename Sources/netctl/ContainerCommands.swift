@@ -121,12 +121,17 @@ struct PS: ParsableCommand {
 
     func run() throws {
         let runtime = try global.runtime()
-        let containers = try runtime.containers().map { try runtime.refreshed($0) }.filter { all || $0.state.status == "running" }
+        let containers = try runtime.containers().map { try runtime.refreshed($0) }.filter { all || $0.state.status == .running }
         if quiet { containers.forEach { print($0.shortID) }; return }
         if format == "json" { try Output.json(try containers.map { try ContainerInspect($0, runtime: runtime) }); return }
         Output.table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], try containers.map { record in
             let command = ([record.path] + record.args).joined(separator: " ")
-            let status = record.state.status == "running" ? "Up" : record.state.status == "exited" ? "Exited (\(record.state.exitCode))" : "Created"
+            let status = switch record.state.status {
+            case .running: "Up"
+            case .exited: "Exited (\(record.state.exitCode))"
+            case .created: "Created"
+            case .removing: "Removal In Progress"
+            }
             let ports = try record.sandbox.map { try runtime.network.ports(of: $0).map { "\($0.hostEndpoint)->\($0.containerKey)" } } ?? []
             return [record.shortID, record.image, "\"\(command.count > 20 ? command.prefix(19) + "…" : command[...])\"",
                     record.created, status, ports.joined(separator: ", "), record.name]
@@ -340,13 +345,13 @@ struct ContainerInspect: Encodable {
         Path = record.path
         Args = record.args
         let running = runtime.isRunning(record)
-        self.State = .init(Status: record.state.status, Running: running, OOMKilled: record.state.oomKilled,
+        self.State = .init(Status: record.state.status.rawValue, Running: running, OOMKilled: record.state.oomKilled,
                       Pid: running ? record.state.pid : Int32(0), ExitCode: record.state.exitCode, Error: record.state.error,
                       StartedAt: record.state.startedAt, FinishedAt: record.state.finishedAt)
         Image = record.imageID.description
         Name = "/" + record.name
         self.HostConfig = .init(
-            NetworkMode: record.host.networks.first ?? "none",
+            NetworkMode: record.host.networks.values[0],
             Binds: record.host.binds.map { "\($0.source):\($0.destination)\($0.readOnly ? ":ro" : "")" },
             Tmpfs: record.host.tmpfs, ReadonlyRootfs: record.host.readOnly, AutoRemove: record.host.autoRemove,
             Memory: record.host.limits.memory ?? 0, NanoCpus: record.host.limits.nanoCPUs ?? 0, PidsLimit: record.host.limits.pids,

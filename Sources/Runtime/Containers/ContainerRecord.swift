@@ -92,8 +92,8 @@ public struct ContainerRecord: Codable, Sendable {
     }
 
     public struct HostConfig: Codable, Sendable {
-        /// As given: network names, `none`, `host` or `container:ID`.
-        public var networks: [String]
+        /// `none`, `host`, `container:ID` or CNM networks; recorded as `--network` gives them.
+        public var networks: NetworkMode
         public var publish: [String]
         public var publishAll: Bool
         public var readOnly: Bool
@@ -112,8 +112,7 @@ public struct ContainerRecord: Codable, Sendable {
     }
 
     public struct State: Codable, Sendable {
-        /// created, running, exited, removing
-        public var status: String
+        public var status: Status
         public var pid: Int32 = 0
         /// /proc/PID/stat's start time, so a recycled pid is never taken for ours.
         public var pidStart: UInt64 = 0
@@ -132,4 +131,64 @@ public struct ContainerRecord: Codable, Sendable {
         /// `run`) rolls its creation back or finishes its removal.
         public var owner: ProcessStamp? = nil
     }
+}
+
+/// Where a container is in its life, recorded as Docker's `State.Status` words.
+public enum Status: String, Codable, Sendable {
+    /// Made (its rootfs, network and cgroups), its process not started yet.
+    case created
+    case running
+    case exited
+    /// Being removed by `rm`, or by reconcile after a killed command.
+    case removing
+}
+
+/// How a container is networked: `--network` parsed once. Recorded as the values
+/// `--network` takes (`["none"]`, `["host"]`, `["container:ID"]`, `["web", "db"]`).
+public enum NetworkMode: Sendable, Equatable, Codable {
+    /// A network namespace of its own with only `lo` (the default).
+    case none
+    /// The host's network namespace.
+    case host
+    /// The network namespace of another container, by name or id.
+    case container(String)
+    /// A sandbox of its own, connected to these CNM networks; the first publishes ports.
+    case networks([String])
+
+    /// `--network` values as given, before any network is looked up.
+    public init(_ values: [String]) throws {
+        switch values.first {
+        case nil, "none"?: self = .none
+        case "host"?: self = .host
+        case let value? where value.hasPrefix("container:"): self = .container(String(value.dropFirst(10)))
+        default:
+            if let alone = values.first(where: { $0 == "none" || $0 == "host" || $0.hasPrefix("container:") }) {
+                throw RuntimeError("--network \(alone) cannot be combined with other networks")
+            }
+            self = .networks(values)
+            return
+        }
+        guard values.count <= 1 else { throw RuntimeError("--network \(values[0]) cannot be combined with other networks") }
+    }
+
+    public var values: [String] {
+        switch self {
+        case .none: ["none"]
+        case .host: ["host"]
+        case .container(let reference): ["container:\(reference)"]
+        case .networks(let names): names
+        }
+    }
+
+    /// The CNM networks the container's sandbox joins.
+    public var networkNames: [String] {
+        if case .networks(let names) = self { return names }
+        return []
+    }
+
+    public init(from decoder: any Decoder) throws {
+        self = try NetworkMode(try [String](from: decoder))
+    }
+
+    public func encode(to encoder: any Encoder) throws { try values.encode(to: encoder) }
 }

@@ -31,7 +31,7 @@ extension ContainerRuntime {
         }
         // Recorded before anything changes: a kill from here on leaves a removal that
         // reconcile (or the next run) finishes.
-        record.state.status = "removing"
+        record.state.status = .removing
         record.state.owner = .current()
         try save(record)
         network.host.faults.reach("rm.after-mark")
@@ -53,7 +53,7 @@ extension ContainerRuntime {
     /// `wait`: blocks until the container has ended and its end is recorded.
     public func wait(_ reference: String) throws -> ContainerRecord {
         let record = try container(reference)
-        if record.state.status != "running" { return record }
+        if record.state.status != .running { return record }
         _ = waitForExit(record.state.pid, start: record.state.pidStart, seconds: .infinity)
         return try awaitSupervisor(record)
     }
@@ -69,11 +69,11 @@ extension ContainerRuntime {
     /// is brought up to date: exited (code unknown, 255) and released.
     @discardableResult
     public func refreshed(_ record: ContainerRecord) throws -> ContainerRecord {
-        guard record.state.status == "running",
+        guard record.state.status == .running,
               !ProcessInfo.isAlive(record.state.supervisor, start: record.state.supervisorStart) else { return record }
         if ProcessInfo.isAlive(record.state.pid, start: record.state.pidStart) { return record }
         var updated = record
-        updated.state.status = "exited"
+        updated.state.status = .exited
         updated.state.exitCode = 255
         updated.state.error = "its supervisor ended before it did; exit code unknown"
         updated.state.finishedAt = Timestamp.now()
@@ -87,9 +87,9 @@ extension ContainerRuntime {
     /// and what killed image imports left in staging: removed. For `system reconcile`.
     public func reconcileContainers() throws -> [String] {
         var report = try repairAbandoned()
-        for record in try containers() where record.state.status == "running" {
+        for record in try containers() where record.state.status == .running {
             let updated = try refreshed(record)
-            if updated.state.status != "running" { report.append("container \(record.name): recorded as exited, network and cgroups released") }
+            if updated.state.status != .running { report.append("container \(record.name): recorded as exited, network and cgroups released") }
         }
         // A record is saved before its files are made and removed before them (see `release`), so
         // files listed before reading the records, and named by none, are a removal's remains.
@@ -107,10 +107,10 @@ extension ContainerRuntime {
     /// monitor taking over its container, never act on the same one.
     func repairAbandoned() throws -> [String] {
         var report: [String] = []
-        for record in try containers() where ["created", "removing"].contains(record.state.status) {
+        for record in try containers() where [.created, .removing].contains(record.state.status) {
             guard let owner = record.state.owner, !owner.isAlive, let claimed = try claim(record.id, from: owner) else { continue }
             finishRemoval(claimed)
-            let what = record.state.status == "created" ? "creating" : "removing"
+            let what = record.state.status == .created ? "creating" : "removing"
             report.append("container \(record.name): removed (the command \(what) it was killed)")
         }
         return report
@@ -119,8 +119,8 @@ extension ContainerRuntime {
     private func claim(_ id: String, from owner: ProcessStamp) throws -> ContainerRecord? {
         try store.locked {
             guard var record = try store.get(ContainerRecord.self, "containers/\(id)"), record.state.owner == owner,
-                  ["created", "removing"].contains(record.state.status) else { return nil }
-            record.state.status = "removing"
+                  [.created, .removing].contains(record.state.status) else { return nil }
+            record.state.status = .removing
             record.state.owner = .current()
             try save(record)
             return record

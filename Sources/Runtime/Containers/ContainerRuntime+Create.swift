@@ -80,9 +80,9 @@ extension ContainerRuntime {
         guard workdir.hasPrefix("/") else { throw RuntimeError("invalid -w \"\(workdir)\": expected an absolute path") }
 
         let networks = try validatedNetworks(request)
-        let hostNetwork = networks == ["host"]
-        if !request.publish.isEmpty || request.publishAll, !networks.contains(where: { !["none", "host"].contains($0) && !$0.hasPrefix("container:") }) {
-            throw RuntimeError("-p and -P need a network to publish on (--network NAME); \(networks.joined(separator: ",")) has none")
+        let hostNetwork = networks == .host
+        if !request.publish.isEmpty || request.publishAll, networks.networkNames.isEmpty {
+            throw RuntimeError("-p and -P need a network to publish on (--network NAME); \(networks.values.joined(separator: ",")) has none")
         }
         let hostname = try request.hostname.map(validatedHostname) ?? (hostNetwork ? hostHostname() : String(id.prefix(12)))
 
@@ -122,7 +122,7 @@ extension ContainerRuntime {
                           groups: identity.groups, tty: request.tty, interactive: request.interactive, exposedPorts: exposed),
             host: .init(networks: networks, publish: request.publish, publishAll: request.publishAll, readOnly: request.readOnly,
                         binds: binds, tmpfs: tmpfs, limits: limits, autoRemove: request.autoRemove, detached: request.detach),
-            state: .init(status: "created"), sandbox: nil, cgroups: nil, security: security)
+            state: .init(status: .created), sandbox: nil, cgroups: nil, security: security)
     }
 
     /// `--cap-add`, `--cap-drop`, `--privileged` and `--security-opt`.
@@ -232,33 +232,31 @@ extension ContainerRuntime {
         return String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self)
     }
 
-    /// `none` (the default), `host` and `container:ID` stand alone; CNM networks must exist.
-    private func validatedNetworks(_ request: RunRequest) throws -> [String] {
-        let networks = request.networks.isEmpty ? ["none"] : request.networks
-        for name in networks {
-            if name == "none" || name == "host" || name.hasPrefix("container:") {
-                guard networks.count == 1 else {
-                    throw RuntimeError("--network \(name) cannot be combined with other networks")
-                }
-                if name.hasPrefix("container:") {
-                    let other = try container(String(name.dropFirst(10)))
-                    guard isRunning(other) else { throw RuntimeError("--network \(name): container \(other.name) is not running") }
-                }
-                continue
+    /// `none` (the default), `host` and `container:ID` stand alone; CNM networks must exist,
+    /// and the predefined `host` and `none` networks mean those modes.
+    private func validatedNetworks(_ request: RunRequest) throws -> NetworkMode {
+        let mode = try NetworkMode(request.networks)
+        switch mode {
+        case .container(let reference):
+            let other = try container(reference)
+            guard isRunning(other) else { throw RuntimeError("--network container:\(reference): container \(other.name) is not running") }
+        case .networks(let names):
+            for name in names {
+                let record = try network.network(name)
+                guard record.driver == "host" || record.driver == "null" else { continue }
+                guard names.count == 1 else { throw RuntimeError("--network \(name) cannot be combined with other networks") }
+                return record.driver == "host" ? .host : .none
             }
-            let record = try network.network(name)
-            if record.driver == "host" || record.driver == "null" {
-                guard networks.count == 1 else { throw RuntimeError("--network \(name) cannot be combined with other networks") }
-                return [record.driver == "host" ? "host" : "none"]
-            }
+        case .none, .host:
+            break
         }
-        return networks
+        return mode
     }
 
     /// A sandbox named after the container, connected to each network in turn; the first
     /// network publishes the ports. The addresses go to /etc/hosts.
     private func connectNetworks(_ record: inout ContainerRecord, request: RunRequest) throws -> [IPAddress] {
-        let attached = record.host.networks.filter { !["none", "host"].contains($0) && !$0.hasPrefix("container:") }
+        let attached = record.host.networks.networkNames
         guard !attached.isEmpty else { return [] }
         // Named in the record before it exists, so that whatever a kill leaves of it is released with the container.
         let sandbox = "nc-\(record.shortID)"
@@ -285,7 +283,7 @@ extension ContainerRuntime {
     }
 
     private func hostsFile(_ record: ContainerRecord, addresses: [IPAddress]) -> String {
-        if record.host.networks == ["host"], let bytes = try? readFile("/etc/hosts", name: "/etc/hosts", limit: .text) {
+        if record.host.networks == .host, let bytes = try? readFile("/etc/hosts", name: "/etc/hosts", limit: .text) {
             return String(decoding: bytes, as: UTF8.self)
         }
         var text = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
@@ -298,7 +296,7 @@ extension ContainerRuntime {
     /// resolver on the host's loopback, so those lines go.
     private func resolvConf(_ record: ContainerRecord) -> String {
         let text = (try? readFile("/etc/resolv.conf", name: "resolv.conf", limit: .text)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        if record.host.networks == ["host"] { return text }
+        if record.host.networks == .host { return text }
         return text.split(separator: "\n", omittingEmptySubsequences: false).filter { line in
             let fields = line.split(separator: " ")
             return !(fields.count >= 2 && fields[0] == "nameserver" && (fields[1].hasPrefix("127.") || fields[1] == "::1"))

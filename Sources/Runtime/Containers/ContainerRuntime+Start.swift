@@ -22,17 +22,21 @@ extension ContainerRuntime {
 
         plan.cloneFlags = SHIM_CLONE_NEWPID | SHIM_CLONE_NEWNS | SHIM_CLONE_NEWUTS | SHIM_CLONE_NEWIPC
         let networks = record.host.networks
-        if networks == ["none"] {
+        switch networks {
+        case .none:
             plan.cloneFlags |= SHIM_CLONE_NEWNET
             plan.loopbackUp = true
-        } else if let first = networks.first, first.hasPrefix("container:") {
-            let other = try container(String(first.dropFirst(10)))
-            guard isRunning(other) else { throw RuntimeError("--network \(first): container \(other.name) is not running") }
+        case .container(let reference):
+            let other = try container(reference)
+            guard isRunning(other) else { throw RuntimeError("--network container:\(reference): container \(other.name) is not running") }
             let fd = open("/proc/\(other.state.pid)/ns/net", O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw RuntimeError.system("--network \(first)") }
+            guard fd >= 0 else { throw RuntimeError.system("--network container:\(reference)") }
             opened.append(fd)
             plan.namespaces.append((fd, SHIM_CLONE_NEWNET))
-        } else if let sandbox = record.sandbox {
+        case .host:
+            break
+        case .networks:
+            guard let sandbox = record.sandbox else { throw RuntimeError("container \(record.name) has no network sandbox (run netctl system reconcile)") }
             let path = "\(NetworkNamespace.directory)/\(sandbox)"
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { throw RuntimeError.system("network namespace \(path)") }
@@ -42,7 +46,7 @@ extension ContainerRuntime {
 
         let image = try images.image(id: record.imageID)
         Rootfs(directory: directory(of: record.id)).plan(
-            record, layers: images.layerPaths(of: image), hostNetwork: networks == ["host"], into: &plan)
+            record, layers: images.layerPaths(of: image), hostNetwork: networks == .host, into: &plan)
         plan.hostname = record.config.hostname
         plan.uid = record.config.uid
         plan.gid = record.config.gid
@@ -66,7 +70,7 @@ extension ContainerRuntime {
         plan.parentDeathSignal = foreground ? SIGKILL : 0
 
         let pid = try Launcher.spawn(plan, what: "container init")
-        record.state.status = "running"
+        record.state.status = .running
         record.state.pid = pid
         record.state.pidStart = ProcessInfo.startTime(of: pid) ?? 0
         record.state.supervisor = getpid()
@@ -82,8 +86,8 @@ extension ContainerRuntime {
     public func finish(_ id: String, code: Int32, signal: Int32?) {
         guard var record = try? store.get(ContainerRecord.self, "containers/\(id)") else { return }
         // Ended by `rm -f`: the removal is recorded, and finished here as well as by `rm`.
-        let removing = record.state.status == "removing"
-        if !removing { record.state.status = "exited" }
+        let removing = record.state.status == .removing
+        if !removing { record.state.status = .exited }
         record.state.exitCode = code
         record.state.oomKilled = signal == SIGKILL && (record.cgroups?.oomKilled() ?? false)
         record.state.finishedAt = Timestamp.now()
@@ -238,7 +242,7 @@ extension ContainerRuntime {
     /// or not at all (the reconcile has claimed it for removal).
     private func takeOver(_ id: String) throws -> ContainerRecord? {
         try store.locked {
-            guard var record = try store.get(ContainerRecord.self, "containers/\(id)"), record.state.status == "created" else { return nil }
+            guard var record = try store.get(ContainerRecord.self, "containers/\(id)"), record.state.status == .created else { return nil }
             record.state.owner = .current()
             try save(record)
             return record

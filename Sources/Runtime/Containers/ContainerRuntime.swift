@@ -43,7 +43,7 @@ public final class ContainerRuntime {
     /// Whether the container's first process still runs (the same process: pid and start
     /// time both match).
     public func isRunning(_ record: ContainerRecord) -> Bool {
-        record.state.status == "running" && ProcessInfo.isAlive(record.state.pid, start: record.state.pidStart)
+        record.state.status == .running && ProcessInfo.isAlive(record.state.pid, start: record.state.pidStart)
     }
 }
 
