@@ -191,3 +191,43 @@ private func mounts(under path: String) throws -> [String] {
         return fields.count > 4 && fields[4].hasPrefix(path) ? String(fields[4]) : nil
     }
 }
+
+@Suite("netctl: imports killed anywhere")
+struct KilledImportTests {
+    /// `image import` of a layout and of an archive, each SIGKILLed at a random moment of
+    /// its run. Then reconcile leaves no staging, no layer that no image records, and every
+    /// image it lists runs; a new import of the same image works.
+    @Test func importsKilledAtRandomPointsLeaveAWholeStore() throws {
+        try withNetctl { netctl in
+            let images = try TestImages.busybox()
+            let elapsed = try ContinuousClock().measure { try netctl.ok("image", "import", "--name", "probe", images.layout) }
+            let longest = max(0.040, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+            try netctl.ok("image", "rm", "probe")
+            var kills: [String] = []
+            for round in 0..<12 {
+                let source = round % 2 == 0 ? images.layout : images.archive
+                let delay = Double.random(in: 0...longest)
+                kills.append("import after \(Int(delay * 1000)) ms: \(try runKilled(netctl, ["image", "import", "--name", "k\(round)", source], after: delay))")
+            }
+            let context = kills.joined(separator: "\n")
+            try netctl.ok("system", "reconcile")
+
+            let staging = (try? FileManager.default.contentsOfDirectory(atPath: netctl.root + "/storage/tmp")) ?? []
+            #expect(staging.isEmpty, "\(staging)\n\(context)")
+            let listed = try netctl.ok("image", "ls", "-q").split(separator: "\n").map(String.init)
+            var used: Set<String> = []
+            for id in listed {
+                #expect(try netctl.netctl("run", "--rm", id, "true").status == 0, "image \(id)\n\(context)")
+                let inspect = try netctl.ok("image", "inspect", id)
+                let json = try #require(try JSONSerialization.jsonObject(with: Data(inspect.utf8)) as? [[String: Any]])
+                for layer in ((json.first?["RootFS"] as? [String: Any])?["Layers"] as? [String]) ?? [] { used.insert(layer) }
+            }
+            let layers = (try? FileManager.default.contentsOfDirectory(atPath: netctl.root + "/storage/layers")) ?? []
+            #expect(layers.count <= used.count, "layer directories \(layers) for \(listed.count) images\n\(context)")
+            #expect(leftoverFiles(in: netctl.root) == [], "\(context)")
+            #expect(try netctl.ok("system", "reconcile") == "nothing to repair\n", "\(context)")
+            try netctl.ok("image", "import", "--name", "after", images.layout)
+            #expect(try netctl.ok("run", "--rm", "after", "echo", "whole") == "whole\n")
+        }
+    }
+}

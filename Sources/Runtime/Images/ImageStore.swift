@@ -289,7 +289,26 @@ public final class ImageStore {
     /// Removes what imports that were killed left in `storage/tmp` (for `system
     /// reconcile`); one line per directory removed.
     public func removeStaleStaging() throws -> [String] {
-        try store.locked { removeStaleStagingLocked() }
+        try store.locked { removeStaleStagingLocked() + (try removeUnusedLayers()) }
+    }
+
+    /// Unpacked layers no image records: an import killed after moving its layers into the
+    /// store and before recording its image. Under the store's lock, which every import
+    /// holds from its first move to its last record, so none is caught half done.
+    private func removeUnusedLayers() throws -> [String] {
+        let used = Set(try images().flatMap(Self.layerKeys).map(\.hex))
+        guard let dir = opendir("\(storage)/layers") else { return [] }
+        var unused: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if !name.hasPrefix("."), !used.contains(name) { unused.append(name) }
+        }
+        closedir(dir)
+        for name in unused.sorted() {
+            try store.delete("layers/\(name)")
+            removeTree("\(storage)/layers/\(name)")
+        }
+        return unused.sorted().map { "layer \($0.prefix(12)): removed (no image records it; its import was killed)" }
     }
 
     private func removeStaleStagingLocked() -> [String] {
