@@ -76,9 +76,9 @@ enum Entry {
         if let (type, consumed) = hot, var command = try? type.parseAsRoot(Array(arguments.dropFirst(consumed))) {
             do {
                 try command.run()
-                Netctl.exit()
+                exit(0)
             } catch {
-                Netctl.exit(withError: error)
+                finish(error)
             }
         }
         Netctl.main(arguments)
