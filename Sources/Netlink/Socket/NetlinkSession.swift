@@ -118,11 +118,13 @@ public final class NetlinkSession {
 
     /// Reads one datagram and walks its messages until `body` returns false.
     private func receiveMessages(_ body: (ReceivedMessage) throws -> Bool) throws {
-        var remaining = Int32(try socket.receive(into: receiveBuffer))
-        var cursor = UnsafePointer(receiveBuffer.baseAddress!.assumingMemoryBound(to: nlmsghdr.self))
-        while mnl_nlmsg_ok(cursor, remaining) {
-            guard try body(ReceivedMessage(header: cursor)) else { return }
-            cursor = UnsafePointer(mnl_nlmsg_next(cursor, &remaining))
+        var remaining = try socket.receive(into: receiveBuffer)
+        var cursor = UnsafeRawPointer(receiveBuffer.baseAddress!)
+        while NetlinkMessages.fits(cursor, remaining: remaining) {
+            guard try body(ReceivedMessage(header: cursor.assumingMemoryBound(to: nlmsghdr.self))) else { return }
+            let step = NetlinkMessages.advance(cursor, remaining: remaining)
+            cursor += step
+            remaining -= step
         }
     }
 
