@@ -46,6 +46,22 @@ import Testing
         #expect(objects.sets.isEmpty && objects.chains.isEmpty && objects.rules.isEmpty)
     }
 
+    /// A rule whose expression lost its name (here, an NFTA_EXPR_NAME longer than its
+    /// expression, which the walk stops at): libnftnl 1.2 dereferenced the missing name.
+    @Test func skipsRulesWithAnExpressionWithoutAName() {
+        func rule(nameLength: UInt8) -> [UInt8] {
+            // NFT_MSG_NEWRULE: nfgenmsg (inet), NFTA_RULE_TABLE "netctl-fuzz", NFTA_RULE_CHAIN "c",
+            // NFTA_RULE_EXPRESSIONS { NFTA_LIST_ELEM { NFTA_EXPR_NAME "counter" } }.
+            let expressions: [UInt8] = [20, 0, 0x04, 0x80, 16, 0, 0x01, 0x80, nameLength, 0, 0x01, 0, 0x63, 0x6f, 0x75, 0x6e, 0x74, 0x65, 0x72, 0]
+            let body: [UInt8] = [0x01, 0, 0, 0, 0x10, 0, 0x01, 0, 0x6e, 0x65, 0x74, 0x63, 0x74, 0x6c, 0x2d, 0x66, 0x75, 0x7a, 0x7a, 0,
+                                 6, 0, 0x02, 0, 0x63, 0, 0, 0] + expressions
+            return [UInt8(16 + body.count), 0, 0, 0, 0x06, 0x0a, 0x02, 0, 1, 0, 0, 0, 0, 0, 0, 0] + body
+        }
+        let objects = Self.parse(rule(nameLength: 0x74) + rule(nameLength: 12))
+        #expect(objects.rules.map(\.expressionKinds) == [["counter"]])
+        #expect(objects.rules.first?.chain == "c")
+    }
+
     /// libmnl's mnl_nlmsg_ok compares a length of 2 GiB or more as a negative int, and
     /// mnl_nlmsg_next then stepped 4 GiB past the datagram.
     @Test func stopsAtAMessageLongerThanTheDatagram() {

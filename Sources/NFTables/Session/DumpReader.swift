@@ -15,6 +15,38 @@ enum DumpReader {
             && Int(message.pointee.nlmsg_len) >= mnl_nlmsg_size(MemoryLayout<nfgenmsg>.size)
     }
 
+    /// The attributes between `start` and `end` of a message, walked as libmnl walks them
+    /// (stopping at the first whose length does not fit): type (flags masked off), offset
+    /// of its payload, payload length.
+    static func attributes(_ message: UnsafeRawPointer, from start: Int, to end: Int) -> [(type: Int, payload: Int, length: Int)] {
+        var found: [(type: Int, payload: Int, length: Int)] = []
+        var offset = start
+        while end - offset >= 4 {
+            let length = Int(message.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+            guard length >= 4, length <= end - offset else { break }
+            let type = Int(message.loadUnaligned(fromByteOffset: offset + 2, as: UInt16.self)) & 0x3fff  // NLA_TYPE_MASK
+            found.append((type, offset + 4, length - 4))
+            offset += (length + 3) & ~3
+        }
+        return found
+    }
+
+    /// Whether every expression of a rule message has a name. libnftnl 1.2's
+    /// nftnl_expr_parse reads NFTA_EXPR_NAME without checking that it is there (a NULL
+    /// dereference inside libnftnl: found by Fuzz/Sources/FuzzNFTables).
+    static func expressionsAreNamed(_ message: UnsafePointer<nlmsghdr>) -> Bool {
+        let raw = UnsafeRawPointer(message)
+        let end = Int(message.pointee.nlmsg_len)
+        let top = attributes(raw, from: mnl_nlmsg_size(MemoryLayout<nfgenmsg>.size), to: end)
+        for list in top where list.type == Int(NFTA_RULE_EXPRESSIONS.rawValue) {
+            for element in attributes(raw, from: list.payload, to: list.payload + list.length) where element.type == Int(NFTA_LIST_ELEM.rawValue) {
+                let fields = attributes(raw, from: element.payload, to: element.payload + element.length)
+                guard fields.contains(where: { $0.type == Int(NFTA_EXPR_NAME.rawValue) }) else { return false }
+            }
+        }
+        return true
+    }
+
     /// A string attribute libnftnl read, or nil where the message did not have it (the
     /// getters then answer NULL, which `String(cString:)` cannot take).
     static func text(_ value: UnsafePointer<CChar>?) -> String? {
@@ -87,7 +119,7 @@ enum DumpReader {
     }
 
     static func rule(_ message: UnsafePointer<nlmsghdr>, in table: Table) -> NFTablesSession.InstalledRule? {
-        guard isMessage(message, NFT_MSG_NEWRULE) else { return nil }
+        guard isMessage(message, NFT_MSG_NEWRULE), expressionsAreNamed(message) else { return nil }
         let object = nftnl_rule_alloc()!
         defer { nftnl_rule_free(object) }
         guard nftnl_rule_nlmsg_parse(message, object) >= 0,
