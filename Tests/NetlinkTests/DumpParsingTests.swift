@@ -67,4 +67,15 @@ final class ReplayingSocket: NetlinkSocket {
         let addresses = try NetlinkSession(socket: ReplayingSocket(address(prefix: 200) + address(prefix: 24))).addresses()
         #expect(addresses.map(\.network.description) == ["198.18.0.1/24"])
     }
+
+    /// ifa_index is a u32 in ifaddrmsg; `Int32(_:)` trapped on one above Int32.max. It is
+    /// read as the kernel's int ifindex, bit for bit.
+    @Test func readsAnAddressInterfaceIndexBitForBit() throws {
+        // nlmsghdr (RTM_NEWADDR, sequence 1), ifaddrmsg (AF_INET, /24, index 0x80000001), IFA_LOCAL 198.18.0.1.
+        let message: [UInt8] = [32, 0, 0, 0, 20, 0, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0,
+                                2, 24, 0, 0, 1, 0, 0, 0x80,
+                                8, 0, 2, 0, 198, 18, 0, 1]
+        let addresses = try NetlinkSession(socket: ReplayingSocket(message)).addresses()
+        #expect(addresses.map(\.interfaceIndex) == [Int32(bitPattern: 0x8000_0001)])
+    }
 }
