@@ -82,6 +82,25 @@ import TestSupport
         }
     }
 
+    /// A `/` followed by a combining mark is one Swift Character that is not `/`: split by
+    /// Characters, `../\u{35E}escaped` stayed one component, and the file was made one
+    /// level above the layer's root, in the import's staging directory (found by
+    /// Fuzz/Sources/FuzzTarNames).
+    @Test func combiningMarkAfterASlashStaysInsideTheLayer() throws {
+        try withNetctl { netctl in
+            let layout = netctl.root + "-combining"
+            try CraftedImages.layout(at: layout, layers: [[
+                .file("../\u{35E}escaped", "a"), .directory("d"), .file("d/../../\u{35E}deeper", "b"),
+            ]])
+            defer { try? FileManager.default.removeItem(atPath: layout) }
+            try netctl.ok("image", "import", "--name", "combining", layout)
+            let layers = try FileManager.default.contentsOfDirectory(atPath: netctl.root + "/storage/layers")
+            let layer = netctl.root + "/storage/layers/" + (try #require(layers.first))
+            #expect(try String(contentsOfFile: layer + "/\u{35E}escaped", encoding: .utf8) == "a")
+            #expect(try String(contentsOfFile: layer + "/\u{35E}deeper", encoding: .utf8) == "b")
+        }
+    }
+
     /// The busybox image's layer blob, to build images on.
     private func busyboxLayer() throws -> String {
         let layout = try TestImages.busybox().layout

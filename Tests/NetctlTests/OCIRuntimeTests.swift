@@ -157,4 +157,26 @@ import TestSupport
             #expect(broken.status == 125 && broken.stderr.contains("config.json: not valid JSON"))
         }
     }
+
+    /// A CPU quota whose nanoseconds overflow Int64, or a period of 0, trapped (overflow,
+    /// division by zero) instead of being refused (Fuzz/Corpus/FuzzOCI/crash-cpu-*).
+    @Test(arguments: [
+        (quota: Int64.max, period: 100_000, error: "linux.resources.cpu.quota 9223372036854775807: expected at most"),
+        (quota: 50_000, period: 0, error: "linux.resources.cpu.period 0: expected 1000 to 1000000"),
+    ])
+    func cpuQuotasOutOfRangeAreRefused(quota: Int64, period: Int, error: String) throws {
+        try withNetctl { netctl in
+            let bundle = netctl.root + "-cpu"
+            defer { try? FileManager.default.removeItem(atPath: bundle) }
+            try OCIBundles.make(bundle, args: ["true"]) { config in
+                var linux = config["linux"] as! [String: Any]
+                linux["resources"] = ["cpu": ["quota": quota, "period": period]]
+                config["linux"] = linux
+            }
+            let id = uniqueName("nctoci")
+            let refused = try netctl.netctl("runtime", "run", "--bundle", bundle, id)
+            #expect(refused.status == 125 && refused.stderr.contains(error), "\(refused.status) \(refused.stderr)")
+            #expect(try netctl.netctl("runtime", "state", id).stderr.contains("does not exist"))
+        }
+    }
 }

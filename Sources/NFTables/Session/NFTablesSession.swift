@@ -116,11 +116,7 @@ public final class NFTablesSession {
     public func tables() throws -> [Table] {
         var tables: [Table] = []
         try dump(NFT_MSG_GETTABLE, family: nil, object: "tables") { message in
-            let object = nftnl_table_alloc()!
-            defer { nftnl_table_free(object) }
-            guard nftnl_table_nlmsg_parse(message, object) >= 0,
-                  let family = Family(rawValue: UInt8(nftnl_table_get_u32(object, UInt16(NFTNL_TABLE_FAMILY.rawValue)))) else { return }
-            tables.append(Table(family, String(cString: nftnl_table_get_str(object, UInt16(NFTNL_TABLE_NAME.rawValue)))))
+            if let table = DumpReader.table(message) { tables.append(table) }
         }
         return tables
     }
@@ -144,18 +140,7 @@ public final class NFTablesSession {
     public func chains(in table: Table) throws -> [Chain] {
         var chains: [Chain] = []
         try dump(NFT_MSG_GETCHAIN, family: table.family, object: "chains of \(table)") { message in
-            let object = nftnl_chain_alloc()!
-            defer { nftnl_chain_free(object) }
-            guard nftnl_chain_nlmsg_parse(message, object) >= 0,
-                  String(cString: nftnl_chain_get_str(object, UInt16(NFTNL_CHAIN_TABLE.rawValue))) == table.name else { return }
-            var chain = Chain(String(cString: nftnl_chain_get_str(object, UInt16(NFTNL_CHAIN_NAME.rawValue))))
-            if nftnl_chain_is_set(object, UInt16(NFTNL_CHAIN_HOOKNUM.rawValue)),
-               let hook = Hook(rawValue: nftnl_chain_get_u32(object, UInt16(NFTNL_CHAIN_HOOKNUM.rawValue))),
-               let kind = Chain.Base.Kind(rawValue: String(cString: nftnl_chain_get_str(object, UInt16(NFTNL_CHAIN_TYPE.rawValue)))) {
-                chain.base = Chain.Base(kind, hook: hook, priority: nftnl_chain_get_s32(object, UInt16(NFTNL_CHAIN_PRIO.rawValue)),
-                                        policyAccepts: nftnl_chain_get_u32(object, UInt16(NFTNL_CHAIN_POLICY.rawValue)) == 1)
-            }
-            chains.append(chain)
+            if let chain = DumpReader.chain(message, in: table) { chains.append(chain) }
         }
         return chains
     }
@@ -177,15 +162,7 @@ public final class NFTablesSession {
             nftnl_set_set_str(object, UInt16(NFTNL_SET_TABLE.rawValue), table.name)
             nftnl_set_nlmsg_build_payload(header, object)
         }) { message in
-            let object = nftnl_set_alloc()!
-            defer { nftnl_set_free(object) }
-            guard nftnl_set_nlmsg_parse(message, object) >= 0 else { return }
-            let flags = nftnl_set_get_u32(object, UInt16(NFTNL_SET_FLAGS.rawValue))
-            sets.append(InstalledSet(
-                name: String(cString: nftnl_set_get_str(object, UInt16(NFTNL_SET_NAME.rawValue))),
-                isMap: flags & UInt32(NFT_SET_MAP.rawValue) != 0,
-                keyLength: Int(nftnl_set_get_u32(object, UInt16(NFTNL_SET_KEY_LEN.rawValue))),
-                dataLength: Int(nftnl_set_get_u32(object, UInt16(NFTNL_SET_DATA_LEN.rawValue)))))
+            if let set = DumpReader.set(message) { sets.append(set) }
         }
         return sets
     }
@@ -213,24 +190,7 @@ public final class NFTablesSession {
             nftnl_set_set_str(object, UInt16(NFTNL_SET_NAME.rawValue), name)
             nftnl_set_elems_nlmsg_build_payload(header, object)
         }) { message in
-            let object = nftnl_set_alloc()!
-            defer { nftnl_set_free(object) }
-            guard nftnl_set_elems_nlmsg_parse(message, object) >= 0 else { return }
-            let iterator = nftnl_set_elems_iter_create(object)!
-            defer { nftnl_set_elems_iter_destroy(iterator) }
-            while let item = nftnl_set_elems_iter_next(iterator) {
-                var length: UInt32 = 0
-                guard let key = nftnl_set_elem_get(item, UInt16(NFTNL_SET_ELEM_KEY), &length) else { continue }
-                var element = SetElement(key: Array(UnsafeRawBufferPointer(start: key, count: Int(length))))
-                if let data = nftnl_set_elem_get(item, UInt16(NFTNL_SET_ELEM_DATA), &length) {
-                    element.value = .bytes(Array(UnsafeRawBufferPointer(start: data, count: Int(length))))
-                } else if nftnl_set_elem_get(item, UInt16(NFTNL_SET_ELEM_VERDICT), &length) != nil {
-                    let code = Int32(bitPattern: nftnl_set_elem_get_u32(item, UInt16(NFTNL_SET_ELEM_VERDICT)))
-                    let chain = nftnl_set_elem_get_str(item, UInt16(NFTNL_SET_ELEM_CHAIN)).map { String(cString: $0) }
-                    element.value = Verdict(code: code, chain: chain).map { .verdict($0) }
-                }
-                elements.append(element)
-            }
+            elements += DumpReader.elements(message)
         }
         return elements
     }
@@ -251,19 +211,7 @@ public final class NFTablesSession {
             nftnl_rule_set_str(object, UInt16(NFTNL_RULE_TABLE.rawValue), table.name)
             nftnl_rule_nlmsg_build_payload(header, object)
         }) { message in
-            let object = nftnl_rule_alloc()!
-            defer { nftnl_rule_free(object) }
-            guard nftnl_rule_nlmsg_parse(message, object) >= 0,
-                  String(cString: nftnl_rule_get_str(object, UInt16(NFTNL_RULE_TABLE.rawValue))) == table.name else { return }
-            var kinds: [String] = []
-            let iterator = nftnl_expr_iter_create(object)!
-            defer { nftnl_expr_iter_destroy(iterator) }
-            while let expression = nftnl_expr_iter_next(iterator) {
-                kinds.append(String(cString: nftnl_expr_get_str(expression, UInt16(NFTNL_EXPR_NAME))))
-            }
-            rules.append(InstalledRule(
-                chain: String(cString: nftnl_rule_get_str(object, UInt16(NFTNL_RULE_CHAIN.rawValue))),
-                handle: nftnl_rule_get_u64(object, UInt16(NFTNL_RULE_HANDLE.rawValue)), expressionKinds: kinds))
+            if let rule = DumpReader.rule(message, in: table) { rules.append(rule) }
         }
         return rules
     }

@@ -50,10 +50,12 @@ extension NetlinkSession {
         return try dump(Int(RTM_GETADDR), header: header, operation: "address list") { message in
             guard message.type == Int(RTM_NEWADDR) else { return nil }
             let header = message.payload(as: ifaddrmsg.self)
-            guard interface == nil || Int32(header.ifa_index) == interface else { return nil }
+            guard interface == nil || Int32(bitPattern: header.ifa_index) == interface else { return nil }
             let table = message.attributes(after: ifaddrmsg.self, max: Int(NC_IFA_MAX))
-            guard let address = (table[Int(IFA_LOCAL)] ?? table[Int(IFA_ADDRESS)])?.address else { return nil }
-            return InterfaceAddress(interfaceIndex: Int32(header.ifa_index),
+            // A prefix longer than its address is no address (as for routes: it trapped).
+            guard let address = (table[Int(IFA_LOCAL)] ?? table[Int(IFA_ADDRESS)])?.address,
+                  Int(header.ifa_prefixlen) <= address.bitWidth else { return nil }
+            return InterfaceAddress(interfaceIndex: Int32(bitPattern: header.ifa_index),
                                     network: IPNetwork(address: address, prefixLength: Int(header.ifa_prefixlen)),
                                     flags: table[Int(IFA_FLAGS)]?.u32 ?? UInt32(header.ifa_flags),
                                     scope: header.ifa_scope)

@@ -71,7 +71,12 @@ extension NetlinkSession {
             let attributes = message.attributes(after: rtmsg.self, max: Int(NC_RTA_MAX))
             let routeTable = attributes[Int(RTA_TABLE.rawValue)]?.u32 ?? UInt32(header.rtm_table)
             guard table == nil || routeTable == table else { return nil }
-            let destination = attributes[Int(RTA_DST.rawValue)]?.address.map { IPNetwork(address: $0, prefixLength: Int(header.rtm_dst_len)) }
+            var destination: IPNetwork?
+            if let address = attributes[Int(RTA_DST.rawValue)]?.address {
+                // A prefix longer than its address is no route (it trapped: found by Fuzz/Sources/FuzzNetlink).
+                guard Int(header.rtm_dst_len) <= address.bitWidth else { return nil }
+                destination = IPNetwork(address: address, prefixLength: Int(header.rtm_dst_len))
+            }
             return Route(destination: destination, gateway: attributes[Int(RTA_GATEWAY.rawValue)]?.address,
                          interfaceIndex: attributes[Int(RTA_OIF.rawValue)].map { Int32(bitPattern: $0.u32) },
                          family: Int32(header.rtm_family), table: routeTable, protocolNumber: header.rtm_protocol,

@@ -17,11 +17,13 @@ extension NetlinkSocket {
 
     /// Reads one datagram into `buffer` and walks its messages until `body` returns false.
     public func receiveMessages(into buffer: UnsafeMutableRawBufferPointer, _ body: (ReceivedMessage) throws -> Bool) throws {
-        var remaining = Int32(try receive(into: buffer))
-        var cursor = UnsafePointer(buffer.baseAddress!.assumingMemoryBound(to: nlmsghdr.self))
-        while mnl_nlmsg_ok(cursor, remaining) {
-            guard try body(ReceivedMessage(header: cursor)) else { return }
-            cursor = UnsafePointer(mnl_nlmsg_next(cursor, &remaining))
+        var remaining = try receive(into: buffer)
+        var cursor = UnsafeRawPointer(buffer.baseAddress!)
+        while NetlinkMessages.fits(cursor, remaining: remaining) {
+            guard try body(ReceivedMessage(header: cursor.assumingMemoryBound(to: nlmsghdr.self))) else { return }
+            let step = NetlinkMessages.advance(cursor, remaining: remaining)
+            cursor += step
+            remaining -= step
         }
     }
 }

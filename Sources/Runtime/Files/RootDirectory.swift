@@ -19,14 +19,20 @@ final class RootDirectory {
 
     /// The path's components after lexical cleaning, as `filepath.Clean("/" + path)`:
     /// no empty or `.` parts, and `..` never climbs above the root.
+    ///
+    /// Split on the byte `/`, as the kernel splits, never on Swift's Characters: a `/`
+    /// followed by a combining mark (`../\u{35E}x`) is one Character that is not `/`, so
+    /// a Character split kept `../\u{35E}x` as one component, which openat() then resolved
+    /// one level above the root (found by fuzzing: Fuzz/Sources/FuzzTarNames).
     static func components(of path: String) -> [String] {
         var parts: [String] = []
-        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
-            switch part {
-            case ".": continue
-            case "..": _ = parts.popLast()
-            default: parts.append(String(part))
+        for part in path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
+            if part.elementsEqual(".".utf8) { continue }
+            if part.elementsEqual("..".utf8) {
+                _ = parts.popLast()
+                continue
             }
+            parts.append(String(decoding: part, as: UTF8.self))
         }
         return parts
     }

@@ -64,7 +64,7 @@ enum ImageLayout {
 
     /// `org.opencontainers.image.ref.name` is a whole reference (skopeo, buildah) or only
     /// a tag (umoci); a lone untagged manifest takes the archive's name.
-    private static func tags(of descriptor: Descriptor, defaultName: String, only: Bool) throws -> [String] {
+    static func tags(of descriptor: Descriptor, defaultName: String, only: Bool) throws -> [String] {
         if let name = descriptor.annotations?[MediaType.containerdName] { return [try ImageReference.normalize(name)] }
         if let name = descriptor.annotations?[MediaType.refName] {
             let full = name.contains("/") || name.contains(":") ? name : "\(defaultName):\(name)"
@@ -119,7 +119,7 @@ enum ImageLayout {
 
     /// A file named in manifest.json. Its name carries its digest when it is
     /// `blobs/sha256/HEX` or `HEX.json`; other layers are checked by their diff ID alone.
-    private static func file(_ name: String, in directory: String, kind: String) -> Blob {
+    static func file(_ name: String, in directory: String, kind: String) -> Blob {
         let parts = RootDirectory.components(of: name)
         var digest: Digest?
         if parts.count == 3, parts[0] == "blobs", parts[1] == "sha256" {

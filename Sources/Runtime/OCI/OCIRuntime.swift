@@ -141,7 +141,7 @@ public final class OCIRuntime {
         }
         var cgroups: Cgroups?
         do {
-            cgroups = try Cgroups.create(for: "oci-\(id)", limits: limits(spec))
+            cgroups = try Cgroups.create(for: "oci-\(id)", limits: Self.limits(spec, config: "\(bundle)/config.json"))
             var opened: [Int32] = []
             defer { opened.forEach { close($0) } }
             var plan = try plan(spec, bundle: bundle, cgroups: cgroups, opened: &opened)
@@ -173,14 +173,27 @@ public final class OCIRuntime {
         guard spec.ociVersion.hasPrefix("1.") else {
             throw RuntimeError("\(bundle)/config.json: ociVersion \"\(spec.ociVersion)\" is not supported (expected 1.x)")
         }
+        _ = try Self.limits(spec, config: "\(bundle)/config.json")
         return spec
     }
 
-    private func limits(_ spec: RuntimeSpec) -> ResourceLimits {
+    /// The cgroup limits a bundle asks for. A CPU quota becomes a number of CPUs; a period
+    /// outside the kernel's range (cpu.cfs_period_us: 1 ms to 1 s) or a quota whose
+    /// nanoseconds overflow is refused (they trapped on overflow or division by zero: seen
+    /// while writing Fuzz/Sources/FuzzOCI, whose seeds Fuzz/Corpus/FuzzOCI/crash-cpu-* hit it).
+    static func limits(_ spec: RuntimeSpec, config: String) throws -> ResourceLimits {
         let resources = spec.linux?.resources
         var cpus: Int64?
         if let quota = resources?.cpu?.quota, quota > 0 {
-            cpus = quota * 1_000_000_000 / Int64(resources?.cpu?.period ?? 100_000)
+            let period = resources?.cpu?.period ?? 100_000
+            guard (1_000...1_000_000).contains(period) else {
+                throw RuntimeError("\(config): linux.resources.cpu.period \(period): expected 1000 to 1000000 (microseconds)")
+            }
+            let (nanoseconds, overflow) = quota.multipliedReportingOverflow(by: 1_000_000_000)
+            guard !overflow else {
+                throw RuntimeError("\(config): linux.resources.cpu.quota \(quota): expected at most \(Int64.max / 1_000_000_000) (microseconds)")
+            }
+            cpus = nanoseconds / Int64(period)
         }
         return ResourceLimits(memory: resources?.memory?.limit, nanoCPUs: cpus, pids: resources?.pids?.limit)
     }
@@ -190,7 +203,7 @@ public final class OCIRuntime {
         "uts": SHIM_CLONE_NEWUTS, "cgroup": SHIM_CLONE_NEWCGROUP, "user": SHIM_CLONE_NEWUSER,
     ]
 
-    private static let rlimitNumbers: [String: Int32] = [
+    static let rlimitNumbers: [String: Int32] = [
         "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4, "RLIMIT_RSS": 5,
         "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9, "RLIMIT_LOCKS": 10,
         "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13, "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
@@ -198,7 +211,7 @@ public final class OCIRuntime {
 
     /// A new user namespace's uid_map and gid_map from linux.uidMappings/gidMappings: both
     /// needed, root (container id 0) mapped, ranges of at least one id.
-    private static func idMaps(_ linux: RuntimeSpec.Linux?, config: String) throws -> (uid: String, gid: String) {
+    static func idMaps(_ linux: RuntimeSpec.Linux?, config: String) throws -> (uid: String, gid: String) {
         func lines(_ mappings: [RuntimeSpec.IDMapping]?, _ field: String) throws -> String {
             guard let mappings, !mappings.isEmpty else {
                 throw RuntimeError("\(config): a user namespace needs linux.\(field) (containerID, hostID, size)")

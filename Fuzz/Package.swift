@@ -1,0 +1,30 @@
+// swift-tools-version:5.4
+// (5.4, not newer: from 5.5 SwiftPM renames an executable's main and links `main` to it,
+// which leaves nothing for libFuzzer's own main to be.)
+// libFuzzer targets for netctl's parsers of outside data. A package of its own, so the main
+// package's build and tests are untouched unless fuzzing runs; see `make fuzz` and
+// `make fuzz-check`. Built with `-sanitize=fuzzer,address -parse-as-library` (the Makefile
+// passes them), each target is a program libFuzzer drives through LLVMFuzzerTestOneInput.
+import PackageDescription
+
+let package = Package(
+    name: "netctl-fuzz",
+    dependencies: [.package(name: "netctl", path: "..")],
+    targets: [
+        // rtnetlink dump answers, through NetlinkSession's own readers.
+        .executableTarget(name: "FuzzNetlink", dependencies: [.product(name: "Netlink", package: "netctl")]),
+        // nf_tables dump answers, through the reader NFTablesSession uses.
+        // (libnftnl exits the process on attributes of the wrong size; CExitGuard turns
+        // that into a skipped input, since it is libnftnl's rule, not netctl's code.)
+        .executableTarget(name: "FuzzNFTables", dependencies: ["CExitGuard", .product(name: "NFTables", package: "netctl")]),
+        .target(name: "CExitGuard"),
+        // Docker/OCI seccomp JSON, decoded and compiled with libseccomp.
+        .executableTarget(name: "FuzzSeccomp", dependencies: [.product(name: "Security", package: "netctl")]),
+        // OCI index, manifest, image config, docker save's manifest.json, runtime config.json.
+        .executableTarget(name: "FuzzOCI", dependencies: [.product(name: "Runtime", package: "netctl")]),
+        // `-p` and `--expose`.
+        .executableTarget(name: "FuzzPortSpec", dependencies: [.product(name: "CNM", package: "netctl")]),
+        // Tar entry names (and symlink targets) placed inside a root, as the extractor does.
+        .executableTarget(name: "FuzzTarNames", dependencies: [.product(name: "Runtime", package: "netctl")]),
+    ]
+)

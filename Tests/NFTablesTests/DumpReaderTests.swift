@@ -1,0 +1,73 @@
+import Netlink
+import NFTables
+import Testing
+
+/// The reader of nf_tables dumps takes from a datagram only whole messages of the kind it
+/// reads (found by Fuzz/Sources/FuzzNFTables).
+@Suite struct DumpReaderTests {
+    /// NFT_MSG_NEWTABLE for `inet netctl-fuzz` as the kernel sends it: nlmsghdr, nfgenmsg,
+    /// NFTA_TABLE_NAME, NFTA_TABLE_FLAGS, NFTA_TABLE_USE, NFTA_TABLE_HANDLE.
+    static let table: [UInt8] = [
+        0x40, 0, 0, 0, 0x00, 0x0a, 0x02, 0, 1, 0, 0, 0, 0xd5, 0x02, 0, 0,
+        0x01, 0, 0, 0x02,
+        0x10, 0, 0x01, 0, 0x6e, 0x65, 0x74, 0x63, 0x74, 0x6c, 0x2d, 0x66, 0x75, 0x7a, 0x7a, 0,
+        0x08, 0, 0x02, 0, 0, 0, 0, 0,
+        0x08, 0, 0x03, 0, 0, 0, 0, 0x07,
+        0x0c, 0, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0x01,
+    ]
+
+    static func parse(_ bytes: [UInt8]) -> NFTablesDump.Objects {
+        bytes.withUnsafeBytes { NFTablesDump.parse($0, table: Table(.inet, "netctl-fuzz")) }
+    }
+
+    /// libnftnl reads a table message handed to it as a chain, finds NFTA_CHAIN_USE
+    /// where NFTA_TABLE_USE is and exits the process ("nf_tables kernel ABI is broken").
+    @Test func readsEachMessageOnlyAsItsOwnKind() {
+        let objects = Self.parse(Self.table)
+        #expect(objects.tables == [Table(.inet, "netctl-fuzz")])
+        #expect(objects.chains.isEmpty && objects.sets.isEmpty && objects.rules.isEmpty && objects.elements.isEmpty)
+    }
+
+    /// A table, set, chain or rule message without its name: libnftnl's getters answer
+    /// NULL for it, which `String(cString:)` trapped on.
+    @Test func skipsObjectsWithoutTheirNames() {
+        // NFT_MSG_NEWTABLE, inet, no attributes.
+        let table: [UInt8] = [20, 0, 0, 0, 0x00, 0x0a, 0x02, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0]
+        // NFT_MSG_NEWSET, inet, NFTA_SET_TABLE "netctl-fuzz" and no NFTA_SET_NAME.
+        let set: [UInt8] = [36, 0, 0, 0, 0x09, 0x0a, 0x02, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0,
+                            0x10, 0, 0x01, 0, 0x6e, 0x65, 0x74, 0x63, 0x74, 0x6c, 0x2d, 0x66, 0x75, 0x7a, 0x7a, 0]
+        // NFT_MSG_NEWCHAIN and NFT_MSG_NEWRULE in table "netctl-fuzz", with no chain name.
+        var chain = set
+        chain[4] = 0x03
+        var rule = set
+        rule[4] = 0x06
+        let objects = Self.parse(table + set + chain + rule + Self.table)
+        #expect(objects.tables == [Table(.inet, "netctl-fuzz")])
+        #expect(objects.sets.isEmpty && objects.chains.isEmpty && objects.rules.isEmpty)
+    }
+
+    /// A rule whose expression lost its name (here, an NFTA_EXPR_NAME longer than its
+    /// expression, which the walk stops at): libnftnl 1.2 dereferenced the missing name.
+    @Test func skipsRulesWithAnExpressionWithoutAName() {
+        func rule(nameLength: UInt8) -> [UInt8] {
+            // NFT_MSG_NEWRULE: nfgenmsg (inet), NFTA_RULE_TABLE "netctl-fuzz", NFTA_RULE_CHAIN "c",
+            // NFTA_RULE_EXPRESSIONS { NFTA_LIST_ELEM { NFTA_EXPR_NAME "counter" } }.
+            let expressions: [UInt8] = [20, 0, 0x04, 0x80, 16, 0, 0x01, 0x80, nameLength, 0, 0x01, 0, 0x63, 0x6f, 0x75, 0x6e, 0x74, 0x65, 0x72, 0]
+            let body: [UInt8] = [0x01, 0, 0, 0, 0x10, 0, 0x01, 0, 0x6e, 0x65, 0x74, 0x63, 0x74, 0x6c, 0x2d, 0x66, 0x75, 0x7a, 0x7a, 0,
+                                 6, 0, 0x02, 0, 0x63, 0, 0, 0] + expressions
+            return [UInt8(16 + body.count), 0, 0, 0, 0x06, 0x0a, 0x02, 0, 1, 0, 0, 0, 0, 0, 0, 0] + body
+        }
+        let objects = Self.parse(rule(nameLength: 0x74) + rule(nameLength: 12))
+        #expect(objects.rules.map(\.expressionKinds) == [["counter"]])
+        #expect(objects.rules.first?.chain == "c")
+    }
+
+    /// libmnl's mnl_nlmsg_ok compares a length of 2 GiB or more as a negative int, and
+    /// mnl_nlmsg_next then stepped 4 GiB past the datagram.
+    @Test func stopsAtAMessageLongerThanTheDatagram() {
+        var bytes = Self.table + Self.table
+        bytes.replaceSubrange(64..<68, with: [0x74, 0xfe, 0xff, 0xff])
+        #expect(Self.parse(bytes).tables == [Table(.inet, "netctl-fuzz")])
+        #expect(bytes.withUnsafeBytes { NetlinkMessages.fits($0.baseAddress! + 64, remaining: 64) } == false)
+    }
+}
