@@ -110,4 +110,26 @@ import TestSupport
             #expect(oci.status != 0 && oci.stderr.contains("config.json: is a FIFO"), "\(oci.stderr)")
         }
     }
+
+    /// A blob that is a symlink out of the layout (`blobs/sha256/X -> /etc/…`) is refused
+    /// before it is read: a host file's size and digest never show in an error.
+    @Test func blobsAreReadOnlyFromInsideTheImage() throws {
+        try withNetctl { netctl in
+            let layout = netctl.root + "-escape"
+            defer { try? FileManager.default.removeItem(atPath: layout) }
+            #expect(try runCommand(["cp", "-a", try TestImages.busybox().layout, layout]).status == 0)
+            let blobs = layout + "/blobs/sha256"
+            let secret = netctl.root + "-secret"
+            try Data("host secret\n".utf8).write(to: URL(fileURLWithPath: secret))
+            defer { try? FileManager.default.removeItem(atPath: secret) }
+            for blob in try FileManager.default.contentsOfDirectory(atPath: blobs) {
+                try FileManager.default.removeItem(atPath: "\(blobs)/\(blob)")
+                try FileManager.default.createSymbolicLink(atPath: "\(blobs)/\(blob)", withDestinationPath: secret)
+            }
+            let result = try netctl.netctl("image", "import", layout)
+            #expect(result.status != 0 && result.stderr.contains("outside the image"), "\(result.stderr)")
+            #expect(!result.stderr.contains("hashes to"), "\(result.stderr)")
+            #expect(try netctl.ok("image", "ls", "-q").isEmpty)
+        }
+    }
 }

@@ -9,6 +9,21 @@ enum ImageLayout {
         var name: String
         var digest: Digest?
         var size: Int64?
+        /// The layout or archive directory the blob must be found in.
+        var directory: String
+
+        /// The blob's path with every symlink resolved, refused unless it stays inside the
+        /// layout: a layout or archive may hold `blobs/sha256/X -> /etc/shadow`, and what is
+        /// read as a blob must never be a host file (its size and digest would show in errors).
+        func containedPath() throws -> String {
+            guard let real = realPath(path) else {
+                throw errno == ENOENT ? RuntimeError("\(name) is missing") : RuntimeError.system(name)
+            }
+            guard let root = realPath(directory), real.hasPrefix(root == "/" ? "/" : root + "/") else {
+                throw RuntimeError("\(name): resolves to \(real), outside the image; expected a file inside it")
+            }
+            return real
+        }
     }
 
     struct Candidate {
@@ -76,7 +91,7 @@ enum ImageLayout {
     /// `kind` (index, manifest, config, layer) names it in errors: "config blob sha256:…".
     private static func blob(_ descriptor: Descriptor, in directory: String, kind: String) -> Blob {
         Blob(path: "\(directory)/blobs/sha256/\(descriptor.digest.hex)", name: "\(kind) blob \(descriptor.digest)",
-             digest: descriptor.digest, size: descriptor.size)
+             digest: descriptor.digest, size: descriptor.size, directory: directory)
     }
 
     /// A small blob (index, manifest, config), read whole and checked against its
@@ -85,7 +100,7 @@ enum ImageLayout {
         if let size = blob.size, size > ReadLimit.document.bytes {
             throw RuntimeError("\(blob.name): larger than \(ReadLimit.document.description) (its descriptor says \(size) bytes), the most netctl reads of a JSON document")
         }
-        let bytes = try readFile(blob.path, name: blob.name, limit: .document)
+        let bytes = try readFile(try blob.containedPath(), name: blob.name, limit: .document)
         if let size = blob.size, Int64(bytes.count) != size {
             throw RuntimeError("\(blob.name): size is \(bytes.count) bytes, the descriptor says \(size)")
         }
@@ -127,6 +142,13 @@ enum ImageLayout {
         } else if parts.count == 1, parts[0].hasSuffix(".json") {
             digest = Digest(hexOnly: String(parts[0].dropLast(5)))
         }
-        return Blob(path: "\(directory)/\(parts.joined(separator: "/"))", name: "\(kind) \(name)", digest: digest, size: nil)
+        return Blob(path: "\(directory)/\(parts.joined(separator: "/"))", name: "\(kind) \(name)", digest: digest, size: nil, directory: directory)
     }
+}
+
+/// `realpath(3)`: the path with every symlink, `.` and `..` resolved; nil with errno set.
+func realPath(_ path: String) -> String? {
+    guard let resolved = realpath(path, nil) else { return nil }
+    defer { free(resolved) }
+    return String(cString: resolved)
 }

@@ -157,10 +157,10 @@ public final class ImageStore {
         for (index, blob) in candidate.layers.enumerated() {
             let directory = "\(staging)/layer\(index)"
             guard mkdir(directory, 0o755) == 0 else { throw RuntimeError.system("mkdir \(directory)") }
-            guard access(blob.path, F_OK) == 0 else { throw RuntimeError("\(blob.name) is missing") }
+            let path = try blob.containedPath()
             // Applied onto the layers below it, as this import unpacked them.
             let parents = layers.reversed().map(\.directory)
-            let result = try LayerExtractor.extract(blob: blob.path, into: directory, parents: parents, policy: policy)
+            let result = try LayerExtractor.extract(blob: path, into: directory, parents: parents, policy: policy)
             if let expected = blob.digest, expected != result.digest {
                 throw RuntimeError("\(blob.name): content does not match its digest (it hashes to \(result.digest))")
             }
