@@ -65,7 +65,7 @@ public final class NFTablesSession {
             try receive { message in
                 guard message.pointee.nlmsg_type == UInt16(NLMSG_ERROR) else { return }
                 let sequence = message.pointee.nlmsg_seq
-                let code = -nft_ack_error(message)
+                let code = NetlinkMessages.errno(acked: nft_ack_error(message))
                 guard pending.remove(sequence) != nil else {
                     // An answer to the batch itself (for instance EPERM): nothing else follows.
                     if code != 0 {
@@ -154,7 +154,7 @@ public final class NFTablesSession {
                 case NLMSG_DONE:
                     done = true
                 case NLMSG_ERROR:
-                    let code = -nft_ack_error(message)
+                    let code = NetlinkMessages.errno(acked: nft_ack_error(message))
                     done = true
                     if code != 0 {
                         throw NetlinkError(operation: "nft list", object: object, errno: code, kernelMessage: Self.extendedAckText(message))
