@@ -62,6 +62,29 @@ import Testing
         #expect(objects.rules.first?.chain == "c")
     }
 
+    /// A netlink attribute: length, type, payload, padding to 4.
+    static func attribute(_ type: UInt16, _ payload: [UInt8]) -> [UInt8] {
+        let length = UInt16(4 + payload.count)
+        return [UInt8(length & 0xff), UInt8(length >> 8), UInt8(type & 0xff), UInt8(type >> 8)] + payload
+            + [UInt8](repeating: 0, count: (4 - payload.count % 4) % 4)
+    }
+
+    /// A map element whose verdict jumps without naming the chain: libnftnl 1.2 read the
+    /// missing chain through a wild pointer. The message is skipped; a whole one is read.
+    @Test func skipsSetElementsWithAJumpToNoChain() {
+        func elements(chain: [UInt8]) -> [UInt8] {
+            // NFT_MSG_NEWSETELEM: nfgenmsg (inet), table, set, ELEMENTS { ELEM { KEY { VALUE "a" }, DATA { VERDICT { CODE jump, CHAIN } } } }.
+            let verdict = Self.attribute(0x8002, Self.attribute(1, [0xff, 0xff, 0xff, 0xfd]) + chain)
+            let element = Self.attribute(0x8001, Self.attribute(0x8001, Self.attribute(1, [0x61, 0])) + Self.attribute(0x8002, verdict))
+            let body = [0x01, 0, 0, 0] + Self.attribute(1, Array("netctl-fuzz".utf8) + [0]) + Self.attribute(2, [0x6d, 0])
+                + Self.attribute(0x8003, element)
+            return [UInt8(16 + body.count), 0, 0, 0, 0x0c, 0x0a, 0x02, 0, 1, 0, 0, 0, 0, 0, 0, 0] + body
+        }
+        let objects = Self.parse(elements(chain: []) + elements(chain: Self.attribute(2, Array("from_a".utf8) + [0])))
+        #expect(objects.elements.map(\.key) == [[0x61, 0]])
+        #expect(objects.elements.first?.value == .verdict(.jump("from_a")))
+    }
+
     /// libmnl's mnl_nlmsg_ok compares a length of 2 GiB or more as a negative int, and
     /// mnl_nlmsg_next then stepped 4 GiB past the datagram.
     @Test func stopsAtAMessageLongerThanTheDatagram() {

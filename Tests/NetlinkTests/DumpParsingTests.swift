@@ -78,4 +78,13 @@ final class ReplayingSocket: NetlinkSocket {
         let addresses = try NetlinkSession(socket: ReplayingSocket(message)).addresses()
         #expect(addresses.map(\.interfaceIndex) == [Int32(bitPattern: 0x8000_0001)])
     }
+
+    /// An NLMSG_ERROR answering the dump with error Int32.min: negating it trapped; it is
+    /// an error all the same.
+    @Test func anErrorOfInt32MinIsAnError() throws {
+        // nlmsghdr (NLMSG_ERROR, sequence 1), nlmsgerr { error 0x80000000, the request's header }.
+        let message: [UInt8] = [36, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80] + [UInt8](repeating: 0, count: 16)
+        let error = #expect(throws: NetlinkError.self) { try NetlinkSession(socket: ReplayingSocket(message)).links() }
+        #expect(error?.errno == Int32.max)
+    }
 }

@@ -47,6 +47,32 @@ enum DumpReader {
         return true
     }
 
+    /// Whether every verdict of a set-elements message has its code, and a chain when it
+    /// jumps or goes to one. libnftnl 1.2's nftnl_parse_verdict reads the chain of a jump
+    /// without it being there (a wild pointer inside libnftnl: found by
+    /// Fuzz/Sources/FuzzNFTables).
+    static func verdictsAreWhole(_ message: UnsafePointer<nlmsghdr>) -> Bool {
+        let raw = UnsafeRawPointer(message)
+        func nested(_ attribute: (type: Int, payload: Int, length: Int)) -> [(type: Int, payload: Int, length: Int)] {
+            attributes(raw, from: attribute.payload, to: attribute.payload + attribute.length)
+        }
+        let top = attributes(raw, from: mnl_nlmsg_size(MemoryLayout<nfgenmsg>.size), to: Int(message.pointee.nlmsg_len))
+        for list in top where list.type == Int(NFTA_SET_ELEM_LIST_ELEMENTS.rawValue) {
+            for element in nested(list) where element.type == Int(NFTA_LIST_ELEM.rawValue) {
+                for data in nested(element) where data.type == Int(NFTA_SET_ELEM_DATA.rawValue) {
+                    for verdict in nested(data) where verdict.type == Int(NFTA_DATA_VERDICT.rawValue) {
+                        let fields = nested(verdict)
+                        guard let code = fields.last(where: { $0.type == Int(NFTA_VERDICT_CODE.rawValue) }), code.length == 4 else { return false }
+                        let value = Int32(bigEndian: raw.loadUnaligned(fromByteOffset: code.payload, as: Int32.self))
+                        if value == NFT_JUMP.rawValue || value == NFT_GOTO.rawValue,
+                           !fields.contains(where: { $0.type == Int(NFTA_VERDICT_CHAIN.rawValue) }) { return false }
+                    }
+                }
+            }
+        }
+        return true
+    }
+
     /// A string attribute libnftnl read, or nil where the message did not have it (the
     /// getters then answer NULL, which `String(cString:)` cannot take).
     static func text(_ value: UnsafePointer<CChar>?) -> String? {
@@ -95,7 +121,7 @@ enum DumpReader {
     }
 
     static func elements(_ message: UnsafePointer<nlmsghdr>) -> [SetElement] {
-        guard isMessage(message, NFT_MSG_NEWSETELEM) else { return [] }
+        guard isMessage(message, NFT_MSG_NEWSETELEM), verdictsAreWhole(message) else { return [] }
         let object = nftnl_set_alloc()!
         defer { nftnl_set_free(object) }
         guard nftnl_set_elems_nlmsg_parse(message, object) >= 0 else { return [] }

@@ -89,7 +89,7 @@ public struct ReceivedMessage {
     public var sequence: UInt32 { header.pointee.nlmsg_seq }
 
     /// For an NLMSG_ERROR message: the errno the kernel answered with (0 for an ack).
-    public var ackErrno: Int32 { -payload(as: nlmsgerr.self).error }
+    public var ackErrno: Int32 { NetlinkMessages.errno(acked: payload(as: nlmsgerr.self).error) }
 
     /// NLMSGERR_ATTR_MSG of an error message, when the kernel said more than an errno.
     public var extendedAckText: String? {

@@ -11,6 +11,12 @@ public enum NetlinkMessages {
         return length >= 16 && length <= remaining
     }
 
+    /// The errno of an NLMSG_ERROR, which carries it negated. Negating Int32.min, which
+    /// has no positive, trapped (found by Fuzz/Sources/FuzzNetlink): it clamps to Int32.max.
+    public static func errno(acked error: Int32) -> Int32 {
+        Int32(clamping: -Int64(error))
+    }
+
     /// The bytes from `message` to the next message (its length, aligned to 4), at most
     /// what remains.
     public static func advance(_ message: UnsafeRawPointer, remaining: Int) -> Int {
