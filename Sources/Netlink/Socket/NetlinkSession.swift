@@ -53,7 +53,7 @@ public final class NetlinkSession {
                     return true
                 }
                 guard let entry = pending.removeValue(forKey: message.header.pointee.nlmsg_seq) else { return true }
-                let code = NetlinkMessages.errno(acked: message.payload(as: nlmsgerr.self).error)
+                let code = message.ackedErrno
                 if code != 0, !entry.tolerated.contains(code),
                    firstError == nil || entry.sequence < firstError!.sequence {
                     firstError = (entry.sequence, NetlinkError(
@@ -99,7 +99,7 @@ public final class NetlinkSession {
                     done = true
                     return false
                 case Int(NLMSG_ERROR):
-                    let code = NetlinkMessages.errno(acked: message.payload(as: nlmsgerr.self).error)
+                    let code = message.ackedErrno
                     if code != 0 {
                         failure = NetlinkError(operation: operation, object: "", errno: code,
                                                kernelMessage: Self.extendedAckText(message))
