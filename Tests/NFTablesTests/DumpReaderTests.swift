@@ -85,6 +85,20 @@ import Testing
         #expect(objects.elements.first?.value == .verdict(.jump("from_a")))
     }
 
+    /// An element attribute of a type above NFTA_SET_ELEM_MAX but not above NFTA_SET_MAX:
+    /// libnftnl 1.2 stored it past its table on the stack. The message is skipped.
+    @Test func skipsSetElementsWithAttributesLibnftnlDoesNotKnow() {
+        func elements(extraType: UInt16) -> [UInt8] {
+            // NFT_MSG_NEWSETELEM: nfgenmsg (inet), table, set, ELEMENTS { ELEM { KEY { VALUE "a" }, type extraType } }.
+            let element = Self.attribute(0x8001, Self.attribute(0x8001, Self.attribute(1, [0x61, 0])) + Self.attribute(extraType, [0, 0, 0, 1]))
+            let body = [0x01, 0, 0, 0] + Self.attribute(1, Array("netctl-fuzz".utf8) + [0]) + Self.attribute(2, [0x6d, 0])
+                + Self.attribute(0x8003, element)
+            return [UInt8(16 + body.count), 0, 0, 0, 0x0c, 0x0a, 0x02, 0, 1, 0, 0, 0, 0, 0, 0, 0] + body
+        }
+        // NFTA_SET_ELEM_FLAGS (3) is read; 16 is skipped with its message.
+        #expect(Self.parse(elements(extraType: 16) + elements(extraType: 3)).elements.map(\.key) == [[0x61, 0]])
+    }
+
     /// libmnl's mnl_nlmsg_ok compares a length of 2 GiB or more as a negative int, and
     /// mnl_nlmsg_next then stepped 4 GiB past the datagram.
     @Test func stopsAtAMessageLongerThanTheDatagram() {

@@ -47,11 +47,11 @@ enum DumpReader {
         return true
     }
 
-    /// Whether every verdict of a set-elements message has its code, and a chain when it
-    /// jumps or goes to one. libnftnl 1.2's nftnl_parse_verdict reads the chain of a jump
+    /// Whether libnftnl can read a set-elements message: every element's attributes of
+    /// types it knows, every verdict with its code, and a chain when it jumps or goes to one. libnftnl 1.2's nftnl_parse_verdict reads the chain of a jump
     /// without it being there (a wild pointer inside libnftnl: found by
     /// Fuzz/Sources/FuzzNFTables).
-    static func verdictsAreWhole(_ message: UnsafePointer<nlmsghdr>) -> Bool {
+    static func elementsAreReadable(_ message: UnsafePointer<nlmsghdr>) -> Bool {
         let raw = UnsafeRawPointer(message)
         func nested(_ attribute: (type: Int, payload: Int, length: Int)) -> [(type: Int, payload: Int, length: Int)] {
             attributes(raw, from: attribute.payload, to: attribute.payload + attribute.length)
@@ -59,6 +59,10 @@ enum DumpReader {
         let top = attributes(raw, from: mnl_nlmsg_size(MemoryLayout<nfgenmsg>.size), to: Int(message.pointee.nlmsg_len))
         for list in top where list.type == Int(NFTA_SET_ELEM_LIST_ELEMENTS.rawValue) {
             for element in nested(list) where element.type == Int(NFTA_LIST_ELEM.rawValue) {
+                // libnftnl 1.2 checks an element's attribute types against NFTA_SET_MAX, not
+                // NFTA_SET_ELEM_MAX, and stores each in a table sized for the latter: a type
+                // between the two writes past it on the stack (found by Fuzz/Sources/FuzzNFTables).
+                guard nested(element).allSatisfy({ $0.type <= Int(NFTA_SET_ELEM_EXPRESSIONS.rawValue) }) else { return false }
                 for data in nested(element) where data.type == Int(NFTA_SET_ELEM_DATA.rawValue) {
                     for verdict in nested(data) where verdict.type == Int(NFTA_DATA_VERDICT.rawValue) {
                         let fields = nested(verdict)
@@ -121,7 +125,7 @@ enum DumpReader {
     }
 
     static func elements(_ message: UnsafePointer<nlmsghdr>) -> [SetElement] {
-        guard isMessage(message, NFT_MSG_NEWSETELEM), verdictsAreWhole(message) else { return [] }
+        guard isMessage(message, NFT_MSG_NEWSETELEM), elementsAreReadable(message) else { return [] }
         let object = nftnl_set_alloc()!
         defer { nftnl_set_free(object) }
         guard nftnl_set_elems_nlmsg_parse(message, object) >= 0 else { return [] }
