@@ -99,6 +99,16 @@ import Testing
         #expect(Self.parse(elements(extraType: 16) + elements(extraType: 3)).elements.map(\.key) == [[0x61, 0]])
     }
 
+    /// A chain whose table name, its message's last attribute, has no NUL: libnftnl
+    /// strdup()ed it on into the next message. It reads as the attribute's bytes.
+    @Test func readsAStringWithoutItsNulUpToTheMessageEnd() {
+        // NFT_MSG_NEWCHAIN: nfgenmsg (inet), NFTA_CHAIN_NAME "c", NFTA_CHAIN_TABLE "abcd" (no NUL).
+        let body = [0x01, 0, 0, 0] + Self.attribute(3, [0x63, 0]) + Self.attribute(1, Array("abcd".utf8))
+        let chain = [UInt8(16 + body.count), 0, 0, 0, 0x03, 0x0a, 0x02, 0, 1, 0, 0, 0, 0, 0, 0, 0] + body
+        let objects = (chain + Self.table).withUnsafeBytes { NFTablesDump.parse($0, table: Table(.inet, "abcd")) }
+        #expect(objects.chains.map(\.name) == ["c"])
+    }
+
     /// libmnl's mnl_nlmsg_ok compares a length of 2 GiB or more as a negative int, and
     /// mnl_nlmsg_next then stepped 4 GiB past the datagram.
     @Test func stopsAtAMessageLongerThanTheDatagram() {

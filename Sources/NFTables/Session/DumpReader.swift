@@ -77,6 +77,19 @@ enum DumpReader {
         return true
     }
 
+    /// Runs a libnftnl parser on a copy of the message followed by four zero bytes.
+    /// libnftnl strdup()s string attributes without checking that they end in NUL, and
+    /// read past the message (found by Fuzz/Sources/FuzzNFTables); the zeros stop it at
+    /// the message's end.
+    static func terminated(_ message: UnsafePointer<nlmsghdr>, _ parse: (UnsafePointer<nlmsghdr>) -> Int32) -> Int32 {
+        let length = Int(message.pointee.nlmsg_len)
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: length + 4, alignment: 8)
+        defer { copy.deallocate() }
+        copy.copyMemory(from: message, byteCount: length)
+        (copy + length).initializeMemory(as: UInt8.self, repeating: 0, count: 4)
+        return parse(UnsafePointer(copy.assumingMemoryBound(to: nlmsghdr.self)))
+    }
+
     /// A string attribute libnftnl read, or nil where the message did not have it (the
     /// getters then answer NULL, which `String(cString:)` cannot take).
     static func text(_ value: UnsafePointer<CChar>?) -> String? {
@@ -87,7 +100,7 @@ enum DumpReader {
         guard isMessage(message, NFT_MSG_NEWTABLE) else { return nil }
         let object = nftnl_table_alloc()!
         defer { nftnl_table_free(object) }
-        guard nftnl_table_nlmsg_parse(message, object) >= 0,
+        guard terminated(message, { nftnl_table_nlmsg_parse($0, object) }) >= 0,
               let family = Family(rawValue: UInt8(nftnl_table_get_u32(object, UInt16(NFTNL_TABLE_FAMILY.rawValue)))),
               let name = text(nftnl_table_get_str(object, UInt16(NFTNL_TABLE_NAME.rawValue))) else { return nil }
         return Table(family, name)
@@ -97,7 +110,7 @@ enum DumpReader {
         guard isMessage(message, NFT_MSG_NEWCHAIN) else { return nil }
         let object = nftnl_chain_alloc()!
         defer { nftnl_chain_free(object) }
-        guard nftnl_chain_nlmsg_parse(message, object) >= 0,
+        guard terminated(message, { nftnl_chain_nlmsg_parse($0, object) }) >= 0,
               text(nftnl_chain_get_str(object, UInt16(NFTNL_CHAIN_TABLE.rawValue))) == table.name,
               let name = text(nftnl_chain_get_str(object, UInt16(NFTNL_CHAIN_NAME.rawValue))) else { return nil }
         var chain = Chain(name)
@@ -114,7 +127,7 @@ enum DumpReader {
         guard isMessage(message, NFT_MSG_NEWSET) else { return nil }
         let object = nftnl_set_alloc()!
         defer { nftnl_set_free(object) }
-        guard nftnl_set_nlmsg_parse(message, object) >= 0,
+        guard terminated(message, { nftnl_set_nlmsg_parse($0, object) }) >= 0,
               let name = text(nftnl_set_get_str(object, UInt16(NFTNL_SET_NAME.rawValue))) else { return nil }
         let flags = nftnl_set_get_u32(object, UInt16(NFTNL_SET_FLAGS.rawValue))
         return NFTablesSession.InstalledSet(
@@ -128,7 +141,7 @@ enum DumpReader {
         guard isMessage(message, NFT_MSG_NEWSETELEM), elementsAreReadable(message) else { return [] }
         let object = nftnl_set_alloc()!
         defer { nftnl_set_free(object) }
-        guard nftnl_set_elems_nlmsg_parse(message, object) >= 0 else { return [] }
+        guard terminated(message, { nftnl_set_elems_nlmsg_parse($0, object) }) >= 0 else { return [] }
         var elements: [SetElement] = []
         let iterator = nftnl_set_elems_iter_create(object)!
         defer { nftnl_set_elems_iter_destroy(iterator) }
@@ -152,7 +165,7 @@ enum DumpReader {
         guard isMessage(message, NFT_MSG_NEWRULE), expressionsAreNamed(message) else { return nil }
         let object = nftnl_rule_alloc()!
         defer { nftnl_rule_free(object) }
-        guard nftnl_rule_nlmsg_parse(message, object) >= 0,
+        guard terminated(message, { nftnl_rule_nlmsg_parse($0, object) }) >= 0,
               text(nftnl_rule_get_str(object, UInt16(NFTNL_RULE_TABLE.rawValue))) == table.name,
               let chain = text(nftnl_rule_get_str(object, UInt16(NFTNL_RULE_CHAIN.rawValue))) else { return nil }
         var kinds: [String] = []
