@@ -99,6 +99,24 @@ import Testing
         #expect(Self.parse(elements(extraType: 16) + elements(extraType: 3)).elements.map(\.key) == [[0x61, 0]])
     }
 
+    /// A set element's expression without a name (NFTA_SET_ELEM_EXPR, or one of
+    /// NFTA_SET_ELEM_EXPRESSIONS): libnftnl 1.2 dereferenced the missing name, as for rules.
+    @Test func skipsSetElementsWithAnExpressionWithoutAName() {
+        func elements(_ expressions: [UInt8]) -> [UInt8] {
+            // NFT_MSG_NEWSETELEM: nfgenmsg (inet), table, set, ELEMENTS { ELEM { KEY { VALUE "a" }, expressions } }.
+            let element = Self.attribute(0x8001, Self.attribute(0x8001, Self.attribute(1, [0x61, 0])) + expressions)
+            let body = [0x01, 0, 0, 0] + Self.attribute(1, Array("netctl-fuzz".utf8) + [0]) + Self.attribute(2, [0x6d, 0])
+                + Self.attribute(0x8003, element)
+            return [UInt8(16 + body.count), 0, 0, 0, 0x0c, 0x0a, 0x02, 0, 1, 0, 0, 0, 0, 0, 0, 0] + body
+        }
+        let nameless = Self.attribute(0x8002, [0, 0, 0, 0])  // NFTA_EXPR_DATA only
+        let counter = Self.attribute(1, Array("counter".utf8) + [0])
+        let datagram = elements(Self.attribute(0x8007, nameless))
+            + elements(Self.attribute(0x800b, Self.attribute(0x8001, counter) + Self.attribute(0x8001, nameless)))
+            + elements(Self.attribute(0x8007, counter))
+        #expect(Self.parse(datagram).elements.map(\.key) == [[0x61, 0]])
+    }
+
     /// A chain whose table name, its message's last attribute, has no NUL: libnftnl
     /// strdup()ed it on into the next message. It reads as the attribute's bytes.
     @Test func readsAStringWithoutItsNulUpToTheMessageEnd() {

@@ -48,7 +48,8 @@ enum DumpReader {
     }
 
     /// Whether libnftnl can read a set-elements message: every element's attributes of
-    /// types it knows, every verdict with its code, and a chain when it jumps or goes to one. libnftnl 1.2's nftnl_parse_verdict reads the chain of a jump
+    /// types it knows, its expressions named, every verdict with its code, and a chain
+    /// when it jumps or goes to one. libnftnl 1.2's nftnl_parse_verdict reads the chain of a jump
     /// without it being there (a wild pointer inside libnftnl: found by
     /// Fuzz/Sources/FuzzNFTables).
     static func elementsAreReadable(_ message: UnsafePointer<nlmsghdr>) -> Bool {
@@ -63,6 +64,14 @@ enum DumpReader {
                 // NFTA_SET_ELEM_MAX, and stores each in a table sized for the latter: a type
                 // between the two writes past it on the stack (found by Fuzz/Sources/FuzzNFTables).
                 guard nested(element).allSatisfy({ $0.type <= Int(NFTA_SET_ELEM_EXPRESSIONS.rawValue) }) else { return false }
+                // An element's expressions, one or a list, each with its name (as for rules).
+                var expressions = nested(element).filter { $0.type == Int(NFTA_SET_ELEM_EXPR.rawValue) }
+                for list in nested(element) where list.type == Int(NFTA_SET_ELEM_EXPRESSIONS.rawValue) {
+                    expressions += nested(list).filter { $0.type == Int(NFTA_LIST_ELEM.rawValue) }
+                }
+                for expression in expressions where !nested(expression).contains(where: { $0.type == Int(NFTA_EXPR_NAME.rawValue) }) {
+                    return false
+                }
                 for data in nested(element) where data.type == Int(NFTA_SET_ELEM_DATA.rawValue) {
                     for verdict in nested(data) where verdict.type == Int(NFTA_DATA_VERDICT.rawValue) {
                         let fields = nested(verdict)
