@@ -99,6 +99,18 @@ import Testing
         #expect(Self.parse(elements(extraType: 16) + elements(extraType: 3)).elements.map(\.key) == [[0x61, 0]])
     }
 
+    /// libmnl walks a message's attributes up to its length aligned to 4: an expression
+    /// list that ends in those last three bytes was parsed by libnftnl but not checked.
+    @Test func checksWhatLibnftnlWalksToTheAlignedEnd() {
+        // NFT_MSG_NEWRULE: table, chain "c", NFTA_RULE_EXPRESSIONS { NFTA_LIST_ELEM { NFTA_EXPR_DATA {} } }
+        // (no name), with nlmsg_len 3 bytes short of the list's end.
+        let body = [0x01, 0, 0, 0] + Self.attribute(1, Array("netctl-fuzz".utf8) + [0]) + Self.attribute(2, [0x63, 0])
+            + Self.attribute(0x8004, Self.attribute(0x8001, Self.attribute(0x8002, [])))
+        let rule = [UInt8(16 + body.count - 3), 0, 0, 0, 0x06, 0x0a, 0x02, 0, 1, 0, 0, 0, 0, 0, 0, 0] + body
+        let objects = Self.parse(rule + Self.table)
+        #expect(objects.rules.isEmpty && objects.tables == [Table(.inet, "netctl-fuzz")])
+    }
+
     /// A set element's expression without a name (NFTA_SET_ELEM_EXPR, or one of
     /// NFTA_SET_ELEM_EXPRESSIONS): libnftnl 1.2 dereferenced the missing name, as for rules.
     @Test func skipsSetElementsWithAnExpressionWithoutAName() {

@@ -31,13 +31,18 @@ enum DumpReader {
         return found
     }
 
+    /// Where libmnl stops walking a message's attributes: its length aligned to 4 (the
+    /// copy `terminated` makes has the padding, so the checks below read what libnftnl reads).
+    static func alignedEnd(_ message: UnsafePointer<nlmsghdr>) -> Int {
+        (Int(message.pointee.nlmsg_len) + 3) & ~3
+    }
+
     /// Whether every expression of a rule message has a name. libnftnl 1.2's
     /// nftnl_expr_parse reads NFTA_EXPR_NAME without checking that it is there (a NULL
     /// dereference inside libnftnl: found by Fuzz/Sources/FuzzNFTables).
     static func expressionsAreNamed(_ message: UnsafePointer<nlmsghdr>) -> Bool {
         let raw = UnsafeRawPointer(message)
-        let end = Int(message.pointee.nlmsg_len)
-        let top = attributes(raw, from: mnl_nlmsg_size(MemoryLayout<nfgenmsg>.size), to: end)
+        let top = attributes(raw, from: mnl_nlmsg_size(MemoryLayout<nfgenmsg>.size), to: alignedEnd(message))
         for list in top where list.type == Int(NFTA_RULE_EXPRESSIONS.rawValue) {
             for element in attributes(raw, from: list.payload, to: list.payload + list.length) where element.type == Int(NFTA_LIST_ELEM.rawValue) {
                 let fields = attributes(raw, from: element.payload, to: element.payload + element.length)
@@ -57,7 +62,7 @@ enum DumpReader {
         func nested(_ attribute: (type: Int, payload: Int, length: Int)) -> [(type: Int, payload: Int, length: Int)] {
             attributes(raw, from: attribute.payload, to: attribute.payload + attribute.length)
         }
-        let top = attributes(raw, from: mnl_nlmsg_size(MemoryLayout<nfgenmsg>.size), to: Int(message.pointee.nlmsg_len))
+        let top = attributes(raw, from: mnl_nlmsg_size(MemoryLayout<nfgenmsg>.size), to: alignedEnd(message))
         for list in top where list.type == Int(NFTA_SET_ELEM_LIST_ELEMENTS.rawValue) {
             for element in nested(list) where element.type == Int(NFTA_LIST_ELEM.rawValue) {
                 // libnftnl 1.2 checks an element's attribute types against NFTA_SET_MAX, not
@@ -89,7 +94,7 @@ enum DumpReader {
     /// Runs a libnftnl parser on a copy of the message followed by four zero bytes.
     /// libnftnl strdup()s string attributes without checking that they end in NUL, and
     /// read past the message (found by Fuzz/Sources/FuzzNFTables); the zeros stop it at
-    /// the message's end.
+    /// the message's end. The checks before libnftnl run on the same copy.
     static func terminated(_ message: UnsafePointer<nlmsghdr>, _ parse: (UnsafePointer<nlmsghdr>) -> Int32) -> Int32 {
         let length = Int(message.pointee.nlmsg_len)
         let copy = UnsafeMutableRawPointer.allocate(byteCount: length + 4, alignment: 8)
@@ -147,10 +152,10 @@ enum DumpReader {
     }
 
     static func elements(_ message: UnsafePointer<nlmsghdr>) -> [SetElement] {
-        guard isMessage(message, NFT_MSG_NEWSETELEM), elementsAreReadable(message) else { return [] }
+        guard isMessage(message, NFT_MSG_NEWSETELEM) else { return [] }
         let object = nftnl_set_alloc()!
         defer { nftnl_set_free(object) }
-        guard terminated(message, { nftnl_set_elems_nlmsg_parse($0, object) }) >= 0 else { return [] }
+        guard terminated(message, { elementsAreReadable($0) ? nftnl_set_elems_nlmsg_parse($0, object) : -1 }) >= 0 else { return [] }
         var elements: [SetElement] = []
         let iterator = nftnl_set_elems_iter_create(object)!
         defer { nftnl_set_elems_iter_destroy(iterator) }
@@ -171,10 +176,10 @@ enum DumpReader {
     }
 
     static func rule(_ message: UnsafePointer<nlmsghdr>, in table: Table) -> NFTablesSession.InstalledRule? {
-        guard isMessage(message, NFT_MSG_NEWRULE), expressionsAreNamed(message) else { return nil }
+        guard isMessage(message, NFT_MSG_NEWRULE) else { return nil }
         let object = nftnl_rule_alloc()!
         defer { nftnl_rule_free(object) }
-        guard terminated(message, { nftnl_rule_nlmsg_parse($0, object) }) >= 0,
+        guard terminated(message, { expressionsAreNamed($0) ? nftnl_rule_nlmsg_parse($0, object) : -1 }) >= 0,
               text(nftnl_rule_get_str(object, UInt16(NFTNL_RULE_TABLE.rawValue))) == table.name,
               let chain = text(nftnl_rule_get_str(object, UInt16(NFTNL_RULE_CHAIN.rawValue))) else { return nil }
         var kinds: [String] = []
