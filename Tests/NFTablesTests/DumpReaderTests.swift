@@ -129,6 +129,22 @@ import Testing
         #expect(Self.parse(datagram).elements.map(\.key) == [[0x61, 0]])
     }
 
+    /// A set's expression without a name (NFTA_SET_EXPR, or one of NFTA_SET_EXPRESSIONS):
+    /// libnftnl 1.2 dereferenced the missing name, as for rules and elements.
+    @Test func skipsSetsWithAnExpressionWithoutAName() {
+        func set(_ expressions: [UInt8]) -> [UInt8] {
+            // NFT_MSG_NEWSET: nfgenmsg (inet), NFTA_SET_TABLE, NFTA_SET_NAME "m", expressions.
+            let body = [0x01, 0, 0, 0] + Self.attribute(1, Array("netctl-fuzz".utf8) + [0]) + Self.attribute(2, [0x6d, 0]) + expressions
+            return [UInt8(16 + body.count), 0, 0, 0, 0x09, 0x0a, 0x02, 0, 1, 0, 0, 0, 0, 0, 0, 0] + body
+        }
+        let nameless = Self.attribute(0x8002, [0, 0, 0, 0])  // NFTA_EXPR_DATA only
+        let counter = Self.attribute(1, Array("counter".utf8) + [0])
+        let datagram = set(Self.attribute(0x8011, nameless))
+            + set(Self.attribute(0x8012, Self.attribute(0x8001, counter) + Self.attribute(0x8001, nameless)))
+            + set(Self.attribute(0x8011, counter))
+        #expect(Self.parse(datagram).sets.map(\.name) == ["m"])
+    }
+
     /// A chain whose table name, its message's last attribute, has no NUL: libnftnl
     /// strdup()ed it on into the next message. It reads as the attribute's bytes.
     @Test func readsAStringWithoutItsNulUpToTheMessageEnd() {

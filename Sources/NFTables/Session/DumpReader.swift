@@ -37,6 +37,21 @@ enum DumpReader {
         (Int(message.pointee.nlmsg_len) + 3) & ~3
     }
 
+    /// Whether a set message's expressions (NFTA_SET_EXPR, or each of NFTA_SET_EXPRESSIONS)
+    /// have their names, as for rules (found by Fuzz/Sources/FuzzNFTables).
+    static func setExpressionsAreNamed(_ message: UnsafePointer<nlmsghdr>) -> Bool {
+        let raw = UnsafeRawPointer(message)
+        func nested(_ attribute: (type: Int, payload: Int, length: Int)) -> [(type: Int, payload: Int, length: Int)] {
+            attributes(raw, from: attribute.payload, to: attribute.payload + attribute.length)
+        }
+        let top = attributes(raw, from: mnl_nlmsg_size(MemoryLayout<nfgenmsg>.size), to: alignedEnd(message))
+        var expressions = top.filter { $0.type == Int(NFTA_SET_EXPR.rawValue) }
+        for list in top where list.type == Int(NFTA_SET_EXPRESSIONS.rawValue) {
+            expressions += nested(list).filter { $0.type == Int(NFTA_LIST_ELEM.rawValue) }
+        }
+        return expressions.allSatisfy { expression in nested(expression).contains { $0.type == Int(NFTA_EXPR_NAME.rawValue) } }
+    }
+
     /// Whether every expression of a rule message has a name. libnftnl 1.2's
     /// nftnl_expr_parse reads NFTA_EXPR_NAME without checking that it is there (a NULL
     /// dereference inside libnftnl: found by Fuzz/Sources/FuzzNFTables).
@@ -141,7 +156,7 @@ enum DumpReader {
         guard isMessage(message, NFT_MSG_NEWSET) else { return nil }
         let object = nftnl_set_alloc()!
         defer { nftnl_set_free(object) }
-        guard terminated(message, { nftnl_set_nlmsg_parse($0, object) }) >= 0,
+        guard terminated(message, { setExpressionsAreNamed($0) ? nftnl_set_nlmsg_parse($0, object) : -1 }) >= 0,
               let name = text(nftnl_set_get_str(object, UInt16(NFTNL_SET_NAME.rawValue))) else { return nil }
         let flags = nftnl_set_get_u32(object, UInt16(NFTNL_SET_FLAGS.rawValue))
         return NFTablesSession.InstalledSet(
