@@ -85,6 +85,76 @@ import Testing
         #expect(objects.elements.first?.value == .verdict(.jump("from_a")))
     }
 
+    /// An element attribute of a type above NFTA_SET_ELEM_MAX but not above NFTA_SET_MAX:
+    /// libnftnl 1.2 stored it past its table on the stack. The message is skipped.
+    @Test func skipsSetElementsWithAttributesLibnftnlDoesNotKnow() {
+        func elements(extraType: UInt16) -> [UInt8] {
+            // NFT_MSG_NEWSETELEM: nfgenmsg (inet), table, set, ELEMENTS { ELEM { KEY { VALUE "a" }, type extraType } }.
+            let element = Self.attribute(0x8001, Self.attribute(0x8001, Self.attribute(1, [0x61, 0])) + Self.attribute(extraType, [0, 0, 0, 1]))
+            let body = [0x01, 0, 0, 0] + Self.attribute(1, Array("netctl-fuzz".utf8) + [0]) + Self.attribute(2, [0x6d, 0])
+                + Self.attribute(0x8003, element)
+            return [UInt8(16 + body.count), 0, 0, 0, 0x0c, 0x0a, 0x02, 0, 1, 0, 0, 0, 0, 0, 0, 0] + body
+        }
+        // NFTA_SET_ELEM_FLAGS (3) is read; 16 is skipped with its message.
+        #expect(Self.parse(elements(extraType: 16) + elements(extraType: 3)).elements.map(\.key) == [[0x61, 0]])
+    }
+
+    /// libmnl walks a message's attributes up to its length aligned to 4: an expression
+    /// list that ends in those last three bytes was parsed by libnftnl but not checked.
+    @Test func checksWhatLibnftnlWalksToTheAlignedEnd() {
+        // NFT_MSG_NEWRULE: table, chain "c", NFTA_RULE_EXPRESSIONS { NFTA_LIST_ELEM { NFTA_EXPR_DATA {} } }
+        // (no name), with nlmsg_len 3 bytes short of the list's end.
+        let body = [0x01, 0, 0, 0] + Self.attribute(1, Array("netctl-fuzz".utf8) + [0]) + Self.attribute(2, [0x63, 0])
+            + Self.attribute(0x8004, Self.attribute(0x8001, Self.attribute(0x8002, [])))
+        let rule = [UInt8(16 + body.count - 3), 0, 0, 0, 0x06, 0x0a, 0x02, 0, 1, 0, 0, 0, 0, 0, 0, 0] + body
+        let objects = Self.parse(rule + Self.table)
+        #expect(objects.rules.isEmpty && objects.tables == [Table(.inet, "netctl-fuzz")])
+    }
+
+    /// A set element's expression without a name (NFTA_SET_ELEM_EXPR, or one of
+    /// NFTA_SET_ELEM_EXPRESSIONS): libnftnl 1.2 dereferenced the missing name, as for rules.
+    @Test func skipsSetElementsWithAnExpressionWithoutAName() {
+        func elements(_ expressions: [UInt8]) -> [UInt8] {
+            // NFT_MSG_NEWSETELEM: nfgenmsg (inet), table, set, ELEMENTS { ELEM { KEY { VALUE "a" }, expressions } }.
+            let element = Self.attribute(0x8001, Self.attribute(0x8001, Self.attribute(1, [0x61, 0])) + expressions)
+            let body = [0x01, 0, 0, 0] + Self.attribute(1, Array("netctl-fuzz".utf8) + [0]) + Self.attribute(2, [0x6d, 0])
+                + Self.attribute(0x8003, element)
+            return [UInt8(16 + body.count), 0, 0, 0, 0x0c, 0x0a, 0x02, 0, 1, 0, 0, 0, 0, 0, 0, 0] + body
+        }
+        let nameless = Self.attribute(0x8002, [0, 0, 0, 0])  // NFTA_EXPR_DATA only
+        let counter = Self.attribute(1, Array("counter".utf8) + [0])
+        let datagram = elements(Self.attribute(0x8007, nameless))
+            + elements(Self.attribute(0x800b, Self.attribute(0x8001, counter) + Self.attribute(0x8001, nameless)))
+            + elements(Self.attribute(0x8007, counter))
+        #expect(Self.parse(datagram).elements.map(\.key) == [[0x61, 0]])
+    }
+
+    /// A set's expression without a name (NFTA_SET_EXPR, or one of NFTA_SET_EXPRESSIONS):
+    /// libnftnl 1.2 dereferenced the missing name, as for rules and elements.
+    @Test func skipsSetsWithAnExpressionWithoutAName() {
+        func set(_ expressions: [UInt8]) -> [UInt8] {
+            // NFT_MSG_NEWSET: nfgenmsg (inet), NFTA_SET_TABLE, NFTA_SET_NAME "m", expressions.
+            let body = [0x01, 0, 0, 0] + Self.attribute(1, Array("netctl-fuzz".utf8) + [0]) + Self.attribute(2, [0x6d, 0]) + expressions
+            return [UInt8(16 + body.count), 0, 0, 0, 0x09, 0x0a, 0x02, 0, 1, 0, 0, 0, 0, 0, 0, 0] + body
+        }
+        let nameless = Self.attribute(0x8002, [0, 0, 0, 0])  // NFTA_EXPR_DATA only
+        let counter = Self.attribute(1, Array("counter".utf8) + [0])
+        let datagram = set(Self.attribute(0x8011, nameless))
+            + set(Self.attribute(0x8012, Self.attribute(0x8001, counter) + Self.attribute(0x8001, nameless)))
+            + set(Self.attribute(0x8011, counter))
+        #expect(Self.parse(datagram).sets.map(\.name) == ["m"])
+    }
+
+    /// A chain whose table name, its message's last attribute, has no NUL: libnftnl
+    /// strdup()ed it on into the next message. It reads as the attribute's bytes.
+    @Test func readsAStringWithoutItsNulUpToTheMessageEnd() {
+        // NFT_MSG_NEWCHAIN: nfgenmsg (inet), NFTA_CHAIN_NAME "c", NFTA_CHAIN_TABLE "abcd" (no NUL).
+        let body = [0x01, 0, 0, 0] + Self.attribute(3, [0x63, 0]) + Self.attribute(1, Array("abcd".utf8))
+        let chain = [UInt8(16 + body.count), 0, 0, 0, 0x03, 0x0a, 0x02, 0, 1, 0, 0, 0, 0, 0, 0, 0] + body
+        let objects = (chain + Self.table).withUnsafeBytes { NFTablesDump.parse($0, table: Table(.inet, "abcd")) }
+        #expect(objects.chains.map(\.name) == ["c"])
+    }
+
     /// libmnl's mnl_nlmsg_ok compares a length of 2 GiB or more as a negative int, and
     /// mnl_nlmsg_next then stepped 4 GiB past the datagram.
     @Test func stopsAtAMessageLongerThanTheDatagram() {

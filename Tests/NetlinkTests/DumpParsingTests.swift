@@ -1,3 +1,4 @@
+import Glibc
 import Netlink
 import Testing
 
@@ -86,5 +87,17 @@ final class ReplayingSocket: NetlinkSocket {
         let message: [UInt8] = [36, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80] + [UInt8](repeating: 0, count: 16)
         let error = #expect(throws: NetlinkError.self) { try NetlinkSession(socket: ReplayingSocket(message)).links() }
         #expect(error?.errno == Int32.max)
+    }
+
+    /// An NLMSG_ERROR too short for its nlmsgerr was read past its end (and past the
+    /// datagram); it is a protocol error. A link message too short for its ifinfomsg
+    /// reads as zeros.
+    @Test func truncatedMessagesAreNotReadPastTheirEnd() throws {
+        let error: [UInt8] = [18, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]
+        let refused = #expect(throws: NetlinkError.self) { try NetlinkSession(socket: ReplayingSocket(error)).links() }
+        #expect(refused?.errno == EPROTO)
+        let link: [UInt8] = [20, 0, 0, 0, 16, 0, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]
+        let links = try NetlinkSession(socket: ReplayingSocket(link)).links()
+        #expect(links.map(\.index) == [0] && links.map(\.isUp) == [false])
     }
 }

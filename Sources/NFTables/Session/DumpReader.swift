@@ -31,13 +31,33 @@ enum DumpReader {
         return found
     }
 
+    /// Where libmnl stops walking a message's attributes: its length aligned to 4 (the
+    /// copy `terminated` makes has the padding, so the checks below read what libnftnl reads).
+    static func alignedEnd(_ message: UnsafePointer<nlmsghdr>) -> Int {
+        (Int(message.pointee.nlmsg_len) + 3) & ~3
+    }
+
+    /// Whether a set message's expressions (NFTA_SET_EXPR, or each of NFTA_SET_EXPRESSIONS)
+    /// have their names, as for rules (found by Fuzz/Sources/FuzzNFTables).
+    static func setExpressionsAreNamed(_ message: UnsafePointer<nlmsghdr>) -> Bool {
+        let raw = UnsafeRawPointer(message)
+        func nested(_ attribute: (type: Int, payload: Int, length: Int)) -> [(type: Int, payload: Int, length: Int)] {
+            attributes(raw, from: attribute.payload, to: attribute.payload + attribute.length)
+        }
+        let top = attributes(raw, from: mnl_nlmsg_size(MemoryLayout<nfgenmsg>.size), to: alignedEnd(message))
+        var expressions = top.filter { $0.type == Int(NFTA_SET_EXPR.rawValue) }
+        for list in top where list.type == Int(NFTA_SET_EXPRESSIONS.rawValue) {
+            expressions += nested(list).filter { $0.type == Int(NFTA_LIST_ELEM.rawValue) }
+        }
+        return expressions.allSatisfy { expression in nested(expression).contains { $0.type == Int(NFTA_EXPR_NAME.rawValue) } }
+    }
+
     /// Whether every expression of a rule message has a name. libnftnl 1.2's
     /// nftnl_expr_parse reads NFTA_EXPR_NAME without checking that it is there (a NULL
     /// dereference inside libnftnl: found by Fuzz/Sources/FuzzNFTables).
     static func expressionsAreNamed(_ message: UnsafePointer<nlmsghdr>) -> Bool {
         let raw = UnsafeRawPointer(message)
-        let end = Int(message.pointee.nlmsg_len)
-        let top = attributes(raw, from: mnl_nlmsg_size(MemoryLayout<nfgenmsg>.size), to: end)
+        let top = attributes(raw, from: mnl_nlmsg_size(MemoryLayout<nfgenmsg>.size), to: alignedEnd(message))
         for list in top where list.type == Int(NFTA_RULE_EXPRESSIONS.rawValue) {
             for element in attributes(raw, from: list.payload, to: list.payload + list.length) where element.type == Int(NFTA_LIST_ELEM.rawValue) {
                 let fields = attributes(raw, from: element.payload, to: element.payload + element.length)
@@ -47,18 +67,31 @@ enum DumpReader {
         return true
     }
 
-    /// Whether every verdict of a set-elements message has its code, and a chain when it
-    /// jumps or goes to one. libnftnl 1.2's nftnl_parse_verdict reads the chain of a jump
+    /// Whether libnftnl can read a set-elements message: every element's attributes of
+    /// types it knows, its expressions named, every verdict with its code, and a chain
+    /// when it jumps or goes to one. libnftnl 1.2's nftnl_parse_verdict reads the chain of a jump
     /// without it being there (a wild pointer inside libnftnl: found by
     /// Fuzz/Sources/FuzzNFTables).
-    static func verdictsAreWhole(_ message: UnsafePointer<nlmsghdr>) -> Bool {
+    static func elementsAreReadable(_ message: UnsafePointer<nlmsghdr>) -> Bool {
         let raw = UnsafeRawPointer(message)
         func nested(_ attribute: (type: Int, payload: Int, length: Int)) -> [(type: Int, payload: Int, length: Int)] {
             attributes(raw, from: attribute.payload, to: attribute.payload + attribute.length)
         }
-        let top = attributes(raw, from: mnl_nlmsg_size(MemoryLayout<nfgenmsg>.size), to: Int(message.pointee.nlmsg_len))
+        let top = attributes(raw, from: mnl_nlmsg_size(MemoryLayout<nfgenmsg>.size), to: alignedEnd(message))
         for list in top where list.type == Int(NFTA_SET_ELEM_LIST_ELEMENTS.rawValue) {
             for element in nested(list) where element.type == Int(NFTA_LIST_ELEM.rawValue) {
+                // libnftnl 1.2 checks an element's attribute types against NFTA_SET_MAX, not
+                // NFTA_SET_ELEM_MAX, and stores each in a table sized for the latter: a type
+                // between the two writes past it on the stack (found by Fuzz/Sources/FuzzNFTables).
+                guard nested(element).allSatisfy({ $0.type <= Int(NFTA_SET_ELEM_EXPRESSIONS.rawValue) }) else { return false }
+                // An element's expressions, one or a list, each with its name (as for rules).
+                var expressions = nested(element).filter { $0.type == Int(NFTA_SET_ELEM_EXPR.rawValue) }
+                for list in nested(element) where list.type == Int(NFTA_SET_ELEM_EXPRESSIONS.rawValue) {
+                    expressions += nested(list).filter { $0.type == Int(NFTA_LIST_ELEM.rawValue) }
+                }
+                for expression in expressions where !nested(expression).contains(where: { $0.type == Int(NFTA_EXPR_NAME.rawValue) }) {
+                    return false
+                }
                 for data in nested(element) where data.type == Int(NFTA_SET_ELEM_DATA.rawValue) {
                     for verdict in nested(data) where verdict.type == Int(NFTA_DATA_VERDICT.rawValue) {
                         let fields = nested(verdict)
@@ -73,6 +106,19 @@ enum DumpReader {
         return true
     }
 
+    /// Runs a libnftnl parser on a copy of the message followed by four zero bytes.
+    /// libnftnl strdup()s string attributes without checking that they end in NUL, and
+    /// read past the message (found by Fuzz/Sources/FuzzNFTables); the zeros stop it at
+    /// the message's end. The checks before libnftnl run on the same copy.
+    static func terminated(_ message: UnsafePointer<nlmsghdr>, _ parse: (UnsafePointer<nlmsghdr>) -> Int32) -> Int32 {
+        let length = Int(message.pointee.nlmsg_len)
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: length + 4, alignment: 8)
+        defer { copy.deallocate() }
+        copy.copyMemory(from: message, byteCount: length)
+        (copy + length).initializeMemory(as: UInt8.self, repeating: 0, count: 4)
+        return parse(UnsafePointer(copy.assumingMemoryBound(to: nlmsghdr.self)))
+    }
+
     /// A string attribute libnftnl read, or nil where the message did not have it (the
     /// getters then answer NULL, which `String(cString:)` cannot take).
     static func text(_ value: UnsafePointer<CChar>?) -> String? {
@@ -83,7 +129,7 @@ enum DumpReader {
         guard isMessage(message, NFT_MSG_NEWTABLE) else { return nil }
         let object = nftnl_table_alloc()!
         defer { nftnl_table_free(object) }
-        guard nftnl_table_nlmsg_parse(message, object) >= 0,
+        guard terminated(message, { nftnl_table_nlmsg_parse($0, object) }) >= 0,
               let family = Family(rawValue: UInt8(nftnl_table_get_u32(object, UInt16(NFTNL_TABLE_FAMILY.rawValue)))),
               let name = text(nftnl_table_get_str(object, UInt16(NFTNL_TABLE_NAME.rawValue))) else { return nil }
         return Table(family, name)
@@ -93,7 +139,7 @@ enum DumpReader {
         guard isMessage(message, NFT_MSG_NEWCHAIN) else { return nil }
         let object = nftnl_chain_alloc()!
         defer { nftnl_chain_free(object) }
-        guard nftnl_chain_nlmsg_parse(message, object) >= 0,
+        guard terminated(message, { nftnl_chain_nlmsg_parse($0, object) }) >= 0,
               text(nftnl_chain_get_str(object, UInt16(NFTNL_CHAIN_TABLE.rawValue))) == table.name,
               let name = text(nftnl_chain_get_str(object, UInt16(NFTNL_CHAIN_NAME.rawValue))) else { return nil }
         var chain = Chain(name)
@@ -110,7 +156,7 @@ enum DumpReader {
         guard isMessage(message, NFT_MSG_NEWSET) else { return nil }
         let object = nftnl_set_alloc()!
         defer { nftnl_set_free(object) }
-        guard nftnl_set_nlmsg_parse(message, object) >= 0,
+        guard terminated(message, { setExpressionsAreNamed($0) ? nftnl_set_nlmsg_parse($0, object) : -1 }) >= 0,
               let name = text(nftnl_set_get_str(object, UInt16(NFTNL_SET_NAME.rawValue))) else { return nil }
         let flags = nftnl_set_get_u32(object, UInt16(NFTNL_SET_FLAGS.rawValue))
         return NFTablesSession.InstalledSet(
@@ -121,10 +167,10 @@ enum DumpReader {
     }
 
     static func elements(_ message: UnsafePointer<nlmsghdr>) -> [SetElement] {
-        guard isMessage(message, NFT_MSG_NEWSETELEM), verdictsAreWhole(message) else { return [] }
+        guard isMessage(message, NFT_MSG_NEWSETELEM) else { return [] }
         let object = nftnl_set_alloc()!
         defer { nftnl_set_free(object) }
-        guard nftnl_set_elems_nlmsg_parse(message, object) >= 0 else { return [] }
+        guard terminated(message, { elementsAreReadable($0) ? nftnl_set_elems_nlmsg_parse($0, object) : -1 }) >= 0 else { return [] }
         var elements: [SetElement] = []
         let iterator = nftnl_set_elems_iter_create(object)!
         defer { nftnl_set_elems_iter_destroy(iterator) }
@@ -145,10 +191,10 @@ enum DumpReader {
     }
 
     static func rule(_ message: UnsafePointer<nlmsghdr>, in table: Table) -> NFTablesSession.InstalledRule? {
-        guard isMessage(message, NFT_MSG_NEWRULE), expressionsAreNamed(message) else { return nil }
+        guard isMessage(message, NFT_MSG_NEWRULE) else { return nil }
         let object = nftnl_rule_alloc()!
         defer { nftnl_rule_free(object) }
-        guard nftnl_rule_nlmsg_parse(message, object) >= 0,
+        guard terminated(message, { expressionsAreNamed($0) ? nftnl_rule_nlmsg_parse($0, object) : -1 }) >= 0,
               text(nftnl_rule_get_str(object, UInt16(NFTNL_RULE_TABLE.rawValue))) == table.name,
               let chain = text(nftnl_rule_get_str(object, UInt16(NFTNL_RULE_CHAIN.rawValue))) else { return nil }
         var kinds: [String] = []

@@ -88,8 +88,6 @@ public struct ReceivedMessage {
     public var type: Int { Int(header.pointee.nlmsg_type) }
     public var sequence: UInt32 { header.pointee.nlmsg_seq }
 
-    /// For an NLMSG_ERROR message: the errno the kernel answered with (0 for an ack).
-    public var ackErrno: Int32 { NetlinkMessages.errno(acked: payload(as: nlmsgerr.self).error) }
 
     /// NLMSGERR_ATTR_MSG of an error message, when the kernel said more than an errno.
     public var extendedAckText: String? {
@@ -97,9 +95,22 @@ public struct ReceivedMessage {
         return attributes(after: nlmsgerr.self, max: Int(NC_NLMSGERR_ATTR_MAX))[Int(NLMSGERR_ATTR_MSG.rawValue)]?.string
     }
 
-    /// The fixed header after nlmsghdr (ifinfomsg, ifaddrmsg...).
+    /// The fixed header after nlmsghdr (ifinfomsg, ifaddrmsg...). A message too short to
+    /// hold it (which the kernel never sends) reads as zeros past its end, not as the bytes
+    /// after it (found by Fuzz/Sources/FuzzNetlink).
     public func payload<Header>(as: Header.Type) -> Header {
-        mnl_nlmsg_get_payload(header)!.loadUnaligned(as: Header.self)
+        let available = max(0, Int(header.pointee.nlmsg_len) - MemoryLayout<nlmsghdr>.size)
+        let start = mnl_nlmsg_get_payload(header)!
+        guard available < MemoryLayout<Header>.size else { return start.loadUnaligned(as: Header.self) }
+        var bytes = [UInt8](repeating: 0, count: MemoryLayout<Header>.size)
+        bytes.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: start, count: available)) }
+        return bytes.withUnsafeBytes { $0.loadUnaligned(as: Header.self) }
+    }
+
+    /// The errno of an NLMSG_ERROR, 0 for an ack; EPROTO when it is too short to hold one.
+    public var ackErrno: Int32 {
+        guard Int(header.pointee.nlmsg_len) >= MemoryLayout<nlmsghdr>.size + MemoryLayout<Int32>.size else { return EPROTO }
+        return NetlinkMessages.errno(acked: payload(as: nlmsgerr.self).error)
     }
 
     /// Top-level attributes, indexed by type, after a fixed header of `Header`'s size.
