@@ -52,16 +52,7 @@ public final class NetworkNamespace: Sendable {
     }
 
     /// The names under /run/netns.
-    public static func names() -> [String] {
-        guard let dir = opendir(directory) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
-    }
+    public static func names() -> [String] { Directory.names(in: directory) }
 
     /// `ip netns add NAME`. `setup` runs with a session inside the new namespace (bringing
     /// up lo and marking it, say) before the namespace gets its name, so a process killed

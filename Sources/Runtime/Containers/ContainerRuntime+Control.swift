@@ -1,6 +1,7 @@
 import CNM
 import CRuntimeShim
 import Glibc
+import Netlink
 
 extension ContainerRuntime {
     /// SIGTERM (or the image's stop signal), then SIGKILL after `timeout` seconds; returns
@@ -93,7 +94,7 @@ extension ContainerRuntime {
         }
         // A record is saved before its files are made and removed before them (see `release`), so
         // files listed before reading the records, and named by none, are a removal's remains.
-        let folders = directoryEntries("\(storage)/containers")
+        let folders = Directory.names(in: "\(storage)/containers")
         let recorded = Set(try containers().map(\.id))
         for id in folders where !recorded.contains(id) {
             removeTree(directory(of: id))
@@ -127,16 +128,6 @@ extension ContainerRuntime {
         }
     }
 
-    private func directoryEntries(_ path: String) -> [String] {
-        guard let dir = opendir(path) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
-    }
 
     /// Polls (pidfd) until the process ends or `seconds` pass; true if it ended.
     func waitForExit(_ pid: Int32, start: UInt64, seconds: Double) -> Bool {

@@ -1,6 +1,7 @@
 import CNM
 import FoundationEssentials
 import Glibc
+import Netlink
 
 /// An image as the store keeps it. Its id is its config's digest, as Docker's.
 public struct ImageRecord: Codable, Sendable {
@@ -297,31 +298,18 @@ public final class ImageStore {
     /// holds from its first move to its last record, so none is caught half done.
     private func removeUnusedLayers() throws -> [String] {
         let used = Set(try images().flatMap(Self.layerKeys).map(\.hex))
-        guard let dir = opendir("\(storage)/layers") else { return [] }
-        var unused: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if !name.hasPrefix("."), !used.contains(name) { unused.append(name) }
-        }
-        closedir(dir)
-        for name in unused.sorted() {
+        let unused = Directory.names(in: "\(storage)/layers").filter { !$0.hasPrefix(".") && !used.contains($0) }
+        for name in unused {
             try store.delete("layers/\(name)")
             removeTree("\(storage)/layers/\(name)")
         }
-        return unused.sorted().map { "layer \($0.prefix(12)): removed (no image records it; its import was killed)" }
+        return unused.map { "layer \($0.prefix(12)): removed (no image records it; its import was killed)" }
     }
 
     private func removeStaleStagingLocked() -> [String] {
         let directory = "\(storage)/tmp"
-        guard let dir = opendir(directory) else { return [] }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name.hasPrefix("import-") { names.append(name) }
-        }
-        closedir(dir)
         var removed: [String] = []
-        for name in names.sorted() {
+        for name in Directory.names(in: directory) where name.hasPrefix("import-") {
             let path = "\(directory)/\(name)"
             let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             if fd >= 0 {
