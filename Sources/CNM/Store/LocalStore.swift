@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Glibc
+import Netlink
 
 /// The embedded store: one JSON file per key under the state root (`--root`,
 /// `NETCTL_ROOT`, /var/lib/netctl), written to a temporary file and renamed into place,
@@ -93,19 +94,15 @@ public struct LocalStore: Store {
     /// Removes stale temporaries in `directory` (and below it, and the folders below it left
     /// empty), but never under storage/, which holds no records.
     private func sweep(_ directory: String, recursing: Bool, removed: inout [String]) {
-        guard let dir = opendir(directory) else { return }
         var folders: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name == "." || name == ".." { continue }
-            let full = "\(directory)/\(name)"
-            if Int32(entry.pointee.d_type) == DT_DIR {
-                if !(directory == root && name == "storage") { folders.append(full) }
-            } else if isStaleTemporary(full, name: name), unlink(full) == 0 {
+        for entry in Directory.entries(in: directory) ?? [] {
+            let full = "\(directory)/\(entry.name)"
+            if entry.isDirectory {
+                if !(directory == root && entry.name == "storage") { folders.append(full) }
+            } else if isStaleTemporary(full, name: entry.name), unlink(full) == 0 {
                 removed.append(full)
             }
         }
-        closedir(dir)
         guard recursing else { return }
         for folder in folders {
             sweep(folder, recursing: true, removed: &removed)
@@ -134,18 +131,15 @@ public struct LocalStore: Store {
     }
 
     private func collect(_ directory: String, key: String, into keys: inout [String]) throws {
-        guard let dir = opendir(directory) else {
+        guard let entries = Directory.entries(in: directory) else {
             if errno == ENOENT { return }
             throw CNMError("cannot list \(directory): \(String(cString: strerror(errno)))")
         }
-        defer { closedir(dir) }
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name.hasPrefix(".") { continue }
-            if Int32(entry.pointee.d_type) == DT_DIR {
-                try collect("\(directory)/\(name)", key: "\(key)/\(name)", into: &keys)
-            } else if name.hasSuffix(".json") {
-                keys.append("\(key)/\(name.dropLast(5))")
+        for entry in entries where !entry.name.hasPrefix(".") {
+            if entry.isDirectory {
+                try collect("\(directory)/\(entry.name)", key: "\(key)/\(entry.name)", into: &keys)
+            } else if entry.name.hasSuffix(".json") {
+                keys.append("\(key)/\(entry.name.dropLast(5))")
             }
         }
     }

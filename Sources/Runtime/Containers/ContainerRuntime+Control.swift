@@ -43,7 +43,7 @@ extension ContainerRuntime {
     /// Kills the container's first process if it still runs (its supervisor then records
     /// the end and, seeing the removal, releases everything), and removes what is left.
     func finishRemoval(_ record: ContainerRecord) {
-        if ProcessInfo.isAlive(record.state.pid, start: record.state.pidStart) {
+        if ProcessStamp(pid: record.state.pid, start: record.state.pidStart).isAlive {
             Glibc.kill(record.state.pid, SIGKILL)
             _ = waitForExit(record.state.pid, start: record.state.pidStart, seconds: 10)
             _ = waitForExit(record.state.supervisor, start: record.state.supervisorStart, seconds: 30)
@@ -71,8 +71,8 @@ extension ContainerRuntime {
     @discardableResult
     public func refreshed(_ record: ContainerRecord) throws -> ContainerRecord {
         guard record.state.status == .running,
-              !ProcessInfo.isAlive(record.state.supervisor, start: record.state.supervisorStart) else { return record }
-        if ProcessInfo.isAlive(record.state.pid, start: record.state.pidStart) { return record }
+              !ProcessStamp(pid: record.state.supervisor, start: record.state.supervisorStart).isAlive else { return record }
+        if ProcessStamp(pid: record.state.pid, start: record.state.pidStart).isAlive { return record }
         var updated = record
         updated.state.status = .exited
         updated.state.exitCode = 255
@@ -131,12 +131,12 @@ extension ContainerRuntime {
 
     /// Polls (pidfd) until the process ends or `seconds` pass; true if it ended.
     func waitForExit(_ pid: Int32, start: UInt64, seconds: Double) -> Bool {
-        guard ProcessInfo.isAlive(pid, start: start) else { return true }
+        guard ProcessStamp(pid: pid, start: start).isAlive else { return true }
         let fd = shim_pidfd_open(pid)
-        guard fd >= 0 else { return !ProcessInfo.isAlive(pid, start: start) }
+        guard fd >= 0 else { return !ProcessStamp(pid: pid, start: start).isAlive }
         defer { close(fd) }
         // The pid may have been reused between the check and pidfd_open.
-        guard ProcessInfo.isAlive(pid, start: start) else { return true }
+        guard ProcessStamp(pid: pid, start: start).isAlive else { return true }
         var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         let timeout = seconds.isInfinite ? -1 : Int32(seconds * 1000)
         while true {

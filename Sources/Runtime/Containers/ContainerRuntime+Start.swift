@@ -72,9 +72,9 @@ extension ContainerRuntime {
         let pid = try Launcher.spawn(plan, what: "container init")
         record.state.status = .running
         record.state.pid = pid
-        record.state.pidStart = ProcessInfo.startTime(of: pid) ?? 0
+        record.state.pidStart = ProcessStamp.status(of: pid)?.start ?? 0
         record.state.supervisor = getpid()
-        record.state.supervisorStart = ProcessInfo.startTime(of: getpid()) ?? 0
+        record.state.supervisorStart = ProcessStamp.status(of: getpid())?.start ?? 0
         record.state.startedAt = Timestamp.now()
         record.state.owner = nil
         try save(record)

@@ -43,16 +43,6 @@ public final class ContainerRuntime {
     /// Whether the container's first process still runs (the same process: pid and start
     /// time both match).
     public func isRunning(_ record: ContainerRecord) -> Bool {
-        record.state.status == .running && ProcessInfo.isAlive(record.state.pid, start: record.state.pidStart)
+        record.state.status == .running && ProcessStamp(pid: record.state.pid, start: record.state.pidStart).isAlive
     }
-}
-
-/// Facts about a process from /proc.
-enum ProcessInfo {
-    /// When the process started, in clock ticks since boot (field 22 of /proc/PID/stat).
-    static func startTime(of pid: Int32) -> UInt64? { ProcessStamp.status(of: pid)?.start }
-
-    /// The same process (pid and start time match), and not a zombie: one that has ended
-    /// and whose parent has not reaped it yet.
-    static func isAlive(_ pid: Int32, start: UInt64) -> Bool { ProcessStamp(pid: pid, start: start).isAlive }
 }

@@ -76,7 +76,7 @@ public final class OCIRuntime {
 
     public func state(_ id: String) throws -> RuntimeState {
         let record = try record(id)
-        let alive = ProcessInfo.isAlive(record.pid, start: record.pidStart)
+        let alive = ProcessStamp(pid: record.pid, start: record.pidStart).isAlive
         let status = !alive ? "stopped" : access(fifo(id), F_OK) == 0 ? "created" : "running"
         return RuntimeState(id: id, status: status, pid: alive ? record.pid : 0, bundle: record.bundle, annotations: record.annotations)
     }
@@ -84,18 +84,18 @@ public final class OCIRuntime {
     public func kill(_ id: String, signal: String) throws {
         let record = try record(id)
         let number = try Signals.parse(signal)
-        guard ProcessInfo.isAlive(record.pid, start: record.pidStart) else { throw RuntimeError("container \"\(id)\" is not running") }
+        guard ProcessStamp(pid: record.pid, start: record.pidStart).isAlive else { throw RuntimeError("container \"\(id)\" is not running") }
         guard Glibc.kill(record.pid, number) == 0 else { throw RuntimeError.system("kill \(id)") }
     }
 
     public func delete(_ id: String, force: Bool) throws {
         let record = try record(id)
-        if ProcessInfo.isAlive(record.pid, start: record.pidStart) {
+        if ProcessStamp(pid: record.pid, start: record.pidStart).isAlive {
             guard force || access(fifo(id), F_OK) == 0 else {
                 throw RuntimeError("container \"\(id)\" is running: kill it first, or use delete --force")
             }
             Glibc.kill(record.pid, SIGKILL)
-            for _ in 0..<1000 where ProcessInfo.isAlive(record.pid, start: record.pidStart) { usleep(2_000) }
+            for _ in 0..<1000 where ProcessStamp(pid: record.pid, start: record.pidStart).isAlive { usleep(2_000) }
         }
         record.cgroups?.killAll()
         record.cgroups?.remove()
@@ -147,7 +147,7 @@ public final class OCIRuntime {
             var plan = try plan(spec, bundle: bundle, cgroups: cgroups, opened: &opened)
             try configure(&plan, &opened)
             let pid = try Launcher.spawn(plan, what: "container init")
-            try store.put(key(id), Record(id: id, bundle: bundle, pid: pid, pidStart: ProcessInfo.startTime(of: pid) ?? 0,
+            try store.put(key(id), Record(id: id, bundle: bundle, pid: pid, pidStart: ProcessStamp.status(of: pid)?.start ?? 0,
                                           created: Timestamp.now(), cgroups: cgroups, annotations: spec.annotations))
             return (pid, cgroups)
         } catch {
