@@ -11,9 +11,11 @@ let package = Package(
         .library(name: "CNM", targets: ["CNM"]),
         .library(name: "Security", targets: ["Security"]),
         .library(name: "Runtime", targets: ["Runtime"]),
+        .library(name: "VXLAN", targets: ["VXLAN"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // System libraries and C.
@@ -24,6 +26,7 @@ let package = Package(
         .target(name: "CArchive", dependencies: ["CLazyLibrary"]),
         .target(name: "CDigest", dependencies: ["CLazyLibrary"]),
         .target(name: "CRuntimeShim"),
+        .target(name: "CCurl", dependencies: ["CLazyLibrary"]),
 
         // Typed kernel interfaces.
         .target(name: "Netlink", dependencies: ["CNetlink"]),
@@ -31,6 +34,12 @@ let package = Package(
 
         // The Container Network Model.
         .target(name: "CNM", dependencies: ["Netlink", "NFTables"]),
+
+        // Overlay networks across hosts: the overlay driver, the etcd client, the agent, the lab.
+        .target(name: "VXLAN", dependencies: [
+            "CNM", "Netlink", "NFTables", "CCurl",
+            .product(name: "Yams", package: "Yams"),
+        ]),
 
         // Confinement: capabilities, seccomp, AppArmor.
         .target(name: "Security", dependencies: ["CSeccomp"]),
@@ -44,7 +53,7 @@ let package = Package(
         .executableTarget(
             name: "netctl",
             dependencies: [
-                "CNM", "Runtime",
+                "CNM", "Runtime", "VXLAN",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // lld with packed relative relocations (DT_RELR, glibc 2.36+): the binary stays
@@ -61,6 +70,7 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"]),
         .testTarget(name: "SecurityTests", dependencies: ["Security", "CSeccomp"]),
         .testTarget(name: "NetctlTests", dependencies: ["TestSupport", "Netlink", "NFTables"]),
+        .testTarget(name: "VXLANTests", dependencies: ["VXLAN", "CNM", "Netlink", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
