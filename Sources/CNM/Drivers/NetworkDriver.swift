@@ -56,8 +56,9 @@ public protocol GlobalNetworkDriver: NetworkDriver {
     /// Every network of this driver in the cluster.
     func networks() throws -> [NetworkRecord]
     /// Records a prepared network cluster-wide; refuses a name or subnet another network
-    /// of the cluster holds. Nothing is made on any host until an endpoint joins.
-    func register(_ network: NetworkRecord, host: HostContext) throws
+    /// of the cluster holds, and fills in what the cluster decides (the VNIs). Nothing is
+    /// made on any host until an endpoint joins.
+    func register(_ network: inout NetworkRecord, host: HostContext) throws
     /// Removes the network's record cluster-wide; refuses while any host has endpoints on it.
     func unregister(_ network: NetworkRecord, host: HostContext) throws
     /// Takes addresses for a new endpoint cluster-wide (the one asked for, or the lowest
