@@ -31,9 +31,10 @@ struct AgentCommand: ParsableCommand {
         var settings = OverlayAgent.Settings()
         settings.leaseTTL = leaseTTL
         settings.metricsAddress = metricsAddress
-        setvbuf(stdout, nil, _IOLBF, 0)
         try OverlayAgent(driver: driver, host: controller.host, settings: settings).run { line in
-            print("\(Timestamp.now()) \(line)")
+            // One write per line, unbuffered, so a log file shows each as it happens.
+            let text = Array("\(Timestamp.now()) \(line)\n".utf8)
+            _ = text.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
         }
     }
 }

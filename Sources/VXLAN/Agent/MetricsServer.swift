@@ -22,7 +22,7 @@ final class MetricsServer: @unchecked Sendable {
         var socketAddress = sockaddr_in()
         socketAddress.sin_family = sa_family_t(AF_INET)
         socketAddress.sin_port = port.bigEndian
-        ip.bytes.withUnsafeBytes { memcpy(&socketAddress.sin_addr, $0.baseAddress, 4) }
+        withUnsafeMutableBytes(of: &socketAddress.sin_addr) { $0.copyBytes(from: ip.bytes.prefix(4)) }
         let bound = withUnsafePointer(to: &socketAddress) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -37,7 +37,7 @@ final class MetricsServer: @unchecked Sendable {
 
     func serve() {
         while true {
-            let client = accept4(descriptor, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
+            let client = accept(descriptor, nil, nil)
             if client < 0 { continue }
             var timeout = timeval(tv_sec: 2, tv_usec: 0)
             setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))

@@ -22,7 +22,7 @@ public final class OverlayAgent: @unchecked Sendable {
     let host: HostContext
     let settings: Settings
     let metrics = AgentMetrics()
-    private let lock = Mutex()
+    private let lock = Lock()
 
     // What the agent knows of the cluster, as of `revision`.
     private var networks: [String: NetworkRecord] = [:]
@@ -155,7 +155,7 @@ public final class OverlayAgent: @unchecked Sendable {
         let key = ClusterCatalog.Key.host(record.name)
         while true {
             do {
-                if lease == 0 || (try catalog.client.keepAlive(lease)) <= 0 {
+                if try lease == 0 || catalog.client.keepAlive(lease) <= 0 {
                     lease = try catalog.client.grantLease(ttl: settings.leaseTTL)
                     _ = try catalog.client.put(key, try catalog.encode(record), lease: lease)
                     log("holding lease \(lease) for node \(record.name)")
@@ -186,7 +186,7 @@ final class AgentMetrics: @unchecked Sendable {
 }
 
 /// A mutex for the agent's view, shared by the watch and lease threads.
-final class Mutex: @unchecked Sendable {
+final class Lock: @unchecked Sendable {
     private var mutex = pthread_mutex_t()
     init() { pthread_mutex_init(&mutex, nil) }
     func locked<T>(_ body: () throws -> T) rethrows -> T {

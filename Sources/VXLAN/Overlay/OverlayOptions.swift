@@ -21,7 +21,7 @@ public enum OverlayOptions {
         guard let text = network.options[vxlanIDList] else { return [] }
         var vnis: [UInt32] = []
         for part in text.split(separator: ",", omittingEmptySubsequences: false) {
-            guard let vni = UInt32(part.trimmingCharacters(in: " ")), vniRange.contains(vni) else {
+            guard let vni = UInt32(String(part.filter { $0 != " " })), vniRange.contains(vni) else {
                 throw CNMError("invalid VNI \"\(part)\" in option \(vxlanIDList): expected a number from 1 to 16777215")
             }
             guard !vnis.contains(vni) else { throw CNMError("VNI \(vni) is given twice in option \(vxlanIDList)") }
@@ -42,11 +42,5 @@ public enum OverlayOptions {
     /// and the xfrm framework.
     static var kernelHasESP: Bool {
         access("/proc/net/xfrm_stat", F_OK) == 0 && access("/sys/module/esp4", F_OK) == 0
-    }
-}
-
-extension String {
-    fileprivate func trimmingCharacters(in set: Character) -> String {
-        String(drop { $0 == set }.reversed().drop { $0 == set }.reversed())
     }
 }
