@@ -38,8 +38,12 @@ public final class OverlayAgent: @unchecked Sendable {
 
     /// Runs until the process is killed.
     public func run(log: @escaping @Sendable (String) -> Void) throws -> Never {
-        let catalog = try driver.catalog()
+        _ = try driver.catalog()
         let configuration = driver.configuration!
+        // A watch that hears nothing (not even etcd's progress notices) for this long is
+        // taken for a dead connection and resumed from its revision.
+        let catalog = ClusterCatalog(client: try EtcdClient(endpoints: configuration.endpoints, tls: configuration.tls,
+                                                            timeout: 5, watchSilenceLimit: 15))
         guard let vtep = configuration.advertiseAddress else {
             throw CNMError("agent: this host's underlay address is not known: give --advertise-addr or NETCTL_ADVERTISE_ADDR")
         }
@@ -51,17 +55,24 @@ public final class OverlayAgent: @unchecked Sendable {
         startThread { [self] in holdLease(record, catalog: catalog, log: log) }
         log("agent for node \(configuration.nodeName) (VTEP \(vtep)) watching \(configuration.endpoints.joined(separator: ","))")
 
+        // From scratch once; after that the watch goes on from the last revision it
+        // applied, through etcd restarts and failovers, until etcd no longer has that
+        // revision (compaction): then from scratch again.
+        var synchronised = false
         while true {
             do {
-                try synchronise(catalog)
-                try catalog.client.watch(prefix: ClusterCatalog.prefix, fromRevision: revision + 1) { event in
+                if !synchronised {
+                    try synchronise(catalog)
+                    synchronised = true
+                }
+                try catalog.client.watch(prefix: ClusterCatalog.prefix, fromRevision: lock.locked { revision } + 1) { event in
                     self.apply(event)
                     return true
                 }
-                log("watch ended; resynchronising")
+                log("watch ended at revision \(lock.locked { revision }); watching on")
             } catch let error as EtcdError where error.isCompacted {
-                metrics.resyncs.increment()
-                log("etcd compacted past revision \(revision + 1); resynchronising")
+                log("etcd compacted past revision \(lock.locked { revision } + 1) (kept from \(error.compactRevision ?? 0)); resynchronising")
+                synchronised = false
                 continue
             } catch {
                 metrics.errors.increment()
