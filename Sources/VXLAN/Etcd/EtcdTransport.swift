@@ -192,6 +192,13 @@ final class EtcdTransport: @unchecked Sendable {
             _ = lc_getinfo_double(curl, CURLINFO_CONNECT_TIME, &connected)
             if connected == 0 { return .notConnected(reason) }
             return .failed("unreachable (\(reason))")
+        case CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING, CURLE_SSL_CONNECT_ERROR
+            where url.hasPrefix("https://") && tls?.certFile == nil:
+            // etcd with --client-cert-auth closes the connection on a client without a
+            // certificate, which libcurl reports as a failed read or write.
+            return .failed("connection closed during TLS (\(reason)); etcd may require a client certificate and none was given")
+        case CURLE_GOT_NOTHING where url.hasPrefix("http://"):
+            return .failed("\(reason) (does it serve https?)")
         default:
             return .failed(reason)
         }
