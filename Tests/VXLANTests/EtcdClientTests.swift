@@ -292,6 +292,12 @@ func etcdctl(_ cluster: EtcdCluster, _ arguments: [String]) throws -> CommandRes
             let rejoined = try EtcdClient(endpoints: [cluster.endpoints[0]])
             // The restarted member catches up (its answer is linearizable: read through the leader).
             #expect(try rejoined.get("/nc/quorum")?.value == [2])
+
+            // Handed to another owner (as `lab up` hands etcd to `lab down`), stopped by pid.
+            let pids = cluster.detach()
+            #expect(pids.allSatisfy { $0 > 0 && kill($0, 0) == 0 })
+            EtcdCluster.stop(pids: pids)
+            #expect(pids.allSatisfy { kill($0, 0) != 0 })
         }
     }
 
