@@ -61,7 +61,7 @@ final class EtcdTransport: @unchecked Sendable {
     /// throws the gateway's error message. Tries the endpoints in turn while they cannot be
     /// connected to, all within `timeout`.
     func call(_ path: String, _ body: [UInt8], what: String, limit: Int) throws -> [UInt8] {
-        let handle = takeHandle()
+        let handle = try takeHandle()
         defer { giveBack(handle) }
         let sink = ResponseSink(limit: limit, consumer: nil)
         let (endpoint, status) = try perform(handle, path, body, what: what, sink: sink, streaming: false)
@@ -86,9 +86,10 @@ final class EtcdTransport: @unchecked Sendable {
         throw EtcdError(.unreachable, "etcd at \(endpoint): \(what) ended by the server")
     }
 
-    private func takeHandle() -> Handle {
+    private func takeHandle() throws -> Handle {
         if let handle = state.withLock({ $0.idle.popLast() }) { return handle }
-        return Handle(lc_easy_init())
+        guard let raw = lc_easy_init() else { throw EtcdError(.setup, "etcd: curl_easy_init failed") }
+        return Handle(raw)
     }
 
     private func giveBack(_ handle: Handle) {
