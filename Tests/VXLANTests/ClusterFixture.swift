@@ -101,6 +101,8 @@ final class ClusterFixture: @unchecked Sendable {
         process.waitUntilExit()
     }
 
+    func agentPID(_ index: Int) -> Int32? { agents[index]?.processIdentifier }
+
     func agentLog(_ index: Int) -> String {
         (try? String(contentsOfFile: "\(logDirectory)/agent\(index).log", encoding: .utf8)) ?? ""
     }
