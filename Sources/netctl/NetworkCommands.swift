@@ -34,7 +34,7 @@ struct NetworkCommand: ParsableCommand {
             request.enableIPv6 = ipv6
             request.internal = `internal`
             request.attachable = attachable
-            request.options = try Output.pairs(opt, flag: "option")
+            request.options = try Output.pairs(opt, flag: "option", valueRequired: false)
             request.labels = try Output.pairs(label, flag: "label", valueRequired: false)
             print(try global.controller().createNetwork(request).id)
         }
