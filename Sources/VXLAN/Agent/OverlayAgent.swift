@@ -23,6 +23,7 @@ public final class OverlayAgent: @unchecked Sendable {
     let settings: Settings
     let metrics = AgentMetrics()
     private let lock = Lock()
+    private var log: @Sendable (String) -> Void = { _ in }
 
     // What the agent knows of the cluster, as of `revision`.
     private var networks: [String: NetworkRecord] = [:]
@@ -38,6 +39,7 @@ public final class OverlayAgent: @unchecked Sendable {
 
     /// Runs until the process is killed.
     public func run(log: @escaping @Sendable (String) -> Void) throws -> Never {
+        self.log = log
         _ = try driver.catalog()
         let configuration = driver.configuration!
         // A watch that hears nothing (not even etcd's progress notices) for this long is
@@ -151,8 +153,11 @@ public final class OverlayAgent: @unchecked Sendable {
             return OverlayPeer(record: peer, plan: plan)
         })
         do {
-            try OverlayDataPlane.program(plan, peers: entries)
+            let changed = try OverlayDataPlane.program(plan, peers: entries)
             metrics.peers(of: network.name).set(Double(entries.count))
+            if changed.added + changed.removed > 0 {
+                log("network \(network.name): \(entries.count) remote endpoint\(entries.count == 1 ? "" : "s") (+\(changed.added) -\(changed.removed)) as of revision \(lock.locked { revision })")
+            }
         } catch {
             metrics.errors.increment()
         }
