@@ -128,6 +128,13 @@ import TestSupport
                 let sealed = try cluster.endpoint(on: 0, network: "sealed")
                 #expect(try cluster.hosts[0].links(in: sealed.sandbox) == ["lo", "eth0"])
                 #expect(try replyTTL(from: sealed.sandbox, to: Client.address) == nil)
+                // Published ports of an overlay endpoint answer on the host that runs it.
+                let web = try cluster.hosts[0].makeSandbox()
+                try cluster.ok(on: 0, "network", "connect", "-p", "18080:80", "red", web)
+                let server = try EchoServer(in: NetworkNamespace.open(named: web), name: "web", tcp: [80])
+                defer { server.stop() }
+                let reply = try roundTrip(from: client.namespace.namespace, to: Client.hostAddress, port: 18080)
+                #expect(reply?.hasPrefix("web:80:") == true)
                 // Leaving its last overlay, a sandbox leaves the gateway bridge too.
                 try cluster.ok(on: 0, "network", "disconnect", "red", a.sandbox)
                 #expect(try cluster.hosts[0].links(in: a.sandbox) == ["lo"])
