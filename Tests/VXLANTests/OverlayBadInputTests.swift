@@ -69,3 +69,22 @@ import TestSupport
         }
     }
 }
+
+@Suite("overlay networks: killed halfway") struct OverlayKilledTests {
+    @Test func aConnectKilledAfterItsClaimIsUndoneByReconcile() throws {
+        try withCluster(hosts: 1) { cluster in
+            try cluster.ok(on: 0, "network", "create", "-d", "overlay", "--subnet", "198.19.100.0/24", "red")
+            let sandbox = try cluster.hosts[0].makeSandbox()
+            let killed = try cluster.hosts[0].netctl(["network", "connect", "--ip", "198.19.100.9", "red", sandbox],
+                                                     environment: cluster.environment(0).merging(["NETCTL_FAULT": "connect.after-overlay-attach"]) { $1 })
+            #expect(killed.status != 0)
+            #expect(try cluster.overlayNamespace(on: 0, network: "red") != nil)
+            let report = try cluster.ok(on: 0, "system", "reconcile")
+            #expect(report.contains("freed cluster address 198.19.100.9"), "\(report)")
+            #expect(try cluster.overlayNamespace(on: 0, network: "red") == nil)
+            #expect(try cluster.hosts[0].links(in: sandbox) == ["lo"])
+            // The address is free again.
+            try cluster.ok(on: 0, "network", "connect", "--ip", "198.19.100.9", "red", sandbox)
+        }
+    }
+}

@@ -42,6 +42,9 @@ public protocol NetworkDriver: Sendable {
     /// Recreates missing kernel objects of a recorded network, or says why it cannot;
     /// returns the line reconcile reports.
     func restoreNetwork(_ network: NetworkRecord, host: HostContext) throws -> String
+    /// Last step of reconcile: removes what the driver keeps outside this root for
+    /// endpoints that are not among `endpoints` (this root's, all of them); one line each.
+    func reconcile(endpoints: [EndpointRecord], host: HostContext) -> [String]
 }
 
 public enum NetworkScope: String, Sendable, Codable {
@@ -108,6 +111,7 @@ extension NetworkDriver {
     public func restoreNetwork(_ network: NetworkRecord, host: HostContext) throws -> String {
         "network \"\(network.name)\": its devices are missing"
     }
+    public func reconcile(endpoints: [EndpointRecord], host: HostContext) -> [String] { [] }
 
     /// The sandbox's interface is there, and the host end too when the driver makes one.
     public func endpointIsPresent(_ endpoint: EndpointRecord, network: NetworkRecord, sandbox: SandboxContext,

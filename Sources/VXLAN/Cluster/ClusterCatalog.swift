@@ -8,7 +8,7 @@ import Netlink
 ///     names/NAME          ID: a name is taken once, cluster-wide
 ///     vnis/VNI            ID: a VNI is taken once
 ///     index               bumped by every network change: creates and removals compare it
-///     ipam/ID/ADDRESS     ENDPOINT: an address is handed out once
+///     ipam/ID/ADDRESS     "ENDPOINT NODE": an address is handed out once
 ///     users/ID            bumped by every address claim: a removal compares it
 ///     peers/ID/ENDPOINT   PeerRecord: what every other host programs for the endpoint
 ///     hosts/NODE          HostRecord, held by the node's agent lease
@@ -125,7 +125,7 @@ public final class ClusterCatalog: @unchecked Sendable {
 
     /// Takes an IPv4 address on `network` for `endpoint`: the one asked for, or the lowest
     /// free. Two hosts racing for one address: one transaction wins, the other reads again.
-    public func claimAddress(on network: NetworkRecord, for endpoint: String, requested: IPAddress?) throws -> IPNetwork? {
+    public func claimAddress(on network: NetworkRecord, for endpoint: String, node: String, requested: IPAddress?) throws -> IPNetwork? {
         let pools = network.pools.filter { $0.subnet.isIPv4 }
         guard !pools.isEmpty else { return nil }
         if let requested, !pools.contains(where: { $0.subnet.contains(requested) }) {
@@ -139,7 +139,8 @@ public final class ClusterCatalog: @unchecked Sendable {
             let prefix = Key.addresses(network.id)
             for item in try client.range(prefix: prefix).items {
                 if let address = IPAddress(String(item.key.dropFirst(prefix.count))) {
-                    used[address] = "endpoint " + String(decoding: item.value.prefix(12), as: UTF8.self)
+                    let claim = Claim(item.value)
+                    used[address] = "endpoint \(claim.endpoint.prefix(12)) on \(claim.node)"
                 }
             }
             // The subnet asked for, or the first with a free address, as Docker's IPAM.
@@ -157,7 +158,7 @@ public final class ClusterCatalog: @unchecked Sendable {
             let claim = Key.address(address.address, network: network.id)
             let won = try client.transaction(
                 if: [.createRevision(Key.network(network.id), equals: record.createRevision), .createRevision(claim, equals: 0)],
-                then: [.put(claim, Array(endpoint.utf8), lease: nil), .put(Key.users(network.id), Array(endpoint.utf8), lease: nil)]
+                then: [.put(claim, Claim(endpoint: endpoint, node: node).bytes, lease: nil), .put(Key.users(network.id), Array(endpoint.utf8), lease: nil)]
             ).succeeded
             if won { return address }
         }
@@ -165,11 +166,45 @@ public final class ClusterCatalog: @unchecked Sendable {
     }
 
     /// Gives back the endpoint's addresses (only those it still holds).
-    public func releaseAddresses(of endpoint: String, addresses: [IPAddress], network: String) throws {
+    public func releaseAddresses(of endpoint: String, node: String, addresses: [IPAddress], network: String) throws {
         for address in addresses {
             let claim = Key.address(address, network: network)
-            _ = try client.transaction(if: [.value(claim, equals: Array(endpoint.utf8))], then: [.delete(claim)])
+            _ = try client.transaction(if: [.value(claim, equals: Claim(endpoint: endpoint, node: node).bytes)], then: [.delete(claim)])
         }
+    }
+
+    /// What a killed connect may have left of `node` in the cluster: peers and address
+    /// claims of endpoints the node has no record of. Removes them; returns one line each.
+    public func removeLeftovers(of node: String, keeping endpoints: Set<String>) throws -> [String] {
+        var report: [String] = []
+        for item in try client.range(prefix: Key.allPeers).items {
+            guard let peer = try? decode(PeerRecord.self, item), peer.node == node, !endpoints.contains(peer.endpointID) else { continue }
+            try withdraw(endpoint: peer.endpointID, network: peer.networkID)
+            report.append("withdrew endpoint \(peer.endpointID.prefix(12)) (\(peer.ipv4?.description ?? "")) from the cluster: no endpoint record owns it")
+        }
+        for item in try client.range(prefix: Self.prefix + "ipam/").items {
+            let claim = Claim(item.value)
+            guard claim.node == node, !endpoints.contains(claim.endpoint) else { continue }
+            _ = try client.transaction(if: [.value(item.key, equals: item.value)], then: [.delete(item.key)])
+            report.append("freed cluster address \(item.key.split(separator: "/").last ?? ""): no endpoint record owns it")
+        }
+        return report
+    }
+
+    /// An address claim's value: who holds it, and on which node.
+    struct Claim {
+        var endpoint: String
+        var node: String
+        init(endpoint: String, node: String) {
+            self.endpoint = endpoint
+            self.node = node
+        }
+        init(_ bytes: [UInt8]) {
+            let parts = String(decoding: bytes, as: UTF8.self).split(separator: " ", maxSplits: 1).map(String.init)
+            endpoint = parts.first ?? ""
+            node = parts.count > 1 ? parts[1] : ""
+        }
+        var bytes: [UInt8] { Array("\(endpoint) \(node)".utf8) }
     }
 
     // MARK: Peers and hosts
@@ -195,7 +230,7 @@ public final class ClusterCatalog: @unchecked Sendable {
         let peers = try client.range(prefix: Key.allPeers).items.map { try decode(PeerRecord.self, $0) }.filter { $0.node == node }
         for peer in peers {
             try withdraw(endpoint: peer.endpointID, network: peer.networkID)
-            try releaseAddresses(of: peer.endpointID, addresses: [peer.ipv4?.address].compactMap { $0 }, network: peer.networkID)
+            try releaseAddresses(of: peer.endpointID, node: node, addresses: [peer.ipv4?.address].compactMap { $0 }, network: peer.networkID)
         }
         try client.delete(Key.host(node))
         return peers.count

@@ -80,11 +80,11 @@ public final class OverlayDriver: GlobalNetworkDriver, @unchecked Sendable {
 
     public func claimAddresses(for endpointID: String, network: NetworkRecord,
                                ipv4: IPAddress?, ipv6: IPAddress?) throws -> (ipv4: IPNetwork?, ipv6: IPNetwork?) {
-        (try catalog().claimAddress(on: network, for: endpointID, requested: ipv4), nil)
+        (try catalog().claimAddress(on: network, for: endpointID, node: try node(), requested: ipv4), nil)
     }
 
     public func releaseAddresses(of endpoint: EndpointRecord, network: NetworkRecord) {
-        try? catalog().releaseAddresses(of: endpoint.id, addresses: endpoint.addresses, network: network.id)
+        try? catalog().releaseAddresses(of: endpoint.id, node: try node(), addresses: endpoint.addresses, network: network.id)
     }
 
     // MARK: Endpoints
@@ -141,6 +141,17 @@ public final class OverlayDriver: GlobalNetworkDriver, @unchecked Sendable {
         let session = try NetlinkSession(in: try NetworkNamespace.open(named: plan.namespace))
         if try !session.links().contains(where: { $0.kind == "veth" }) {
             try OverlayDataPlane.remove(plan)
+        }
+    }
+
+    /// The cluster's records of this node that no endpoint of this root owns (a connect
+    /// killed between its claim and its record) are removed.
+    public func reconcile(endpoints: [EndpointRecord], host: HostContext) -> [String] {
+        guard let configuration else { return [] }
+        do {
+            return try catalog().removeLeftovers(of: configuration.nodeName, keeping: Set(endpoints.map(\.id)))
+        } catch {
+            return ["cluster records not checked: \(error)"]
         }
     }
 
