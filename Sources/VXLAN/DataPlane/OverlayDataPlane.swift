@@ -40,12 +40,17 @@ public enum OverlayDataPlane {
     /// once it is complete, so a process killed halfway never leaves a named half; on a
     /// failure, what this call made is removed.
     ///
-    /// `host` is a session in the namespace whose underlay carries the VTEPs' UDP.
+    /// `host` is a session in the namespace whose underlay carries the VTEPs' UDP. Callers
+    /// serialize `ensure` and `remove` of one network (the state root's lock does).
     public static func ensure(_ plan: OverlayPlan, host: NetlinkSession) throws {
         try plan.validate()
         if NetworkNamespace.exists(named: plan.namespace) {
             if let namespace = try? NetworkNamespace.open(named: plan.namespace) {
-                try complete(plan, namespace: namespace, session: try NetlinkSession(in: namespace), host: host, fresh: false)
+                let session: NetlinkSession
+                do { session = try NetlinkSession(in: namespace) } catch {
+                    throw DataPlaneError("overlay namespace \"\(plan.namespace)\": \(error)")
+                }
+                try complete(plan, namespace: namespace, session: session, host: host, fresh: false)
                 return
             }
             // The empty placeholder of a creation killed before its mount: made anew.
