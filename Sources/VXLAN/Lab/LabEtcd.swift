@@ -1,0 +1,4 @@
+extension Lab {
+    func startEtcd() throws {}
+    func etcdHealth() -> String { "unknown" }
+}

@@ -1,0 +1,56 @@
+import Glibc
+import Netlink
+
+extension Lab {
+    /// Labs with a directory in the default place.
+    public static func runningLabs() -> [String] {
+        Directory.names(in: "/run/netctl-lab").filter { access("/run/netctl-lab/\($0)/topology.yaml", F_OK) == 0 }.sorted()
+    }
+
+    /// `lab status`: nodes with their addresses and whether their namespace and processes
+    /// are there, etcd's health as a client on the first host sees it, and each host's
+    /// networks and containers as its netctl lists them.
+    public func statusReport() -> String {
+        var lines = ["lab \(topology.name) (\(directory))\(state.complete ? "" : ": not complete (netctl lab down \(topology.name))")"]
+        var rows = [["NODE", "ROLE", "NAMESPACE", "ADDRESSES", "STATE"]]
+        for node in plan.nodes {
+            var condition = NetworkNamespace.exists(named: node.namespace) ? "up" : "missing"
+            if node.role == .host, needsAgents {
+                condition += state.agents[node.name]?.isAlive == true ? ", agent running" : ", agent not running"
+            }
+            if node.role == .etcd {
+                condition += state.etcd[node.name]?.isAlive == true ? ", etcd running" : ", etcd not running"
+            }
+            rows.append([node.name, node.role.rawValue, node.namespace,
+                         node.legs.map { "\($0.segment) \($0.address)" }.joined(separator: ", "), condition])
+        }
+        lines += table(rows)
+        lines.append("etcd: \(clusterStore)\(state.clientTLS == nil ? "" : " (TLS)"): \(etcdHealth())")
+        for host in plan.hosts where access(hostRoot(host.name), F_OK) == 0 {
+            if let networks = try? run(host: host.name, ["netctl", "network", "ls"]), networks.status == 0 {
+                lines.append("\(host.name): networks")
+                lines += networks.output.split(separator: "\n").map { "  " + $0 }
+            }
+            if let sandboxes = try? run(host: host.name, ["netctl", "sandbox", "ls"]), sandboxes.status == 0 {
+                lines.append("\(host.name): sandboxes")
+                lines += sandboxes.output.split(separator: "\n").map { "  " + $0 }
+            }
+            if let containers = try? run(host: host.name, ["netctl", "ps", "-a"]), containers.status == 0 {
+                lines.append("\(host.name): containers")
+                lines += containers.output.split(separator: "\n").map { "  " + $0 }
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private func table(_ rows: [[String]]) -> [String] {
+        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max()! }
+        return rows.map { row in
+            row.enumerated().map { $0.offset == row.count - 1 ? $0.element : $0.element.padded(to: widths[$0.offset] + 2) }.joined()
+        }
+    }
+}
+
+extension String {
+    func padded(to width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+}
