@@ -43,12 +43,12 @@ public struct Lab: Sendable {
     public static func open(directory: String) throws -> Lab {
         let text: String
         do {
-            text = try readFile(directory + "/topology.yaml", limit: LabTopology.maximumFileSize)
+            text = try LabFiles.read(directory + "/topology.yaml", limit: LabTopology.maximumFileSize)
         } catch {
             throw LabError("no lab in \(directory) (expected a directory made by netctl lab up)")
         }
         let topology = try LabTopology.parse(text, file: "topology.yaml")
-        let state = (try? JSONDecoder().decode(LabState.self, from: Data(readFile(directory + "/state.json", limit: 1 << 20).utf8)))
+        let state = (try? JSONDecoder().decode(LabState.self, from: Data(LabFiles.read(directory + "/state.json", limit: 1 << 20).utf8)))
             ?? LabState()
         return Lab(directory: directory, topology: topology, state: state)
     }
@@ -71,7 +71,7 @@ public struct Lab: Sendable {
     /// host is the namespace it runs in), with the host's state root, cluster store and
     /// certificates, name and underlay address.
     public func environment(host: String) -> [String: String] {
-        var environment = LabProcess.environmentDictionary()
+        var environment = LabRunner.environmentDictionary()
         for key in ["NETCTL_HOST_NETNS", "NETCTL_CLUSTER_CA", "NETCTL_CLUSTER_CERT", "NETCTL_CLUSTER_KEY"] {
             environment[key] = nil
         }
@@ -95,13 +95,13 @@ public struct Lab: Sendable {
             throw LabError("lab \"\(topology.name)\": no host \"\(host)\" (expected one of \(plan.hosts.map(\.name).joined(separator: ", ")))")
         }
         var command = command
-        if command.first == "netctl" { command[0] = LabProcess.ownExecutable }
+        if command.first == "netctl" { command[0] = LabRunner.ownExecutable }
         return ["nsenter", "--net=\(NetworkNamespace.directory)/\(node.namespace)", "--"] + command
     }
 
     /// Runs a command on a host to its end.
-    func run(host: String, _ command: [String]) throws -> LabProcess.Result {
-        try LabProcess.run(try commandLine(host: host, command), environment: environment(host: host))
+    func run(host: String, _ command: [String]) throws -> LabRunner.Result {
+        try LabRunner.run(try commandLine(host: host, command), environment: environment(host: host))
     }
 
     /// Runs netctl on a host; a failure is one line naming the host and the command.
@@ -118,9 +118,9 @@ public struct Lab: Sendable {
     public func exec(host: String, _ command: [String]) throws -> Never {
         let argv = try commandLine(host: host, command)
         let wanted = environment(host: host)
-        for (key, _) in LabProcess.environmentDictionary() where wanted[key] == nil { unsetenv(key) }
+        for (key, _) in LabRunner.environmentDictionary() where wanted[key] == nil { unsetenv(key) }
         for (key, value) in wanted { setenv(key, value, 1) }
-        withCStrings(argv) { argv in _ = execvp(argv[0]!, argv) }
+        LabRunner.withCStrings(argv) { argv in _ = execvp(argv[0]!, argv) }
         throw LabError("\(argv[0]): \(String(cString: strerror(errno)))")
     }
 
@@ -129,7 +129,7 @@ public struct Lab: Sendable {
     func saveState() throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeFile(directory + "/state.json", Array(try encoder.encode(state)))
+        try LabFiles.write(directory + "/state.json", Array(try encoder.encode(state)))
     }
 }
 
@@ -146,26 +146,4 @@ public struct LabState: Codable, Sendable {
     public var fileDirectory = "."
     /// Set when `lab up` finished.
     public var complete = false
-}
-
-/// Writes a file whole (a new file beside it, renamed over it).
-func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
-    let temporary = path + ".new"
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-    guard fd >= 0 else { throw LabError("\(temporary): \(String(cString: strerror(errno)))") }
-    let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    close(fd)
-    guard written == bytes.count, rename(temporary, path) == 0 else {
-        unlink(temporary)
-        throw LabError("\(path): \(String(cString: strerror(errno)))")
-    }
-}
-
-/// `mkdir -p`.
-func makeDirectories(_ path: String, mode: mode_t = 0o755) throws {
-    var current = path.hasPrefix("/") ? "" : "."
-    for part in path.split(separator: "/") {
-        current += "/" + part
-        if mkdir(current, mode) != 0 && errno != EEXIST { throw LabError("mkdir \(current): \(String(cString: strerror(errno)))") }
-    }
 }

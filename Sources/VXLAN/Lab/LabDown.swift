@@ -30,7 +30,7 @@ extension Lab {
     /// own netctl; failures are left to the sweep that follows.
     func removeWorkloads() {
         let hosts = topology.hosts.map(\.name).filter { access(hostRoot($0), F_OK) == 0 }
-        try? inParallel(hosts) { host in
+        try? LabRunner.inParallel(hosts) { host in
             if let ids = try? run(host: host, ["netctl", "ps", "-aq"]), ids.status == 0 {
                 let list = ids.output.split(separator: "\n").map(String.init)
                 if !list.isEmpty { _ = try? run(host: host, ["netctl", "rm", "-f"] + list) }
@@ -71,7 +71,7 @@ extension Lab {
         guard names.isEmpty || names.contains("topology.yaml") else {
             return "\(directory) is not a lab directory (no topology.yaml): left as it is"
         }
-        let mounts = ((try? readFile("/proc/self/mountinfo", limit: 16 << 20)) ?? "").split(separator: "\n").compactMap { line -> String? in
+        let mounts = ((try? LabFiles.read("/proc/self/mountinfo", limit: 16 << 20)) ?? "").split(separator: "\n").compactMap { line -> String? in
             let fields = line.split(separator: " ")
             return fields.count > 4 ? String(fields[4]) : nil
         }

@@ -46,11 +46,11 @@ extension Lab {
     private func table(_ rows: [[String]]) -> [String] {
         let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max()! }
         return rows.map { row in
-            row.enumerated().map { $0.offset == row.count - 1 ? $0.element : $0.element.padded(to: widths[$0.offset] + 2) }.joined()
+            row.enumerated().map { $0.offset == row.count - 1 ? $0.element : $0.element.labPadded(to: widths[$0.offset] + 2) }.joined()
         }
     }
 }
 
 extension String {
-    func padded(to width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+    func labPadded(to width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
 }

@@ -119,7 +119,7 @@ extension Lab {
         var command = ["nsenter", "--net=\(namespacePath)", "--", "ping", "-n", "-c", "1", "-W", "2"]
         if let size { command += ["-s", String(size)] }
         if dontFragment { command += ["-M", "do"] }
-        guard let result = try? LabProcess.run(command + [address.description]), result.status == 0,
+        guard let result = try? LabRunner.run(command + [address.description]), result.status == 0,
               let range = result.output.range(of: "ttl=") else { return nil }
         return Int(result.output[range.upperBound...].prefix { $0.isNumber })
     }
@@ -158,14 +158,14 @@ extension Lab {
         unlink(log)
         let capture = ["nsenter", "--net=\(NetworkNamespace.directory)/\(namespace)", "--",
                        "timeout", "5", "tcpdump", "-l", "-nv", "-c", "1", "-i", interface, "udp", "port", "4789"]
-        guard let pid = try? LabProcess.startService(capture, environment: LabProcess.environmentDictionary(), log: log) else {
+        guard let pid = try? LabRunner.startService(capture, environment: LabRunner.environmentDictionary(), log: log) else {
             return LabCheck(passed: false, description: "\(what): tcpdump did not start")
         }
         // tcpdump says "listening on" once its socket is open; then the ping it must see.
-        for _ in 0..<200 where !((try? readFile(log, limit: 1 << 20)) ?? "").contains("listening on") { usleep(10_000) }
+        for _ in 0..<200 where !((try? LabFiles.read(log, limit: 1 << 20)) ?? "").contains("listening on") { usleep(10_000) }
         _ = ping(from: source.namespacePath, target.addresses[network]!.address)
-        _ = LabProcess.wait(pid)
-        let text = (try? readFile(log, limit: 1 << 20)) ?? ""
+        _ = LabRunner.wait(pid)
+        let text = (try? LabFiles.read(log, limit: 1 << 20)) ?? ""
         unlink(log)
         let passed = text.split(separator: "\n").contains { $0.contains("VXLAN") && $0.hasSuffix("vni \(vni)") }
         let seen = text.split(separator: "\n").first { $0.contains("VXLAN") }.map { String($0.drop { $0 == " " }) } ?? "no VXLAN packet"

@@ -75,7 +75,7 @@ public struct LabTopology: Sendable, Equatable {
 
     /// Reads and checks a topology file.
     public static func load(path: String) throws -> LabTopology {
-        try parse(try readFile(path, limit: maximumFileSize), file: path)
+        try parse(try LabFiles.read(path, limit: maximumFileSize), file: path)
     }
 
     /// Parses and checks topology text; `file` names it in errors.
@@ -383,21 +383,4 @@ private struct TopologyReader {
             return LabError.file(file, line: nil, "not valid YAML: \(error)")
         }
     }
-}
-
-/// The whole of a small file, refused past `limit` bytes.
-func readFile(_ path: String, limit: Int) throws -> String {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw LabError("\(path): \(String(cString: strerror(errno)))") }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let count = read(fd, &chunk, chunk.count)
-        if count < 0 { if errno == EINTR { continue }; throw LabError("\(path): \(String(cString: strerror(errno)))") }
-        if count == 0 { break }
-        bytes += chunk[0..<count]
-        guard bytes.count <= limit else { throw LabError("\(path): larger than \(limit) bytes (a topology file is small)") }
-    }
-    return String(decoding: bytes, as: UTF8.self)
 }

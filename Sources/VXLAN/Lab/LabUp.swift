@@ -9,7 +9,7 @@ extension Lab {
     /// overlay networks and the containers, in that order. All or nothing: a failure
     /// halfway takes down whatever was made, and the error is one line.
     public static func up(file: String, directory: String? = nil, progress: (String) -> Void = { _ in }) throws -> Lab {
-        let text = try readFile(file, limit: LabTopology.maximumFileSize)
+        let text = try LabFiles.read(file, limit: LabTopology.maximumFileSize)
         let topology = try LabTopology.parse(text, file: file)
         let directory = directory ?? defaultDirectory(name: topology.name)
         let prefix = LabPlan.namespacePrefix(topology.name)
@@ -19,15 +19,15 @@ extension Lab {
         var lab = Lab(directory: directory, topology: topology, state: LabState())
         lab.state.fileDirectory = file.contains("/") ? String(file[..<file.lastIndex(of: "/")!]) : "."
         do {
-            try makeDirectories(directory, mode: 0o700)
-            try writeFile(directory + "/topology.yaml", Array(text.utf8))
+            try LabFiles.makeDirectories(directory, mode: 0o700)
+            try LabFiles.write(directory + "/topology.yaml", Array(text.utf8))
             try lab.saveState()
             progress("underlay: \(lab.plan.switches.count) segment(s), \(lab.plan.nodes.count) node(s)")
             try lab.buildUnderlay()
             progress("etcd: \(topology.etcd.members) member(s)\(topology.etcd.tls ? " with TLS" : "")")
             try lab.startEtcd()
             try lab.saveState()
-            for host in topology.hosts { try makeDirectories(lab.hostRoot(host.name), mode: 0o700) }
+            for host in topology.hosts { try LabFiles.makeDirectories(lab.hostRoot(host.name), mode: 0o700) }
             if lab.needsAgents {
                 progress("agents: \(topology.hosts.count)")
                 try lab.startAgents()
@@ -60,7 +60,7 @@ extension Lab {
     /// addresses and routes.
     func buildUnderlay() throws {
         let switches = Mutex<[String: NetworkNamespace]>([:])
-        try inParallel(plan.switches) { segment in
+        try LabRunner.inParallel(plan.switches) { segment in
             // ip netns add <lab>-s-<seg>; ip link add br0 type bridge; ip link set br0 up
             let namespace = try NetworkNamespace.create(named: segment.namespace) { session in
                 try session.linkSet(.name("lo"), up: true)
@@ -71,7 +71,7 @@ extension Lab {
             switches.withLock { $0[segment.segment] = namespace }
         }
         let switchOf = switches.withLock { $0 }
-        try inParallel(plan.nodes) { node in
+        try LabRunner.inParallel(plan.nodes) { node in
             let namespace = try NetworkNamespace.create(named: node.namespace) { session in
                 try session.linkSet(.name("lo"), up: true)
                 // Only routers forward: a host must not carry one segment's traffic to another.
@@ -107,7 +107,7 @@ extension Lab {
     /// `netctl agent` on every host, in the background, its log beside the host's root.
     mutating func startAgents() throws {
         for host in topology.hosts {
-            let pid = try LabProcess.startService(try commandLine(host: host.name, ["netctl", "agent"]),
+            let pid = try LabRunner.startService(try commandLine(host: host.name, ["netctl", "agent"]),
                                                   environment: environment(host: host.name),
                                                   log: hostDirectory(host.name) + "/agent.log")
             guard let stamp = LabProcessStamp(pid: pid) else {
@@ -135,7 +135,7 @@ extension Lab {
     /// networks, or `netctl run -d` of an image.
     func createContainers() throws {
         let byHost = Dictionary(grouping: topology.containers, by: \.host)
-        try inParallel(Array(byHost.keys).sorted()) { host in
+        try LabRunner.inParallel(Array(byHost.keys).sorted()) { host in
             var imported: Set<String> = []
             for container in byHost[host]! {
                 if let image = container.image {
@@ -161,18 +161,4 @@ extension Lab {
             }
         }
     }
-}
-
-/// Runs `body` for every item at once, on as many threads as there are cores; the first
-/// error is thrown once all have finished.
-func inParallel<T: Sendable>(_ items: [T], _ body: @Sendable (T) throws -> Void) throws {
-    let failure = Mutex<(any Error)?>(nil)
-    DispatchQueue.concurrentPerform(iterations: items.count) { index in
-        do {
-            try body(items[index])
-        } catch {
-            failure.withLock { if $0 == nil { $0 = error } }
-        }
-    }
-    if let error = failure.withLock({ $0 }) { throw error }
 }

@@ -1,9 +1,11 @@
+import Dispatch
 import Glibc
+import Synchronization
 
 /// The lab's processes: commands run to their end (netctl on a host, tcpdump, ping) and
 /// services left running (agents), all spawned fresh with posix_spawn, never forked, and
 /// stopped by pid.
-enum LabProcess {
+enum LabRunner {
     struct Result: Sendable {
         var status: Int32
         var output: String
@@ -11,7 +13,7 @@ enum LabProcess {
         /// The last line of standard error, or of standard output: what a failure says.
         var reason: String {
             let text = error.isEmpty ? output : error
-            return text.split(separator: "\n").last.map { String($0).replacingPrefix("Error: ", with: "") } ?? "no output"
+            return text.split(separator: "\n").last.map { String($0).labReplacingPrefix("Error: ", with: "") } ?? "no output"
         }
     }
 
@@ -86,8 +88,8 @@ enum LabProcess {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | (newSession ? spawnSetSID : 0)))
         let environ = environment.map { $0.map { "\($0.key)=\($0.value)" } } ?? currentEnvironment()
         var pid: pid_t = 0
-        let error = withCStrings(argv) { argv in
-            withCStrings(environ) { envp in posix_spawnp(&pid, argv[0]!, &actions, &attributes, argv, envp) }
+        let error = LabRunner.withCStrings(argv) { argv in
+            LabRunner.withCStrings(environ) { envp in posix_spawnp(&pid, argv[0]!, &actions, &attributes, argv, envp) }
         }
         guard error == 0 else { throw LabError("\(argv[0]): \(String(cString: strerror(error)))") }
         return pid
@@ -122,6 +124,27 @@ enum LabProcess {
         let count = readlink("/proc/self/exe", &buffer, Int(PATH_MAX))
         return count > 0 ? String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "netctl"
     }
+
+    static func withCStrings<T>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> T) -> T {
+        var pointers = strings.map { strdup($0) }
+        pointers.append(nil)
+        defer { pointers.forEach { free($0) } }
+        return body(pointers)
+    }
+
+    /// Runs `body` for every item at once, on as many threads as there are cores; the first
+    /// error is thrown once all have finished.
+    static func inParallel<T: Sendable>(_ items: [T], _ body: @Sendable (T) throws -> Void) throws {
+        let failure = Mutex<(any Error)?>(nil)
+        DispatchQueue.concurrentPerform(iterations: items.count) { index in
+            do {
+                try body(items[index])
+            } catch {
+                failure.withLock { if $0 == nil { $0 = error } }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+    }
 }
 
 /// A process the lab started, by pid and start time, so that a pid the kernel has since
@@ -155,7 +178,7 @@ public struct LabProcessStamp: Codable, Sendable, Equatable {
 
     /// Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot.
     static func startTime(of pid: Int32) -> UInt64? {
-        guard let text = try? readFile("/proc/\(pid)/stat", limit: 4096),
+        guard let text = try? LabFiles.read("/proc/\(pid)/stat", limit: 4096),
               let close = text.lastIndex(of: ")") else { return nil }
         let fields = text[text.index(after: close)...].split(separator: " ")
         // After the command come the state (field 3) … starttime (field 22).
@@ -163,20 +186,13 @@ public struct LabProcessStamp: Codable, Sendable, Equatable {
     }
 
     static func isZombie(_ pid: Int32) -> Bool {
-        guard let text = try? readFile("/proc/\(pid)/stat", limit: 4096), let close = text.lastIndex(of: ")") else { return true }
+        guard let text = try? LabFiles.read("/proc/\(pid)/stat", limit: 4096), let close = text.lastIndex(of: ")") else { return true }
         return text[text.index(after: close)...].split(separator: " ").first == "Z"
     }
 }
 
-func withCStrings<T>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> T) -> T {
-    var pointers = strings.map { strdup($0) }
-    pointers.append(nil)
-    defer { pointers.forEach { free($0) } }
-    return body(pointers)
-}
-
 extension String {
-    func replacingPrefix(_ prefix: String, with replacement: String) -> String {
+    func labReplacingPrefix(_ prefix: String, with replacement: String) -> String {
         hasPrefix(prefix) ? replacement + dropFirst(prefix.count) : self
     }
 }
