@@ -27,7 +27,7 @@ struct SystemCommand: ParsableCommand {
                 ("Root", global.rootPath),
                 ("Root ID", String(controller.host.rootID.prefix(16))),
                 ("Host namespace", controller.host.namespaceName ?? "(this process's)"),
-                ("Drivers", Drivers.all.map(\.name).joined(separator: " ")),
+                ("Drivers", try controller.drivers.all.map(\.name).joined(separator: " ")),
                 ("Networks", String(try controller.networks().count)),
                 ("Sandboxes", String(try controller.sandboxes().count)),
                 ("Endpoints", String(try controller.allEndpoints().count)),

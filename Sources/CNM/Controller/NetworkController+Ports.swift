@@ -1,13 +1,16 @@
 import Netlink
 
 extension NetworkController {
-    var firewall: Firewall { Firewall(host: host) }
+    var firewall: Firewall {
+        let drivers = self.drivers
+        return Firewall(host: host) { network in try? drivers.named(network.driver).firewallAttachment(for: network) }
+    }
 
     /// The firewall elements every recorded network and endpoint stands for, with `extra`
     /// added and `dropping` left out: what a change should leave behind.
     func desiredFirewall(extraNetwork: NetworkRecord? = nil, extraEndpoint: EndpointRecord? = nil,
                          droppingNetwork: String? = nil, droppingEndpoints: Set<String> = []) throws -> Firewall.Elements {
-        var networks = try self.networks().filter { $0.id != droppingNetwork }
+        var networks = try localNetworks().filter { $0.id != droppingNetwork }
         if let extraNetwork { networks.append(extraNetwork) }
         var endpoints = try allEndpoints().filter { !droppingEndpoints.contains($0.id) }
         if let extraEndpoint { endpoints.append(extraEndpoint) }
@@ -18,9 +21,9 @@ extension NetworkController {
     /// forwarding, and 127.0.0.1 routed onto the bridge (`route_localnet`) for published
     /// ports reached from the host itself.
     func prepareHost(for network: NetworkRecord) throws {
-        guard Firewall.manages(network), let bridge = network.interfaceName else { return }
-        try host.setSysctl("net/ipv4/conf/\(bridge)/route_localnet", "1")
-        guard !network.internal else { return }
+        guard let attachment = firewall.attachment(network) else { return }
+        try host.setSysctl("net/ipv4/conf/\(attachment.bridge)/route_localnet", "1")
+        guard !attachment.isInternal else { return }
         try host.setSysctl("net/ipv4/ip_forward", "1")
         if network.pool(ipv4: false) != nil {
             try host.setSysctl("net/ipv6/conf/all/forwarding", "1")
@@ -40,16 +43,16 @@ extension NetworkController {
             return ([], exposed.flatMap { group in group.ports.map { "\($0)/\(group.proto.rawValue)" } })
         }
         let subject = "network \"\(network.name)\""
-        guard Firewall.manages(network) else {
+        guard let attachment = firewall.attachment(network) else {
             throw CNMError("\(subject) (driver \(network.driver)) cannot publish ports: only bridge networks can")
         }
-        guard !network.internal else {
+        guard attachment.publishes else {
             throw CNMError("\(subject) is internal: it cannot publish ports")
         }
 
         // Who holds what already, to refuse conflicts by name.
         let sandboxNames = Dictionary(uniqueKeysWithValues: try sandboxes().map { ($0.id, $0.name) })
-        let networkNames = Dictionary(uniqueKeysWithValues: try networks().map { ($0.id, $0.name) })
+        let networkNames = Dictionary(uniqueKeysWithValues: try localNetworks().map { ($0.id, $0.name) })
         // Bindings by protocol and host port: a conflict is a lookup, however many are published.
         struct Slot: Hashable { var proto: TransportProtocol; var port: UInt16 }
         var taken: [Slot: [(binding: PortBinding, holder: String)]] = [:]
@@ -62,7 +65,7 @@ extension NetworkController {
         let localRange = try localPortRange()
 
         func defaultHostIPs() -> [IPAddress] {
-            var addresses = [IPAddress(network.options[BridgeDriver.Option.hostBindingIPv4] ?? "0.0.0.0")!]
+            var addresses = [attachment.hostBindingIPv4]
             if ipv6 != nil { addresses.append(.v6(0)) }
             return addresses
         }

@@ -11,7 +11,7 @@ extension NetworkController {
             // Half-done commands first, so that what they made is not taken for a leftover of unknown origin.
             var report = try recoverInterruptedChanges()
             let session = try host.session()
-            var networks = try self.networks()
+            var networks = try localNetworks()
             var sandboxes = try self.sandboxes()
             var endpoints = try allEndpoints()
 
@@ -37,29 +37,26 @@ extension NetworkController {
 
             // Networks whose devices are gone are made again: they are configuration.
             for network in networks {
-                let driver = try Drivers.named(network.driver)
+                let driver = try drivers.named(network.driver)
                 if try !driver.networkIsPresent(network, host: host) {
-                    if network.driver == "bridge" {
-                        try driver.restoreNetwork(network, host: host)
-                        report.append("recreated bridge \(network.interfaceName ?? "") of network \"\(network.name)\"")
-                    } else {
-                        report.append("network \"\(network.name)\": parent interface \(network.interfaceName ?? "") is missing")
-                    }
+                    report.append(try driver.restoreNetwork(network, host: host))
                 }
             }
-            networks = try self.networks()
+            networks = try localNetworks()
 
             // Endpoints whose interface is gone are dropped, freeing their addresses.
             let sandboxByID = Dictionary(uniqueKeysWithValues: sandboxes.map { ($0.id, $0) })
             var liveEndpoints: Set<String> = []
             for endpoint in endpoints {
                 guard let sandbox = sandboxByID[endpoint.sandboxID] else { continue }
-                if try endpointIsPresent(endpoint, sandbox: sandbox) {
+                let network = networks.first(where: { $0.id == endpoint.networkID })
+                if let network, try drivers.named(network.driver).endpointIsPresent(
+                    endpoint, network: network, sandbox: SandboxContext(record: sandbox), host: host) {
                     liveEndpoints.insert(endpoint.id)
                     continue
                 }
-                if let network = networks.first(where: { $0.id == endpoint.networkID }) {
-                    try? Drivers.named(network.driver).leave(endpoint, network: network, sandbox: SandboxContext(record: sandbox), host: host)
+                if let network {
+                    try? drivers.named(network.driver).leave(endpoint, network: network, sandbox: SandboxContext(record: sandbox), host: host)
                 }
                 try store.delete(Keys.endpoint(endpoint.id, network: endpoint.networkID))
                 report.append("removed endpoint \(endpoint.shortID) of sandbox \"\(sandbox.name)\": its interface is gone")
@@ -105,10 +102,10 @@ extension NetworkController {
     }
 
     private func reconcileFirewall(report: inout [String]) throws {
-        let networks = try self.networks()
+        let networks = try localNetworks()
         let firewall = self.firewall
         let session = try host.nftables()
-        guard networks.contains(where: Firewall.manages) else {
+        guard networks.contains(where: firewall.manages) else {
             if try session.exists(firewall.inet) || session.exists(firewall.bridge) {
                 try firewall.remove()
                 report.append("removed nftables tables \(firewall.inet.name): no bridge network left")
@@ -125,13 +122,6 @@ extension NetworkController {
         } else if installed != wanted {
             report.append("rebuilt nftables tables \(firewall.inet.name): \(wanted.subtracting(installed).count) published port(s) restored, \(installed.subtracting(wanted).count) unowned removed")
         }
-    }
-
-    /// The interface is in the sandbox, and (bridge) its host end is on the host.
-    private func endpointIsPresent(_ endpoint: EndpointRecord, sandbox: SandboxRecord) throws -> Bool {
-        if let hostEnd = endpoint.hostInterface, try host.session().link(.name(hostEnd)) == nil { return false }
-        if let inside = endpoint.sandboxInterface, try SandboxContext(record: sandbox).session().link(.name(inside)) == nil { return false }
-        return true
     }
 
     private func loopbackMarker(of namespace: String) throws -> Marker? {

@@ -103,7 +103,7 @@ extension NetworkController {
             _ = try recoverInterruptedChanges()
             let sandbox = try sandbox(reference)
             let context = SandboxContext(record: sandbox)
-            let networks = Dictionary(uniqueKeysWithValues: try networks().map { ($0.id, $0) })
+            let networks = Dictionary(uniqueKeysWithValues: try localNetworks().map { ($0.id, $0) })
             let endpoints = try endpoints(of: sandbox)
             var rules = Firewall.Elements()
             for endpoint in endpoints {
@@ -112,10 +112,12 @@ extension NetworkController {
             try firewall.apply(adding: .init(), removing: rules) { try desiredFirewall(droppingEndpoints: Set(endpoints.map(\.id))) }
             let namespaceGoes = destroyingNamespace && NetworkNamespace.exists(named: sandbox.name)
             for endpoint in endpoints {
-                if let network = networks[endpoint.networkID], !namespaceGoes {
-                    try Drivers.named(network.driver).leave(endpoint, network: network, sandbox: context, host: host)
+                // A cluster network's leave also withdraws the endpoint from the cluster.
+                if let network = networks[endpoint.networkID], !namespaceGoes || network.scope == NetworkScope.global.rawValue {
+                    try drivers.named(network.driver).leave(endpoint, network: network, sandbox: context, host: host)
                 }
                 try store.delete(Keys.endpoint(endpoint.id, network: endpoint.networkID))
+                if let network = networks[endpoint.networkID] { try forgetClusterNetworkIfUnused(network) }
             }
             if NetworkNamespace.exists(named: sandbox.name) {
                 do { try NetworkNamespace.remove(named: sandbox.name) } catch { throw CNMError.kernel("sandbox \"\(sandbox.name)\"", error) }
@@ -128,67 +130,148 @@ extension NetworkController {
     // MARK: Endpoints
 
     /// Attaches a sandbox to a network: an address (asked for, or the lowest free one), an
-    /// interface inside the sandbox, a route, and the record, all or nothing.
+    /// interface inside the sandbox, a route, and the record, all or nothing. A network
+    /// that gives no way out (an overlay) brings the host's gateway bridge network along,
+    /// which carries the sandbox's default route and its published ports, as Docker's
+    /// docker_gwbridge does.
     public func connect(_ request: ConnectRequest) throws -> EndpointRecord {
         try store.locked {
             _ = try recoverInterruptedChanges()
             let network = try network(request.network)
             let sandbox = try sandbox(request.sandbox)
-            let driver = try Drivers.named(network.driver)
-            let networkEndpoints = try endpoints(of: network)
-            if networkEndpoints.contains(where: { $0.sandboxID == sandbox.id }) {
-                throw CNMError("sandbox \"\(sandbox.name)\" is already connected to network \"\(network.name)\"")
+            let driver = try drivers.named(network.driver)
+            guard !driver.providesExternalConnectivity, !network.internal else {
+                return try attach(request, network: network, sandbox: sandbox, driver: driver)
             }
-            let requested4 = try request.ipv4.map { try parseAddress($0, ipv4: true, flag: "--ip") }
-            let requested6 = try request.ipv6.map { try parseAddress($0, ipv4: false, flag: "--ip6") }
-            if requested6 != nil && !network.enableIPv6 {
-                throw CNMError("network \"\(network.name)\": --ip6 given but the network has no IPv6 (create it with --ipv6)")
+            var inner = request
+            (inner.publish, inner.publishAll, inner.expose) = ([], false, [])
+            let onGateway = try endpoints(of: sandbox).contains { $0.networkID == (try? gatewayBridgeRecord())??.id }
+            if onGateway, !request.publish.isEmpty || request.publishAll {
+                throw CNMError("sandbox \"\(sandbox.name)\" is already on the gateway bridge: publish its ports on its first overlay connect")
             }
-            if (requested4 != nil || requested6 != nil) && network.pools.isEmpty {
-                throw CNMError("network \"\(network.name)\": driver \(network.driver) takes no addresses")
-            }
-
-            var used: [IPAddress: String] = [:]
-            for endpoint in networkEndpoints { for address in endpoint.addresses { used[address] = endpoint.sandboxName } }
-            let ipv4 = try network.pool(ipv4: true).map {
-                try AddressAllocator.allocate(in: $0, used: used, requested: requested4, network: network.name)
-            }
-            let ipv6 = try network.pool(ipv4: false).map {
-                try AddressAllocator.allocate(in: $0, used: used, requested: requested6, network: network.name)
-            }
-
-            let ports = try portBindings(for: request, network: network, ipv4: ipv4?.address, ipv6: ipv6?.address, sandbox: sandbox)
-
-            let id = Identifier.make()
-            let hasInterface = !network.pools.isEmpty
-            let endpoint = EndpointRecord(
-                id: id, networkID: network.id, sandboxID: sandbox.id, sandboxName: sandbox.name,
-                mac: hasInterface ? (ipv4.map { MACAddress(derivedFrom: $0.address) } ?? MACAddress.random()) : nil,
-                ipv4: ipv4, ipv6: ipv6,
-                hostInterface: network.driver == "bridge" ? "nc-veth" + id.prefix(8) : nil,
-                sandboxInterface: hasInterface ? try interfaceName(for: sandbox, network: network) : nil,
-                aliases: request.aliases,
-                publishedPorts: ports.bindings.isEmpty ? nil : PublishedRange.runs(of: ports.bindings),
-                exposedPorts: ports.exposed.isEmpty ? nil : ports.exposed)
-            let context = SandboxContext(record: sandbox)
-            try driver.join(endpoint, network: network, sandbox: context, host: host)
-            let rules = firewall.elements(for: endpoint, on: network)
+            let endpoint = try attach(inner, network: network, sandbox: sandbox, driver: driver)
+            guard !onGateway else { return endpoint }
             do {
-                try firewall.apply(adding: rules, removing: .init()) { try desiredFirewall(extraEndpoint: endpoint) }
-                host.faults.reach("connect.after-firewall")
+                let gateway = try gatewayBridge()
+                var outer = ConnectRequest(network: gateway.id, sandbox: sandbox.id)
+                (outer.publish, outer.publishAll, outer.expose) = (request.publish, request.publishAll, request.expose)
+                _ = try attach(outer, network: gateway, sandbox: sandbox, driver: try drivers.named(gateway.driver))
             } catch {
-                try? driver.leave(endpoint, network: network, sandbox: context, host: host)
-                throw CNMError.kernel("network \"\(network.name)\"", error)
-            }
-            do {
-                try store.put(Keys.endpoint(id, network: network.id), endpoint)
-            } catch {
-                try? firewall.apply(adding: .init(), removing: rules) { try desiredFirewall() }
-                try? driver.leave(endpoint, network: network, sandbox: context, host: host)
+                try? detach(endpoint, network: network, sandbox: sandbox)
                 throw error
             }
             return endpoint
         }
+    }
+
+    /// The gateway bridge network's name and settings (Docker's docker_gwbridge: no traffic
+    /// between its endpoints, masqueraded on the way out).
+    public static let gatewayBridgeName = "netctl_gwbridge"
+
+    private func gatewayBridgeRecord() throws -> NetworkRecord? {
+        try store.all(NetworkRecord.self, under: Keys.networks).first { $0.name == Self.gatewayBridgeName }
+    }
+
+    /// The host's gateway bridge network, made on first use.
+    private func gatewayBridge() throws -> NetworkRecord {
+        if let existing = try gatewayBridgeRecord() { return existing }
+        var request = NetworkCreateRequest(name: Self.gatewayBridgeName)
+        request.driver = "bridge"
+        request.options = [
+            BridgeDriver.Option.bridgeName: "nc_gwbridge",
+            BridgeDriver.Option.enableICC: "false",
+            BridgeDriver.Option.enableMasquerade: "true",
+        ]
+        return try makeNetwork(request)
+    }
+
+    /// `connect` for one network, holding the lock.
+    private func attach(_ request: ConnectRequest, network: NetworkRecord, sandbox: SandboxRecord,
+                        driver: any NetworkDriver) throws -> EndpointRecord {
+        let networkEndpoints = try endpoints(of: network)
+        if networkEndpoints.contains(where: { $0.sandboxID == sandbox.id }) {
+            throw CNMError("sandbox \"\(sandbox.name)\" is already connected to network \"\(network.name)\"")
+        }
+        let requested4 = try request.ipv4.map { try parseAddress($0, ipv4: true, flag: "--ip") }
+        let requested6 = try request.ipv6.map { try parseAddress($0, ipv4: false, flag: "--ip6") }
+        if requested6 != nil && !network.enableIPv6 {
+            throw CNMError("network \"\(network.name)\": --ip6 given but the network has no IPv6 (create it with --ipv6)")
+        }
+        if (requested4 != nil || requested6 != nil) && network.pools.isEmpty {
+            throw CNMError("network \"\(network.name)\": driver \(network.driver) takes no addresses")
+        }
+
+        let id = Identifier.make()
+        let global = driver as? any GlobalNetworkDriver
+        let ipv4: IPNetwork?, ipv6: IPNetwork?
+        if let global {
+            // Cluster-wide: a transaction in the cluster store, not this root's lock.
+            (ipv4, ipv6) = try global.claimAddresses(for: id, network: network, ipv4: requested4, ipv6: requested6)
+        } else {
+            var used: [IPAddress: String] = [:]
+            for endpoint in networkEndpoints { for address in endpoint.addresses { used[address] = endpoint.sandboxName } }
+            ipv4 = try network.pool(ipv4: true).map {
+                try AddressAllocator.allocate(in: $0, used: used, requested: requested4, network: network.name)
+            }
+            ipv6 = try network.pool(ipv4: false).map {
+                try AddressAllocator.allocate(in: $0, used: used, requested: requested6, network: network.name)
+            }
+        }
+
+        let hasInterface = !network.pools.isEmpty
+        var endpoint = EndpointRecord(
+            id: id, networkID: network.id, sandboxID: sandbox.id, sandboxName: sandbox.name,
+            mac: hasInterface ? (ipv4.map { MACAddress(derivedFrom: $0.address) } ?? MACAddress.random()) : nil,
+            ipv4: ipv4, ipv6: ipv6,
+            hostInterface: driver.hostInterface(forEndpoint: id, network: network),
+            sandboxInterface: nil, aliases: request.aliases)
+        let context = SandboxContext(record: sandbox)
+        do {
+            let ports = try portBindings(for: request, network: network, ipv4: ipv4?.address, ipv6: ipv6?.address, sandbox: sandbox)
+            endpoint.publishedPorts = ports.bindings.isEmpty ? nil : PublishedRange.runs(of: ports.bindings)
+            endpoint.exposedPorts = ports.exposed.isEmpty ? nil : ports.exposed
+            endpoint.sandboxInterface = hasInterface ? try interfaceName(for: sandbox, network: network) : nil
+            if global != nil { try store.put(Keys.clusterNetwork(network.id), network) }
+            try driver.join(endpoint, network: network, sandbox: context, host: host)
+        } catch {
+            global?.releaseAddresses(of: endpoint, network: network)
+            try? forgetClusterNetworkIfUnused(network)
+            throw error
+        }
+        let rules = firewall.elements(for: endpoint, on: network)
+        do {
+            try firewall.apply(adding: rules, removing: .init()) { try desiredFirewall(extraEndpoint: endpoint) }
+            host.faults.reach("connect.after-firewall")
+        } catch {
+            try? driver.leave(endpoint, network: network, sandbox: context, host: host)
+            try? forgetClusterNetworkIfUnused(network)
+            throw CNMError.kernel("network \"\(network.name)\"", error)
+        }
+        do {
+            try store.put(Keys.endpoint(id, network: network.id), endpoint)
+        } catch {
+            try? firewall.apply(adding: .init(), removing: rules) { try desiredFirewall() }
+            try? driver.leave(endpoint, network: network, sandbox: context, host: host)
+            try? forgetClusterNetworkIfUnused(network)
+            throw error
+        }
+        return endpoint
+    }
+
+    /// Drops this root's copy of a cluster network once none of its sandboxes is on it.
+    func forgetClusterNetworkIfUnused(_ network: NetworkRecord) throws {
+        guard network.scope == NetworkScope.global.rawValue, try endpoints(of: network).isEmpty else { return }
+        try store.delete(Keys.clusterNetwork(network.id))
+    }
+
+    /// Takes one endpoint out: firewall elements, the driver's devices, the record.
+    private func detach(_ endpoint: EndpointRecord, network: NetworkRecord, sandbox: SandboxRecord) throws {
+        try firewall.apply(adding: .init(), removing: firewall.elements(for: endpoint, on: network)) {
+            try desiredFirewall(droppingEndpoints: [endpoint.id])
+        }
+        try drivers.named(network.driver).leave(endpoint, network: network, sandbox: SandboxContext(record: sandbox), host: host)
+        try store.delete(Keys.endpoint(endpoint.id, network: network.id))
+        try forgetClusterNetworkIfUnused(network)
     }
 
     public func disconnect(network reference: String, sandbox sandboxReference: String) throws {
@@ -198,18 +281,19 @@ extension NetworkController {
             guard let endpoint = try endpoints(of: network).first(where: { $0.sandboxID == sandbox.id }) else {
                 throw CNMError("sandbox \"\(sandbox.name)\" is not connected to network \"\(network.name)\"")
             }
-            let context = SandboxContext(record: sandbox)
-            try firewall.apply(adding: .init(), removing: firewall.elements(for: endpoint, on: network)) {
-                try desiredFirewall(droppingEndpoints: [endpoint.id])
-            }
-            try Drivers.named(network.driver).leave(endpoint, network: network, sandbox: context, host: host)
-            try store.delete(Keys.endpoint(endpoint.id, network: network.id))
+            try detach(endpoint, network: network, sandbox: sandbox)
 
+            let networks = Dictionary(uniqueKeysWithValues: try localNetworks().map { ($0.id, $0) })
+            var remaining = try endpoints(of: sandbox).compactMap { endpoint in networks[endpoint.networkID].map { (endpoint, $0) } }
+            // The gateway bridge stays only while a network that needs it does.
+            if let gateway = remaining.first(where: { $0.1.name == Self.gatewayBridgeName && $0.1.scope == NetworkScope.local.rawValue }),
+               !remaining.contains(where: { !$0.1.internal && (try? drivers.named($0.1.driver).providesExternalConnectivity) == false }) {
+                try detach(gateway.0, network: gateway.1, sandbox: sandbox)
+                remaining.removeAll { $0.0.id == gateway.0.id }
+            }
             // If that attachment carried the default route, let another network carry it.
-            let networks = Dictionary(uniqueKeysWithValues: try networks().map { ($0.id, $0) })
-            let remaining = try endpoints(of: sandbox).compactMap { endpoint in networks[endpoint.networkID].map { (endpoint, $0) } }
             if !network.internal, remaining.contains(where: { !$0.1.internal && $0.0.sandboxInterface != nil }) {
-                try? SandboxInterface.restoreDefaultRoutes(sandbox: context, remaining: remaining)
+                try? SandboxInterface.restoreDefaultRoutes(sandbox: SandboxContext(record: sandbox), remaining: remaining)
             }
         }
     }

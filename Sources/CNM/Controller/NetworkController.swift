@@ -6,13 +6,16 @@ import Netlink
 public final class NetworkController {
     public let store: any Store
     public let host: HostContext
+    public let drivers: DriverSet
     let defaultPools: [DefaultAddressPool]
 
-    /// Opens (and on first use, initialises) the state root.
+    /// Opens (and on first use, initialises) the state root. `drivers` are the kinds of
+    /// network this controller can make: CNM's own (`DriverSet.builtin`) and any others.
     public init(store: any Store, hostNamespace: String?, defaultPools: [DefaultAddressPool],
-                faults: FaultInjector = FaultInjector()) throws {
+                drivers: DriverSet = .builtin, faults: FaultInjector = FaultInjector()) throws {
         self.store = store
         self.defaultPools = defaultPools
+        self.drivers = drivers
         let rootID = try Self.rootID(of: store)
         host = HostContext(rootID: rootID, namespaceName: hostNamespace, faults: faults)
     }
@@ -37,13 +40,36 @@ public final class NetworkController {
 
     // MARK: Networks
 
+    /// Every network: this root's, and those of global scope from the cluster store.
     public func networks() throws -> [NetworkRecord] {
-        try store.all(NetworkRecord.self, under: Keys.networks).sorted { $0.name < $1.name }
+        let local = try localNetworks()
+        let known = Set(local.map(\.id))
+        let global = try globalDrivers.flatMap { try $0.networks() }.filter { !known.contains($0.id) }
+        return (local + global).sorted { $0.name < $1.name }
     }
 
-    /// By name, full id or unique id prefix, as Docker resolves them.
+    /// This root's networks, and the cluster's networks this host has endpoints on (as
+    /// recorded when they joined): what local changes need, without asking the cluster.
+    func localNetworks() throws -> [NetworkRecord] {
+        let own = try store.all(NetworkRecord.self, under: Keys.networks)
+        let joined = try store.all(NetworkRecord.self, under: Keys.clusterNetworks)
+        return (own + joined).sorted { $0.name < $1.name }
+    }
+
+    var globalDrivers: [any GlobalNetworkDriver] { drivers.all.compactMap { $0 as? any GlobalNetworkDriver } }
+
+    /// By name, full id or unique id prefix, as Docker resolves them. The cluster store is
+    /// asked only for a network this host does not know.
     public func network(_ reference: String) throws -> NetworkRecord {
-        try resolve(reference, among: try networks(), kind: "network", name: \.name, id: \.id)
+        if globalDrivers.isEmpty || (try? resolve(reference, among: try localNetworks(), kind: "network", name: \.name, id: \.id)) == nil {
+            return try resolve(reference, among: try networks(), kind: "network", name: \.name, id: \.id)
+        }
+        return try resolve(reference, among: try localNetworks(), kind: "network", name: \.name, id: \.id)
+    }
+
+    /// The network's record as this root keeps it: its own, or a cluster network's copy.
+    func recordKey(of network: NetworkRecord) -> String {
+        network.scope == NetworkScope.global.rawValue ? Keys.clusterNetwork(network.id) : Keys.network(network.id)
     }
 
     public func endpoints(of network: NetworkRecord) throws -> [EndpointRecord] {
@@ -51,25 +77,37 @@ public final class NetworkController {
     }
 
     public func createNetwork(_ request: NetworkCreateRequest) throws -> NetworkRecord {
+        try store.locked { try makeNetwork(request) }
+    }
+
+    /// `createNetwork`, holding the lock.
+    func makeNetwork(_ request: NetworkCreateRequest) throws -> NetworkRecord {
         try validateName(request.name, of: "network")
-        let driver = try Drivers.named(request.driver)
-        return try store.locked {
-            let existing = try networks()
+        let driver = try drivers.named(request.driver)
+        do {
+            // A local network never waits on the cluster store: when it is unreachable, only
+            // this root's networks are checked for clashes.
+            let existing = try driver.scope == .global ? networks() : ((try? networks()) ?? localNetworks())
             if let clash = existing.first(where: { $0.name == request.name }) {
                 throw CNMError("network \"\(request.name)\" already exists (id \(clash.shortID))")
             }
-            if ["host", "null"].contains(driver.name), existing.contains(where: { $0.driver == driver.name }) {
+            if driver.isSingleton, existing.contains(where: { $0.driver == driver.name }) {
                 throw CNMError("only one instance of the \(driver.name) network is allowed")
             }
             var network = NetworkRecord(
-                id: Identifier.make(), name: request.name, driver: driver.name, created: Timestamp.now(), scope: "local",
+                id: Identifier.make(), name: request.name, driver: driver.name, created: Timestamp.now(), scope: driver.scope.rawValue,
                 enableIPv6: request.enableIPv6, internal: request.internal, attachable: request.attachable,
                 ipamDriver: "default", ipamOptions: [:], pools: [], options: request.options, labels: request.labels,
                 interfaceName: nil, predefined: false)
-            if !["host", "null"].contains(driver.name) {
+            if driver.takesAddresses {
                 network.pools = try addressPools(for: request, existing: existing)
             }
             try driver.prepare(&network, host: host)
+            if let global = driver as? any GlobalNetworkDriver {
+                // Recorded in the cluster store only; hosts make its devices as endpoints join.
+                try global.register(network, host: host)
+                return network
+            }
             try driver.createNetwork(network, host: host)
             let rules = firewall.elements(for: network)
             do {
@@ -101,6 +139,11 @@ public final class NetworkController {
                 let users = endpoints.map { "sandbox \"\($0.sandboxName)\" (endpoint \($0.shortID))" }
                 throw CNMError("network \"\(network.name)\" is in use by \(users.count) endpoint\(users.count == 1 ? "" : "s"): \(users.joined(separator: ", "))")
             }
+            if let global = try drivers.named(network.driver) as? any GlobalNetworkDriver {
+                try global.unregister(network, host: host)
+                try store.delete(Keys.clusterNetwork(network.id))
+                return network
+            }
             try deleteNetwork(network)
             return network
         }
@@ -109,10 +152,11 @@ public final class NetworkController {
     /// Firewall elements first (nothing has changed if that fails), then the devices, then
     /// the record; the tables go with the last bridge network.
     private func deleteNetwork(_ network: NetworkRecord) throws {
+        let firewall = self.firewall
         let rules = firewall.elements(for: network)
-        let remaining = try networks().filter { $0.id != network.id && Firewall.manages($0) }
+        let remaining = try localNetworks().filter { $0.id != network.id && firewall.manages($0) }
         do {
-            if Firewall.manages(network) && remaining.isEmpty {
+            if firewall.manages(network) && remaining.isEmpty {
                 try firewall.remove()
             } else {
                 try firewall.apply(adding: .init(), removing: rules) { try desiredFirewall(droppingNetwork: network.id) }
@@ -120,7 +164,7 @@ public final class NetworkController {
         } catch {
             throw CNMError.kernel("network \"\(network.name)\"", error)
         }
-        try Drivers.named(network.driver).deleteNetwork(network, host: host)
+        try drivers.named(network.driver).deleteNetwork(network, host: host)
         try store.delete(Keys.network(network.id))
         // The network's endpoint folder, with whatever killed writers left in it.
         _ = try? store.sweep(under: Keys.endpoints(of: network.id))
@@ -130,7 +174,7 @@ public final class NetworkController {
     public func prune() throws -> [NetworkRecord] {
         try store.locked {
             var removed: [NetworkRecord] = []
-            for network in try networks() where !network.predefined {
+            for network in try store.all(NetworkRecord.self, under: Keys.networks).sorted(by: { $0.name < $1.name }) where !network.predefined {
                 guard try endpoints(of: network).isEmpty else { continue }
                 try deleteNetwork(network)
                 removed.append(network)

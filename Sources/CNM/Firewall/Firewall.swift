@@ -42,6 +42,9 @@ struct Firewall {
     let host: HostContext
     let inet: Table
     let bridge: Table
+    /// What each network's driver says the firewall needs to know of it: the only thing
+    /// the firewall reads of a network besides its id.
+    let attachment: (NetworkRecord) -> FirewallAttachment?
 
     /// The packet mark bit that asks postrouting to masquerade.
     static let masqueradeMark: UInt32 = 0x0100_0000
@@ -55,8 +58,9 @@ struct Firewall {
         static func ports(ipv4: Bool, anyAddress: Bool) -> String { "ports\(ipv4 ? 4 : 6)\(anyAddress ? "_any" : "")" }
     }
 
-    init(host: HostContext) {
+    init(host: HostContext, attachment: @escaping (NetworkRecord) -> FirewallAttachment?) {
         self.host = host
+        self.attachment = attachment
         let name = "netctl-" + host.rootID.prefix(16)
         inet = Table(.inet, name)
         bridge = Table(.bridge, name)
@@ -82,17 +86,17 @@ struct Firewall {
     }
 
     /// Whether the firewall has anything to do with this network.
-    static func manages(_ network: NetworkRecord) -> Bool { network.driver == "bridge" && network.interfaceName != nil }
+    func manages(_ network: NetworkRecord) -> Bool { attachment(network) != nil }
 
     func elements(for network: NetworkRecord) -> Elements {
         var elements = Elements()
-        guard Self.manages(network), let bridge = network.interfaceName else { return elements }
-        let name = Concatenation.ifname(bridge)
+        guard let attachment = attachment(network) else { return elements }
+        let name = Concatenation.ifname(attachment.bridge)
         elements.insert(SetElement(key: name), into: SetName.bridges, of: inet)
         elements.insert(SetElement(key: name + name), into: SetName.bridgePairs, of: inet)
-        if network.internal {
+        if attachment.isInternal {
             elements.insert(SetElement(key: name), into: SetName.`internal`, of: inet)
-        } else if network.options[BridgeDriver.Option.enableMasquerade] != "false" {
+        } else if attachment.masquerade {
             elements.insert(SetElement(key: name), into: SetName.masquerade, of: inet)
         }
         return elements
@@ -100,8 +104,8 @@ struct Firewall {
 
     func elements(for endpoint: EndpointRecord, on network: NetworkRecord) -> Elements {
         var elements = Elements()
-        guard Self.manages(network) else { return elements }
-        if network.options[BridgeDriver.Option.enableICC] == "false", let port = endpoint.hostInterface {
+        guard let attachment = attachment(network) else { return elements }
+        if !attachment.interContainer, let port = endpoint.hostInterface {
             elements.insert(SetElement(key: Concatenation.ifname(port)), into: SetName.iccOff, of: bridge)
         }
         for binding in endpoint.bindings {

@@ -88,6 +88,10 @@ enum Keys {
     static let intents = "intents"
     static func intent(_ id: String) -> String { "intents/\(id)" }
     static func network(_ id: String) -> String { "networks/\(id)" }
+    /// Copies of cluster networks this host has endpoints on, kept so that local changes
+    /// (a container's removal) never wait on the cluster store.
+    static let clusterNetworks = "cluster-networks"
+    static func clusterNetwork(_ id: String) -> String { "cluster-networks/\(id)" }
     static func sandbox(_ id: String) -> String { "sandboxes/\(id)" }
     static func endpoints(of network: String) -> String { "endpoints/\(network)" }
     static func endpoint(_ id: String, network: String) -> String { "endpoints/\(network)/\(id)" }

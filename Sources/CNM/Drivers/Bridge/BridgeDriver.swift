@@ -122,8 +122,22 @@ public struct BridgeDriver: NetworkDriver {
         return try host.session().link(.name(bridge)) != nil
     }
 
-    public func restoreNetwork(_ network: NetworkRecord, host: HostContext) throws {
+    public func restoreNetwork(_ network: NetworkRecord, host: HostContext) throws -> String {
         try createNetwork(network, host: host)
+        return "recreated bridge \(network.interfaceName ?? "") of network \"\(network.name)\""
+    }
+
+    public func hostInterface(forEndpoint id: String, network: NetworkRecord) -> String? { "nc-veth" + id.prefix(8) }
+
+    public func firewallAttachment(for network: NetworkRecord) -> FirewallAttachment? {
+        guard let bridge = network.interfaceName else { return nil }
+        let options = network.options
+        return FirewallAttachment(
+            bridge: bridge, isInternal: network.internal,
+            masquerade: options[Option.enableMasquerade] != "false",
+            interContainer: options[Option.enableICC] != "false",
+            hostBindingIPv4: options[Option.hostBindingIPv4].flatMap(IPAddress.init) ?? IPAddress("0.0.0.0")!,
+            publishes: !network.internal)
     }
 
     private func mtu(of network: NetworkRecord) throws -> UInt32? {

@@ -2,6 +2,8 @@
 /// sandbox has a namespace of its own, so it cannot join this network.
 public struct HostDriver: NetworkDriver {
     public let name = "host"
+    public var takesAddresses: Bool { false }
+    public var isSingleton: Bool { true }
     public init() {}
 
     public func prepare(_ network: inout NetworkRecord, host: HostContext) throws {
@@ -18,6 +20,8 @@ public struct HostDriver: NetworkDriver {
 /// `null` (the network `none`): the sandbox keeps only its loopback.
 public struct NullDriver: NetworkDriver {
     public let name = "null"
+    public var takesAddresses: Bool { false }
+    public var isSingleton: Bool { true }
     public init() {}
 
     public func prepare(_ network: inout NetworkRecord, host: HostContext) throws {

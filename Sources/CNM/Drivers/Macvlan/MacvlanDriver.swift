@@ -27,6 +27,10 @@ public struct MacvlanDriver: NetworkDriver {
     }
 
     public func createNetwork(_ network: NetworkRecord, host: HostContext) throws {}
+
+    public func restoreNetwork(_ network: NetworkRecord, host: HostContext) throws -> String {
+        "network \"\(network.name)\": parent interface \(network.interfaceName ?? "") is missing"
+    }
     public func deleteNetwork(_ network: NetworkRecord, host: HostContext) throws {}
 
     public func join(_ endpoint: EndpointRecord, network: NetworkRecord, sandbox: SandboxContext, host: HostContext) throws {
