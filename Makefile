@@ -2,9 +2,9 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 RELEASE_FLAGS := -c release --static-swift-stdlib
-APT_PACKAGES := libmnl-dev libnftnl-dev libseccomp-dev libapparmor-dev libarchive-dev libssl3 \
+APT_PACKAGES := libmnl-dev libnftnl-dev libseccomp-dev libapparmor-dev libarchive-dev libssl3 libcurl4-openssl-dev \
                 nftables iproute2 iputils-ping hyperfine containernetworking-plugins pkg-config time gcc \
-                busybox-static umoci skopeo crun runc zstd apparmor
+                busybox-static umoci skopeo crun runc zstd apparmor etcd-server etcd-client
 
 .PHONY: deps build release test run bench clean
 
