@@ -1,3 +1,4 @@
+import FoundationEssentials
 import Glibc
 import Netlink
 
@@ -26,19 +27,28 @@ extension Lab {
         }
         lines += table(rows)
         lines.append("etcd: \(clusterStore)\(state.clientTLS == nil ? "" : " (TLS)"): \(etcdHealth())")
-        for host in plan.hosts where access(hostRoot(host.name), F_OK) == 0 {
-            if let networks = try? run(host: host.name, ["netctl", "network", "ls"]), networks.status == 0 {
-                lines.append("\(host.name): networks")
-                lines += networks.output.split(separator: "\n").map { "  " + $0 }
+        if !topology.networks.isEmpty, let first = plan.hosts.first {
+            var rows = [["NETWORK", "SUBNETS", "STATE (on \(first.name))"]]
+            for network in topology.networks {
+                let found = (try? run(host: first.name, ["netctl", "network", "inspect", network.name]))?.status == 0
+                rows.append([network.name, network.subnets.map(\.description).joined(separator: ","), found ? "present" : "missing"])
             }
-            if let sandboxes = try? run(host: host.name, ["netctl", "sandbox", "ls"]), sandboxes.status == 0 {
-                lines.append("\(host.name): sandboxes")
-                lines += sandboxes.output.split(separator: "\n").map { "  " + $0 }
+            lines += table(rows)
+        }
+        if !topology.containers.isEmpty {
+            var rows = [["CONTAINER", "HOST", "NETWORKS", "STATE"]]
+            for container in topology.containers {
+                let condition: String
+                if container.image == nil {
+                    condition = NetworkNamespace.exists(named: LabPlan.sandboxName(lab: topology.name, container: container.name)) ? "sandbox up" : "sandbox missing"
+                } else {
+                    struct Inspect: Decodable { struct State: Decodable { var Status: String }; var State: State }
+                    let output = (try? run(host: container.host, ["netctl", "inspect", container.name]))?.output ?? ""
+                    condition = (try? JSONDecoder().decode([Inspect].self, from: Data(output.utf8)).first?.State.Status) ?? "missing"
+                }
+                rows.append([container.name, container.host, container.networks.joined(separator: ","), condition])
             }
-            if let containers = try? run(host: host.name, ["netctl", "ps", "-a"]), containers.status == 0 {
-                lines.append("\(host.name): containers")
-                lines += containers.output.split(separator: "\n").map { "  " + $0 }
-            }
+            lines += table(rows)
         }
         return lines.joined(separator: "\n")
     }
