@@ -186,7 +186,7 @@ struct LabTests {
             hosts:
               - { name: h1, segment: seg1 }
               - { name: h2, segment: seg2 }
-            """, message: "lab.yaml:7: host \"h2\": segment \"seg2\" has no route to"),
+            """, message: "lab.yaml:7: host \"h2\": segment \"seg2\" has no route to h1's segment \"seg1\" (expected a router joining them)"),
         Malformed(yaml: """
             name: NAME
             segments:

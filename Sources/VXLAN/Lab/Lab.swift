@@ -33,7 +33,7 @@ public struct Lab: Sendable {
     public static let hostPools = "base=\(LabTopology.hostPool),size=24"
 
     init(directory: String, topology: LabTopology, state: LabState) {
-        self.directory = directory
+        self.directory = Self.absolute(directory)
         self.topology = topology
         plan = LabPlan(topology)
         self.state = state
@@ -54,6 +54,15 @@ public struct Lab: Sendable {
     }
 
     // MARK: Paths
+
+    /// Paths handed to processes on the hosts (state roots, certificates) must not depend
+    /// on the directory they run in.
+    static func absolute(_ path: String) -> String {
+        guard !path.hasPrefix("/"), let cwd = getcwd(nil, 0) else { return path }
+        defer { free(cwd) }
+        let base = String(cString: cwd)
+        return (base == "/" ? "" : base) + "/" + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
+    }
 
     public func hostDirectory(_ host: String) -> String { "\(directory)/hosts/\(host)" }
     public func hostRoot(_ host: String) -> String { hostDirectory(host) + "/root" }

@@ -10,7 +10,7 @@ extension Lab {
     /// nothing to do. Returns what it could not remove (empty when all went).
     @discardableResult
     public static func down(name: String, directory: String? = nil) -> [String] {
-        let directory = directory ?? defaultDirectory(name: name)
+        let directory = absolute(directory ?? defaultDirectory(name: name))
         var problems: [String] = []
         let lab = try? Lab.open(directory: directory)
         if let lab, lab.topology.name == name {

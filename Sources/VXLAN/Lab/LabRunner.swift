@@ -1,5 +1,6 @@
 import Dispatch
 import Glibc
+import Netlink
 import Synchronization
 
 /// The lab's processes: commands run to their end (netctl on a host, tcpdump, ping) and
@@ -57,6 +58,17 @@ enum LabRunner {
         guard fd >= 0 else { throw LabError("\(log): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         return try spawn(argv, environment: environment, stdin: nil, stdout: fd, stderr: fd, newSession: true)
+    }
+
+    /// Marks every descriptor above stderr close-on-exec. Services the lab leaves running
+    /// (etcd, agents) must not hold what netctl's caller gave it: Foundation's Process, for
+    /// one, waits for a socket it hands each child to close, and would wait for etcd.
+    static func keepDescriptorsFromChildren() {
+        for name in Directory.names(in: "/proc/self/fd") {
+            guard let fd = Int32(name), fd > 2 else { continue }
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        }
     }
 
     /// The exit status of a child: its code, or 128 + the signal that ended it.

@@ -9,6 +9,7 @@ extension Lab {
     /// overlay networks and the containers, in that order. All or nothing: a failure
     /// halfway takes down whatever was made, and the error is one line.
     public static func up(file: String, directory: String? = nil, progress: (String) -> Void = { _ in }) throws -> Lab {
+        LabRunner.keepDescriptorsFromChildren()
         let text = try LabFiles.read(file, limit: LabTopology.maximumFileSize)
         let topology = try LabTopology.parse(text, file: file)
         let directory = directory ?? defaultDirectory(name: topology.name)
@@ -17,7 +18,7 @@ extension Lab {
             throw LabError("lab \"\(topology.name)\" is already up, or was left half made (expected netctl lab down \(topology.name) first)")
         }
         var lab = Lab(directory: directory, topology: topology, state: LabState())
-        lab.state.fileDirectory = file.contains("/") ? String(file[..<file.lastIndex(of: "/")!]) : "."
+        lab.state.fileDirectory = absolute(file.contains("/") ? String(file[..<file.lastIndex(of: "/")!]) : ".")
         do {
             try LabFiles.makeDirectories(directory, mode: 0o700)
             try LabFiles.write(directory + "/topology.yaml", Array(text.utf8))
