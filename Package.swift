@@ -16,6 +16,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // System libraries and C.
@@ -39,6 +40,7 @@ let package = Package(
         .target(name: "VXLAN", dependencies: [
             "CNM", "Netlink", "NFTables", "CCurl",
             .product(name: "Yams", package: "Yams"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
 
         // Confinement: capabilities, seccomp, AppArmor.

@@ -7,7 +7,7 @@ public struct CNMError: Error, CustomStringConvertible, Sendable {
     public init(_ description: String) { self.description = description }
 
     /// A kernel failure in the middle of an operation on `subject` (`network "web"`).
-    static func kernel(_ subject: String, _ error: any Error) -> CNMError {
+    public static func kernel(_ subject: String, _ error: any Error) -> CNMError {
         CNMError("\(subject): \(error)")
     }
 }

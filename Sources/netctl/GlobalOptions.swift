@@ -1,6 +1,8 @@
 import ArgumentParser
 import CNM
+import Netlink
 import Runtime
+import VXLAN
 import Glibc
 
 /// Options every command takes: where state lives and which namespace is the host. They
@@ -16,7 +18,22 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Pool for networks created without --subnet, repeatable (env NETCTL_DEFAULT_ADDRESS_POOLS).", valueName: "base=CIDR,size=N"))
     var defaultAddressPool: [String] = []
 
-    var values: Globals { Globals(root: root, hostNetns: hostNetns, defaultAddressPools: defaultAddressPool) }
+    @Option(name: .long, help: ArgumentHelp("The cluster store for overlay networks (env NETCTL_CLUSTER_STORE).", valueName: "etcd://HOST:PORT[,…]"))
+    var clusterStore: String?
+
+    @Option(name: .long, help: ArgumentHelp("kv.cacertfile, kv.certfile or kv.keyfile for the cluster store's TLS, repeatable (env NETCTL_CLUSTER_CA, _CERT, _KEY).", valueName: "KEY=FILE"))
+    var clusterStoreOpt: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("This host's name in the cluster (env NETCTL_NODE_NAME; default: the hostname).", valueName: "NAME"))
+    var nodeName: String?
+
+    @Option(name: .long, help: ArgumentHelp("This host's underlay address, the source of its VXLAN traffic (env NETCTL_ADVERTISE_ADDR).", valueName: "IP"))
+    var advertiseAddr: String?
+
+    var values: Globals {
+        Globals(root: root, hostNetns: hostNetns, defaultAddressPools: defaultAddressPool, clusterStore: clusterStore,
+                clusterStoreOptions: clusterStoreOpt, nodeName: nodeName, advertiseAddress: advertiseAddr)
+    }
 
     var rootPath: String { values.rootPath }
     func controller() throws -> NetworkController { try values.controller() }
@@ -30,6 +47,10 @@ struct Globals {
     var root: String?
     var hostNetns: String?
     var defaultAddressPools: [String] = []
+    var clusterStore: String?
+    var clusterStoreOptions: [String] = []
+    var nodeName: String?
+    var advertiseAddress: String?
 
     /// What each global option's spelling sets, for the hand-written parser.
     static func setter(for name: String) -> ((inout Globals, String) -> Void)? {
@@ -37,9 +58,18 @@ struct Globals {
         case "--root": { $0.root = $1 }
         case "--host-netns": { $0.hostNetns = $1 }
         case "--default-address-pool": { $0.defaultAddressPools.append($1) }
+        case "--cluster-store": { $0.clusterStore = $1 }
+        case "--cluster-store-opt": { $0.clusterStoreOptions.append($1) }
+        case "--node-name": { $0.nodeName = $1 }
+        case "--advertise-addr": { $0.advertiseAddress = $1 }
         default: nil
         }
     }
+
+    /// Docker's `--cluster-store-opt` keys and the variables that stand for them.
+    static let clusterOptionVariables = [
+        ("kv.cacertfile", "NETCTL_CLUSTER_CA"), ("kv.certfile", "NETCTL_CLUSTER_CERT"), ("kv.keyfile", "NETCTL_CLUSTER_KEY"),
+    ]
 
     /// Global options given before the subcommand become the environment variables they
     /// stand for, which every command reads when its own flags do not say otherwise; the
@@ -63,6 +93,16 @@ struct Globals {
             switch name {
             case "--root": setenv("NETCTL_ROOT", value!, 1)
             case "--host-netns": setenv("NETCTL_HOST_NETNS", value!, 1)
+            case "--cluster-store": setenv("NETCTL_CLUSTER_STORE", value!, 1)
+            case "--node-name": setenv("NETCTL_NODE_NAME", value!, 1)
+            case "--advertise-addr": setenv("NETCTL_ADVERTISE_ADDR", value!, 1)
+            case "--cluster-store-opt":
+                let pair = value!.split(separator: "=", maxSplits: 1).map(String.init)
+                if pair.count == 2, let variable = clusterOptionVariables.first(where: { $0.0 == pair[0] })?.1 {
+                    setenv(variable, pair[1], 1)
+                } else {
+                    setenv("NETCTL_CLUSTER_STORE_OPT_INVALID", value!, 1)
+                }
             default: pools.append(value!)
             }
             index += 1
@@ -79,7 +119,39 @@ struct Globals {
             store: store,
             hostNamespace: hostNetns ?? environment("NETCTL_HOST_NETNS"),
             defaultPools: try pools(store: store),
+            drivers: DriverSet.builtin.adding([OverlayDriver(configuration: try cluster(store: store))]),
             faults: FaultInjector(point: environment("NETCTL_FAULT")))
+    }
+
+    /// The overlay driver's view of the cluster: flags, then the environment, then the
+    /// root's config.json (Docker's daemon.json keys `cluster-store`, `cluster-store-opts`,
+    /// `cluster-advertise`); nil when no cluster store is named. Only read here: nothing
+    /// connects until an overlay network is used.
+    func cluster(store: LocalStore) throws -> ClusterConfiguration? {
+        if let invalid = environment("NETCTL_CLUSTER_STORE_OPT_INVALID") {
+            throw CLIError("invalid --cluster-store-opt \"\(invalid)\": expected kv.cacertfile=FILE, kv.certfile=FILE or kv.keyfile=FILE")
+        }
+        var options: [String: String] = [:]
+        for text in clusterStoreOptions {
+            let pair = text.split(separator: "=", maxSplits: 1).map(String.init)
+            guard pair.count == 2, Self.clusterOptionVariables.contains(where: { $0.0 == pair[0] }) else {
+                throw CLIError("invalid --cluster-store-opt \"\(text)\": expected kv.cacertfile=FILE, kv.certfile=FILE or kv.keyfile=FILE")
+            }
+            options[pair[0]] = pair[1]
+        }
+        for (key, variable) in Self.clusterOptionVariables where options[key] == nil {
+            if let value = environment(variable) { options[key] = value }
+        }
+        var storeURL = clusterStore ?? environment("NETCTL_CLUSTER_STORE")
+        var advertise = advertiseAddress ?? environment("NETCTL_ADVERTISE_ADDR")
+        if storeURL == nil, let config = try store.get(RootConfig.self, "config"), let url = config.clusterStore {
+            storeURL = url
+            if options.isEmpty { options = config.clusterStoreOptions ?? [:] }
+            if advertise == nil { advertise = config.clusterAdvertise }
+        }
+        guard let storeURL else { return nil }
+        return try ClusterConfiguration.parse(store: storeURL, options: options,
+                                              nodeName: nodeName ?? environment("NETCTL_NODE_NAME"), advertiseAddress: advertise)
     }
 
     func runtime() throws -> ContainerRuntime {
@@ -109,7 +181,15 @@ struct Globals {
 struct RootConfig: Decodable {
     struct Pool: Decodable { var base: String; var size: Int }
     var defaultAddressPools: [Pool]?
-    enum CodingKeys: String, CodingKey { case defaultAddressPools = "default-address-pools" }
+    var clusterStore: String?
+    var clusterStoreOptions: [String: String]?
+    /// Docker's `cluster-advertise` is `IP:PORT` or `IP`; the address is what a VTEP needs.
+    var clusterAdvertise: String? { advertise.map { String($0.split(separator: ":").first ?? "") } }
+    private var advertise: String?
+    enum CodingKeys: String, CodingKey {
+        case defaultAddressPools = "default-address-pools", clusterStore = "cluster-store"
+        case clusterStoreOptions = "cluster-store-opts", advertise = "cluster-advertise"
+    }
 }
 
 func environment(_ name: String) -> String? {

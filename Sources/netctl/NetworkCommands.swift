@@ -1,5 +1,6 @@
 import ArgumentParser
 import CNM
+import VXLAN
 
 struct NetworkCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,8 +12,8 @@ struct NetworkCommand: ParsableCommand {
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a network.")
         @OptionGroup var global: GlobalOptions
-        @Option(name: [.short, .long], help: "Driver: bridge, macvlan, host or null.") var driver = "bridge"
-        @Option(help: "Subnet in CIDR form, one per family.") var subnet: [String] = []
+        @Option(name: [.short, .long], help: "Driver: bridge, macvlan, overlay, host or null.") var driver = "bridge"
+        @Option(help: "Subnet in CIDR form, repeatable: one per family (overlay: several, routed between).") var subnet: [String] = []
         @Option(help: "Gateway of a subnet.") var gateway: [String] = []
         @Option(help: "Allocate container addresses from this sub-range.") var ipRange: [String] = []
         @Option(help: ArgumentHelp("Address the IPAM must not hand out.", valueName: "NAME=IP")) var auxAddress: [String] = []
@@ -33,7 +34,7 @@ struct NetworkCommand: ParsableCommand {
             request.enableIPv6 = ipv6
             request.internal = `internal`
             request.attachable = attachable
-            request.options = try Output.pairs(opt, flag: "option")
+            request.options = try Output.pairs(opt, flag: "option", valueRequired: false)
             request.labels = try Output.pairs(label, flag: "label", valueRequired: false)
             print(try global.controller().createNetwork(request).id)
         }
@@ -92,7 +93,15 @@ struct NetworkCommand: ParsableCommand {
             let controller = try global.controller()
             let shown = try networks.map { reference in
                 let network = try controller.network(reference)
-                return NetworkInspect(network, endpoints: try controller.endpoints(of: network))
+                var shown = NetworkInspect(network, endpoints: try controller.endpoints(of: network))
+                if let overlay = try? controller.drivers.named(network.driver) as? OverlayDriver {
+                    // The hosts with endpoints on it, each once.
+                    var seen: Set<String> = []
+                    shown.peers = try overlay.catalog().peers(of: network.id).sorted { $0.node < $1.node }.compactMap { peer in
+                        seen.insert(peer.node).inserted ? NetworkInspect.Peer(name: peer.node, ip: peer.vtep.description) : nil
+                    }
+                }
+                return shown
             }
             try Output.json(shown)
         }

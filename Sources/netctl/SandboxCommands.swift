@@ -26,7 +26,7 @@ struct SandboxCommand: ParsableCommand {
             let sandboxes = try controller.sandboxes()
             if quiet { sandboxes.forEach { print($0.name) }; return }
             let endpoints = try controller.allEndpoints()
-            let networks = Dictionary(uniqueKeysWithValues: try controller.networks().map { ($0.id, $0.name) })
+            let networks = Dictionary(uniqueKeysWithValues: try controller.localNetworks().map { ($0.id, $0.name) })
             Output.table(["SANDBOX ID", "NAME", "NETWORKS"], sandboxes.map { sandbox in
                 let attached = endpoints.filter { $0.sandboxID == sandbox.id }.compactMap { networks[$0.networkID] }.sorted()
                 return [sandbox.shortID, sandbox.name, attached.joined(separator: ",")]
@@ -41,7 +41,7 @@ struct SandboxCommand: ParsableCommand {
 
         func run() throws {
             let controller = try global.controller()
-            let networks = try controller.networks()
+            let networks = try controller.localNetworks()
             try Output.json(try sandboxes.map { reference in
                 let sandbox = try controller.sandbox(reference)
                 return SandboxInspect(sandbox, endpoints: try controller.endpoints(of: sandbox), networks: networks)

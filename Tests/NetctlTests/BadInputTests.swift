@@ -27,7 +27,7 @@ struct BadInputTests {
         Case(arguments: ["network", "create", "taken"], message: "network \"taken\" already exists"),
         Case(arguments: ["network", "create", "-d", "wireguard", "n1"], message: "unknown driver \"wireguard\""),
         Case(arguments: ["network", "create", "-o", "com.example.colour=blue", "n1"], message: "unknown option \"com.example.colour\""),
-        Case(arguments: ["network", "create", "-o", "nokeyvalue", "n1"], message: "invalid option \"nokeyvalue\": expected KEY=VALUE"),
+        Case(arguments: ["network", "create", "-o", "nokeyvalue", "n1"], message: "unknown option \"nokeyvalue\" for driver bridge"),
         Case(arguments: ["network", "create", "-o", "com.docker.network.driver.mtu=12", "n1"], message: "invalid value \"12\""),
         Case(arguments: ["network", "create", "-o", "com.docker.network.bridge.name=abcdefghijklmnop", "n1"], message: "bridge name \"abcdefghijklmnop\" is 16 bytes"),
         Case(arguments: ["network", "create", "-d", "macvlan", "--subnet", "198.18.64.0/24", "-o", "parent=nosuch0", "n1"], message: "macvlan parent \"nosuch0\" not found"),

@@ -1,3 +1,4 @@
+import Glibc
 import Netlink
 import TestSupport
 import Testing
@@ -56,5 +57,26 @@ struct GoldenTests {
         // ip link del nc-veth01234567
         let hex = try bytes { try $0.linkDelete(.name("nc-veth01234567")) }
         #expect(hex == "3400000011000500010000000000000000000000000000000000000000000000140003006e632d76657468303132333435363700")
+    }
+
+    @Test func permanentNeighbourReplace() throws {
+        // ip neigh replace 198.18.100.3 lladdr 02:42:c6:12:64:03 dev 5 nud permanent
+        let hex = try bytes {
+            try $0.neighbourAdd(Neighbour(address: IPAddress("198.18.100.3")!, mac: MACAddress("02:42:c6:12:64:03"), interfaceIndex: 5))
+        }
+        #expect(hex == "300000001c000505010000000000000002000000050000008000000008000100c61264030a0002000242c61264030000")
+    }
+
+    @Test func staleOverlayPeerDeletedInOneBatch() throws {
+        // bridge fdb del 02:42:c6:12:64:63 dev 5 dst 198.18.0.2 self; ip neigh del 198.18.100.99 dev 5
+        let hex = try bytes { session in
+            let request = session.batch()
+            session.addFDBDelete(FDBEntry(mac: MACAddress("02:42:c6:12:64:63")!, interfaceIndex: 5, destination: IPAddress("198.18.0.2")),
+                                 tolerating: [ENOENT], to: request)
+            session.addNeighbourDelete(Neighbour(address: IPAddress("198.18.100.99")!, mac: nil, interfaceIndex: 5),
+                                       tolerating: [ENOENT], to: request)
+            try session.execute(request)
+        }
+        #expect(hex == "300000001d00050001000000000000000700000005000000c00002000a0002000242c6126463000008000100c6120002240000001d000500020000000000000002000000050000008000000008000100c6126463")
     }
 }

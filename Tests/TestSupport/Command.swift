@@ -42,13 +42,18 @@ private final class LockedData: @unchecked Sendable {
 /// Starts every command before waiting for any, so they truly run at once; stdout and
 /// stderr go to files so no process blocks on a full pipe.
 public func runConcurrently(_ commands: [[String]], environment: [String: String] = [:]) throws -> [CommandResult] {
+    try runConcurrently(commands, environments: commands.map { _ in environment })
+}
+
+/// The same, each command with environment variables of its own.
+public func runConcurrently(_ commands: [[String]], environments: [[String: String]]) throws -> [CommandResult] {
     let directory = NSTemporaryDirectory() + uniqueName("netctl-concurrent-")
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: directory) }
-    var merged = ProcessInfo.processInfo.environment
-    for (key, value) in environment { merged[key] = value }
     var running: [Process] = []
     for (index, arguments) in commands.enumerated() {
+        var merged = ProcessInfo.processInfo.environment
+        for (key, value) in environments[index] { merged[key] = value }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments

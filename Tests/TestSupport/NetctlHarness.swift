@@ -16,7 +16,7 @@ public final class NetctlHarness {
         return package.appendingPathComponent(".build/debug/netctl").path
     }
 
-    init(host: TestNamespace) {
+    public init(host: TestNamespace) {
         self.host = host
         root = NSTemporaryDirectory() + uniqueName("netctl-root-")
     }
@@ -111,7 +111,7 @@ public final class NetctlHarness {
         return (links + addresses + NetworkNamespace.names().filter { sandboxNames.contains($0) }).sorted()
     }
 
-    func cleanUp() {
+    public func cleanUp() {
         // Containers first: rm -f stops them and releases their sandboxes and cgroups.
         if let ids = try? netctl("ps", "-aq").stdout.split(separator: "\n"), !ids.isEmpty {
             _ = try? netctl(["rm", "-f"] + ids.map(String.init))
@@ -121,6 +121,13 @@ public final class NetctlHarness {
         }
         for name in sandboxNames where NetworkNamespace.exists(named: name) {
             try? NetworkNamespace.remove(named: name)
+        }
+        // This root's part of overlay networks (`ncov-ROOT-NETWORK`), left by a failed test.
+        if let data = FileManager.default.contents(atPath: root + "/root.json"),
+           let record = try? JSONDecoder().decode([String: String].self, from: data), let id = record["id"] {
+            for name in NetworkNamespace.names() where name.hasPrefix("ncov-\(id.prefix(8))-") {
+                try? NetworkNamespace.remove(named: name)
+            }
         }
         try? FileManager.default.removeItem(atPath: root)
     }

@@ -171,6 +171,50 @@ func etcdctl(_ cluster: EtcdCluster, _ arguments: [String]) throws -> CommandRes
         }
     }
 
+    @Test func watchNoticesAHungServer() throws {
+        try withEtcd { cluster, _ in
+            // etcd sends progress notifications every 2 s: silence for 5 s means it hangs.
+            let etcd = try EtcdClient(endpoints: cluster.endpoints, watchSilenceLimit: 5)
+            let revision = try etcd.put("/nc/peers/a", [1])
+            let pid = cluster.pids[0]
+            var resumed = false
+            defer { if !resumed { kill(pid, SIGCONT) } }
+            var stopped = false
+            let error = #expect(throws: EtcdError.self) {
+                try etcd.watch(prefix: "/nc/peers/", fromRevision: revision) { event in
+                    // The first event arrives; then etcd is frozen (SIGSTOP): the kernel
+                    // keeps its connections open, only the silence tells.
+                    if !stopped { stopped = kill(pid, SIGSTOP) == 0 }
+                    return true
+                }
+            }
+            kill(pid, SIGCONT)
+            resumed = true
+            #expect(stopped)
+            #expect(error?.kind == .unreachable)
+            #expect(error?.description.hasPrefix("etcd at \(cluster.endpoints[0]): watch /nc/peers/ from revision \(revision): ") == true)
+        }
+    }
+
+    @Test func idleWatchOutlivesItsSilenceLimit() throws {
+        try withEtcd { cluster, _ in
+            // Progress notifications keep an idle watch alive past the silence limit.
+            let etcd = try EtcdClient(endpoints: cluster.endpoints, watchSilenceLimit: 3)
+            let revision = try etcd.status().revision
+            let writer = Thread {
+                usleep(6_000_000)
+                _ = try? etcd.put("/nc/late", [1])
+            }
+            writer.start()
+            var seen: [String] = []
+            try etcd.watch(prefix: "/nc/", fromRevision: revision + 1) { event in
+                seen.append(event.keyValue.key)
+                return false
+            }
+            #expect(seen == ["/nc/late"])
+        }
+    }
+
     @Test func tlsWithClientCertificates() throws {
         try withEtcd(tls: true) { cluster, etcd in
             #expect(cluster.endpoints[0].hasPrefix("https://127.0.0.1:"))
@@ -181,6 +225,7 @@ func etcdctl(_ cluster: EtcdCluster, _ arguments: [String]) throws -> CommandRes
             let error = #expect(throws: EtcdError.self) { try anonymous.get("/nc/secure") }
             let description = error?.description ?? ""
             #expect(description.hasPrefix("etcd at \(cluster.endpoints[0]): get /nc/secure: "))
+            #expect(description.hasSuffix("etcd may require a client certificate and none was given"))
             #expect(!description.contains("\n"))
 
             let untrusting = try EtcdClient(endpoints: cluster.endpoints)
@@ -247,6 +292,12 @@ func etcdctl(_ cluster: EtcdCluster, _ arguments: [String]) throws -> CommandRes
             let rejoined = try EtcdClient(endpoints: [cluster.endpoints[0]])
             // The restarted member catches up (its answer is linearizable: read through the leader).
             #expect(try rejoined.get("/nc/quorum")?.value == [2])
+
+            // Handed to another owner (as `lab up` hands etcd to `lab down`), stopped by pid.
+            let pids = cluster.detach()
+            #expect(pids.allSatisfy { $0 > 0 && kill($0, 0) == 0 })
+            EtcdCluster.stop(pids: pids)
+            #expect(pids.allSatisfy { kill($0, 0) != 0 })
         }
     }
 

@@ -29,10 +29,21 @@ extension NetworkController {
 
             // Namespaces this root marked but never recorded (a create killed halfway).
             let recordedNames = Set(sandboxes.map(\.name))
+            // Namespaces a driver made for a network (an overlay's part on this host) that
+            // no endpoint of this root uses any more (a connect killed halfway).
+            let usedNetworks = Set(endpoints.map(\.networkID))
             for name in NetworkNamespace.names() where !recordedNames.contains(name) {
-                guard let marker = try? loopbackMarker(of: name), marker.kind == .sandbox, marker.belongs(to: host.rootID) else { continue }
-                try NetworkNamespace.remove(named: name)
-                report.append("removed network namespace \"\(name)\": no sandbox record owns it")
+                guard let marker = try? loopbackMarker(of: name), marker.belongs(to: host.rootID) else { continue }
+                switch marker.kind {
+                case .sandbox:
+                    try NetworkNamespace.remove(named: name)
+                    report.append("removed network namespace \"\(name)\": no sandbox record owns it")
+                case .network where !usedNetworks.contains(marker.id):
+                    try NetworkNamespace.remove(named: name)
+                    report.append("removed network namespace \"\(name)\" of network \(marker.id.prefix(12)): no endpoint uses it")
+                default:
+                    break
+                }
             }
 
             // Networks whose devices are gone are made again: they are configuration.
@@ -92,6 +103,10 @@ extension NetworkController {
             // The firewall is configuration too: rebuilt whole from the records, in one
             // transaction, whatever was flushed or edited by hand.
             try reconcileFirewall(report: &report)
+
+            // What drivers keep outside this root (an overlay's cluster records).
+            let remaining = try allEndpoints()
+            for driver in drivers.all { report += driver.reconcile(endpoints: remaining, host: host) }
 
             // Temporary files of writes a kill cut short.
             for path in try store.sweep(under: "") {

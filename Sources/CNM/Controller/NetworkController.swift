@@ -50,7 +50,7 @@ public final class NetworkController {
 
     /// This root's networks, and the cluster's networks this host has endpoints on (as
     /// recorded when they joined): what local changes need, without asking the cluster.
-    func localNetworks() throws -> [NetworkRecord] {
+    public func localNetworks() throws -> [NetworkRecord] {
         let own = try store.all(NetworkRecord.self, under: Keys.networks)
         let joined = try store.all(NetworkRecord.self, under: Keys.clusterNetworks)
         return (own + joined).sorted { $0.name < $1.name }
@@ -105,7 +105,7 @@ public final class NetworkController {
             try driver.prepare(&network, host: host)
             if let global = driver as? any GlobalNetworkDriver {
                 // Recorded in the cluster store only; hosts make its devices as endpoints join.
-                try global.register(network, host: host)
+                try global.register(&network, host: host)
                 return network
             }
             try driver.createNetwork(network, host: host)

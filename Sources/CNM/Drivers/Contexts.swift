@@ -52,7 +52,7 @@ public final class HostContext {
     }
 
     /// The alias that marks a kernel object as made by this root for `kind` `id`.
-    func marker(_ kind: Marker.Kind, _ id: String) -> String { Marker(root: rootID, kind: kind, id: id).alias }
+    public func marker(_ kind: Marker.Kind, _ id: String) -> String { Marker(root: rootID, kind: kind, id: id).alias }
 }
 
 /// A sandbox's namespace, opened when first needed, and a session inside it.
@@ -80,8 +80,8 @@ public final class SandboxContext {
 
 /// The ifalias netctl puts on what it makes: `netctl:ROOT:KIND:ID`. Names derived from ids
 /// let reconcile find leftovers; the root in the alias keeps it to its own.
-struct Marker: Equatable {
-    enum Kind: String { case network, endpoint, sandbox }
+public struct Marker: Equatable {
+    public enum Kind: String { case network, endpoint, sandbox }
     var root: String
     var kind: Kind
     var id: String

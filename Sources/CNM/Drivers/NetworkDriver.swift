@@ -42,6 +42,9 @@ public protocol NetworkDriver: Sendable {
     /// Recreates missing kernel objects of a recorded network, or says why it cannot;
     /// returns the line reconcile reports.
     func restoreNetwork(_ network: NetworkRecord, host: HostContext) throws -> String
+    /// Last step of reconcile: removes what the driver keeps outside this root for
+    /// endpoints that are not among `endpoints` (this root's, all of them); one line each.
+    func reconcile(endpoints: [EndpointRecord], host: HostContext) -> [String]
 }
 
 public enum NetworkScope: String, Sendable, Codable {
@@ -56,8 +59,9 @@ public protocol GlobalNetworkDriver: NetworkDriver {
     /// Every network of this driver in the cluster.
     func networks() throws -> [NetworkRecord]
     /// Records a prepared network cluster-wide; refuses a name or subnet another network
-    /// of the cluster holds. Nothing is made on any host until an endpoint joins.
-    func register(_ network: NetworkRecord, host: HostContext) throws
+    /// of the cluster holds, and fills in what the cluster decides (the VNIs). Nothing is
+    /// made on any host until an endpoint joins.
+    func register(_ network: inout NetworkRecord, host: HostContext) throws
     /// Removes the network's record cluster-wide; refuses while any host has endpoints on it.
     func unregister(_ network: NetworkRecord, host: HostContext) throws
     /// Takes addresses for a new endpoint cluster-wide (the one asked for, or the lowest
@@ -107,6 +111,7 @@ extension NetworkDriver {
     public func restoreNetwork(_ network: NetworkRecord, host: HostContext) throws -> String {
         "network \"\(network.name)\": its devices are missing"
     }
+    public func reconcile(endpoints: [EndpointRecord], host: HostContext) -> [String] { [] }
 
     /// The sandbox's interface is there, and the host end too when the driver makes one.
     public func endpointIsPresent(_ endpoint: EndpointRecord, network: NetworkRecord, sandbox: SandboxContext,

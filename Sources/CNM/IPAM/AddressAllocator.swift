@@ -2,7 +2,7 @@ import Netlink
 
 /// Hands out subnets to networks and addresses to endpoints. It keeps no state of its own:
 /// what is taken is read from the records (under the store's lock), so there is one truth.
-enum AddressAllocator {
+public enum AddressAllocator {
     /// The first subnet of the pools of `ipv4`'s family that overlaps nothing in `taken`.
     static func chooseSubnet(from pools: [DefaultAddressPool], ipv4: Bool, avoiding taken: [IPNetwork]) -> IPNetwork? {
         for pool in pools where pool.base.isIPv4 == ipv4 {
@@ -15,7 +15,7 @@ enum AddressAllocator {
 
     /// Addresses of the pool nobody may have: the subnet's own address and (IPv4) its
     /// broadcast, the gateway, the auxiliary addresses.
-    static func reserved(in pool: AddressPoolConfig) -> Set<IPAddress> {
+    public static func reserved(in pool: AddressPoolConfig) -> Set<IPAddress> {
         var reserved = Set(pool.auxiliaryAddresses.values)
         if let gateway = pool.gateway { reserved.insert(gateway) }
         if pool.subnet.isIPv4 && pool.subnet.prefixLength < 31 {
@@ -29,7 +29,7 @@ enum AddressAllocator {
 
     /// An address for a new endpoint, with the subnet's prefix: `requested` if it is free,
     /// else the lowest free one in the ip-range (or the subnet).
-    static func allocate(in pool: AddressPoolConfig, used: [IPAddress: String], requested: IPAddress?,
+    public static func allocate(in pool: AddressPoolConfig, used: [IPAddress: String], requested: IPAddress?,
                          network: String) throws -> IPNetwork {
         let reserved = reserved(in: pool)
         if let requested {

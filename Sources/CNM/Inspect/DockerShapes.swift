@@ -67,8 +67,22 @@ public struct NetworkInspect: Encodable {
         case name = "Name", id = "Id", created = "Created", scope = "Scope", driver = "Driver"
         case enableIPv6 = "EnableIPv6", ipam = "IPAM", `internal` = "Internal", attachable = "Attachable"
         case ingress = "Ingress", configOnly = "ConfigOnly", containers = "Containers"
-        case options = "Options", labels = "Labels"
+        case options = "Options", labels = "Labels", peers = "Peers"
     }
+
+    /// A host with endpoints on a network that spans hosts: its name and underlay address.
+    public struct Peer: Encodable {
+        public var name: String
+        public var ip: String
+        public init(name: String, ip: String) {
+            self.name = name
+            self.ip = ip
+        }
+        enum CodingKeys: String, CodingKey { case name = "Name", ip = "IP" }
+    }
+
+    /// Only for networks of global scope, as Docker shows them.
+    public var peers: [Peer]?
 
     public init(_ network: NetworkRecord, endpoints: [EndpointRecord]) {
         name = network.name

@@ -42,7 +42,14 @@ public struct FDBEntry: Sendable, Equatable {
 extension NetlinkSession {
     /// `ip neigh replace IP lladdr MAC dev IF nud permanent`.
     public func neighbourAdd(_ neighbour: Neighbour) throws {
-        try execute(Int(RTM_NEWNEIGH), flags: NLM_F_CREATE | NLM_F_REPLACE, header: Self.neighbourHeader(neighbour),
+        let request = batch()
+        addNeighbourAdd(neighbour, to: request)
+        try execute(request)
+    }
+
+    /// Appends `ip neigh replace …` to a batch, so that many entries share a round trip.
+    public func addNeighbourAdd(_ neighbour: Neighbour, to request: RequestBatch) {
+        request.add(Int(RTM_NEWNEIGH), flags: NLM_F_CREATE | NLM_F_REPLACE, header: Self.neighbourHeader(neighbour),
                     operation: "neighbour add", object: "\(neighbour.address) dev \(neighbour.interfaceIndex)") { message in
             message.put(Int(NDA_DST), neighbour.address)
             if let mac = neighbour.mac { message.put(Int(NDA_LLADDR), mac) }
@@ -51,8 +58,17 @@ extension NetlinkSession {
 
     /// `ip neigh del IP dev IF`.
     public func neighbourDelete(_ neighbour: Neighbour) throws {
-        try execute(Int(RTM_DELNEIGH), header: Self.neighbourHeader(neighbour),
-                    operation: "neighbour delete", object: "\(neighbour.address) dev \(neighbour.interfaceIndex)") { message in
+        let request = batch()
+        addNeighbourDelete(neighbour, to: request)
+        try execute(request)
+    }
+
+    /// Appends `ip neigh del IP dev IF`; `tolerating` ENOENT makes it a no-op for an entry
+    /// already gone.
+    public func addNeighbourDelete(_ neighbour: Neighbour, tolerating: Set<Int32> = [], to request: RequestBatch) {
+        request.add(Int(RTM_DELNEIGH), header: Self.neighbourHeader(neighbour),
+                    operation: "neighbour delete", object: "\(neighbour.address) dev \(neighbour.interfaceIndex)",
+                    tolerating: tolerating) { message in
             message.put(Int(NDA_DST), neighbour.address)
         }
     }
@@ -76,16 +92,30 @@ extension NetlinkSession {
     /// `bridge fdb append MAC dev IF dst IP [vni N] self permanent`: append, so that one MAC
     /// (00:00:00:00:00:00 for flooding) may lead to several VTEPs.
     public func fdbAdd(_ entry: FDBEntry) throws {
-        try execute(Int(RTM_NEWNEIGH), flags: NLM_F_CREATE | NLM_F_APPEND, header: Self.fdbHeader(entry),
+        let request = batch()
+        addFDBAdd(entry, to: request)
+        try execute(request)
+    }
+
+    /// Appends `bridge fdb append …` to a batch, so that many entries share a round trip.
+    public func addFDBAdd(_ entry: FDBEntry, to request: RequestBatch) {
+        request.add(Int(RTM_NEWNEIGH), flags: NLM_F_CREATE | NLM_F_APPEND, header: Self.fdbHeader(entry),
                     operation: "fdb add", object: "\(entry.mac) dev \(entry.interfaceIndex)") { message in
             Self.putFDB(entry, message)
         }
     }
 
-    /// `bridge fdb del MAC dev IF [dst IP]`.
+    /// `bridge fdb del MAC dev IF [dst IP]`: with `dst`, only that remote of the MAC goes.
     public func fdbDelete(_ entry: FDBEntry) throws {
-        try execute(Int(RTM_DELNEIGH), header: Self.fdbHeader(entry),
-                    operation: "fdb delete", object: "\(entry.mac) dev \(entry.interfaceIndex)") { message in
+        let request = batch()
+        addFDBDelete(entry, to: request)
+        try execute(request)
+    }
+
+    /// Appends `bridge fdb del …`; `tolerating` ENOENT makes it a no-op for an entry already gone.
+    public func addFDBDelete(_ entry: FDBEntry, tolerating: Set<Int32> = [], to request: RequestBatch) {
+        request.add(Int(RTM_DELNEIGH), header: Self.fdbHeader(entry),
+                    operation: "fdb delete", object: "\(entry.mac) dev \(entry.interfaceIndex)", tolerating: tolerating) { message in
             Self.putFDB(entry, message)
         }
     }

@@ -34,14 +34,16 @@ extension EtcdClient {
                     throw EtcdError(.badAnswer, "etcd at \(names): \(what): not a stream of JSON objects")
                 }
                 for object in objects {
+                    // An error before the stream started is the gateway's plain error body;
+                    // one during it comes as {"error":{"grpc_code":…,"message":…}}.
                     guard let message = try? decoder.decode(WireStreamed<WireWatchResponse>.self, from: Data(object)) else {
+                        if let refusal = try? decoder.decode(WireErrorBody.self, from: Data(object)), let text = refusal.message ?? refusal.error {
+                            throw EtcdError(.server(code: refusal.code ?? 0), "etcd at \(names): \(what): \(text)")
+                        }
                         throw EtcdError(.badAnswer, "etcd at \(names): \(what): unexpected message \(String(decoding: object.prefix(120), as: UTF8.self))")
                     }
                     if let error = message.error {
                         throw EtcdError(.server(code: error.grpc_code ?? 0), "etcd at \(names): \(what): \(error.message ?? "error")")
-                    }
-                    if let gatewayError = try? decoder.decode(WireErrorBody.self, from: Data(object)), let text = gatewayError.message ?? gatewayError.error {
-                        throw EtcdError(.server(code: gatewayError.code ?? 0), "etcd at \(names): \(what): \(text)")
                     }
                     guard let result = message.result else { continue }
                     if let compacted = result.compact_revision?.value, compacted > 0 {

@@ -61,7 +61,7 @@ final class EtcdTransport: @unchecked Sendable {
     /// throws the gateway's error message. Tries the endpoints in turn while they cannot be
     /// connected to, all within `timeout`.
     func call(_ path: String, _ body: [UInt8], what: String, limit: Int) throws -> [UInt8] {
-        let handle = takeHandle()
+        let handle = try takeHandle()
         defer { giveBack(handle) }
         let sink = ResponseSink(limit: limit, consumer: nil)
         let (endpoint, status) = try perform(handle, path, body, what: what, sink: sink, streaming: false)
@@ -86,9 +86,10 @@ final class EtcdTransport: @unchecked Sendable {
         throw EtcdError(.unreachable, "etcd at \(endpoint): \(what) ended by the server")
     }
 
-    private func takeHandle() -> Handle {
+    private func takeHandle() throws -> Handle {
         if let handle = state.withLock({ $0.idle.popLast() }) { return handle }
-        return Handle(lc_easy_init())
+        guard let raw = lc_easy_init() else { throw EtcdError(.setup, "etcd: curl_easy_init failed") }
+        return Handle(raw)
     }
 
     private func giveBack(_ handle: Handle) {
@@ -192,6 +193,13 @@ final class EtcdTransport: @unchecked Sendable {
             _ = lc_getinfo_double(curl, CURLINFO_CONNECT_TIME, &connected)
             if connected == 0 { return .notConnected(reason) }
             return .failed("unreachable (\(reason))")
+        case CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING, CURLE_SSL_CONNECT_ERROR
+            where url.hasPrefix("https://") && tls?.certFile == nil:
+            // etcd with --client-cert-auth closes the connection on a client without a
+            // certificate, which libcurl reports as a failed read or write.
+            return .failed("connection closed during TLS (\(reason)); etcd may require a client certificate and none was given")
+        case CURLE_GOT_NOTHING where url.hasPrefix("http://"):
+            return .failed("\(reason) (does it serve https?)")
         default:
             return .failed(reason)
         }

@@ -84,6 +84,19 @@ public final class EtcdCluster: @unchecked Sendable {
         try waitUntilHealthy(index, deadline: monotonicSeconds() + 10)
     }
 
+    /// Lets the members outlive this object and this process (`netctl lab up` exits, etcd
+    /// stays): returns their pids for `stop(pids:)` later, and forgets them.
+    public func detach() -> [Int32] {
+        defer { pids = Array(repeating: 0, count: pids.count) }
+        return pids
+    }
+
+    /// Stops members started by another process (`detach()`): SIGTERM, then SIGKILL after
+    /// 10 s; returns when they are gone.
+    public static func stop(pids: [Int32]) {
+        for pid in pids where pid > 0 { LabProcess.stop(pid) }
+    }
+
     /// Stops every member still running. Data and logs stay (the caller owns `directory`).
     public func shutdown() {
         for index in pids.indices where pids[index] != 0 {

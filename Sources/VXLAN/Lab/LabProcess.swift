@@ -23,7 +23,10 @@ enum LabProcess {
         for signal in [SIGTERM, SIGINT, SIGPIPE, SIGHUP] { sigaddset(&defaults, signal) }
         posix_spawnattr_setsigmask(&attributes, &empty)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        // A session of its own: a terminal's ^C to the command that started it (`netctl lab
+        // up`) does not reach it; it is stopped by pid.
+        let setsid: Int32 = 0x80  // POSIX_SPAWN_SETSID, behind _GNU_SOURCE
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | setsid))
 
         var argv = arguments.map { strdup($0) }
         argv.append(nil)
@@ -55,12 +58,14 @@ enum LabProcess {
         }
     }
 
-    /// The exit status if `pid` has exited (reaping it), nil while it runs.
+    /// The exit status if `pid` has exited (reaping it), nil while it runs. For a process
+    /// this one did not start (the lab's etcd, stopped by a later command), -1 once it is
+    /// gone.
     static func exitStatus(_ pid: pid_t) -> Int32? {
         var status: Int32 = 0
         let result = waitpid(pid, &status, WNOHANG)
         if result == 0 { return nil }
-        if result < 0 { return -1 }  // not our child any more (reaped elsewhere)
+        if result < 0 { return kill(pid, 0) == 0 || errno == EPERM ? nil : -1 }
         if status & 0x7f == 0 { return (status >> 8) & 0xff }
         return 128 + (status & 0x7f)
     }

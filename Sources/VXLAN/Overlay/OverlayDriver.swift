@@ -1,0 +1,229 @@
+import CNM
+import Glibc
+import Netlink
+
+/// Docker's `overlay` driver: one flat layer-2 network across hosts, carried by VXLAN over
+/// a routed underlay. The network's record, its VNIs and its addresses live in the
+/// cluster store; each host makes its part (a namespace with a bridge and a VTEP per
+/// subnet) when its first endpoint joins and removes it when its last one leaves. A joining
+/// endpoint is published to the peer table, from which every other host's agent programs
+/// its FDB and neighbour entries.
+public final class OverlayDriver: GlobalNetworkDriver, @unchecked Sendable {
+    public let name = "overlay"
+    public var scope: NetworkScope { .global }
+    /// Overlays carry no traffic off the cluster: the gateway bridge does.
+    public var providesExternalConnectivity: Bool { false }
+
+    public let configuration: ClusterConfiguration?
+    private var cachedCatalog: ClusterCatalog?
+
+    /// nil: no cluster store is configured, and overlay networks are refused.
+    public init(configuration: ClusterConfiguration?) {
+        self.configuration = configuration
+    }
+
+    /// The cluster store's records; libcurl is loaded on this first use.
+    public func catalog() throws -> ClusterCatalog {
+        if let cachedCatalog { return cachedCatalog }
+        let configuration = try configured()
+        let catalog = ClusterCatalog(client: try EtcdClient(endpoints: configuration.endpoints, tls: configuration.tls, timeout: 5))
+        cachedCatalog = catalog
+        return catalog
+    }
+
+    private func configured() throws -> ClusterConfiguration {
+        guard let configuration else {
+            throw CNMError("driver overlay needs a cluster store: give --cluster-store etcd://HOST:PORT, NETCTL_CLUSTER_STORE, or cluster-store in the root's config.json")
+        }
+        return configuration
+    }
+
+    // MARK: Networks
+
+    public func prepare(_ network: inout NetworkRecord, host: HostContext) throws {
+        _ = try configured()
+        try checkOptionNames(network, known: OverlayOptions.all)
+        if network.options[OverlayOptions.encrypted] != nil {
+            guard OverlayOptions.kernelHasESP else {
+                throw CNMError("network \"\(network.name)\": -o encrypted needs IPsec ESP between hosts, and this kernel has none (no esp4): refusing to carry it in clear")
+            }
+            throw CNMError("network \"\(network.name)\": -o encrypted is not supported yet: refusing to carry it in clear")
+        }
+        guard !network.enableIPv6 else {
+            throw CNMError("network \"\(network.name)\": IPv6 on overlay networks is not supported yet")
+        }
+        _ = try OverlayOptions.requestedVNIs(network)
+        _ = try mtuOption(network)
+    }
+
+    public func networks() throws -> [NetworkRecord] {
+        guard configuration != nil else { return [] }
+        return try catalog().networks()
+    }
+
+    public func register(_ network: inout NetworkRecord, host: HostContext) throws {
+        try catalog().register(&network, requestedVNIs: try OverlayOptions.requestedVNIs(network))
+    }
+
+    public func unregister(_ network: NetworkRecord, host: HostContext) throws {
+        try catalog().unregister(network)
+        if let plan = try? plan(for: network, host: host), OverlayDataPlane.exists(plan) {
+            try? OverlayDataPlane.remove(plan)
+        }
+    }
+
+    /// Global networks are recorded by `register`; hosts make their part on join.
+    public func createNetwork(_ network: NetworkRecord, host: HostContext) throws {}
+    public func deleteNetwork(_ network: NetworkRecord, host: HostContext) throws {}
+
+    // MARK: Addresses
+
+    public func claimAddresses(for endpointID: String, network: NetworkRecord,
+                               ipv4: IPAddress?, ipv6: IPAddress?) throws -> (ipv4: IPNetwork?, ipv6: IPNetwork?) {
+        (try catalog().claimAddress(on: network, for: endpointID, node: try node(), requested: ipv4), nil)
+    }
+
+    public func releaseAddresses(of endpoint: EndpointRecord, network: NetworkRecord) {
+        try? catalog().releaseAddresses(of: endpoint.id, node: try node(), addresses: endpoint.addresses, network: network.id)
+    }
+
+    // MARK: Endpoints
+
+    /// The veth end that is a port of the subnet's bridge, inside the overlay's namespace.
+    public func hostInterface(forEndpoint id: String, network: NetworkRecord) -> String? { "nc-ov" + id.prefix(8) }
+
+    public func join(_ endpoint: EndpointRecord, network: NetworkRecord, sandbox: SandboxContext, host: HostContext) throws {
+        let catalog = try catalog()
+        let plan = try plan(for: network, host: host)
+        guard let address = endpoint.ipv4, let mac = endpoint.mac, let inside = endpoint.sandboxInterface,
+              let hostEnd = endpoint.hostInterface,
+              let subnetIndex = plan.subnets.firstIndex(where: { $0.subnet.contains(address.address) }) else {
+            throw CNMError("network \"\(network.name)\": endpoint \(endpoint.shortID) has no IPv4 address in the network's subnets")
+        }
+        let created = !OverlayDataPlane.exists(plan)
+        do {
+            try OverlayDataPlane.ensure(plan, host: try host.session())
+        } catch {
+            throw CNMError.kernel("network \"\(network.name)\"", error)
+        }
+        do {
+            try OverlayDataPlane.attach(
+                OverlayAttachment(hostEnd: hostEnd, sandboxInterface: inside, mac: mac, address: address,
+                                  subnetIndex: subnetIndex, defaultRoute: false),
+                plan: plan, sandbox: try sandbox.namespace())
+            try sandbox.session().linkSet(.name(inside), alias: host.marker(.endpoint, endpoint.id))
+            host.faults.reach("connect.after-overlay-attach")
+            // This host learns the others' endpoints now; the others learn this one from
+            // the peer table, through their agents.
+            try OverlayDataPlane.program(plan, peers: try remotePeers(of: network, plan: plan, catalog: catalog))
+            try catalog.publish(PeerRecord(endpointID: endpoint.id, networkID: network.id, name: endpoint.sandboxName,
+                                           ipv4: address, mac: mac, vtep: plan.vtep, node: try node()))
+        } catch {
+            try? OverlayDataPlane.detach(hostEnd: hostEnd, plan: plan)
+            if created { try? OverlayDataPlane.remove(plan) }
+            throw error is CNMError ? error : CNMError.kernel("network \"\(network.name)\"", error)
+        }
+    }
+
+    public func leave(_ endpoint: EndpointRecord, network: NetworkRecord, sandbox: SandboxContext?, host: HostContext) throws {
+        // The cluster first: if it cannot be told, nothing changes here either.
+        try catalog().withdraw(endpoint: endpoint.id, network: network.id)
+        releaseAddresses(of: endpoint, network: network)
+        let plan = try plan(for: network, host: host)
+        guard OverlayDataPlane.exists(plan) else { return }
+        if let hostEnd = endpoint.hostInterface {
+            do {
+                try OverlayDataPlane.detach(hostEnd: hostEnd, plan: plan)
+            } catch let error as NetlinkError where error.errno == ENODEV {
+            }
+        }
+        // The host's part of the overlay goes with its last endpoint.
+        let session = try NetlinkSession(in: try NetworkNamespace.open(named: plan.namespace))
+        if try !session.links().contains(where: { $0.kind == "veth" }) {
+            try OverlayDataPlane.remove(plan)
+        }
+    }
+
+    /// The cluster's records of this node that no endpoint of this root owns (a connect
+    /// killed between its claim and its record) are removed.
+    public func reconcile(endpoints: [EndpointRecord], host: HostContext) -> [String] {
+        guard let configuration else { return [] }
+        do {
+            return try catalog().removeLeftovers(of: configuration.nodeName, keeping: Set(endpoints.map(\.id)))
+        } catch {
+            return ["cluster records not checked: \(error)"]
+        }
+    }
+
+    public func endpointIsPresent(_ endpoint: EndpointRecord, network: NetworkRecord, sandbox: SandboxContext,
+                                  host: HostContext) throws -> Bool {
+        guard let inside = endpoint.sandboxInterface else { return true }
+        return try sandbox.session().link(.name(inside)) != nil
+    }
+
+    // MARK: The host's part
+
+    /// What this host makes for `network`: names, VNIs, MTU, its VTEP.
+    public func plan(for network: NetworkRecord, host: HostContext) throws -> OverlayPlan {
+        let configuration = try configured()
+        guard let vtep = configuration.advertiseAddress else {
+            throw CNMError("network \"\(network.name)\": this host's underlay address is not known: give --advertise-addr or NETCTL_ADVERTISE_ADDR")
+        }
+        let vnis = OverlayOptions.vnis(of: network)
+        guard vnis.count == network.pools.count else {
+            throw CNMError("network \"\(network.name)\": the cluster record has \(vnis.count) VNIs for \(network.pools.count) subnets")
+        }
+        let subnets = zip(network.pools, vnis).map { pool, vni in
+            OverlaySubnetPlan(vni: vni, subnet: pool.subnet, gateway: pool.gateway ?? pool.subnet.first.advanced(by: 1)!)
+        }
+        let mtu = try mtuOption(network) ?? OverlayDataPlane.mtu(underlayMTU: try underlayMTU(of: vtep, host: host))
+        return OverlayPlan(namespace: Self.namespaceName(root: host.rootID, network: network.id),
+                           marker: host.marker(.network, network.id), subnets: subnets, mtu: mtu,
+                           port: configuration.vxlanPort, vtep: vtep)
+    }
+
+    /// `ncov-ROOT-NETWORK`: unique on the machine, so that lab hosts sharing a kernel never clash.
+    public static func namespaceName(root: String, network: String) -> String {
+        "ncov-\(root.prefix(8))-\(network.prefix(12))"
+    }
+
+    /// The endpoints of `network` on other hosts whose agents are alive, as this host's
+    /// kernel entries should list them.
+    func remotePeers(of network: NetworkRecord, plan: OverlayPlan, catalog: ClusterCatalog) throws -> Set<OverlayPeer> {
+        let alive = Set(try catalog.hosts().map(\.name))
+        let me = try node()
+        return Set(try catalog.peers(of: network.id).compactMap { peer in
+            guard peer.node != me, alive.contains(peer.node) else { return nil }
+            return OverlayPeer(record: peer, plan: plan)
+        })
+    }
+
+    func node() throws -> String { try configured().nodeName }
+
+    private func mtuOption(_ network: NetworkRecord) throws -> UInt32? {
+        guard let text = network.options[OverlayOptions.mtu] else { return nil }
+        guard let mtu = UInt32(text), (68...65535).contains(mtu) else {
+            throw CNMError("invalid value \"\(text)\" for option \(OverlayOptions.mtu): expected an MTU from 68 to 65535")
+        }
+        return mtu
+    }
+
+    /// The MTU of the host's interface that holds the VTEP address.
+    private func underlayMTU(of vtep: IPAddress, host: HostContext) throws -> UInt32 {
+        let session = try host.session()
+        guard let address = try session.addresses().first(where: { $0.network.address == vtep }),
+              let link = try session.link(.index(address.interfaceIndex)) else {
+            throw CNMError("advertise address \(vtep) is not an address of this host")
+        }
+        return link.mtu
+    }
+}
+
+extension OverlayPeer {
+    /// The peer's entry on the VTEP of its subnet; nil when its address is in none.
+    init?(record: PeerRecord, plan: OverlayPlan) {
+        guard let address = record.ipv4?.address,
+              let index = plan.subnets.firstIndex(where: { $0.subnet.contains(address) }) else { return nil }
+        self.init(mac: record.mac, address: address, vtep: record.vtep, subnetIndex: index)
+    }
+}
