@@ -18,8 +18,9 @@ extension Lab {
             for (_, agent) in lab.state.agents { agent.stop() }
             for (_, member) in lab.state.etcd { member.stop() }
         }
-        stopProcesses(inNamespacesWithPrefix: LabPlan.namespacePrefix(name))
-        for namespace in NetworkNamespace.names() where namespace.hasPrefix(LabPlan.namespacePrefix(name)) {
+        let namespaces = labNamespaces(name: name, directory: directory)
+        stopProcesses(in: namespaces)
+        for namespace in namespaces {
             do { try NetworkNamespace.remove(named: namespace) } catch { problems.append("\(error)") }
         }
         if let problem = removeDirectory(directory) { problems.append(problem) }
@@ -45,12 +46,32 @@ extension Lab {
         }
     }
 
-    /// Every process whose network namespace is one of the lab's (an agent or etcd whose
-    /// record was lost with a killed `lab up`, a container's process): the lab started them
-    /// all. SIGTERM, then SIGKILL to those still there.
-    static func stopProcesses(inNamespacesWithPrefix prefix: String) {
+    /// The lab's namespaces: those named `<lab>-…` (underlay, sandboxes), and those the
+    /// hosts' netctl made under names of its own (an overlay's `ncov-ROOT-NETWORK`, a
+    /// container's sandbox), known by the marker netctl puts on their loopback's alias,
+    /// `netctl:ROOT:KIND:ID`, with the root of one of the lab's hosts.
+    static func labNamespaces(name: String, directory: String) -> [String] {
+        struct RootRecord: Decodable { var id: String }
+        let roots = Set(Directory.names(in: directory + "/hosts").compactMap { host -> String? in
+            guard let text = try? LabFiles.read("\(directory)/hosts/\(host)/root/root.json", limit: 1 << 16),
+                  let record = try? JSONDecoder().decode(RootRecord.self, from: Data(text.utf8)) else { return nil }
+            return String(record.id.prefix(16))
+        })
+        return NetworkNamespace.names().filter { namespace in
+            if namespace.hasPrefix(LabPlan.namespacePrefix(name)) { return true }
+            guard !roots.isEmpty, let session = try? NetlinkSession(in: NetworkNamespace.open(named: namespace)),
+                  let alias = try? session.link(.name("lo"))?.alias else { return false }
+            let parts = alias.split(separator: ":")
+            return parts.count == 4 && parts[0] == "netctl" && roots.contains(String(parts[1]))
+        }
+    }
+
+    /// Every process in one of the lab's namespaces (an agent or etcd whose record was
+    /// lost with a killed `lab up`, a container's process): the lab started them all.
+    /// SIGTERM, then SIGKILL to those still there.
+    static func stopProcesses(in namespaces: [String]) {
         var inodes: Set<UInt64> = []
-        for namespace in NetworkNamespace.names() where namespace.hasPrefix(prefix) {
+        for namespace in namespaces {
             var info = stat()
             if stat("\(NetworkNamespace.directory)/\(namespace)", &info) == 0 { inodes.insert(UInt64(info.st_ino)) }
         }

@@ -18,10 +18,8 @@ extension Lab {
             certificates = made
         }
         let cluster = try EtcdCluster.start(members: members, directory: etcdDirectory, certificates: certificates)
-        for (member, pid) in zip(members, cluster.pids) { state.etcd[member.name] = LabProcessStamp(pid: pid) }
-        // etcd outlives `lab up`: the cluster object is never released, so its deinit
-        // (which stops the members) never runs; `lab down` stops them by pid.
-        _ = Unmanaged.passRetained(cluster)
+        // etcd outlives `lab up`; `lab down` stops the members by pid.
+        for (member, pid) in zip(members, cluster.detach()) { state.etcd[member.name] = LabProcessStamp(pid: pid) }
     }
 
     /// Each member's answer to a client on the first host, as the hosts reach etcd.

@@ -16,7 +16,7 @@ extension Lab {
         var rows = [["NODE", "ROLE", "NAMESPACE", "ADDRESSES", "STATE"]]
         for node in plan.nodes {
             var condition = NetworkNamespace.exists(named: node.namespace) ? "up" : "missing"
-            if node.role == .host, needsAgents {
+            if node.role == .host {
                 condition += state.agents[node.name]?.isAlive == true ? ", agent running" : ", agent not running"
             }
             if node.role == .etcd {

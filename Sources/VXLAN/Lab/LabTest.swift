@@ -60,7 +60,7 @@ extension Lab {
             for target in attachments where target.container != source.container
                 && Set(source.addresses.keys).isDisjoint(with: target.addresses.keys) {
                 for (network, (address, _)) in target.addresses.sorted(by: { $0.key < $1.key }) {
-                    let reply = ping(from: source.namespacePath, address)
+                    let reply = ping(from: source.namespacePath, address, wait: 1)
                     checks.append(LabCheck(passed: reply == nil,
                                            description: "isolation: \(source.container) (\(source.addresses.keys.sorted().joined(separator: ","))) -> \(target.container) on \(network) \(address): \(reply == nil ? "no reply" : "answered (expected no reply)")"))
                 }
@@ -69,7 +69,7 @@ extension Lab {
         for host in plan.hosts {
             for target in attachments {
                 for (network, (address, _)) in target.addresses.sorted(by: { $0.key < $1.key }) {
-                    let reply = ping(from: "\(NetworkNamespace.directory)/\(host.namespace)", address)
+                    let reply = ping(from: "\(NetworkNamespace.directory)/\(host.namespace)", address, wait: 1)
                     checks.append(LabCheck(passed: reply == nil,
                                            description: "isolation: underlay host \(host.name) -> \(target.container) on \(network) \(address): \(reply == nil ? "no reply" : "answered (expected no reply)")"))
                 }
@@ -115,8 +115,8 @@ extension Lab {
     }
 
     /// One echo request from a namespace; the reply's TTL, nil without a reply in 2 s.
-    private func ping(from namespacePath: String, _ address: IPAddress, size: Int? = nil, dontFragment: Bool = false) -> Int? {
-        var command = ["nsenter", "--net=\(namespacePath)", "--", "ping", "-n", "-c", "1", "-W", "2"]
+    private func ping(from namespacePath: String, _ address: IPAddress, size: Int? = nil, dontFragment: Bool = false, wait: Int = 2) -> Int? {
+        var command = ["nsenter", "--net=\(namespacePath)", "--", "ping", "-n", "-c", "1", "-W", String(wait)]
         if let size { command += ["-s", String(size)] }
         if dontFragment { command += ["-M", "do"] }
         guard let result = try? LabRunner.run(command + [address.description]), result.status == 0,
@@ -133,14 +133,18 @@ extension Lab {
         guard let (source, target) = pairs.first(where: { plan.node($0.0.host)!.legs[0].segment != plan.node($0.1.host)!.legs[0].segment }) ?? pairs.first else {
             return LabCheck(passed: false, description: "\(what): no two containers on different hosts to capture between")
         }
+        // Docker's vxlanid_list holds a VNI per subnet, in the subnets' order.
         let vni: String
         do {
             struct Inspect: Decodable { var Options: [String: String]? }
             let output = try netctl(host: source.host, "network", "inspect", network)
-            guard let value = try JSONDecoder().decode([Inspect].self, from: Data(output.utf8)).first?.Options?["com.docker.network.driver.overlay.vxlanid_list"] else {
+            guard let list = try JSONDecoder().decode([Inspect].self, from: Data(output.utf8)).first?.Options?["com.docker.network.driver.overlay.vxlanid_list"] else {
                 return LabCheck(passed: false, description: "\(what): network inspect shows no com.docker.network.driver.overlay.vxlanid_list")
             }
-            vni = value
+            let vnis = list.split(separator: ",").map(String.init)
+            let subnets = topology.networks.first { $0.name == network }!.subnets
+            let index = subnets.firstIndex { $0.contains(target.addresses[network]!.address) } ?? 0
+            vni = index < vnis.count ? vnis[index] : list
         } catch {
             return LabCheck(passed: false, description: "\(what): \(error)")
         }

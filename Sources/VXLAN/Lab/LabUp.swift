@@ -29,11 +29,9 @@ extension Lab {
             try lab.startEtcd()
             try lab.saveState()
             for host in topology.hosts { try LabFiles.makeDirectories(lab.hostRoot(host.name), mode: 0o700) }
-            if lab.needsAgents {
-                progress("agents: \(topology.hosts.count)")
-                try lab.startAgents()
-                try lab.saveState()
-            }
+            progress("agents: \(topology.hosts.count)")
+            try lab.startAgents()
+            try lab.saveState()
             if !topology.networks.isEmpty {
                 progress("networks: \(topology.networks.map(\.name).joined(separator: ", "))")
                 try lab.createNetworks()
@@ -50,9 +48,6 @@ extension Lab {
             throw error
         }
     }
-
-    /// Agents keep the overlays' forwarding entries; a lab without overlays needs none.
-    var needsAgents: Bool { !topology.networks.isEmpty }
 
     // MARK: Underlay
 
