@@ -148,6 +148,32 @@ struct LabTests {
         }
     }
 
+    /// The seed's figure 10.1 with overlays: three hosts over two routed segments, two
+    /// overlays (one with two subnets), sandboxes on every host. `lab test` passes: one
+    /// hop, full MTU with DF, isolation, VXLAN with the network's VNI on the router.
+    @Test func twoSegmentLabWithOverlaysPassesLabTest() throws {
+        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let example = try String(contentsOf: package.appendingPathComponent("examples/labs/two-segments.yaml"), encoding: .utf8)
+        try withLab(example.replacingOccurrences(of: "name: two\n", with: "name: NAME\n")) { name, file, directory in
+            let up = try runCommand([NetctlHarness.binary, "lab", "up", "--dir", directory, file])
+            try #require(up.status == 0, "\(up.stderr)")
+            let test = try runCommand([NetctlHarness.binary, "lab", "test", "--dir", directory])
+            #expect(test.status == 0, "\(test.stdout)\(test.stderr)")
+            let lines = test.stdout.split(separator: "\n")
+            #expect(!lines.isEmpty && lines.allSatisfy { $0.hasPrefix("PASS") }, "\(test.stdout)")
+            #expect(lines.contains { $0.contains("red: a1 (h1) -> a3 (h3)") && $0.contains("ttl 64") })
+            #expect(lines.contains { $0.contains("vxlan: red: capture on router r1") })
+            #expect(lines.contains { $0.contains("vxlan: blue: capture on router r1") })
+            #expect(lines.contains { $0.contains("isolation: underlay host h2 -> a3") })
+
+            // The overlay is cluster-wide: made on h1, seen from h3 with its VNI.
+            let inspect = try runCommand([NetctlHarness.binary, "lab", "exec", "--dir", directory, "h3", "--", "netctl", "network", "inspect", "red"])
+            #expect(inspect.status == 0 && inspect.stdout.contains("\"Scope\" : \"global\"") || inspect.stdout.contains("\"Scope\": \"global\""), "\(inspect.stdout)\(inspect.stderr)")
+            let status = try runCommand([NetctlHarness.binary, "lab", "status", "--dir", directory])
+            #expect(status.stdout.contains("agent running") && !status.stdout.contains("agent not running"), "\(status.stdout)")
+        }
+    }
+
     struct Malformed: CustomTestStringConvertible, Sendable {
         var yaml: String
         var message: String
