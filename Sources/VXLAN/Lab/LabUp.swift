@@ -23,22 +23,32 @@ extension Lab {
             try LabFiles.makeDirectories(directory, mode: 0o700)
             try LabFiles.write(directory + "/topology.yaml", Array(text.utf8))
             try lab.saveState()
-            progress("underlay: \(lab.plan.switches.count) segment(s), \(lab.plan.nodes.count) node(s)")
-            try lab.buildUnderlay()
-            progress("etcd: \(topology.etcd.members) member(s)\(topology.etcd.tls ? " with TLS" : "")")
-            try lab.startEtcd()
-            try lab.saveState()
-            for host in topology.hosts { try LabFiles.makeDirectories(lab.hostRoot(host.name), mode: 0o700) }
-            progress("agents: \(topology.hosts.count)")
-            try lab.startAgents()
-            try lab.saveState()
+            // Each step reports what it made and how long it took.
+            func step(_ title: String, _ body: () throws -> Void) throws {
+                let started = monotonicSeconds()
+                try body()
+                let milliseconds = Int(((monotonicSeconds() - started) * 1000).rounded())
+                progress("\(title) (\(milliseconds) ms)")
+            }
+            try step("underlay: \(lab.plan.switches.count) segment(s), \(lab.plan.nodes.count) node(s)") { try lab.buildUnderlay() }
+            // While etcd starts, the hosts get what needs no cluster store: their state roots,
+            // the containers' sandboxes, the images.
+            let hosts = lab
+            try step("etcd: \(topology.etcd.members) member(s)\(topology.etcd.tls ? " with TLS" : ""); host roots, sandboxes, images") {
+                try LabRunner.together({
+                    try lab.startEtcd()
+                    try lab.saveState()
+                }, { try hosts.prepareHosts() })
+            }
+            try step("agents: \(topology.hosts.count)") {
+                try lab.startAgents()
+                try lab.saveState()
+            }
             if !topology.networks.isEmpty {
-                progress("networks: \(topology.networks.map(\.name).joined(separator: ", "))")
-                try lab.createNetworks()
+                try step("networks: \(topology.networks.map(\.name).joined(separator: ", "))") { try lab.createNetworks() }
             }
             if !topology.containers.isEmpty {
-                progress("containers: \(topology.containers.map(\.name).joined(separator: ", "))")
-                try lab.createContainers()
+                try step("containers: \(topology.containers.map(\.name).joined(separator: ", "))") { try lab.createContainers() }
             }
             lab.state.complete = true
             try lab.saveState()
@@ -127,34 +137,53 @@ extension Lab {
         }
     }
 
-    /// Containers on their hosts, the hosts in parallel: a sandbox attached to its
-    /// networks, or `netctl run -d` of an image.
-    func createContainers() throws {
+    /// Each host's state root, its containers' sandboxes (`netctl sandbox create`) and
+    /// the images its containers run (`netctl image import`), the hosts in parallel.
+    func prepareHosts() throws {
+        for host in topology.hosts { try LabFiles.makeDirectories(hostRoot(host.name), mode: 0o700) }
         let byHost = Dictionary(grouping: topology.containers, by: \.host)
         try LabRunner.inParallel(Array(byHost.keys).sorted()) { host in
             var imported: Set<String> = []
             for container in byHost[host]! {
                 if let image = container.image {
-                    let path = image.hasPrefix("/") ? image : "\(state.fileDirectory)/\(image)"
-                    let name = "lab/\(container.image!.split(separator: "/").last ?? "image")".lowercased()
-                    if !imported.contains(path) {
-                        try netctl(host: host, "image", "import", "--name", name, path)
-                        imported.insert(path)
-                    }
+                    guard !imported.contains(image) else { continue }
+                    try netctl(host: host, "image", "import", "--name", imageName(image), imagePath(image))
+                    imported.insert(image)
+                } else {
+                    try netctl(host: host, "sandbox", "create", LabPlan.sandboxName(lab: topology.name, container: container.name))
+                }
+            }
+        }
+    }
+
+    /// Containers join their networks on their hosts, the hosts in parallel: a sandbox by
+    /// `netctl network connect`, an image by `netctl run -d`.
+    func createContainers() throws {
+        let byHost = Dictionary(grouping: topology.containers, by: \.host)
+        try LabRunner.inParallel(Array(byHost.keys).sorted()) { host in
+            for container in byHost[host]! {
+                if let image = container.image {
                     var arguments = ["run", "-d", "--name", container.name, "--hostname", container.name]
                     for network in container.networks { arguments += ["--network", network] }
-                    let result = try run(host: host, ["netctl"] + arguments + [name, "sleep", "2147483647"])
+                    let result = try run(host: host, ["netctl"] + arguments + [imageName(image), "sleep", "2147483647"])
                     guard result.status == 0 else {
                         throw LabError("container \(container.name): netctl run on \(host) exited \(result.status): \(result.reason)")
                     }
                 } else {
                     let sandbox = LabPlan.sandboxName(lab: topology.name, container: container.name)
-                    try netctl(host: host, "sandbox", "create", sandbox)
                     for network in container.networks {
                         try netctl(host: host, "network", "connect", network, sandbox)
                     }
                 }
             }
         }
+    }
+
+    /// An image file (OCI layout or docker-save archive), relative to the topology file.
+    func imagePath(_ image: String) -> String { image.hasPrefix("/") ? image : "\(state.fileDirectory)/\(image)" }
+
+    /// The name an image is imported under on every host: `lab/<file name>`.
+    func imageName(_ image: String) -> String {
+        "lab/" + (image.split(separator: "/").last.map(String.init) ?? "image").lowercased()
     }
 }
