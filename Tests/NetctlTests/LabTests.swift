@@ -130,7 +130,7 @@ struct LabTests {
         try withLab(Self.underlay + "\ncontainers:\n  - { name: c1, host: h3, image: no-such-layout }\n") { name, file, directory in
             let up = try runCommand([NetctlHarness.binary, "lab", "up", "--quiet", "--dir", directory, file])
             #expect(up.status != 0)
-            #expect(up.stderr.contains("host h3: netctl image import") && up.stderr.contains("no-such-layout"), "\(up.stderr)")
+            #expect(up.stderr.contains("image \"no-such-layout\": no such file"), "\(up.stderr)")
             #expect(up.stderr.split(separator: "\n").count == 1, "\(up.stderr)")
             #expect(Self.leftovers(name, directory).isEmpty)
         }
@@ -171,6 +171,45 @@ struct LabTests {
             #expect(inspect.status == 0 && inspect.stdout.contains("\"Scope\" : \"global\"") || inspect.stdout.contains("\"Scope\": \"global\""), "\(inspect.stdout)\(inspect.stderr)")
             let status = try runCommand([NetctlHarness.binary, "lab", "status", "--dir", directory])
             #expect(status.stdout.contains("agent running") && !status.stdout.contains("agent not running"), "\(status.stdout)")
+        }
+    }
+
+    /// Containers from an image (`image: busybox`, built by the lab from busybox-static)
+    /// and a sandbox on one overlay across the router: `lab test` passes, and down removes
+    /// the containers with everything else.
+    @Test func imageContainersJoinOverlays() throws {
+        let yaml = """
+            name: NAME
+            segments:
+              - { name: seg1, subnet: 198.18.1.0/24 }
+              - { name: seg2, subnet: 198.18.2.0/24 }
+            routers:
+              - { name: r1, segments: [seg1, seg2] }
+            hosts:
+              - { name: h1, segment: seg1 }
+              - { name: h2, segment: seg2 }
+            networks:
+              - { name: red, subnets: [198.18.100.0/24] }
+            containers:
+              - { name: a1, host: h1, networks: [red], image: busybox }
+              - { name: a2, host: h2, networks: [red], image: busybox }
+              - { name: s1, host: h2, networks: [red] }
+            """
+        try withLab(yaml) { name, file, directory in
+            let up = try runCommand([NetctlHarness.binary, "lab", "up", "--dir", directory, file])
+            try #require(up.status == 0, "\(up.stderr)")
+            let ps = try runCommand([NetctlHarness.binary, "lab", "exec", "--dir", directory, "h2", "--", "netctl", "ps"])
+            #expect(ps.stdout.contains("a2") && ps.stdout.contains("Up"), "\(ps.stdout)\(ps.stderr)")
+            let test = try runCommand([NetctlHarness.binary, "lab", "test", "--dir", directory])
+            #expect(test.status == 0, "\(test.stdout)\(test.stderr)")
+            #expect(test.stdout.contains("PASS  red: a1 (h1) -> a2 (h2)"), "\(test.stdout)")
+            let inspect = try runCommand([NetctlHarness.binary, "lab", "exec", "--dir", directory, "h1", "--", "netctl", "inspect", "a1"])
+            let shown = try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [[String: Any]]
+            let pid = (shown?.first?["State"] as? [String: Any])?["Pid"] as? Int ?? 0
+            #expect(pid > 0, "\(inspect.stdout)")
+            let down = try runCommand([NetctlHarness.binary, "lab", "down", "--dir", directory, name])
+            #expect(down.status == 0, "\(down.stderr)")
+            if pid > 0 { #expect(kill(Int32(pid), 0) != 0, "container a1 (pid \(pid)) still runs") }
         }
     }
 

@@ -147,7 +147,7 @@ extension Lab {
             for container in byHost[host]! {
                 if let image = container.image {
                     guard !imported.contains(image) else { continue }
-                    try netctl(host: host, "image", "import", "--name", imageName(image), imagePath(image))
+                    try netctl(host: host, "image", "import", "--name", imageName(image), try imagePath(image))
                     imported.insert(image)
                 } else {
                     try netctl(host: host, "sandbox", "create", LabPlan.sandboxName(lab: topology.name, container: container.name))
@@ -177,13 +177,5 @@ extension Lab {
                 }
             }
         }
-    }
-
-    /// An image file (OCI layout or docker-save archive), relative to the topology file.
-    func imagePath(_ image: String) -> String { image.hasPrefix("/") ? image : "\(state.fileDirectory)/\(image)" }
-
-    /// The name an image is imported under on every host: `lab/<file name>`.
-    func imageName(_ image: String) -> String {
-        "lab/" + (image.split(separator: "/").last.map(String.init) ?? "image").lowercased()
     }
 }
