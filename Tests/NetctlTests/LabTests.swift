@@ -213,6 +213,37 @@ struct LabTests {
         }
     }
 
+    /// quorum.yaml: three etcd members behind two routers. With one member stopped, a new
+    /// overlay is made and joined from two hosts and carries traffic in one hop.
+    @Test func quorumLabGoesOnWithOneEtcdMemberStopped() throws {
+        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let example = try String(contentsOf: package.appendingPathComponent("examples/labs/quorum.yaml"), encoding: .utf8)
+        try withLab(example.replacingOccurrences(of: "name: quorum\n", with: "name: NAME\n")) { name, file, directory in
+            let up = try runCommand([NetctlHarness.binary, "lab", "up", "--dir", directory, file])
+            try #require(up.status == 0, "\(up.stderr)")
+            let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/state.json"))) as? [String: Any]
+            let member = ((state?["etcd"] as? [String: Any])?["etcd2"] as? [String: Any])?["pid"] as? Int
+            let pid = try #require(member)
+            kill(Int32(pid), SIGTERM)
+            while kill(Int32(pid), 0) == 0, (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z ") == false { usleep(20_000) }
+
+            let exec = { (host: String, command: [String]) in
+                try runCommand([NetctlHarness.binary, "lab", "exec", "--dir", directory, host, "--"] + command)
+            }
+            let create = try exec("h2", ["netctl", "network", "create", "-d", "overlay", "--subnet", "198.18.111.0/24", "green"])
+            #expect(create.status == 0, "\(create.stderr)")
+            for (host, sandbox) in [("h1", "\(name)-c-g1"), ("h2", "\(name)-c-g2")] {
+                #expect(try exec(host, ["netctl", "sandbox", "create", sandbox]).status == 0)
+                let connect = try exec(host, ["netctl", "network", "connect", "--ip", host == "h1" ? "198.18.111.21" : "198.18.111.22", "green", sandbox])
+                #expect(connect.status == 0, "\(connect.stderr)")
+            }
+            let ping = try runCommand(["ip", "netns", "exec", "\(name)-c-g1", "ping", "-n", "-c", "1", "-W", "2", "198.18.111.22"])
+            #expect(ping.status == 0 && ping.stdout.contains("ttl=64"), "\(ping.stdout)\(ping.stderr)")
+            let status = try runCommand([NetctlHarness.binary, "lab", "status", "--dir", directory])
+            #expect(status.stdout.contains("etcd2 unhealthy") && status.stdout.contains("etcd1 healthy") && status.stdout.contains("etcd3 healthy"), "\(status.stdout)")
+        }
+    }
+
     struct Malformed: CustomTestStringConvertible, Sendable {
         var yaml: String
         var message: String
