@@ -15,7 +15,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
@@ -28,6 +27,7 @@ let package = Package(
         .target(name: "CDigest", dependencies: ["CLazyLibrary"]),
         .target(name: "CRuntimeShim"),
         .target(name: "CCurl", dependencies: ["CLazyLibrary"]),
+        .target(name: "CYAML", dependencies: ["CLazyLibrary"]),
 
         // Typed kernel interfaces.
         .target(name: "Netlink", dependencies: ["CNetlink"]),
@@ -38,8 +38,7 @@ let package = Package(
 
         // Overlay networks across hosts: the overlay driver, the etcd client, the agent, the lab.
         .target(name: "VXLAN", dependencies: [
-            "CNM", "Netlink", "NFTables", "CCurl",
-            .product(name: "Yams", package: "Yams"),
+            "CNM", "Netlink", "NFTables", "CCurl", "CYAML",
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
 

@@ -202,7 +202,7 @@ extension NetworkController {
         }
 
         let id = Identifier.make()
-        let global = driver as? any GlobalNetworkDriver
+        let global = driver.global
         let ipv4: IPNetwork?, ipv6: IPNetwork?
         if let global {
             // Cluster-wide: a transaction in the cluster store, not this root's lock.

@@ -56,7 +56,7 @@ public final class NetworkController {
         return (own + joined).sorted { $0.name < $1.name }
     }
 
-    var globalDrivers: [any GlobalNetworkDriver] { drivers.all.compactMap { $0 as? any GlobalNetworkDriver } }
+    var globalDrivers: [any GlobalNetworkDriver] { drivers.all.compactMap(\.global) }
 
     /// By name, full id or unique id prefix, as Docker resolves them. The cluster store is
     /// asked only for a network this host does not know.
@@ -103,7 +103,7 @@ public final class NetworkController {
                 network.pools = try addressPools(for: request, existing: existing)
             }
             try driver.prepare(&network, host: host)
-            if let global = driver as? any GlobalNetworkDriver {
+            if let global = driver.global {
                 // Recorded in the cluster store only; hosts make its devices as endpoints join.
                 try global.register(&network, host: host)
                 return network
@@ -139,7 +139,7 @@ public final class NetworkController {
                 let users = endpoints.map { "sandbox \"\($0.sandboxName)\" (endpoint \($0.shortID))" }
                 throw CNMError("network \"\(network.name)\" is in use by \(users.count) endpoint\(users.count == 1 ? "" : "s"): \(users.joined(separator: ", "))")
             }
-            if let global = try drivers.named(network.driver) as? any GlobalNetworkDriver {
+            if let global = try drivers.named(network.driver).global {
                 try global.unregister(network, host: host)
                 try store.delete(Keys.clusterNetwork(network.id))
                 return network

@@ -42,6 +42,10 @@ public protocol NetworkDriver: Sendable {
     /// Recreates missing kernel objects of a recorded network, or says why it cannot;
     /// returns the line reconcile reports.
     func restoreNetwork(_ network: NetworkRecord, host: HostContext) throws -> String
+    /// The driver as a `GlobalNetworkDriver`, or nil for a local one. (Asked of the driver
+    /// rather than found by `as?`, which makes the Swift runtime scan every protocol
+    /// conformance of the binary on first use, a few million instructions a command.)
+    var global: (any GlobalNetworkDriver)? { get }
     /// Last step of reconcile: removes what the driver keeps outside this root for
     /// endpoints that are not among `endpoints` (this root's, all of them); one line each.
     func reconcile(endpoints: [EndpointRecord], host: HostContext) -> [String]
@@ -105,6 +109,7 @@ extension NetworkDriver {
     public var takesAddresses: Bool { true }
     public var isSingleton: Bool { false }
     public var providesExternalConnectivity: Bool { true }
+    public var global: (any GlobalNetworkDriver)? { nil }
     public func hostInterface(forEndpoint id: String, network: NetworkRecord) -> String? { nil }
     public func firewallAttachment(for network: NetworkRecord) -> FirewallAttachment? { nil }
     public func networkIsPresent(_ network: NetworkRecord, host: HostContext) throws -> Bool { true }

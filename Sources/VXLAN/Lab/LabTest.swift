@@ -120,7 +120,7 @@ extension Lab {
         if let size { command += ["-s", String(size)] }
         if dontFragment { command += ["-M", "do"] }
         guard let result = try? LabRunner.run(command + [address.description]), result.status == 0,
-              let range = result.output.range(of: "ttl=") else { return nil }
+              let range = result.output.firstRange(of: "ttl=") else { return nil }
         return Int(result.output[range.upperBound...].prefix { $0.isNumber })
     }
 

@@ -1,6 +1,5 @@
 import Glibc
 import Netlink
-import Yams
 
 /// A lab's topology, read from its YAML file: L2 segments joined by routers, hosts on the
 /// segments, etcd, overlay networks and containers on the hosts.
@@ -89,6 +88,8 @@ public struct LabTopology: Sendable, Equatable {
 }
 
 /// Reads the YAML tree node by node, so every error can name its line.
+private typealias Node = YAMLNode
+
 private struct TopologyReader {
     let file: String
     /// Values read so far: a lab has a few hundred, and aliases must not make a small file
@@ -111,10 +112,10 @@ private struct TopologyReader {
     func read(_ text: String) throws -> LabTopology {
         let root: Node
         do {
-            guard let parsed = try Yams.compose(yaml: text) else { throw fail(nil, "empty file (expected a mapping with name, segments, hosts…)") }
+            guard let parsed = try YAMLNode.compose(yaml: text) else { throw fail(nil, "empty file (expected a mapping with name, segments, hosts…)") }
             root = parsed
-        } catch let error as YamlError {
-            throw yamlError(error)
+        } catch let error as YAMLNode.Error {
+            throw LabError.file(file, line: error.line, "not valid YAML: \(error.problem)")
         }
         let top = try mapping(root, "the file", allowed: ["name", "etcd", "segments", "routers", "hosts", "networks", "containers"],
                               required: ["name", "segments", "hosts"])
@@ -392,14 +393,5 @@ private struct TopologyReader {
             throw fail(node, "\(what): subnet \(text) overlaps \(LabTopology.hostPool), the hosts' default address pool (expected a subnet of 198.18.0.0/16)")
         }
         return subnet
-    }
-
-    private func yamlError(_ error: YamlError) -> LabError {
-        switch error {
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
-            return LabError.file(file, line: mark.line, "not valid YAML: \(problem)")
-        default:
-            return LabError.file(file, line: nil, "not valid YAML: \(error)")
-        }
     }
 }

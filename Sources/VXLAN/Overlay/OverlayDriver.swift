@@ -13,6 +13,7 @@ public final class OverlayDriver: GlobalNetworkDriver, @unchecked Sendable {
     public var scope: NetworkScope { .global }
     /// Overlays carry no traffic off the cluster: the gateway bridge does.
     public var providesExternalConnectivity: Bool { false }
+    public var global: (any GlobalNetworkDriver)? { self }
 
     public let configuration: ClusterConfiguration?
     private var cachedCatalog: ClusterCatalog?
