@@ -339,7 +339,7 @@ private struct TopologyReader {
     private func sequence(_ node: Node, _ what: String, limit: Int = 256) throws -> [Node] {
         try visit(node)
         guard case .sequence(let sequence) = node else { throw fail(node, "\(what): expected a list ([a, b] or lines starting with -)") }
-        guard sequence.count <= limit else { throw fail(node, "\(what): \(sequence.count) entries (expected at most \(limit))") }
+        guard sequence.items.count <= limit else { throw fail(node, "\(what): \(sequence.items.count) entries (expected at most \(limit))") }
         return Array(sequence)
     }
 
