@@ -58,10 +58,9 @@ extension Lab {
         return listed.output.split(separator: "\n").map(String.init)
     }
 
-    /// The lab's namespaces: those named `<lab>-…` (underlay, sandboxes), and those the
-    /// hosts' netctl made under names of its own (an overlay's `ncov-ROOT-NETWORK`, a
-    /// container's sandbox), known by the marker netctl puts on their loopback's alias,
-    /// `netctl:ROOT:KIND:ID`, with the root of one of the lab's hosts.
+    /// The lab's namespaces: the underlay's, marked on their loopback's alias as the lab's
+    /// (`netctl-lab:NAME`), and those the hosts' netctl made (sandboxes, an overlay's
+    /// `ncov-ROOT-NETWORK`), marked `netctl:ROOT:KIND:ID` with the root of one of its hosts.
     static func labNamespaces(name: String, directory: String) -> [String] {
         struct RootRecord: Decodable { var id: String }
         let roots = Set(Directory.names(in: directory + "/hosts").compactMap { host -> String? in
@@ -70,9 +69,9 @@ extension Lab {
             return String(record.id.prefix(16))
         })
         return NetworkNamespace.names().filter { namespace in
-            if namespace.hasPrefix(LabPlan.namespacePrefix(name)) { return true }
-            guard !roots.isEmpty, let session = try? NetlinkSession(in: NetworkNamespace.open(named: namespace)),
+            guard let session = try? NetlinkSession(in: NetworkNamespace.open(named: namespace)),
                   let alias = try? session.link(.name("lo"))?.alias else { return false }
+            if alias == LabPlan.marker(name) { return true }
             let parts = alias.split(separator: ":")
             return parts.count == 4 && parts[0] == "netctl" && roots.contains(String(parts[1]))
         }

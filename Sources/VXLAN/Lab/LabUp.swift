@@ -13,8 +13,7 @@ extension Lab {
         let text = try LabFiles.read(file, limit: LabTopology.maximumFileSize)
         let topology = try LabTopology.parse(text, file: file)
         let directory = directory ?? defaultDirectory(name: topology.name)
-        let prefix = LabPlan.namespacePrefix(topology.name)
-        if access(directory + "/topology.yaml", F_OK) == 0 || NetworkNamespace.names().contains(where: { $0.hasPrefix(prefix) }) {
+        if access(directory + "/topology.yaml", F_OK) == 0 || !labNamespaces(name: topology.name, directory: directory).isEmpty {
             throw LabError("lab \"\(topology.name)\" is already up, or was left half made (expected netctl lab down \(topology.name) first)")
         }
         var lab = Lab(directory: directory, topology: topology, state: LabState())
@@ -69,7 +68,7 @@ extension Lab {
         try LabRunner.inParallel(plan.switches) { segment in
             // ip netns add <lab>-s-<seg>; ip link add br0 type bridge; ip link set br0 up
             let namespace = try NetworkNamespace.create(named: segment.namespace) { session in
-                try session.linkSet(.name("lo"), up: true)
+                try session.linkSet(.name("lo"), up: true, alias: LabPlan.marker(topology.name))
                 try session.linkAdd(LinkSpec(name: LabPlan.bridgeName, kind: .bridge, up: true))
                 // A switch has no address of its own and takes no part in the traffic.
                 try Sysctl.write("net/ipv6/conf/all/disable_ipv6", "1")
@@ -79,7 +78,7 @@ extension Lab {
         let switchOf = switches.withLock { $0 }
         try LabRunner.inParallel(plan.nodes) { node in
             let namespace = try NetworkNamespace.create(named: node.namespace) { session in
-                try session.linkSet(.name("lo"), up: true)
+                try session.linkSet(.name("lo"), up: true, alias: LabPlan.marker(topology.name))
                 // Only routers forward: a host must not carry one segment's traffic to another.
                 try Sysctl.write("net/ipv4/ip_forward", node.role == .router ? "1" : "0")
             }
