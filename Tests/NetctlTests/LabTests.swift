@@ -130,7 +130,7 @@ struct LabTests {
         try withLab(Self.underlay + "\ncontainers:\n  - { name: c1, host: h3, image: no-such-layout }\n") { name, file, directory in
             let up = try runCommand([NetctlHarness.binary, "lab", "up", "--quiet", "--dir", directory, file])
             #expect(up.status != 0)
-            #expect(up.stderr.contains("host h3: netctl image import") && up.stderr.contains("no-such-layout"), "\(up.stderr)")
+            #expect(up.stderr.contains("image \"no-such-layout\": no such file"), "\(up.stderr)")
             #expect(up.stderr.split(separator: "\n").count == 1, "\(up.stderr)")
             #expect(Self.leftovers(name, directory).isEmpty)
         }
@@ -171,6 +171,76 @@ struct LabTests {
             #expect(inspect.status == 0 && inspect.stdout.contains("\"Scope\" : \"global\"") || inspect.stdout.contains("\"Scope\": \"global\""), "\(inspect.stdout)\(inspect.stderr)")
             let status = try runCommand([NetctlHarness.binary, "lab", "status", "--dir", directory])
             #expect(status.stdout.contains("agent running") && !status.stdout.contains("agent not running"), "\(status.stdout)")
+        }
+    }
+
+    /// Containers from an image (`image: busybox`, built by the lab from busybox-static)
+    /// and a sandbox on one overlay across the router: `lab test` passes, and down removes
+    /// the containers with everything else.
+    @Test func imageContainersJoinOverlays() throws {
+        let yaml = """
+            name: NAME
+            segments:
+              - { name: seg1, subnet: 198.18.1.0/24 }
+              - { name: seg2, subnet: 198.18.2.0/24 }
+            routers:
+              - { name: r1, segments: [seg1, seg2] }
+            hosts:
+              - { name: h1, segment: seg1 }
+              - { name: h2, segment: seg2 }
+            networks:
+              - { name: red, subnets: [198.18.100.0/24] }
+            containers:
+              - { name: a1, host: h1, networks: [red], image: busybox }
+              - { name: a2, host: h2, networks: [red], image: busybox }
+              - { name: s1, host: h2, networks: [red] }
+            """
+        try withLab(yaml) { name, file, directory in
+            let up = try runCommand([NetctlHarness.binary, "lab", "up", "--dir", directory, file])
+            try #require(up.status == 0, "\(up.stderr)")
+            let ps = try runCommand([NetctlHarness.binary, "lab", "exec", "--dir", directory, "h2", "--", "netctl", "ps"])
+            #expect(ps.stdout.contains("a2") && ps.stdout.contains("Up"), "\(ps.stdout)\(ps.stderr)")
+            let test = try runCommand([NetctlHarness.binary, "lab", "test", "--dir", directory])
+            #expect(test.status == 0, "\(test.stdout)\(test.stderr)")
+            #expect(test.stdout.contains("PASS  red: a1 (h1) -> a2 (h2)"), "\(test.stdout)")
+            let inspect = try runCommand([NetctlHarness.binary, "lab", "exec", "--dir", directory, "h1", "--", "netctl", "inspect", "a1"])
+            let shown = try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [[String: Any]]
+            let pid = (shown?.first?["State"] as? [String: Any])?["Pid"] as? Int ?? 0
+            #expect(pid > 0, "\(inspect.stdout)")
+            let down = try runCommand([NetctlHarness.binary, "lab", "down", "--dir", directory, name])
+            #expect(down.status == 0, "\(down.stderr)")
+            if pid > 0 { #expect(kill(Int32(pid), 0) != 0, "container a1 (pid \(pid)) still runs") }
+        }
+    }
+
+    /// quorum.yaml: three etcd members behind two routers. With one member stopped, a new
+    /// overlay is made and joined from two hosts and carries traffic in one hop.
+    @Test func quorumLabGoesOnWithOneEtcdMemberStopped() throws {
+        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let example = try String(contentsOf: package.appendingPathComponent("examples/labs/quorum.yaml"), encoding: .utf8)
+        try withLab(example.replacingOccurrences(of: "name: quorum\n", with: "name: NAME\n")) { name, file, directory in
+            let up = try runCommand([NetctlHarness.binary, "lab", "up", "--dir", directory, file])
+            try #require(up.status == 0, "\(up.stderr)")
+            let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/state.json"))) as? [String: Any]
+            let member = ((state?["etcd"] as? [String: Any])?["etcd2"] as? [String: Any])?["pid"] as? Int
+            let pid = try #require(member)
+            kill(Int32(pid), SIGTERM)
+            while kill(Int32(pid), 0) == 0, (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z ") == false { usleep(20_000) }
+
+            let exec = { (host: String, command: [String]) in
+                try runCommand([NetctlHarness.binary, "lab", "exec", "--dir", directory, host, "--"] + command)
+            }
+            let create = try exec("h2", ["netctl", "network", "create", "-d", "overlay", "--subnet", "198.18.111.0/24", "green"])
+            #expect(create.status == 0, "\(create.stderr)")
+            for (host, sandbox) in [("h1", "\(name)-c-g1"), ("h2", "\(name)-c-g2")] {
+                #expect(try exec(host, ["netctl", "sandbox", "create", sandbox]).status == 0)
+                let connect = try exec(host, ["netctl", "network", "connect", "--ip", host == "h1" ? "198.18.111.21" : "198.18.111.22", "green", sandbox])
+                #expect(connect.status == 0, "\(connect.stderr)")
+            }
+            let ping = try runCommand(["ip", "netns", "exec", "\(name)-c-g1", "ping", "-n", "-c", "1", "-W", "2", "198.18.111.22"])
+            #expect(ping.status == 0 && ping.stdout.contains("ttl=64"), "\(ping.stdout)\(ping.stderr)")
+            let status = try runCommand([NetctlHarness.binary, "lab", "status", "--dir", directory])
+            #expect(status.stdout.contains("etcd2 unhealthy") && status.stdout.contains("etcd1 healthy") && status.stdout.contains("etcd3 healthy"), "\(status.stdout)")
         }
     }
 

@@ -15,8 +15,10 @@ extension Lab {
         let lab = try? Lab.open(directory: directory)
         if let lab, lab.topology.name == name {
             lab.removeWorkloads()
-            for (_, agent) in lab.state.agents { agent.stop() }
-            for (_, member) in lab.state.etcd { member.stop() }
+            // Agents and etcd members are told at once, then waited for one by one.
+            let services = Array(lab.state.agents.values) + Array(lab.state.etcd.values)
+            for service in services where service.isAlive { kill(service.pid, SIGTERM) }
+            for service in services { service.stop() }
         }
         let namespaces = labNamespaces(name: name, directory: directory)
         stopProcesses(in: namespaces)
@@ -32,13 +34,11 @@ extension Lab {
     func removeWorkloads() {
         let hosts = topology.hosts.map(\.name).filter { access(hostRoot($0), F_OK) == 0 }
         try? LabRunner.inParallel(hosts) { host in
-            if let ids = try? run(host: host, ["netctl", "ps", "-aq"]), ids.status == 0 {
-                let list = ids.output.split(separator: "\n").map(String.init)
-                if !list.isEmpty { _ = try? run(host: host, ["netctl", "rm", "-f"] + list) }
+            if let ids = records(host, "containers", listing: ["ps", "-aq"]), !ids.isEmpty {
+                _ = try? run(host: host, ["netctl", "rm", "-f"] + ids)
             }
-            if let sandboxes = try? run(host: host, ["netctl", "sandbox", "ls", "-q"]), sandboxes.status == 0 {
-                let list = sandboxes.output.split(separator: "\n").map(String.init)
-                if !list.isEmpty { _ = try? run(host: host, ["netctl", "sandbox", "rm"] + list) }
+            if let ids = records(host, "sandboxes", listing: ["sandbox", "ls", "-q"]), !ids.isEmpty {
+                _ = try? run(host: host, ["netctl", "sandbox", "rm"] + ids)
             }
         }
         if let first = hosts.first, !topology.networks.isEmpty {
@@ -46,10 +46,21 @@ extension Lab {
         }
     }
 
-    /// The lab's namespaces: those named `<lab>-…` (underlay, sandboxes), and those the
-    /// hosts' netctl made under names of its own (an overlay's `ncov-ROOT-NETWORK`, a
-    /// container's sandbox), known by the marker netctl puts on their loopback's alias,
-    /// `netctl:ROOT:KIND:ID`, with the root of one of the lab's hosts.
+    /// The ids of a host's containers or sandboxes. The local store keeps each record as
+    /// `KIND/ID.json` in the state root, so they are read from there, which spares a netctl
+    /// start per host (most of `lab down`'s time); without that folder, netctl lists them.
+    private func records(_ host: String, _ kind: String, listing: [String]) -> [String]? {
+        let folder = "\(hostRoot(host))/\(kind)"
+        if access(folder, F_OK) == 0 {
+            return Directory.names(in: folder).filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }
+        }
+        guard let listed = try? run(host: host, ["netctl"] + listing), listed.status == 0 else { return nil }
+        return listed.output.split(separator: "\n").map(String.init)
+    }
+
+    /// The lab's namespaces: the underlay's, marked on their loopback's alias as the lab's
+    /// (`netctl-lab:NAME`), and those the hosts' netctl made (sandboxes, an overlay's
+    /// `ncov-ROOT-NETWORK`), marked `netctl:ROOT:KIND:ID` with the root of one of its hosts.
     static func labNamespaces(name: String, directory: String) -> [String] {
         struct RootRecord: Decodable { var id: String }
         let roots = Set(Directory.names(in: directory + "/hosts").compactMap { host -> String? in
@@ -58,9 +69,9 @@ extension Lab {
             return String(record.id.prefix(16))
         })
         return NetworkNamespace.names().filter { namespace in
-            if namespace.hasPrefix(LabPlan.namespacePrefix(name)) { return true }
-            guard !roots.isEmpty, let session = try? NetlinkSession(in: NetworkNamespace.open(named: namespace)),
+            guard let session = try? NetlinkSession(in: NetworkNamespace.open(named: namespace)),
                   let alias = try? session.link(.name("lo"))?.alias else { return false }
+            if alias == LabPlan.marker(name) { return true }
             let parts = alias.split(separator: ":")
             return parts.count == 4 && parts[0] == "netctl" && roots.contains(String(parts[1]))
         }

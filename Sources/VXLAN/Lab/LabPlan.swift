@@ -108,9 +108,10 @@ public struct LabPlan: Sendable {
     /// Every namespace the underlay consists of.
     public var namespaces: [String] { switches.map(\.namespace) + nodes.map(\.namespace) }
 
-    /// What every namespace of a lab called `name` starts with, the underlay's and the
-    /// sandboxes' alike: `lab down NAME` finds what a killed `lab up` left by it.
-    public static func namespacePrefix(_ name: String) -> String { "\(name)-" }
+    /// The alias on the loopback of every underlay namespace of a lab called `name`, set
+    /// before the namespace gets its name: `lab down NAME` finds what a killed `lab up`
+    /// left by it, and never takes another's namespace that merely starts the same way.
+    public static func marker(_ name: String) -> String { "netctl-lab:\(name)" }
 
     /// The namespace of a sandbox the lab makes for a container.
     public static func sandboxName(lab: String, container: String) -> String { "\(lab)-c-\(container)" }

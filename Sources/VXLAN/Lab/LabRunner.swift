@@ -1,4 +1,3 @@
-import Dispatch
 import Glibc
 import Netlink
 import Synchronization
@@ -144,18 +143,63 @@ enum LabRunner {
         return body(pointers)
     }
 
-    /// Runs `body` for every item at once, on as many threads as there are cores; the first
-    /// error is thrown once all have finished.
-    static func inParallel<T: Sendable>(_ items: [T], _ body: @Sendable (T) throws -> Void) throws {
-        let failure = Mutex<(any Error)?>(nil)
-        DispatchQueue.concurrentPerform(iterations: items.count) { index in
-            do {
-                try body(items[index])
-            } catch {
-                failure.withLock { if $0 == nil { $0 = error } }
+    /// Runs `body` for every item at once, a thread each: the work is mostly waiting for
+    /// child processes (netctl on a host) and the kernel, so the items must not queue for
+    /// the two cores as they would on a pool. The first error is thrown once all finished.
+    static func inParallel<T: Sendable>(_ items: [T], _ body: @escaping @Sendable (T) throws -> Void) throws {
+        let failure = FirstError()
+        let threads = items.map { item in
+            LabThread.start {
+                do { try body(item) } catch { failure.record(error) }
             }
         }
-        if let error = failure.withLock({ $0 }) { throw error }
+        threads.forEach { LabThread.join($0) }
+        if let error = failure.error { throw error }
+    }
+
+    /// Runs two pieces of work at once; the first error is thrown once both finished.
+    static func together(_ first: () throws -> Void, _ second: @escaping @Sendable () throws -> Void) throws {
+        let failure = FirstError()
+        let thread = LabThread.start {
+            do { try second() } catch { failure.record(error) }
+        }
+        do { try first() } catch { failure.record(error) }
+        LabThread.join(thread)
+        if let error = failure.error { throw error }
+    }
+}
+
+/// The first error of several threads.
+private final class FirstError: Sendable {
+    private let value = Mutex<(any Error)?>(nil)
+    func record(_ error: any Error) { value.withLock { if $0 == nil { $0 = error } } }
+    var error: (any Error)? { value.withLock { $0 } }
+}
+
+/// A plain thread (Foundation's Thread is not in FoundationEssentials).
+private enum LabThread {
+    final class Work: @unchecked Sendable {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+
+    static func start(_ body: @escaping @Sendable () -> Void) -> pthread_t {
+        let work = Unmanaged.passRetained(Work(body)).toOpaque()
+        var thread = pthread_t()
+        let result = pthread_create(&thread, nil, { raw in
+            Unmanaged<Work>.fromOpaque(raw!).takeRetainedValue().body()
+            return nil
+        }, work)
+        if result != 0 {
+            // No thread to be had: do the work here.
+            Unmanaged<Work>.fromOpaque(work).takeRetainedValue().body()
+            return 0
+        }
+        return thread
+    }
+
+    static func join(_ thread: pthread_t) {
+        if thread != 0 { pthread_join(thread, nil) }
     }
 }
 

@@ -92,6 +92,18 @@ private typealias Node = YAMLNode
 
 private struct TopologyReader {
     let file: String
+    /// Values read so far: a lab has a few hundred, and aliases must not make a small file
+    /// read as millions.
+    private let visited = Counter()
+    private final class Counter { var count = 0 }
+    static let maximumValues = 5_000
+
+    private func visit(_ node: Node) throws {
+        visited.count += 1
+        guard visited.count <= Self.maximumValues else {
+            throw fail(node, "more than \(Self.maximumValues) values (a lab topology is small)")
+        }
+    }
 
     func fail(_ node: Node?, _ message: String) -> LabError {
         LabError.file(file, line: node?.mark?.line, message)
@@ -118,7 +130,7 @@ private struct TopologyReader {
         // segments
         var segments: [LabTopology.Segment] = []
         var segmentNodes: [String: Node] = [:]
-        for item in try sequence(top["segments"]!, "segments") {
+        for item in try sequence(top["segments"]!, "segments", limit: 64) {
             let fields = try mapping(item, "segment", allowed: ["name", "subnet", "mtu"], required: ["name", "subnet"])
             let segmentName = try nodeName(fields["name"]!, "segment")
             let what = "segment \"\(segmentName)\""
@@ -211,13 +223,13 @@ private struct TopologyReader {
         var networks: [LabTopology.Network] = []
         var networkNodes: [String: Node] = [:]
         if let list = top["networks"] {
-            for item in try sequence(list, "networks") {
+            for item in try sequence(list, "networks", limit: 64) {
                 let fields = try mapping(item, "network", allowed: ["name", "subnets", "internal"], required: ["name", "subnets"])
                 let networkName = try nodeName(fields["name"]!, "network")
                 let what = "network \"\(networkName)\""
                 guard networkNodes[networkName] == nil else { throw fail(item, "\(what) is defined twice") }
                 var subnets: [IPNetwork] = []
-                for node in try sequence(fields["subnets"]!, "\(what): subnets") {
+                for node in try sequence(fields["subnets"]!, "\(what): subnets", limit: 16) {
                     let subnet = try labSubnet(node, what)
                     for segment in segments where segment.subnet.overlaps(subnet) {
                         throw fail(node, "\(what): subnet \(subnet) overlaps segment \"\(segment.name)\" (\(segment.subnet))")
@@ -305,6 +317,7 @@ private struct TopologyReader {
     // MARK: Node readers
 
     private func mapping(_ node: Node, _ what: String, allowed: [String], required: [String]) throws -> [String: Node] {
+        try visit(node)
         guard case .mapping(let mapping) = node else { throw fail(node, "\(what): expected a mapping (key: value)") }
         var fields: [String: Node] = [:]
         for (keyNode, value) in mapping {
@@ -321,12 +334,17 @@ private struct TopologyReader {
         return fields
     }
 
-    private func sequence(_ node: Node, _ what: String) throws -> [Node] {
+    /// A list of at most `limit` entries: labs are small, and the overlap checks between
+    /// subnets grow with the square of their number.
+    private func sequence(_ node: Node, _ what: String, limit: Int = 256) throws -> [Node] {
+        try visit(node)
         guard case .sequence(let sequence) = node else { throw fail(node, "\(what): expected a list ([a, b] or lines starting with -)") }
+        guard sequence.items.count <= limit else { throw fail(node, "\(what): \(sequence.items.count) entries (expected at most \(limit))") }
         return Array(sequence)
     }
 
     private func string(_ node: Node, _ what: String) throws -> String {
+        try visit(node)
         guard case .scalar(let scalar) = node else { throw fail(node, "\(what): expected a single value") }
         return scalar.string
     }

@@ -13,8 +13,7 @@ extension Lab {
         let text = try LabFiles.read(file, limit: LabTopology.maximumFileSize)
         let topology = try LabTopology.parse(text, file: file)
         let directory = directory ?? defaultDirectory(name: topology.name)
-        let prefix = LabPlan.namespacePrefix(topology.name)
-        if access(directory + "/topology.yaml", F_OK) == 0 || NetworkNamespace.names().contains(where: { $0.hasPrefix(prefix) }) {
+        if access(directory + "/topology.yaml", F_OK) == 0 || !labNamespaces(name: topology.name, directory: directory).isEmpty {
             throw LabError("lab \"\(topology.name)\" is already up, or was left half made (expected netctl lab down \(topology.name) first)")
         }
         var lab = Lab(directory: directory, topology: topology, state: LabState())
@@ -23,22 +22,32 @@ extension Lab {
             try LabFiles.makeDirectories(directory, mode: 0o700)
             try LabFiles.write(directory + "/topology.yaml", Array(text.utf8))
             try lab.saveState()
-            progress("underlay: \(lab.plan.switches.count) segment(s), \(lab.plan.nodes.count) node(s)")
-            try lab.buildUnderlay()
-            progress("etcd: \(topology.etcd.members) member(s)\(topology.etcd.tls ? " with TLS" : "")")
-            try lab.startEtcd()
-            try lab.saveState()
-            for host in topology.hosts { try LabFiles.makeDirectories(lab.hostRoot(host.name), mode: 0o700) }
-            progress("agents: \(topology.hosts.count)")
-            try lab.startAgents()
-            try lab.saveState()
+            // Each step reports what it made and how long it took.
+            func step(_ title: String, _ body: () throws -> Void) throws {
+                let started = monotonicSeconds()
+                try body()
+                let milliseconds = Int(((monotonicSeconds() - started) * 1000).rounded())
+                progress("\(title) (\(milliseconds) ms)")
+            }
+            try step("underlay: \(lab.plan.switches.count) segment(s), \(lab.plan.nodes.count) node(s)") { try lab.buildUnderlay() }
+            // While etcd starts, the hosts get what needs no cluster store: their state roots,
+            // the containers' sandboxes, the images.
+            let hosts = lab
+            try step("etcd: \(topology.etcd.members) member(s)\(topology.etcd.tls ? " with TLS" : ""); host roots, sandboxes, images") {
+                try LabRunner.together({
+                    try lab.startEtcd()
+                    try lab.saveState()
+                }, { try hosts.prepareHosts() })
+            }
+            try step("agents: \(topology.hosts.count)") {
+                try lab.startAgents()
+                try lab.saveState()
+            }
             if !topology.networks.isEmpty {
-                progress("networks: \(topology.networks.map(\.name).joined(separator: ", "))")
-                try lab.createNetworks()
+                try step("networks: \(topology.networks.map(\.name).joined(separator: ", "))") { try lab.createNetworks() }
             }
             if !topology.containers.isEmpty {
-                progress("containers: \(topology.containers.map(\.name).joined(separator: ", "))")
-                try lab.createContainers()
+                try step("containers: \(topology.containers.map(\.name).joined(separator: ", "))") { try lab.createContainers() }
             }
             lab.state.complete = true
             try lab.saveState()
@@ -59,7 +68,7 @@ extension Lab {
         try LabRunner.inParallel(plan.switches) { segment in
             // ip netns add <lab>-s-<seg>; ip link add br0 type bridge; ip link set br0 up
             let namespace = try NetworkNamespace.create(named: segment.namespace) { session in
-                try session.linkSet(.name("lo"), up: true)
+                try session.linkSet(.name("lo"), up: true, alias: LabPlan.marker(topology.name))
                 try session.linkAdd(LinkSpec(name: LabPlan.bridgeName, kind: .bridge, up: true))
                 // A switch has no address of its own and takes no part in the traffic.
                 try Sysctl.write("net/ipv6/conf/all/disable_ipv6", "1")
@@ -69,7 +78,7 @@ extension Lab {
         let switchOf = switches.withLock { $0 }
         try LabRunner.inParallel(plan.nodes) { node in
             let namespace = try NetworkNamespace.create(named: node.namespace) { session in
-                try session.linkSet(.name("lo"), up: true)
+                try session.linkSet(.name("lo"), up: true, alias: LabPlan.marker(topology.name))
                 // Only routers forward: a host must not carry one segment's traffic to another.
                 try Sysctl.write("net/ipv4/ip_forward", node.role == .router ? "1" : "0")
             }
@@ -127,29 +136,40 @@ extension Lab {
         }
     }
 
-    /// Containers on their hosts, the hosts in parallel: a sandbox attached to its
-    /// networks, or `netctl run -d` of an image.
-    func createContainers() throws {
+    /// Each host's state root, its containers' sandboxes (`netctl sandbox create`) and
+    /// the images its containers run (`netctl image import`), the hosts in parallel.
+    func prepareHosts() throws {
+        for host in topology.hosts { try LabFiles.makeDirectories(hostRoot(host.name), mode: 0o700) }
         let byHost = Dictionary(grouping: topology.containers, by: \.host)
         try LabRunner.inParallel(Array(byHost.keys).sorted()) { host in
             var imported: Set<String> = []
             for container in byHost[host]! {
                 if let image = container.image {
-                    let path = image.hasPrefix("/") ? image : "\(state.fileDirectory)/\(image)"
-                    let name = "lab/\(container.image!.split(separator: "/").last ?? "image")".lowercased()
-                    if !imported.contains(path) {
-                        try netctl(host: host, "image", "import", "--name", name, path)
-                        imported.insert(path)
-                    }
+                    guard !imported.contains(image) else { continue }
+                    try netctl(host: host, "image", "import", "--name", imageName(image), try imagePath(image))
+                    imported.insert(image)
+                } else {
+                    try netctl(host: host, "sandbox", "create", LabPlan.sandboxName(lab: topology.name, container: container.name))
+                }
+            }
+        }
+    }
+
+    /// Containers join their networks on their hosts, the hosts in parallel: a sandbox by
+    /// `netctl network connect`, an image by `netctl run -d`.
+    func createContainers() throws {
+        let byHost = Dictionary(grouping: topology.containers, by: \.host)
+        try LabRunner.inParallel(Array(byHost.keys).sorted()) { host in
+            for container in byHost[host]! {
+                if let image = container.image {
                     var arguments = ["run", "-d", "--name", container.name, "--hostname", container.name]
                     for network in container.networks { arguments += ["--network", network] }
-                    let result = try run(host: host, ["netctl"] + arguments + [name, "sleep", "2147483647"])
+                    let result = try run(host: host, ["netctl"] + arguments + [imageName(image), "sleep", "2147483647"])
                     guard result.status == 0 else {
                         throw LabError("container \(container.name): netctl run on \(host) exited \(result.status): \(result.reason)")
                     }
                 } else {
                     let sandbox = LabPlan.sandboxName(lab: topology.name, container: container.name)
-                    try netctl(host: host, "sandbox", "create", sandbox)
                     for network in container.networks {
                         try netctl(host: host, "network", "connect", network, sandbox)
                     }
