@@ -3,7 +3,8 @@
 # packets between them, Docker-shaped inspect output, a published port reached from a
 # client namespace (and restored by reconcile after `nft flush ruleset`), containers from a
 # real image (busybox-static, built with umoci) serving on a published port, and a crash
-# repaired by reconcile.
+# repaired by reconcile; then overlay networks across three hosts of a lab (namespaces on
+# two routed segments, etcd with TLS, an agent per host), checked by `lab test`.
 # The "host" is a network namespace of the demo's own, so nothing touches this machine's
 # real interfaces; every address is in 198.18.0.0/15 or 2001:db8::/32. All is removed at the end.
 set -euo pipefail
@@ -23,6 +24,7 @@ cleanup() {
     for s in "$A" "$B" "$C" "$D" "$E"; do "$NETCTL" sandbox rm "$s" >/dev/null 2>&1 || ip netns del "$s" 2>/dev/null || true; done
     ip netns del "$NETCTL_HOST_NETNS" 2>/dev/null || true
     rm -rf "$NETCTL_ROOT"
+    "$NETCTL" lab down examples/labs/two-segments.yaml >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
@@ -104,4 +106,12 @@ step ip -n "$NETCTL_HOST_NETNS" -br link show type veth
 
 step "$NETCTL" sandbox rm "$A" "$B" "$C" "$D" "$E"
 step "$NETCTL" network prune -f
+# Overlay networks across hosts: three hosts over two routed segments, etcd with TLS.
+step "$NETCTL" lab up examples/labs/two-segments.yaml
+step "$NETCTL" lab exec h1 -- netctl network create -d overlay --subnet 198.18.103.0/24 green
+step "$NETCTL" lab exec h3 -- netctl network ls
+step "$NETCTL" lab exec h2 -- netctl cluster nodes
+step "$NETCTL" lab test two
+step "$NETCTL" lab down two
+
 echo; echo "demo done: everything it made is removed."

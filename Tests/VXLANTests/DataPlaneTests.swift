@@ -37,7 +37,7 @@ private final class Lab {
 
     /// An overlay network's plan on `host`: subnets as (VNI, subnet, gateway).
     func plan(on host: Int, _ subnets: [(UInt32, String, String)]) -> OverlayPlan {
-        OverlayPlan(namespace: uniqueName("ncov"), marker: "netctl-test-overlay",
+        OverlayPlan(namespace: uniqueName("ncdpov"), marker: "netctl-test-overlay",
                     subnets: subnets.map { OverlaySubnetPlan(vni: $0.0, subnet: IPNetwork(cidr: $0.1)!, gateway: IPAddress($0.2)!) },
                     mtu: OverlayDataPlane.mtu(underlayMTU: Self.underlayMTU), vtep: vteps[host])
     }
@@ -98,6 +98,9 @@ struct DataPlaneTests {
             // No peers programmed: nothing floods, so nothing arrives.
             #expect(try lab.ping(from: 0, b).status != 0)
             #expect(!(try lab.run(in: one, ["bridge", "fdb", "show", "dev", "vxlan0"]).stdout.contains("00:00:00:00:00:00")))
+            // The failed ping leaves an unresolved ARP entry that would fail the next echo at
+            // once: ip neigh flush dev eth0.
+            _ = try lab.sandboxes[0].run(["ip", "neigh", "flush", "dev", "eth0"])
 
             #expect(try OverlayDataPlane.program(one, peers: [b]) == (added: 1, removed: 0))
             #expect(try OverlayDataPlane.program(two, peers: [a]) == (added: 1, removed: 0))
@@ -155,6 +158,9 @@ struct DataPlaneTests {
             _ = try lab.run(in: one, ["bridge", "fdb", "append", "00:00:00:00:00:00", "dev", "vxlan0", "dst", "198.18.0.2"])
             try OverlayDataPlane.program(one, peers: [b])
             #expect(!(try lab.run(in: one, ["bridge", "fdb", "show", "dev", "vxlan0"]).stdout.contains("00:00:00:00:00:00")))
+            // The failed ping leaves an unresolved ARP entry that would fail the next echo at
+            // once: ip neigh flush dev eth0.
+            _ = try lab.sandboxes[0].run(["ip", "neigh", "flush", "dev", "eth0"])
             #expect(try lab.ping(from: 0, b).status == 0)
         }
     }
@@ -246,7 +252,8 @@ struct DataPlaneTests {
             capture.standardOutput = output
             capture.standardError = FileHandle.nullDevice
             try capture.run()
-            defer { if capture.isRunning { kill(capture.processIdentifier, SIGTERM) } }
+            // SIGKILL: a child of the test runner inherits its blocked SIGTERM.
+            defer { if capture.isRunning { kill(capture.processIdentifier, SIGKILL); capture.waitUntilExit() } }
             for _ in 0..<20 where capture.isRunning { _ = try lab.ping(from: 0, b) }
             let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             capture.waitUntilExit()
@@ -272,6 +279,84 @@ struct DataPlaneTests {
             let clash = #expect(throws: DataPlaneError.self) { try lab.ensure(taken) }
             #expect(clash?.description.contains("VNI 4242") == true, "\(String(describing: clash))")
             #expect(!OverlayDataPlane.exists(taken))
+        }
+    }
+
+    @Test func aNamespaceNotMarkedAsTheOverlaysIsLeftAlone() throws {
+        try Lab.with(sandboxes: 1) { lab in
+            var plan = lab.plan(on: 0, web)
+            plan.namespace = lab.sandboxes[0].name
+            let host = try lab.hosts[0].session()
+            let error = #expect(throws: DataPlaneError.self) { try OverlayDataPlane.ensure(plan, host: host) }
+            #expect(error?.description.contains("exists marked by nothing") == true, "\(String(describing: error))")
+            #expect(try lab.sandboxes[0].session().link(.name("br0")) == nil)
+        }
+    }
+
+    @Test func anIPv6OverlayOnAnIPv4Underlay() throws {
+        let v6 = [(UInt32(606), "2001:db8:600::/64", "2001:db8:600::1")]
+        try Lab.with(sandboxes: 2) { lab in
+            let one = try lab.overlay(on: 0, v6), two = try lab.overlay(on: 1, v6)
+            let a = try lab.attach(0, to: one, address: "2001:db8:600::2/64")
+            let b = try lab.attach(1, to: two, address: "2001:db8:600::3/64")
+            try OverlayDataPlane.program(one, peers: [b])
+            try OverlayDataPlane.program(two, peers: [a])
+            #expect(try OverlayDataPlane.installedPeers(one) == [b])
+            let reply = try lab.ping(from: 0, b)
+            #expect(reply.status == 0, "\(reply.stdout)\(reply.stderr)")
+            #expect(reply.stdout.contains("ttl=64"), "one hop: \(reply.stdout)")
+        }
+    }
+
+    @Test func aThousandPeersAreProgrammedAndAResyncWritesNothing() throws {
+        try Lab.with(sandboxes: 2) { lab in
+            let subnet = [(UInt32(700), "198.18.64.0/18", "198.18.64.1")]
+            let one = try lab.overlay(on: 0, subnet), two = try lab.overlay(on: 1, subnet)
+            let a = try lab.attach(0, to: one, address: "198.18.64.2/18")
+            let b = try lab.attach(1, to: two, address: "198.18.64.3/18")
+            let many = Set((0..<999).map { offset in
+                let address = IPAddress("198.18.80.0")!.advanced(by: UInt128(offset))!
+                return OverlayPeer(mac: MACAddress(derivedFrom: address), address: address, vtep: lab.vteps[1], subnetIndex: 0)
+            })
+            #expect(try OverlayDataPlane.program(one, peers: many.union([b])) == (added: 1000, removed: 0))
+            #expect(try OverlayDataPlane.installedPeers(one).count == 1000)
+            try OverlayDataPlane.program(two, peers: [a])
+
+            // ip monitor neigh in the overlay namespace: a resync sends the kernel nothing to
+            // change, so it announces nothing. A probe peer added and removed tells when the
+            // monitor listens; added once more, it marks the resync's end in the stream.
+            let log = NSTemporaryDirectory() + uniqueName("netctl-monitor-")
+            FileManager.default.createFile(atPath: log, contents: nil)
+            defer { try? FileManager.default.removeItem(atPath: log) }
+            let monitor = Process()
+            monitor.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            monitor.arguments = ["ip", "netns", "exec", one.namespace, "ip", "monitor", "neigh"]
+            monitor.standardOutput = FileHandle(forWritingAtPath: log)
+            monitor.standardError = FileHandle.nullDevice
+            try monitor.run()
+            // SIGKILL: a child of the test runner inherits its blocked SIGTERM.
+            defer { kill(monitor.processIdentifier, SIGKILL); monitor.waitUntilExit() }
+            let seen = { String(decoding: FileManager.default.contents(atPath: log) ?? Data(), as: UTF8.self) }
+            let probe = OverlayPeer(mac: MACAddress("02:42:c6:12:7f:fe")!, address: IPAddress("198.18.127.254")!,
+                                    vtep: lab.vteps[1], subnetIndex: 0)
+            for _ in 0..<100 where !seen().contains("Deleted 198.18.127.254") {
+                try OverlayDataPlane.program(one, peers: many.union([b, probe]))
+                try OverlayDataPlane.program(one, peers: many.union([b]))
+                usleep(20_000)
+            }
+            let probeAdded = "198.18.127.254 dev vxlan0 lladdr 02:42:c6:12:7f:fe PERMANENT"
+            let addsBefore = seen().components(separatedBy: probeAdded).count
+            #expect(try OverlayDataPlane.program(one, peers: many.union([b])) == (added: 0, removed: 0))
+            try OverlayDataPlane.program(one, peers: many.union([b, probe]))
+            for _ in 0..<100 where seen().components(separatedBy: probeAdded).count == addsBefore { usleep(20_000) }
+            let stream = seen()
+            let lastDelete = try #require(stream.range(of: "Deleted 198.18.127.254", options: .backwards))
+            // Entries program writes are permanent ones (the kernel's own, FAILED or STALE, are not).
+            let writes = stream[lastDelete.upperBound...].split(separator: "\n").dropFirst().filter { $0.contains("PERMANENT") }
+            #expect(!writes.isEmpty, "\(stream.suffix(500))")
+            #expect(writes.allSatisfy { $0.contains("02:42:c6:12:7f:fe") }, "only the probe after the resync: \(writes)")
+            let reply = try lab.ping(from: 0, b)
+            #expect(reply.status == 0, "\(reply.stdout)")
         }
     }
 

@@ -116,7 +116,7 @@ private struct InstalledEntries {
     /// vxlan<i>'s index at i.
     var vteps: [Int32]
     var fdb: Set<FDBKey>
-    var neighbours: [NeighbourKey: MACAddress?]
+    var neighbours: [NeighbourKey: MACAddress]
 
     init(_ plan: OverlayPlan, session: NetlinkSession) throws {
         let links = try session.links()
@@ -134,13 +134,14 @@ private struct InstalledEntries {
             guard entry.onDevice, ours.contains(entry.interfaceIndex), let vtep = entry.destination else { return nil }
             return FDBKey(interface: entry.interfaceIndex, mac: entry.mac, vtep: vtep)
         })
-        // ip neigh show: permanent entries keep their MAC; any other state on a VTEP is not
-        // ours and counts as wrong, so `program` replaces or deletes it.
-        var neighbours: [NeighbourKey: MACAddress?] = [:]
-        for neighbour in try session.neighbours() where ours.contains(neighbour.interfaceIndex) {
-            let permanent = neighbour.state & Neighbour.permanent != 0
-            neighbours.updateValue(permanent ? neighbour.mac : nil,
-                                   forKey: NeighbourKey(interface: neighbour.interfaceIndex, address: neighbour.address))
+        // ip neigh show nud permanent: the entries `program` writes. The kernel keeps entries
+        // of its own on a VTEP (FAILED ones for the namespace's IPv6 multicast, say): those
+        // are left to it, and a peer whose address has one gets a permanent entry over it.
+        var neighbours: [NeighbourKey: MACAddress] = [:]
+        for neighbour in try session.neighbours()
+        where ours.contains(neighbour.interfaceIndex) && neighbour.state & Neighbour.permanent != 0 {
+            guard let mac = neighbour.mac else { continue }
+            neighbours[NeighbourKey(interface: neighbour.interfaceIndex, address: neighbour.address)] = mac
         }
         self.neighbours = neighbours
     }
@@ -150,7 +151,7 @@ private struct InstalledEntries {
         for key in fdb { destinations[key.owner, default: []].append(key.vtep) }
         var result: Set<OverlayPeer> = []
         for (key, mac) in neighbours {
-            guard let mac, let subnet = vteps.firstIndex(of: key.interface) else { continue }
+            guard let subnet = vteps.firstIndex(of: key.interface) else { continue }
             for vtep in destinations[FDBKey.Owner(interface: key.interface, mac: mac)] ?? [] {
                 result.insert(OverlayPeer(mac: mac, address: key.address, vtep: vtep, subnetIndex: subnet))
             }

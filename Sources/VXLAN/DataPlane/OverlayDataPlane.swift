@@ -40,18 +40,26 @@ public enum OverlayDataPlane {
     /// once it is complete, so a process killed halfway never leaves a named half; on a
     /// failure, what this call made is removed.
     ///
-    /// `host` is a session in the namespace whose underlay carries the VTEPs' UDP.
+    /// `host` is a session in the namespace whose underlay carries the VTEPs' UDP. Callers
+    /// serialize `ensure` and `remove` of one network (the state root's lock does).
     public static func ensure(_ plan: OverlayPlan, host: NetlinkSession) throws {
         try plan.validate()
         if NetworkNamespace.exists(named: plan.namespace) {
-            let namespace = try open(plan)
-            try complete(plan, namespace: namespace, session: try NetlinkSession(in: namespace), host: host)
-            return
+            if let namespace = try? NetworkNamespace.open(named: plan.namespace) {
+                let session: NetlinkSession
+                do { session = try NetlinkSession(in: namespace) } catch {
+                    throw DataPlaneError("overlay namespace \"\(plan.namespace)\": \(error)")
+                }
+                try complete(plan, namespace: namespace, session: session, host: host, fresh: false)
+                return
+            }
+            // The empty placeholder of a creation killed before its mount: made anew.
+            try? NetworkNamespace.remove(named: plan.namespace)
         }
         do {
             // ip netns add NS; everything below runs inside it before the name appears.
             try NetworkNamespace.create(named: plan.namespace) { session in
-                try complete(plan, namespace: try NetworkNamespace.current(), session: session, host: host)
+                try complete(plan, namespace: try NetworkNamespace.current(), session: session, host: host, fresh: true)
             }
         } catch let error as DataPlaneError {
             throw error
@@ -67,13 +75,16 @@ public enum OverlayDataPlane {
     public static func remove(_ plan: OverlayPlan) throws {
         guard NetworkNamespace.exists(named: plan.namespace) else { return }
         do {
-            let session = try NetlinkSession(in: try open(plan))
-            let request = session.batch()
-            for link in try session.links() where link.kind == "vxlan" {
-                // ip link del vxlanI
-                session.addLinkDelete(.index(link.index), tolerating: [ENODEV], to: request)
+            // A placeholder left by a crash before its mount has no devices to delete.
+            if let namespace = try? NetworkNamespace.open(named: plan.namespace) {
+                let session = try NetlinkSession(in: namespace)
+                let request = session.batch()
+                for link in try session.links() where link.kind == "vxlan" {
+                    // ip link del vxlanI
+                    session.addLinkDelete(.index(link.index), tolerating: [ENODEV], to: request)
+                }
+                try session.execute(request)
             }
-            try session.execute(request)
             // ip netns del NS
             try NetworkNamespace.remove(named: plan.namespace)
         } catch {
@@ -81,12 +92,18 @@ public enum OverlayDataPlane {
         }
     }
 
-    /// Builds what is missing of `plan` inside `namespace`, whose session is `session`.
+    /// Builds what is missing of `plan` inside `namespace`, whose session is `session`. A
+    /// namespace that was there before (not `fresh`) must carry the plan's marker: ours get
+    /// it before their name, so one without it is someone else's and is left alone.
     private static func complete(_ plan: OverlayPlan, namespace: NetworkNamespace, session: NetlinkSession,
-                                 host: NetlinkSession) throws {
+                                 host: NetlinkSession, fresh: Bool) throws {
         var made: [String] = []
         do {
             let links = Dictionary(try session.links().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+            if !fresh, links["lo"]?.alias != plan.marker {
+                throw DataPlaneError("overlay namespace \"\(plan.namespace)\": exists marked "
+                    + "\(links["lo"]?.alias.map { "\"\($0)\"" } ?? "by nothing"); expected \"\(plan.marker)\" (not an overlay's namespace?)")
+            }
             // ip link set lo up alias MARK
             if links["lo"]?.alias != plan.marker || links["lo"]?.isUp != true {
                 try session.linkSet(.name("lo"), up: true, alias: plan.marker)
