@@ -70,6 +70,7 @@ trap cleanup EXIT
 # ── The underlays ─────────────────────────────────────────────────────────────────────
 # netctl's: HOSTS host namespaces on one segment, 198.18.200.0/24, MTU 1500.
 #   ip link add hostI netns SWITCH master seg0 type veth peer name underlay0 netns HOST-I
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "building $HOSTS hosts and etcd..."
 ip netns add "$P-sw"
 ip -n "$P-sw" link add seg0 type bridge
@@ -209,12 +210,14 @@ for run in $(seq "$CONVERGE_RUNS"); do
     PIDS+=($pinger)
     sleep 0.1   # ping is asking before the connect starts
     start=$EPOCHREALTIME
-    on 0 network connect --ip 198.19.100.20 bench "$P-c" >/dev/null
+    host_env 0   # /usr/bin/time adds one exec; it tells what the connect spent on CPU
+    /usr/bin/time -f "%U %S" -o "$WORK/cpu" env "${HOST_ENV[@]}" "$NETCTL" network connect --ip 198.19.100.20 bench "$P-c" >/dev/null
+    end=$EPOCHREALTIME
     wait_for 4 replied || true
     stop_pid "$pinger"; forget "$pinger"
     reply=$(sed -n 's/^\[\([0-9.]*\)\] .* bytes from 198.19.100.20.*/\1/p' "$WORK/ping" | head -1)
     if [ -n "$reply" ]; then
-        echo "$start $reply" >> "$WORK/convergence"
+        echo "$start $end $reply $(tail -1 "$WORK/cpu")" >> "$WORK/convergence"
     else
         echo "missed" >> "$WORK/convergence"
         echo "run $run: no reply from 198.19.100.20; ping said: $(grep -v '^PING' "$WORK/ping" | head -3)" >&2
@@ -272,8 +275,12 @@ programmed_all() {
 wait_for 60 programmed_all
 sandbox 0 "$P-new"
 sleep 1
+# What the agents spent on CPU for it: the first field of /proc/PID/schedstat (ns on CPU).
+agents_cpu() { local i sum=0; for i in $(seq 1 $((HOSTS - 1))); do sum=$((sum + $(cut -d' ' -f1 "/proc/${AGENT_PIDS[$i]}/schedstat"))); done; echo $sum; }
+cpu_before=$(agents_cpu)
 start=$EPOCHREALTIME
 on 0 network connect fifty "$P-new" >/dev/null
+end=$EPOCHREALTIME
 seen_all() {
     local i
     for i in $(seq 1 $((HOSTS - 1))); do
@@ -281,6 +288,7 @@ seen_all() {
     done
 }
 wait_for 30 seen_all
+cpu_after=$(agents_cpu)
 : > "$WORK/memory"
 for i in $(seq 0 $((HOSTS - 1))); do
     pid=${AGENT_PIDS[$i]}
@@ -289,9 +297,10 @@ for i in $(seq 0 $((HOSTS - 1))); do
     echo "$rss $pss" >> "$WORK/memory"
 done
 
-python3 - "$OUT" "$HOSTS" "$start" "$WORK" <<'PY'
+python3 - "$OUT" "$HOSTS" "$start" "$end" "$WORK" "$((cpu_after - cpu_before))" "$LOAD_START" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc)" <<'PY'
 import datetime, json, os, re, statistics, sys
-out, hosts, start, work = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+out, hosts, start, end, work = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+agents_cpu_ms, load_start, load_end, cpus = int(sys.argv[6]) / 1e6, sys.argv[7], sys.argv[8], sys.argv[9]
 results = {}
 
 def ms(x): return f"{x:.0f} ms" if x >= 10 else f"{x:.1f} ms"
@@ -308,14 +317,18 @@ if trials:
     rows.append((f"TCP throughput, VXLAN by hand with ip (median of {len(raw)})", f"{r:.2f} Gbit/s",
                  "runs " + ", ".join(f"{x:.2f}" for x in raw)))
 
-runs = [line.split() for line in open(f"{work}/convergence")]
-times = [(float(r) - float(s)) * 1000 for s, r in (x for x in runs if len(x) == 2)]
-missed = sum(1 for x in runs if len(x) != 2)
-results["convergence_ms"] = times
+runs = [list(map(float, line.split())) for line in open(f"{work}/convergence") if len(line.split()) == 5]
+missed = sum(1 for line in open(f"{work}/convergence") if len(line.split()) != 5)
+times = [(r - s) * 1000 for s, e, r, u, k in runs]
+connects = [(e - s) * 1000 for s, e, r, u, k in runs]
+cpu = [(u + k) * 1000 for s, e, r, u, k in runs]
+results["convergence_ms"], results["convergence_connect_ms"] = times, connects
 if times:
     rows.append((f"connect on A → first reply on B (median of {len(times)})", ms(statistics.median(times)),
-                 f"min {ms(min(times))}, max {ms(max(times))}" + (f", {missed} with no reply in 3 s" if missed else "")
+                 f"min {ms(min(times))}, max {ms(max(times))}" + (f", {missed} with no reply" if missed else "")
                  + " (target median ≤ 100 ms)"))
+    rows.append(("… the connect command itself (median)", ms(statistics.median(connects)),
+                 f"on CPU {ms(statistics.median(cpu))} (user + system, median); the peer record is its last step"))
 
 labs = [tuple(map(float, line.split())) for line in open(f"{work}/lab")]
 if labs:
@@ -334,14 +347,17 @@ for i in range(1, hosts):
         if f"network fifty: {hosts} remote endpoints (+1 -0)" in line and stamp(line.split()[0]) >= start:
             delays.append((stamp(line.split()[0]) - start) * 1000)
             break
-results["fifty_ms"] = delays
+results["fifty_ms"], results["fifty_connect_ms"] = delays, (end - start) * 1000
+results["fifty_agents_cpu_ms"], results["load"] = agents_cpu_ms, [load_start, load_end]
 memory = [tuple(map(int, line.split())) for line in open(f"{work}/memory")]
 rss = [r / 1024 for r, _ in memory]
 pss = [p / 1024 for _, p in memory]
 results["agent_rss_mib"], results["agent_pss_mib"] = rss, pss
 if delays:
     rows.append((f"{hosts} hosts: connect on host 0 → programmed by the {len(delays)} others (median)",
-                 ms(statistics.median(delays)), f"max {ms(max(delays))} (target median ≤ 500 ms)"))
+                 ms(statistics.median(delays)), f"min {ms(min(delays))}, max {ms(max(delays))}; the connect itself {ms((end - start) * 1000)} (target median ≤ 500 ms)"))
+rows.append((f"… CPU the {hosts - 1} agents spent on it (sum)", ms(agents_cpu_ms),
+             f"{agents_cpu_ms / (hosts - 1):.1f} ms each, on {cpus} CPUs"))
 rows.append((f"agent RSS, {hosts} agents (median)", f"{statistics.median(rss):.1f} MiB",
              f"max {max(rss):.1f} MiB (target ≤ 10 MB)"))
 rows.append((f"agent PSS, {hosts} agents (median)", f"{statistics.median(pss):.1f} MiB",
@@ -349,6 +365,7 @@ rows.append((f"agent PSS, {hosts} agents (median)", f"{statistics.median(pss):.1
 
 with open(os.path.join(out, "overlay.json"), "w") as f:
     json.dump(results, f, indent=1)
+print(f"load average {load_start} at the start, {load_end} at the end, {cpus} CPUs\n")
 print("| measure | figure | against |")
 print("|---|---|---|")
 for name, value, note in rows:
