@@ -335,7 +335,7 @@ if times:
                  f"min {ms(min(times))}, max {ms(max(times))}" + (f", {missed} with no reply" if missed else "")
                  + " (target median ≤ 100 ms)"))
     rows.append(("… the connect command itself (median)", ms(statistics.median(connects)),
-                 f"on CPU {ms(statistics.median(cpu))} (user + system, median); the peer record is its last step"))
+                 f"on CPU {ms(statistics.median(cpu))} (user + system, median); it writes the peer record before the gateway bridge's veth, near its end"))
 
 labs = [tuple(map(float, line.split())) for line in open(f"{work}/lab")]
 if labs:
