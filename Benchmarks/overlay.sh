@@ -66,6 +66,7 @@ cleanup() {
 ETCD_PID=
 LAB_NAME=
 trap cleanup EXIT
+trap "exit 130" INT TERM   # a signal ends the run through the EXIT trap
 
 # ── The underlays ─────────────────────────────────────────────────────────────────────
 # netctl's: HOSTS host namespaces on one segment, 198.18.200.0/24, MTU 1500.
