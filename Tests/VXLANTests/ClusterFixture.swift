@@ -76,10 +76,10 @@ final class ClusterFixture: @unchecked Sendable {
     }
 
     /// Starts host `index`'s agent (a short lease, so tests see a dead agent's end soon).
-    func startAgent(on index: Int, leaseTTL: Int = 3) throws {
+    func startAgent(on index: Int, leaseTTL: Int = 3, metricsPort: UInt16? = nil) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: NetctlHarness.binary)
-        process.arguments = ["agent", "--lease-ttl", String(leaseTTL)]
+        process.arguments = ["agent", "--lease-ttl", String(leaseTTL)] + (metricsPort.map { ["--metrics-address", "127.0.0.1:\($0)"] } ?? [])
         var merged = ProcessInfo.processInfo.environment
         for (key, value) in hosts[index].environment.merging(environment(index), uniquingKeysWith: { $1 }) { merged[key] = value }
         process.environment = merged

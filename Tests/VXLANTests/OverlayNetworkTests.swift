@@ -20,7 +20,9 @@ import TestSupport
 
     @Test func threeHostsReachEachOtherInOneHopAndAnEndpointAddedOnOneAnswersFromTheOthers() throws {
         try withCluster(hosts: 3) { cluster in
-            for host in 0..<3 { try cluster.startAgent(on: host) }
+            let metricsPort = EtcdCluster.freeLoopbackPorts(1)[0]
+            try cluster.startAgent(on: 0, metricsPort: metricsPort)
+            for host in 1..<3 { try cluster.startAgent(on: host) }
             try cluster.ok(on: 0, "network", "create", "-d", "overlay", "--subnet", "198.19.100.0/24", "red")
             // Every host sees the overlay, with global scope.
             for host in 1..<3 {
@@ -42,6 +44,12 @@ import TestSupport
             #expect(try replyTTL(from: a.sandbox, to: b.address, size: 1450 - 28, dontFragment: true) == 64)
             #expect(try replyTTL(from: a.sandbox, to: b.address, size: 1450 - 27, dontFragment: true) == nil)
 
+            // The agent's metrics, as Prometheus scrapes them.
+            #expect(try cluster.eventually {
+                let scrape = try runCommand(["curl", "-sf", "http://127.0.0.1:\(metricsPort)/metrics"]).stdout
+                return scrape.contains("netctl_agent_peers_programmed{network=\"red\"} 2")
+                    && scrape.contains("netctl_agent_watch_lag_revisions") && scrape.contains("netctl_agent_errors_total")
+            })
             // inspect: scope, VNI, and the hosts as Peers.
             let inspect = try JSONSerialization.jsonObject(with: Data(try cluster.ok(on: 1, "network", "inspect", "red").utf8)) as! [[String: Any]]
             #expect(inspect[0]["Scope"] as? String == "global")

@@ -190,10 +190,18 @@ public final class OverlayAgent: @unchecked Sendable {
 /// What the agent reports to Prometheus.
 final class AgentMetrics: @unchecked Sendable {
     let registry = PrometheusCollectorRegistry()
-    lazy var errors = registry.makeCounter(name: "netctl_agent_errors_total", help: "Failed etcd calls and kernel updates.")
-    lazy var resyncs = registry.makeCounter(name: "netctl_agent_resyncs_total", help: "Full reads of the cluster's records.")
-    lazy var watchLag = registry.makeGauge(name: "netctl_agent_watch_lag_revisions", help: "etcd's revision minus the last one the agent applied.")
-    lazy var lastRevision = registry.makeGauge(name: "netctl_agent_revision", help: "The last etcd revision the agent applied.")
+    // Made at once, so that a scrape shows every metric from the start, at zero.
+    let errors: Counter
+    let resyncs: Counter
+    let watchLag: Gauge
+    let lastRevision: Gauge
+
+    init() {
+        errors = registry.makeCounter(name: "netctl_agent_errors_total", help: "Failed etcd calls and kernel updates.")
+        resyncs = registry.makeCounter(name: "netctl_agent_resyncs_total", help: "Full reads of the cluster's records.")
+        watchLag = registry.makeGauge(name: "netctl_agent_watch_lag_revisions", help: "etcd's revision minus the last one the agent applied.")
+        lastRevision = registry.makeGauge(name: "netctl_agent_revision", help: "The last etcd revision the agent applied.")
+    }
 
     func peers(of network: String) -> Gauge {
         registry.makeGauge(name: "netctl_agent_peers_programmed", labels: [("network", network)],

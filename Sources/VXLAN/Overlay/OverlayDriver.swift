@@ -102,6 +102,7 @@ public final class OverlayDriver: GlobalNetworkDriver, @unchecked Sendable {
             throw CNMError("network \"\(network.name)\": endpoint \(endpoint.shortID) has no IPv4 address in the network's subnets")
         }
         let created = !OverlayDataPlane.exists(plan)
+        var published = false
         do {
             try OverlayDataPlane.ensure(plan, host: try host.session())
         } catch {
@@ -114,12 +115,14 @@ public final class OverlayDriver: GlobalNetworkDriver, @unchecked Sendable {
                 plan: plan, sandbox: try sandbox.namespace())
             try sandbox.session().linkSet(.name(inside), alias: host.marker(.endpoint, endpoint.id))
             host.faults.reach("connect.after-overlay-attach")
-            // This host learns the others' endpoints now; the others learn this one from
-            // the peer table, through their agents.
-            try OverlayDataPlane.program(plan, peers: try remotePeers(of: network, plan: plan, catalog: catalog))
+            // The others learn this endpoint from the peer table, through their agents
+            // (published first: that is what they wait for); this host learns theirs now.
             try catalog.publish(PeerRecord(endpointID: endpoint.id, networkID: network.id, name: endpoint.sandboxName,
                                            ipv4: address, mac: mac, vtep: plan.vtep, node: try node()))
+            published = true
+            try OverlayDataPlane.program(plan, peers: try remotePeers(of: network, plan: plan, catalog: catalog))
         } catch {
+            if published { try? catalog.withdraw(endpoint: endpoint.id, network: network.id) }
             try? OverlayDataPlane.detach(hostEnd: hostEnd, plan: plan)
             if created { try? OverlayDataPlane.remove(plan) }
             throw error is CNMError ? error : CNMError.kernel("network \"\(network.name)\"", error)
