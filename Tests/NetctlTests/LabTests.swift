@@ -112,14 +112,20 @@ struct LabTests {
     }
 
     /// A lab killed halfway: its namespaces and etcd are there, its state may be anything.
-    /// `lab down NAME` still leaves nothing.
+    /// `lab down NAME` still leaves nothing of it, and takes nothing that is not its own.
     @Test func downClearsAKilledLab() throws {
         try withLab(Self.underlay) { name, file, directory in
             let up = try runCommand([NetctlHarness.binary, "lab", "up", "--dir", directory, file])
             try #require(up.status == 0, "\(up.stderr)")
             try FileManager.default.removeItem(atPath: directory + "/state.json")
+            // A namespace whose name only starts like the lab's is not the lab's.
+            let foreign = "\(name)-other"
+            try NetworkNamespace.create(named: foreign)
+            defer { try? NetworkNamespace.remove(named: foreign) }
             let down = try runCommand([NetctlHarness.binary, "lab", "down", "--dir", directory, name])
             #expect(down.status == 0, "\(down.stderr)")
+            #expect(NetworkNamespace.exists(named: foreign))
+            try NetworkNamespace.remove(named: foreign)
             #expect(Self.leftovers(name, directory).isEmpty)
         }
     }
