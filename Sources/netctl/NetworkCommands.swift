@@ -64,7 +64,16 @@ struct NetworkCommand: ParsableCommand {
             if let mode = environment("NETCTL_PARSE_ONLY") { return mode == "quiet" ? () : print(globals, self) }
             let filters = try filter.map(NetworkFilter.init)
             guard ["table", "json"].contains(format) else { throw CLIError("invalid format \"\(format)\": expected table or json") }
-            let networks = try globals.controller().networks().filter { network in filters.allSatisfy { $0.matches(network) } }
+            let controller = try globals.controller()
+            let all: [NetworkRecord]
+            do {
+                all = try controller.networks()
+            } catch {
+                // Listing is not a change: without the cluster store, show what this host knows.
+                all = try controller.localNetworks()
+                FileHandleOutput.standardError("Warning: \(error); overlay networks this host has no endpoint on are not listed\n")
+            }
+            let networks = all.filter { network in filters.allSatisfy { $0.matches(network) } }
             let id = { (network: NetworkRecord) in noTrunc ? network.id : network.shortID }
             if quiet {
                 networks.forEach { print(id($0)) }

@@ -42,9 +42,15 @@ public final class NetworkController {
 
     /// Every network: this root's, and those of global scope from the cluster store.
     public func networks() throws -> [NetworkRecord] {
-        let local = try localNetworks()
+        try withClusterNetworks(try localNetworks())
+    }
+
+    /// `local` and the cluster's networks it does not hold, by name.
+    private func withClusterNetworks(_ local: [NetworkRecord]) throws -> [NetworkRecord] {
+        let drivers = globalDrivers
+        guard !drivers.isEmpty else { return local }
         let known = Set(local.map(\.id))
-        let global = try globalDrivers.flatMap { try $0.networks() }.filter { !known.contains($0.id) }
+        let global = try drivers.flatMap { try $0.networks() }.filter { !known.contains($0.id) }
         return (local + global).sorted { $0.name < $1.name }
     }
 
@@ -56,15 +62,16 @@ public final class NetworkController {
         return (own + joined).sorted { $0.name < $1.name }
     }
 
-    var globalDrivers: [any GlobalNetworkDriver] { drivers.all.compactMap(\.global) }
+    /// (A closure, not a key path: a key path is built by the runtime from its mangled
+    /// name, which every command would pay for.)
+    var globalDrivers: [any GlobalNetworkDriver] { drivers.all.compactMap { $0.global } }
 
     /// By name, full id or unique id prefix, as Docker resolves them. The cluster store is
     /// asked only for a network this host does not know.
     public func network(_ reference: String) throws -> NetworkRecord {
-        if globalDrivers.isEmpty || (try? resolve(reference, among: try localNetworks(), kind: "network", name: \.name, id: \.id)) == nil {
-            return try resolve(reference, among: try networks(), kind: "network", name: \.name, id: \.id)
-        }
-        return try resolve(reference, among: try localNetworks(), kind: "network", name: \.name, id: \.id)
+        let local = try localNetworks()
+        if let found = try? resolve(reference, among: local, kind: "network", name: \.name, id: \.id) { return found }
+        return try resolve(reference, among: try withClusterNetworks(local), kind: "network", name: \.name, id: \.id)
     }
 
     /// The network's record as this root keeps it: its own, or a cluster network's copy.
