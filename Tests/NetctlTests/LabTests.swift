@@ -134,7 +134,7 @@ struct LabTests {
     /// image is not there) takes down what it made and says why in one line.
     @Test func failedUpLeavesNothing() throws {
         try withLab(Self.underlay + "\ncontainers:\n  - { name: c1, host: h3, image: no-such-layout }\n") { name, file, directory in
-            let up = try runCommand([NetctlHarness.binary, "lab", "up", "--quiet", "--dir", directory, file])
+            let up = try runCommand([NetctlHarness.binary, "lab", "up", "--dir", directory, file])
             #expect(up.status != 0)
             #expect(up.stderr.contains("image \"no-such-layout\": no such file"), "\(up.stderr)")
             #expect(up.stderr.split(separator: "\n").count == 1, "\(up.stderr)")
