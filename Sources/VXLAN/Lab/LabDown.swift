@@ -10,7 +10,14 @@ extension Lab {
     /// nothing to do. Returns what it could not remove (empty when all went).
     @discardableResult
     public static func down(name: String, directory: String? = nil) -> [String] {
-        let directory = absolute(directory ?? defaultDirectory(name: name))
+        let lock: LabLock
+        do { lock = try LabLock(name: name) } catch { return ["\(error)"] }
+        defer { lock.release() }
+        return tearDown(name: name, directory: absolute(directory ?? defaultDirectory(name: name)))
+    }
+
+    /// `down`'s work, under the lab's lock (which `up` holds when it undoes a failure).
+    static func tearDown(name: String, directory: String) -> [String] {
         var problems: [String] = []
         let lab = try? Lab.open(directory: directory)
         if let lab, lab.topology.name == name {

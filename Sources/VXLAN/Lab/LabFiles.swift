@@ -41,3 +41,20 @@ enum LabFiles {
         }
     }
 }
+
+/// A lab name's lock, `/run/netctl-lab/.NAME.lock`, held by `lab up` and `lab down`
+/// (namespaces are machine-wide, whatever --dir a lab keeps its state in).
+struct LabLock {
+    static let directory = "/run/netctl-lab"
+    private let fd: Int32
+
+    init(name: String) throws {
+        try LabFiles.makeDirectories(Self.directory, mode: 0o700)
+        let path = "\(Self.directory)/.\(name).lock"
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw LabError("\(path): \(String(cString: strerror(errno)))") }
+        while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+    }
+
+    func release() { close(fd) }
+}

@@ -12,7 +12,11 @@ extension Lab {
         LabRunner.keepDescriptorsFromChildren()
         let text = try LabFiles.read(file, limit: LabTopology.maximumFileSize)
         let topology = try LabTopology.parse(text, file: file)
-        let directory = directory ?? defaultDirectory(name: topology.name)
+        let directory = absolute(directory ?? defaultDirectory(name: topology.name))
+        // One up or down of a lab name at a time: a second `lab up` waits, then finds the
+        // lab there and refuses, instead of racing the first for its namespaces.
+        let lock = try LabLock(name: topology.name)
+        defer { lock.release() }
         if access(directory + "/topology.yaml", F_OK) == 0 || !labNamespaces(name: topology.name, directory: directory).isEmpty {
             throw LabError("lab \"\(topology.name)\" is already up, or was left half made (expected netctl lab down \(topology.name) first)")
         }
@@ -53,7 +57,7 @@ extension Lab {
             try lab.saveState()
             return lab
         } catch {
-            _ = Lab.down(name: topology.name, directory: directory)
+            _ = Lab.tearDown(name: topology.name, directory: directory)
             throw error
         }
     }
