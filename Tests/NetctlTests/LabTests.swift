@@ -219,6 +219,27 @@ struct LabTests {
         }
     }
 
+    /// Two `lab up` of one lab at once, into different directories: one builds it, the
+    /// other waits its turn and refuses, touching nothing of the first.
+    @Test func concurrentUpsOfOneLabTakeTurns() throws {
+        try withLab(Self.underlay) { name, file, directory in
+            let other = directory + "-other"
+            let results = try runConcurrently([
+                [NetctlHarness.binary, "lab", "up", "--dir", directory, file],
+                [NetctlHarness.binary, "lab", "up", "--dir", other, file],
+            ])
+            #expect(results.filter { $0.status == 0 }.count == 1, "\(results.map(\.stderr))")
+            let loser = try #require(results.first { $0.status != 0 })
+            #expect(loser.stderr.contains("lab \"\(name)\" is already up"), "\(loser.stderr)")
+            let winner = results[0].status == 0 ? directory : other
+            let ping = try runCommand([NetctlHarness.binary, "lab", "exec", "--dir", winner, "h1", "--", "ping", "-n", "-c", "1", "-W", "2", "198.18.2.11"])
+            #expect(ping.status == 0, "\(ping.stdout)\(ping.stderr)")
+            let down = try runCommand([NetctlHarness.binary, "lab", "down", "--dir", winner, name])
+            #expect(down.status == 0, "\(down.stderr)")
+            #expect(Self.leftovers(name, other).isEmpty)
+        }
+    }
+
     /// quorum.yaml: three etcd members behind two routers. With one member stopped, a new
     /// overlay is made and joined from two hosts and carries traffic in one hop.
     @Test func quorumLabGoesOnWithOneEtcdMemberStopped() throws {
