@@ -37,6 +37,7 @@ struct LabTests {
             }
         }
         if FileManager.default.fileExists(atPath: directory) { found.append("directory \(directory)") }
+        if FileManager.default.fileExists(atPath: "/run/netctl-lab/.\(name).lock") { found.append("lock /run/netctl-lab/.\(name).lock") }
         return found
     }
 

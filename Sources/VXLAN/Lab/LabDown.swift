@@ -12,8 +12,9 @@ extension Lab {
     public static func down(name: String, directory: String? = nil) -> [String] {
         let lock: LabLock
         do { lock = try LabLock(name: name) } catch { return ["\(error)"] }
-        defer { lock.release() }
-        return tearDown(name: name, directory: absolute(directory ?? defaultDirectory(name: name)))
+        let problems = tearDown(name: name, directory: absolute(directory ?? defaultDirectory(name: name)))
+        if problems.isEmpty { lock.remove() } else { lock.release() }
+        return problems
     }
 
     /// `down`'s work, under the lab's lock (which `up` holds when it undoes a failure).
