@@ -19,12 +19,15 @@ struct LabCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Build a lab from a topology file; all or nothing.")
         @Option(help: ArgumentHelp("Where the lab keeps its state (default /run/netctl-lab/NAME).", valueName: "DIR")) var dir: String?
         @Flag(name: .shortAndLong, help: "No progress lines.") var quiet = false
+        @Flag(name: .shortAndLong, help: "Progress lines (each step and its time) also when stderr is not a terminal.") var verbose = false
         @Argument(help: ArgumentHelp("The topology file.", valueName: "FILE")) var file: String
 
         func run() throws {
             let started = monotonicSeconds()
+            // On a terminal, each step as it ends; in a log or a pipe, a failure is one line.
+            let showProgress = !quiet && (verbose || isatty(2) != 0)
             let lab = try Lab.up(file: file, directory: dir) { step in
-                if !quiet { FileHandleOutput.standardError("\(step)\n") }
+                if showProgress { FileHandleOutput.standardError("\(step)\n") }
             }
             let elapsed = monotonicSeconds() - started
             print("lab \(lab.topology.name) is up in \(String(format3: elapsed)) s: \(lab.plan.hosts.count) host(s), " +

@@ -37,6 +37,7 @@ struct LabTests {
             }
         }
         if FileManager.default.fileExists(atPath: directory) { found.append("directory \(directory)") }
+        if FileManager.default.fileExists(atPath: "/run/netctl-lab/.\(name).lock") { found.append("lock /run/netctl-lab/.\(name).lock") }
         return found
     }
 
@@ -112,14 +113,20 @@ struct LabTests {
     }
 
     /// A lab killed halfway: its namespaces and etcd are there, its state may be anything.
-    /// `lab down NAME` still leaves nothing.
+    /// `lab down NAME` still leaves nothing of it, and takes nothing that is not its own.
     @Test func downClearsAKilledLab() throws {
         try withLab(Self.underlay) { name, file, directory in
             let up = try runCommand([NetctlHarness.binary, "lab", "up", "--dir", directory, file])
             try #require(up.status == 0, "\(up.stderr)")
             try FileManager.default.removeItem(atPath: directory + "/state.json")
+            // A namespace whose name only starts like the lab's is not the lab's.
+            let foreign = "\(name)-other"
+            try NetworkNamespace.create(named: foreign)
+            defer { try? NetworkNamespace.remove(named: foreign) }
             let down = try runCommand([NetctlHarness.binary, "lab", "down", "--dir", directory, name])
             #expect(down.status == 0, "\(down.stderr)")
+            #expect(NetworkNamespace.exists(named: foreign))
+            try NetworkNamespace.remove(named: foreign)
             #expect(Self.leftovers(name, directory).isEmpty)
         }
     }
@@ -128,7 +135,7 @@ struct LabTests {
     /// image is not there) takes down what it made and says why in one line.
     @Test func failedUpLeavesNothing() throws {
         try withLab(Self.underlay + "\ncontainers:\n  - { name: c1, host: h3, image: no-such-layout }\n") { name, file, directory in
-            let up = try runCommand([NetctlHarness.binary, "lab", "up", "--quiet", "--dir", directory, file])
+            let up = try runCommand([NetctlHarness.binary, "lab", "up", "--dir", directory, file])
             #expect(up.status != 0)
             #expect(up.stderr.contains("image \"no-such-layout\": no such file"), "\(up.stderr)")
             #expect(up.stderr.split(separator: "\n").count == 1, "\(up.stderr)")
@@ -210,6 +217,27 @@ struct LabTests {
             let down = try runCommand([NetctlHarness.binary, "lab", "down", "--dir", directory, name])
             #expect(down.status == 0, "\(down.stderr)")
             if pid > 0 { #expect(kill(Int32(pid), 0) != 0, "container a1 (pid \(pid)) still runs") }
+        }
+    }
+
+    /// Two `lab up` of one lab at once, into different directories: one builds it, the
+    /// other waits its turn and refuses, touching nothing of the first.
+    @Test func concurrentUpsOfOneLabTakeTurns() throws {
+        try withLab(Self.underlay) { name, file, directory in
+            let other = directory + "-other"
+            let results = try runConcurrently([
+                [NetctlHarness.binary, "lab", "up", "--dir", directory, file],
+                [NetctlHarness.binary, "lab", "up", "--dir", other, file],
+            ])
+            #expect(results.filter { $0.status == 0 }.count == 1, "\(results.map(\.stderr))")
+            let loser = try #require(results.first { $0.status != 0 })
+            #expect(loser.stderr.contains("lab \"\(name)\" is already up"), "\(loser.stderr)")
+            let winner = results[0].status == 0 ? directory : other
+            let ping = try runCommand([NetctlHarness.binary, "lab", "exec", "--dir", winner, "h1", "--", "ping", "-n", "-c", "1", "-W", "2", "198.18.2.11"])
+            #expect(ping.status == 0, "\(ping.stdout)\(ping.stderr)")
+            let down = try runCommand([NetctlHarness.binary, "lab", "down", "--dir", winner, name])
+            #expect(down.status == 0, "\(down.stderr)")
+            #expect(Self.leftovers(name, other).isEmpty)
         }
     }
 

@@ -7,7 +7,7 @@ import Netlink
 ///
 ///     /run/netctl-lab/demo/
 ///       topology.yaml         the file it was made from, as read
-///       state.json            the processes it started (agents, etcd) and etcd's endpoints
+///       state.json            the processes it started (agents, etcd by pid) and TLS files
 ///       hosts/h1/root         h1's netctl state root; hosts/h1/agent.log its agent's log
 ///       etcd/                 etcd's data, logs and, with TLS, certs/
 ///

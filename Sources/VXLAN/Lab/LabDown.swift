@@ -10,7 +10,15 @@ extension Lab {
     /// nothing to do. Returns what it could not remove (empty when all went).
     @discardableResult
     public static func down(name: String, directory: String? = nil) -> [String] {
-        let directory = absolute(directory ?? defaultDirectory(name: name))
+        let lock: LabLock
+        do { lock = try LabLock(name: name) } catch { return ["\(error)"] }
+        let problems = tearDown(name: name, directory: absolute(directory ?? defaultDirectory(name: name)))
+        if problems.isEmpty { lock.remove() } else { lock.release() }
+        return problems
+    }
+
+    /// `down`'s work, under the lab's lock (which `up` holds when it undoes a failure).
+    static func tearDown(name: String, directory: String) -> [String] {
         var problems: [String] = []
         let lab = try? Lab.open(directory: directory)
         if let lab, lab.topology.name == name {
@@ -23,7 +31,8 @@ extension Lab {
         let namespaces = labNamespaces(name: name, directory: directory)
         stopProcesses(in: namespaces)
         for namespace in namespaces {
-            do { try NetworkNamespace.remove(named: namespace) } catch { problems.append("\(error)") }
+            // Gone meanwhile (another `lab down` of the same lab) is as good as removed.
+            do { try NetworkNamespace.remove(named: namespace) } catch where NetworkNamespace.exists(named: namespace) { problems.append("\(error)") } catch {}
         }
         if let problem = removeDirectory(directory) { problems.append(problem) }
         return problems
@@ -108,10 +117,16 @@ extension Lab {
             return fields.count > 4 ? String(fields[4]) : nil
         }
         for mount in mounts.reversed() where mount.hasPrefix(directory + "/") { umount2(mount, Int32(MNT_DETACH)) }
+        // Out of the way in one step first, so that a second `lab down` at the same moment
+        // finds either the whole lab or none of it, never a half-removed folder.
+        let doomed = "\(directory).removing-\(getpid())"
+        guard rename(directory, doomed) == 0 else {
+            return errno == ENOENT ? nil : "rename \(directory): \(String(cString: strerror(errno)))"
+        }
         do {
-            try FileManager.default.removeItem(atPath: directory)
+            try FileManager.default.removeItem(atPath: doomed)
         } catch {
-            return "remove \(directory): \(error)"
+            return "remove \(doomed): \(error)"
         }
         return nil
     }

@@ -41,3 +41,37 @@ enum LabFiles {
         }
     }
 }
+
+/// A lab name's lock, `/run/netctl-lab/.NAME.lock`, held by `lab up` and `lab down`
+/// (namespaces are machine-wide, whatever --dir a lab keeps its state in). `down` removes
+/// the file as it finishes; a waiter that then holds the lock of a removed file opens the
+/// path again, so two never hold it at once.
+struct LabLock {
+    static let directory = "/run/netctl-lab"
+    private let fd: Int32
+    private let path: String
+
+    init(name: String) throws {
+        try LabFiles.makeDirectories(Self.directory, mode: 0o700)
+        path = "\(Self.directory)/.\(name).lock"
+        while true {
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw LabError("\(path): \(String(cString: strerror(errno)))") }
+            while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+            var held = stat(), current = stat()
+            if fstat(fd, &held) == 0, stat(path, &current) == 0, held.st_ino == current.st_ino, held.st_dev == current.st_dev {
+                self.fd = fd
+                return
+            }
+            close(fd)
+        }
+    }
+
+    func release() { close(fd) }
+
+    /// The lab is gone: its lock file goes too.
+    func remove() {
+        unlink(path)
+        close(fd)
+    }
+}

@@ -1,4 +1,3 @@
-import Dispatch
 import FoundationEssentials
 import Glibc
 import Netlink
@@ -12,7 +11,13 @@ extension Lab {
         LabRunner.keepDescriptorsFromChildren()
         let text = try LabFiles.read(file, limit: LabTopology.maximumFileSize)
         let topology = try LabTopology.parse(text, file: file)
-        let directory = directory ?? defaultDirectory(name: topology.name)
+        let directory = absolute(directory ?? defaultDirectory(name: topology.name))
+        // One up or down of a lab name at a time: a second `lab up` waits, then finds the
+        // lab there and refuses, instead of racing the first for its namespaces.
+        let lock = try LabLock(name: topology.name)
+        // The lock file stays while the lab does; `down` (or undoing a failure) removes it.
+        var labRemains = true
+        defer { labRemains ? lock.release() : lock.remove() }
         if access(directory + "/topology.yaml", F_OK) == 0 || !labNamespaces(name: topology.name, directory: directory).isEmpty {
             throw LabError("lab \"\(topology.name)\" is already up, or was left half made (expected netctl lab down \(topology.name) first)")
         }
@@ -53,7 +58,7 @@ extension Lab {
             try lab.saveState()
             return lab
         } catch {
-            _ = Lab.down(name: topology.name, directory: directory)
+            labRemains = !Lab.tearDown(name: topology.name, directory: directory).isEmpty
             throw error
         }
     }
