@@ -70,8 +70,13 @@ public final class NetworkController {
     /// asked only for a network this host does not know.
     public func network(_ reference: String) throws -> NetworkRecord {
         let local = try localNetworks()
-        if let found = try? resolve(reference, among: local, kind: "network", name: \.name, id: \.id) { return found }
-        return try resolve(reference, among: try withClusterNetworks(local), kind: "network", name: \.name, id: \.id)
+        do {
+            return try resolve(reference, among: local, kind: "network", name: \.name, id: \.id)
+        } catch {
+            let all = try withClusterNetworks(local)
+            guard all.count > local.count else { throw error }
+            return try resolve(reference, among: all, kind: "network", name: \.name, id: \.id)
+        }
     }
 
     /// The network's record as this root keeps it: its own, or a cluster network's copy.
