@@ -38,7 +38,7 @@ let package = Package(
 
         // Overlay networks across hosts: the overlay driver, the etcd client, the agent, the lab.
         .target(name: "VXLAN", dependencies: [
-            "CNM", "Netlink", "NFTables", "CCurl", "CYAML",
+            "CNM", "Netlink", "NFTables", "CCurl", "CYAML", "CRuntimeShim",
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
 

@@ -595,7 +595,12 @@ int shim_receive_fd(int socket) {
     return fd;
 }
 
-long shim_release_startup_memory(void) {
+static long release_pages(int only_self);
+
+long shim_release_startup_memory(void) { return release_pages(1); }
+long shim_release_file_pages(void) { return release_pages(0); }
+
+static long release_pages(int only_self) {
     malloc_trim(0);
     char self[4096];
     ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -612,8 +617,8 @@ long shim_release_startup_memory(void) {
         if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &start, &end, permissions, &path_at) < 3 || path_at == 0) continue;
         char *path = line + path_at;
         path[strcspn(path, "\n")] = 0;
-        // Only clean, file-backed pages of our own binary: nothing that holds state.
-        if (strcmp(path, self) != 0 || permissions[1] == 'w') continue;
+        // Only clean, file-backed pages (of our own binary, or of any file): nothing that holds state.
+        if (path[0] != '/' || permissions[1] == 'w' || (only_self && strcmp(path, self) != 0)) continue;
         if (madvise((void *)start, end - start, MADV_PAGEOUT) == 0) advised += (long)(end - start);
     }
     fclose(maps);

@@ -1,8 +1,11 @@
 import FoundationEssentials
 
-/// Where CNM keeps its records: keys like `networks/ID`, `endpoints/NETWORK/ID`,
-/// `sandboxes/ID`, values as JSON. The embedded local store is the default; a distributed
-/// store (etcd) implements the same protocol for networks that span hosts.
+/// Where CNM keeps this host's records: keys like `networks/ID`, `endpoints/NETWORK/ID`,
+/// `sandboxes/ID`, values as JSON, changed under one lock (`locked`) that serializes the
+/// host's commands. That lock covers one host only, so it does not carry over to records
+/// that span hosts: networks of global scope, their VNIs and addresses live in the cluster
+/// store (etcd), where every change is a transaction that compares the revisions it read
+/// (see `GlobalNetworkDriver` and VXLAN's `ClusterCatalog`), never a lock.
 public protocol Store: Sendable {
     func read(_ key: String) throws -> [UInt8]?
     /// Replaces the value atomically: a reader sees the old document or the new one.

@@ -174,6 +174,10 @@ int shim_receive_fd(int socket);
 // longer uses and asks the kernel to drop the pages of its own executable it mapped for
 // start-up; the few it needs later fault back in. Returns the bytes advised.
 long shim_release_startup_memory(void);
+// The same for a daemon that loaded shared libraries for its start-up (the overlay agent:
+// libcurl and its TLS libraries): the clean, read-only pages of every file it maps, not
+// only its executable's.
+long shim_release_file_pages(void);
 
 // `seccomp record`: runs argv (argv[0] a path) under ptrace, following every fork,
 // vfork, clone and exec, and marks in `seen` (1024 entries) each x86_64 syscall number any

@@ -1,4 +1,5 @@
 import CNM
+import CRuntimeShim
 import Glibc
 import Netlink
 import Prometheus
@@ -66,6 +67,10 @@ public final class OverlayAgent: @unchecked Sendable {
                 if !synchronised {
                     try synchronise(catalog)
                     synchronised = true
+                    // An agent mostly waits: the pages that start-up and the full read
+                    // touched (netctl's binary, libcurl and its TLS libraries) go back to
+                    // the kernel, and the few the watch needs fault in again.
+                    _ = shim_release_file_pages()
                 }
                 try catalog.client.watch(prefix: ClusterCatalog.prefix, fromRevision: lock.locked { revision } + 1) { event in
                     self.apply(event)
