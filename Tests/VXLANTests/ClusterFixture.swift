@@ -117,6 +117,22 @@ final class ClusterFixture: @unchecked Sendable {
         return NetworkNamespace.exists(named: name) ? name : nil
     }
 
+    /// The root id of host `index`'s state root.
+    func rootID(_ index: Int) throws -> String {
+        try JSONDecoder().decode([String: String].self, from: Data(contentsOf: URL(fileURLWithPath: hosts[index].root + "/root.json")))["id"]!
+    }
+
+    /// How many packets host `index`'s VXLAN untracking rules saw, or nil without its table.
+    func untrackedPackets(on index: Int) throws -> Int? {
+        let table = "netctl-overlay-" + (try rootID(index)).prefix(16)
+        let listing = try hosts[index].host.run(["nft", "list", "table", "inet", table])
+        guard listing.status == 0 else { return nil }
+        return listing.stdout.split(separator: "\n").compactMap { line -> Int? in
+            guard let range = line.firstRange(of: "packets ") else { return nil }
+            return Int(line[range.upperBound...].prefix { $0.isNumber })
+        }.reduce(0, +)
+    }
+
     /// The remote MACs host `index` forwards to over VXLAN for `network`, with their VTEPs.
     func forwarding(on index: Int, network: String) throws -> Set<String> {
         guard let namespace = try overlayNamespace(on: index, network: network) else { return [] }

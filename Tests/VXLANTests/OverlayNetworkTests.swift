@@ -57,6 +57,8 @@ import TestSupport
             let peers = (inspect[0]["Peers"] as? [[String: String]] ?? []).map { $0["Name"] ?? "" }
             #expect(peers == ["node0", "node1", "node2"])
 
+            // Its VXLAN packets passed the host's untracking rules (no conntrack for them).
+            #expect(try (cluster.untrackedPackets(on: 0) ?? 0) > 0)
             // Removed on A: it leaves B's and C's forwarding tables.
             let aMAC = try forwardingMACs(cluster, host: 1).intersection(try forwardingMACs(cluster, host: 2))
             #expect(aMAC.count == 1)
@@ -64,6 +66,7 @@ import TestSupport
             #expect(try cluster.eventually { try forwardingMACs(cluster, host: 1).isDisjoint(with: aMAC) && forwardingMACs(cluster, host: 2).isDisjoint(with: aMAC) })
             // Its host's part of the overlay went with its last endpoint.
             #expect(try cluster.overlayNamespace(on: 0, network: "red") == nil)
+            #expect(try cluster.untrackedPackets(on: 0) == nil)
         }
     }
 

@@ -60,6 +60,7 @@ public struct Chain: Sendable, Hashable {
 
     /// nft's named priorities.
     public enum Priority {
+        public static let raw: Int32 = -300
         public static let mangle: Int32 = -150
         public static let dstnat: Int32 = -100
         public static let filter: Int32 = 0

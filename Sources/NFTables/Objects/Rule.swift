@@ -53,6 +53,8 @@ public enum Expression: Sendable, Hashable {
     case masquerade
     /// `[ counter ]`
     case counter
+    /// `[ notrack ]`: the packet is not followed by conntrack (in a chain of priority raw).
+    case notrack
 
     var kernelName: String {
         switch self {
@@ -67,6 +69,7 @@ public enum Expression: Sendable, Hashable {
         case .nat: "nat"
         case .masquerade: "masq"
         case .counter: "counter"
+        case .notrack: "notrack"
         }
     }
 }

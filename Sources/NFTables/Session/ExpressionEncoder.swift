@@ -56,7 +56,7 @@ enum ExpressionEncoder {
             u32(NFTNL_EXPR_NAT_FAMILY, UInt32(family.rawValue))
             u32(NFTNL_EXPR_NAT_REG_ADDR_MIN, address.number)
             if let port { u32(NFTNL_EXPR_NAT_REG_PROTO_MIN, port.number) }
-        case .masquerade, .counter:
+        case .masquerade, .counter, .notrack:
             break
         }
         return object

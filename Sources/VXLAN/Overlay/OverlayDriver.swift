@@ -105,7 +105,9 @@ public final class OverlayDriver: GlobalNetworkDriver, @unchecked Sendable {
         var published = false
         do {
             try OverlayDataPlane.ensure(plan, host: try host.session())
+            try OverlayFirewall.ensure(host: host, vtep: plan.vtep, port: plan.port)
         } catch {
+            if created { try? OverlayDataPlane.remove(plan) }
             throw CNMError.kernel("network \"\(network.name)\"", error)
         }
         do {
@@ -145,17 +147,29 @@ public final class OverlayDriver: GlobalNetworkDriver, @unchecked Sendable {
         let session = try NetlinkSession(in: try NetworkNamespace.open(named: plan.namespace))
         if try !session.links().contains(where: { $0.kind == "veth" }) {
             try OverlayDataPlane.remove(plan)
+            // With this root's last overlay on the host, its VXLAN untracking goes too.
+            let prefix = Self.namespaceName(root: host.rootID, network: "")
+            if !NetworkNamespace.names().contains(where: { $0.hasPrefix(prefix) }) {
+                try OverlayFirewall.remove(host: host)
+            }
         }
     }
 
     /// The cluster's records of this node that no endpoint of this root owns (a connect
     /// killed between its claim and its record) are removed.
     public func reconcile(endpoints: [EndpointRecord], host: HostContext) -> [String] {
-        guard let configuration else { return [] }
+        var report: [String] = []
+        let prefix = Self.namespaceName(root: host.rootID, network: "")
+        if !NetworkNamespace.names().contains(where: { $0.hasPrefix(prefix) }),
+           (try? host.nftables().exists(OverlayFirewall.table(root: host.rootID))) == true {
+            try? OverlayFirewall.remove(host: host)
+            report.append("removed nftables table \(OverlayFirewall.table(root: host.rootID).name): no overlay on this host")
+        }
+        guard let configuration else { return report }
         do {
-            return try catalog().removeLeftovers(of: configuration.nodeName, keeping: Set(endpoints.map(\.id)))
+            return report + (try catalog().removeLeftovers(of: configuration.nodeName, keeping: Set(endpoints.map(\.id))))
         } catch {
-            return ["cluster records not checked: \(error)"]
+            return report + ["cluster records not checked: \(error)"]
         }
     }
 
