@@ -26,5 +26,8 @@ let package = Package(
         .executableTarget(name: "FuzzPortSpec", dependencies: [.product(name: "CNM", package: "netctl")]),
         // Tar entry names (and symlink targets) placed inside a root, as the extractor does.
         .executableTarget(name: "FuzzTarNames", dependencies: [.product(name: "Runtime", package: "netctl")]),
+        // The overlay's outside data: lab files (YAML), cluster store strings, the cluster
+        // records read from etcd, and etcd's JSON gateway answers (ranges, watch streams).
+        .executableTarget(name: "FuzzOverlay", dependencies: [.product(name: "VXLAN", package: "netctl")]),
     ]
 )

@@ -78,9 +78,18 @@ public final class EtcdClient: @unchecked Sendable {
     /// (watch from `revision + 1` to follow on without a gap).
     // etcdctl get --prefix PREFIX
     public func range(prefix: String) throws -> (items: [KeyValue], revision: Int64) {
-        let answer: WireRangeResponse = try call("/v3/kv/range", WireRangeRequest(key: Self.rangeStart(prefix), range_end: Self.rangeEnd(prefix)),
-                                                 what: "range \(prefix)")
-        return ((answer.kvs ?? []).map(\.keyValue), answer.header?.revision?.value ?? 0)
+        let what = "range \(prefix)"
+        let answer = try send("/v3/kv/range", WireRangeRequest(key: Self.rangeStart(prefix), range_end: Self.rangeEnd(prefix)), what: what)
+        return try Self.decodeRange(answer, context: "etcd at \(endpoints.joined(separator: ", ")): \(what)")
+    }
+
+    /// Reads the body of a `/v3/kv/range` answer as the gateway sends it: the keys and
+    /// values, and the revision they were read at. Throws `EtcdError` (`.badAnswer`) whose
+    /// line starts with `context`. Public so that a fuzzer reads answers through the code
+    /// `range` uses.
+    public static func decodeRange(_ answer: [UInt8], context: String) throws -> (items: [KeyValue], revision: Int64) {
+        let decoded = try decode(WireRangeResponse.self, answer, context: context)
+        return ((decoded.kvs ?? []).map(\.keyValue), decoded.header?.revision?.value ?? 0)
     }
 
     /// Returns the revision of the write.
@@ -192,12 +201,18 @@ public final class EtcdClient: @unchecked Sendable {
     // MARK: Plumbing
 
     private func call<Request: Encodable, Answer: Decodable>(_ path: String, _ request: Request, what: String) throws -> Answer {
-        let body = try Array(JSONEncoder().encode(request))
-        let bytes = try transport.call(path, body, what: what, limit: Self.answerLimit)
+        try Self.decode(Answer.self, try send(path, request, what: what), context: "etcd at \(endpoints.joined(separator: ", ")): \(what)")
+    }
+
+    private func send<Request: Encodable>(_ path: String, _ request: Request, what: String) throws -> [UInt8] {
+        try transport.call(path, try Array(JSONEncoder().encode(request)), what: what, limit: Self.answerLimit)
+    }
+
+    private static func decode<Answer: Decodable>(_ type: Answer.Type, _ bytes: [UInt8], context: String) throws -> Answer {
         do {
             return try JSONDecoder().decode(Answer.self, from: Data(bytes))
         } catch {
-            throw EtcdError(.badAnswer, "etcd at \(endpoints.joined(separator: ", ")): \(what): unexpected answer \(String(decoding: bytes.prefix(120), as: UTF8.self))")
+            throw EtcdError(.badAnswer, "\(context): unexpected answer \(String(decoding: bytes.prefix(120), as: UTF8.self))")
         }
     }
 

@@ -41,9 +41,12 @@ public enum YAMLNode: Sendable {
     }
 
     /// Bounds on what a document may expand to (aliases repeat what they name: a "billion
-    /// laughs" file would otherwise be walked exponentially).
+    /// laughs" file would otherwise be walked exponentially). Each repeat of a scalar is a
+    /// copy of its text, so the text is bounded too: a long value named a hundred thousand
+    /// times is as large as a billion laughs, in fewer nodes.
     static let maximumNodes = 100_000
     static let maximumDepth = 64
+    static let maximumText = 4 << 20
 
     /// The first document of `text`; nil when it has none.
     public static func compose(yaml text: String) throws -> YAMLNode? {
@@ -66,16 +69,20 @@ public enum YAMLNode: Sendable {
         }
         defer { ly_document_delete(&document) }
         guard let root = ly_document_get_root_node(&document) else { return nil }
-        var budget = maximumNodes
+        var budget = Budget(nodes: maximumNodes, text: maximumText)
         return try node(root, in: &document, depth: 0, budget: &budget)
     }
 
+    /// What is left of the bounds as the tree is built.
+    private struct Budget { var nodes: Int, text: Int }
+
     private static func node(_ raw: UnsafeMutablePointer<yaml_node_t>, in document: inout yaml_document_t,
-                             depth: Int, budget: inout Int) throws -> YAMLNode {
+                             depth: Int, budget: inout Budget) throws -> YAMLNode {
         let mark = Mark(line: Int(raw.pointee.start_mark.line) + 1)
-        budget -= 1
-        guard budget >= 0, depth < maximumDepth else {
-            throw Error(problem: "the document nests or repeats too much (at most \(maximumNodes) nodes, \(maximumDepth) levels)", line: mark.line)
+        budget.nodes -= 1
+        if raw.pointee.type == YAML_SCALAR_NODE { budget.text -= Int(raw.pointee.data.scalar.length) }
+        guard budget.nodes >= 0, budget.text >= 0, depth < maximumDepth else {
+            throw Error(problem: "the document nests or repeats too much (at most \(maximumNodes) nodes, \(maximumDepth) levels, \(maximumText >> 20) MB of values)", line: mark.line)
         }
         switch raw.pointee.type {
         case YAML_SCALAR_NODE:
