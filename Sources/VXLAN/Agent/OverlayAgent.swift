@@ -24,6 +24,9 @@ public final class OverlayAgent: @unchecked Sendable {
     let settings: Settings
     let metrics = AgentMetrics()
     private let lock = Lock()
+    /// One kernel update at a time, each from the view as it is when it starts: the last
+    /// write is always from the newest view (the watch and the periodic pass both program).
+    private let programLock = Lock()
     private var log: @Sendable (String) -> Void = { _ in }
 
     // What the agent knows of the cluster, as of `revision`.
@@ -147,6 +150,10 @@ public final class OverlayAgent: @unchecked Sendable {
 
     /// Makes the kernel's entries for one overlay equal to the live peers on other hosts.
     private func program(network id: String) {
+        programLock.locked { programLocked(network: id) }
+    }
+
+    private func programLocked(network id: String) {
         let (network, wanted): (NetworkRecord?, [PeerRecord]) = lock.locked {
             (networks[id], peers[id].map { Array($0.values) } ?? [])
         }
@@ -183,6 +190,10 @@ public final class OverlayAgent: @unchecked Sendable {
                 }
                 let status = try catalog.client.status()
                 metrics.watchLag.set(Double(max(0, status.revision - lock.locked { revision })))
+                // A periodic pass from the agent's view: it repairs what a connect added
+                // from a read gone stale (a peer that left meanwhile), and what someone
+                // changed by hand. Unchanged overlays cost two dumps and no write.
+                programAll()
             } catch {
                 metrics.errors.increment()
                 lease = 0

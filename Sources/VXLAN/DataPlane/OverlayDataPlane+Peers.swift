@@ -13,9 +13,12 @@ extension OverlayDataPlane {
     /// right are not touched, so a resync of unchanged peers costs two dumps and no write.
     /// A peer whose VTEP changed loses its old destination before it gets the new one, so
     /// its frames never go to both. Returns how many peers were added (or repaired) and how
-    /// many removed.
+    /// many removed. With `pruning` false, nothing is removed: a command that read the
+    /// peers once (a connect) adds what it knows, and leaves removals to the agent, which
+    /// sees every change in order; otherwise its read, stale by the time it writes, could
+    /// undo what the agent had just added.
     @discardableResult
-    public static func program(_ plan: OverlayPlan, peers: Set<OverlayPeer>) throws -> (added: Int, removed: Int) {
+    public static func program(_ plan: OverlayPlan, peers: Set<OverlayPeer>, pruning: Bool = true) throws -> (added: Int, removed: Int) {
         let subject = "overlay namespace \"\(plan.namespace)\""
         for peer in peers {
             guard plan.subnets.indices.contains(peer.subnetIndex) else {
@@ -36,11 +39,11 @@ extension OverlayDataPlane {
 
             var writes: [(RequestBatch) -> Void] = []
             // Removals first: a MAC that moved to another VTEP must not go to both meanwhile.
-            for key in installed.fdb.subtracting(wantedFDB) {
+            for key in installed.fdb.subtracting(wantedFDB) where pruning {
                 // bridge fdb del MAC dev vxlanI dst VTEP self
                 writes.append { session.addFDBDelete(key.entry, tolerating: [ENOENT], to: $0) }
             }
-            for (key, _) in installed.neighbours where wantedNeighbours[key] == nil {
+            for (key, _) in installed.neighbours where pruning && wantedNeighbours[key] == nil {
                 // ip neigh del IP dev vxlanI
                 writes.append { session.addNeighbourDelete(Neighbour(address: key.address, mac: nil, interfaceIndex: key.interface),
                                                            tolerating: [ENOENT], to: $0) }
@@ -56,7 +59,7 @@ extension OverlayDataPlane {
             try execute(writes, session: session)
 
             let before = installed.peers(plan)
-            return (added: peers.subtracting(before).count, removed: before.subtracting(peers).count)
+            return (added: peers.subtracting(before).count, removed: pruning ? before.subtracting(peers).count : 0)
         } catch let error as DataPlaneError {
             throw error
         } catch {

@@ -122,7 +122,7 @@ public final class OverlayDriver: GlobalNetworkDriver, @unchecked Sendable {
             try catalog.publish(PeerRecord(endpointID: endpoint.id, networkID: network.id, name: endpoint.sandboxName,
                                            ipv4: address, mac: mac, vtep: plan.vtep, node: try node()))
             published = true
-            try OverlayDataPlane.program(plan, peers: try remotePeers(of: network, plan: plan, catalog: catalog))
+            try OverlayDataPlane.program(plan, peers: try remotePeers(of: network, plan: plan, catalog: catalog), pruning: false)
         } catch {
             if published { try? catalog.withdraw(endpoint: endpoint.id, network: network.id) }
             try? OverlayDataPlane.detach(hostEnd: hostEnd, plan: plan)
