@@ -10,13 +10,7 @@
     X(archive_entry_size_is_set) X(archive_entry_size) X(archive_entry_uid) X(archive_entry_gid) \
     X(archive_entry_mtime) X(archive_entry_mtime_nsec) X(archive_entry_xattr_reset) X(archive_entry_xattr_next)
 
-#define DECLARE(name) static __typeof__(&name) p_##name;
-FUNCTIONS(DECLARE)
-#define NAME(name) #name,
-static const char *const names[] = { FUNCTIONS(NAME) };
-#define SLOT(name) (void **)&p_##name,
-static void **const slots[] = { FUNCTIONS(SLOT) };
-static struct lazy_library library = LAZY_LIBRARY_INIT("libarchive.so.13", "libarchive13", names, slots);
+LAZY_LIBRARY_DEFINE("libarchive.so.13", "libarchive13", FUNCTIONS)
 
 int la_load(char *error, size_t size) { return lazy_library_load(&library, error, size); }
 

@@ -8,13 +8,7 @@
     X(curl_global_init) X(curl_easy_init) X(curl_easy_cleanup) X(curl_easy_reset) X(curl_easy_perform) \
     X(curl_easy_strerror) X(curl_easy_setopt) X(curl_easy_getinfo) X(curl_slist_append) X(curl_slist_free_all)
 
-#define DECLARE(name) static __typeof__(&name) p_##name;
-FUNCTIONS(DECLARE)
-#define NAME(name) #name,
-static const char *const names[] = { FUNCTIONS(NAME) };
-#define SLOT(name) (void **)&p_##name,
-static void **const slots[] = { FUNCTIONS(SLOT) };
-static struct lazy_library library = LAZY_LIBRARY_INIT("libcurl.so.4", "libcurl4", names, slots);
+LAZY_LIBRARY_DEFINE("libcurl.so.4", "libcurl4", FUNCTIONS)
 
 // curl_global_init is not thread-safe before libcurl 7.84 and must run once per process.
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;

@@ -5,13 +5,7 @@
     X(yaml_parser_initialize) X(yaml_parser_delete) X(yaml_parser_set_input_string) X(yaml_parser_load) \
     X(yaml_document_delete) X(yaml_document_get_root_node) X(yaml_document_get_node)
 
-#define DECLARE(name) static __typeof__(&name) p_##name;
-FUNCTIONS(DECLARE)
-#define NAME(name) #name,
-static const char *const names[] = { FUNCTIONS(NAME) };
-#define SLOT(name) (void **)&p_##name,
-static void **const slots[] = { FUNCTIONS(SLOT) };
-static struct lazy_library library = LAZY_LIBRARY_INIT("libyaml-0.so.2", "libyaml-0-2", names, slots);
+LAZY_LIBRARY_DEFINE("libyaml-0.so.2", "libyaml-0-2", FUNCTIONS)
 
 int ly_load(char *error, size_t size) { return lazy_library_load(&library, error, size); }
 

@@ -115,11 +115,19 @@ struct Globals {
 
     func controller() throws -> NetworkController {
         let store = try LocalStore(root: rootPath)
+        // config.json is read once, and only when a flag or variable leaves a setting to it.
+        var read: RootConfig??
+        let config = { () throws -> RootConfig? in
+            if let read { return read }
+            let value = try store.get(RootConfig.self, "config")
+            read = .some(value)
+            return value
+        }
         return try NetworkController(
             store: store,
             hostNamespace: hostNetns ?? environment("NETCTL_HOST_NETNS"),
-            defaultPools: try pools(store: store),
-            drivers: DriverSet.builtin.adding([OverlayDriver(configuration: try cluster(store: store))]),
+            defaultPools: try pools(config: config),
+            drivers: DriverSet.builtin.adding([OverlayDriver(configuration: try cluster(config: config))]),
             faults: FaultInjector(point: environment("NETCTL_FAULT")))
     }
 
@@ -127,7 +135,7 @@ struct Globals {
     /// root's config.json (Docker's daemon.json keys `cluster-store`, `cluster-store-opts`,
     /// `cluster-advertise`); nil when no cluster store is named. Only read here: nothing
     /// connects until an overlay network is used.
-    func cluster(store: LocalStore) throws -> ClusterConfiguration? {
+    func cluster(config: () throws -> RootConfig?) throws -> ClusterConfiguration? {
         if let invalid = environment("NETCTL_CLUSTER_STORE_OPT_INVALID") {
             throw CLIError("invalid --cluster-store-opt \"\(invalid)\": expected kv.cacertfile=FILE, kv.certfile=FILE or kv.keyfile=FILE")
         }
@@ -144,7 +152,7 @@ struct Globals {
         }
         var storeURL = clusterStore ?? environment("NETCTL_CLUSTER_STORE")
         var advertise = advertiseAddress ?? environment("NETCTL_ADVERTISE_ADDR")
-        if storeURL == nil, let config = try store.get(RootConfig.self, "config"), let url = config.clusterStore {
+        if storeURL == nil, let config = try config(), let url = config.clusterStore {
             storeURL = url
             if options.isEmpty { options = config.clusterStoreOptions ?? [:] }
             if advertise == nil { advertise = config.clusterAdvertise }
@@ -168,10 +176,10 @@ struct Globals {
 
     /// Flags, then the environment, then the root's config.json (Docker's daemon.json key
     /// `default-address-pools`), then Docker's defaults.
-    private func pools(store: LocalStore) throws -> [DefaultAddressPool] {
+    private func pools(config: () throws -> RootConfig?) throws -> [DefaultAddressPool] {
         if !defaultAddressPools.isEmpty { return try defaultAddressPools.map(DefaultAddressPool.parse) }
         if let text = environment("NETCTL_DEFAULT_ADDRESS_POOLS") { return try DefaultAddressPool.parseList(text) }
-        if let config = try store.get(RootConfig.self, "config"), let pools = config.defaultAddressPools {
+        if let config = try config(), let pools = config.defaultAddressPools {
             return try pools.map { try DefaultAddressPool.parse("base=\($0.base),size=\($0.size)") }
         }
         return DefaultAddressPool.dockerDefaults

@@ -55,10 +55,10 @@ public final class OverlayAgent: @unchecked Sendable {
         }
         if let address = settings.metricsAddress {
             let server = try MetricsServer(address: address) { [metrics] in metrics.registry.emitToBuffer() }
-            startThread { server.serve() }
+            Threads.detached { server.serve() }
         }
         let record = HostRecord(name: configuration.nodeName, vtep: vtep, agentPID: getpid(), started: Timestamp.now())
-        startThread { [self] in holdLease(record, catalog: catalog, log: log) }
+        Threads.detached { [self] in holdLease(record, catalog: catalog, log: log) }
         log("agent for node \(configuration.nodeName) (VTEP \(vtep)) watching \(configuration.endpoints.joined(separator: ","))")
 
         // From scratch once; after that the watch goes on from the last revision it
@@ -234,17 +234,4 @@ final class Lock: @unchecked Sendable {
         defer { pthread_mutex_unlock(&mutex) }
         return try body()
     }
-}
-
-/// Runs `body` on a detached thread of its own.
-func startThread(_ body: @escaping @Sendable () -> Void) {
-    final class Box { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
-    var thread = pthread_t()
-    let context = Unmanaged.passRetained(Box(body)).toOpaque()
-    pthread_create(&thread, nil, { context in
-        let box = Unmanaged<Box>.fromOpaque(context!).takeRetainedValue()
-        box.body()
-        return nil
-    }, context)
-    pthread_detach(thread)
 }

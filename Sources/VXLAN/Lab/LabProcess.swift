@@ -3,38 +3,16 @@ import Glibc
 /// Child processes of the lab (etcd, openssl), started with posix_spawn (never fork: see
 /// DESIGN.md) and stopped by their pid.
 enum LabProcess {
-    /// Starts `arguments` (the first is looked up in PATH) with stdin from /dev/null and
-    /// stdout and stderr appended to `log`.
+    /// Starts `arguments` (the first is looked up in PATH) in a session of its own (a
+    /// terminal's ^C to the command that started it does not reach it; it is stopped by
+    /// pid), with stdin from /dev/null, stdout and stderr appended to `log`, and default
+    /// signal dispositions whatever this process set, so that SIGTERM stops it.
     static func spawn(_ arguments: [String], log: String) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // The child starts with no blocked signals and default dispositions, whatever this
-        // process (a test runner, the agent) set, so SIGTERM stops it.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t(), defaults = sigset_t()
-        sigemptyset(&empty)
-        sigemptyset(&defaults)
-        for signal in [SIGTERM, SIGINT, SIGPIPE, SIGHUP] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        // A session of its own: a terminal's ^C to the command that started it (`netctl lab
-        // up`) does not reach it; it is stopped by pid.
-        let setsid: Int32 = 0x80  // POSIX_SPAWN_SETSID, behind _GNU_SOURCE
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | setsid))
-
-        var argv = arguments.map { strdup($0) }
-        argv.append(nil)
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let result = posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, environ)
-        guard result == 0 else { throw EtcdError(.setup, "start \(arguments[0]): \(String(cString: strerror(result)))") }
-        return pid
+        do {
+            return try LabRunner.startService(arguments, environment: nil, log: log)
+        } catch {
+            throw EtcdError(.setup, "start \(arguments[0]): \(error)")
+        }
     }
 
     /// Runs `arguments` to its end; a failure names the command and the last line it wrote.

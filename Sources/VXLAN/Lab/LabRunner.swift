@@ -52,7 +52,8 @@ enum LabRunner {
 
     /// Starts `argv` in a session of its own with its output appended to `log`, and
     /// returns at once: a service that outlives this process.
-    static func startService(_ argv: [String], environment: [String: String], log: String) throws -> pid_t {
+    /// `environment` nil: this process's own.
+    static func startService(_ argv: [String], environment: [String: String]?, log: String) throws -> pid_t {
         let fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw LabError("\(log): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -149,22 +150,22 @@ enum LabRunner {
     static func inParallel<T: Sendable>(_ items: [T], _ body: @escaping @Sendable (T) throws -> Void) throws {
         let failure = FirstError()
         let threads = items.map { item in
-            LabThread.start {
+            Threads.start {
                 do { try body(item) } catch { failure.record(error) }
             }
         }
-        threads.forEach { LabThread.join($0) }
+        threads.forEach { Threads.join($0) }
         if let error = failure.error { throw error }
     }
 
     /// Runs two pieces of work at once; the first error is thrown once both finished.
     static func together(_ first: () throws -> Void, _ second: @escaping @Sendable () throws -> Void) throws {
         let failure = FirstError()
-        let thread = LabThread.start {
+        let thread = Threads.start {
             do { try second() } catch { failure.record(error) }
         }
         do { try first() } catch { failure.record(error) }
-        LabThread.join(thread)
+        Threads.join(thread)
         if let error = failure.error { throw error }
     }
 }
@@ -177,32 +178,6 @@ private final class FirstError: Sendable {
 }
 
 /// A plain thread (Foundation's Thread is not in FoundationEssentials).
-private enum LabThread {
-    final class Work: @unchecked Sendable {
-        let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-    }
-
-    static func start(_ body: @escaping @Sendable () -> Void) -> pthread_t {
-        let work = Unmanaged.passRetained(Work(body)).toOpaque()
-        var thread = pthread_t()
-        let result = pthread_create(&thread, nil, { raw in
-            Unmanaged<Work>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, work)
-        if result != 0 {
-            // No thread to be had: do the work here.
-            Unmanaged<Work>.fromOpaque(work).takeRetainedValue().body()
-            return 0
-        }
-        return thread
-    }
-
-    static func join(_ thread: pthread_t) {
-        if thread != 0 { pthread_join(thread, nil) }
-    }
-}
-
 /// A process the lab started, by pid and start time, so that a pid the kernel has since
 /// handed to another process is never signalled.
 public struct LabProcessStamp: Codable, Sendable, Equatable {
