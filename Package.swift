@@ -6,12 +6,14 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "netctl", targets: ["netctl"]),
+        .executable(name: "netctl-dns", targets: ["netctl-dns"]),
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "NFTables", targets: ["NFTables"]),
         .library(name: "CNM", targets: ["CNM"]),
         .library(name: "Security", targets: ["Security"]),
         .library(name: "Runtime", targets: ["Runtime"]),
         .library(name: "VXLAN", targets: ["VXLAN"]),
+        .library(name: "DNS", targets: ["DNS"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -33,8 +35,11 @@ let package = Package(
         .target(name: "Netlink", dependencies: ["CNetlink"]),
         .target(name: "NFTables", dependencies: ["CNFTables", "Netlink"]),
 
+        // Names on networks: the DNS message codec, the resolver's tables and its control socket.
+        .target(name: "DNS", dependencies: ["CRuntimeShim"]),
+
         // The Container Network Model.
-        .target(name: "CNM", dependencies: ["Netlink", "NFTables"]),
+        .target(name: "CNM", dependencies: ["Netlink", "NFTables", "DNS"]),
 
         // Overlay networks across hosts: the overlay driver, the etcd client, the agent, the lab.
         .target(name: "VXLAN", dependencies: [
@@ -63,11 +68,20 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux]))]
         ),
 
+        // The resolver, an executable of its own: started on demand, small in memory, and
+        // nothing of it in the start-up of every other command.
+        .executableTarget(
+            name: "netctl-dns",
+            dependencies: ["DNS"],
+            linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux]))]
+        ),
+
         // Tests.
         .target(name: "TestSupport", dependencies: ["Netlink"], path: "Tests/TestSupport"),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "TestSupport"]),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "Netlink", "TestSupport"]),
         .testTarget(name: "CNMTests", dependencies: ["CNM", "TestSupport"]),
+        .testTarget(name: "DNSTests", dependencies: ["DNS", "TestSupport"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"]),
         .testTarget(name: "SecurityTests", dependencies: ["Security", "CSeccomp"]),
         .testTarget(name: "NetctlTests", dependencies: ["TestSupport", "Netlink", "NFTables"]),
