@@ -32,6 +32,13 @@ public struct ConnectRequest: Sendable {
     public var publishAll = false
     /// `--expose` specs as typed.
     public var expose: [String] = []
+    /// The names the endpoint answers to on networks with names, besides `aliases`: the
+    /// container's name, `--hostname` and short id, as the runtime gives them. Empty for a
+    /// bare sandbox, which answers to its own name.
+    public var names: [String] = []
+    /// `--dns`: where the sandbox's resolver sends what it cannot answer; empty means the
+    /// host's resolvers.
+    public var upstreamResolvers: [String] = []
 
     public init(network: String, sandbox: String) {
         self.network = network

@@ -54,6 +54,9 @@ public struct EndpointRecord: Codable, Sendable {
     /// The interface inside the sandbox (`eth0`); nil for host and null networks.
     public var sandboxInterface: String?
     public var aliases: [String]
+    /// Every name the endpoint answers to on a network with names (the container's name
+    /// first, then its hostname, short id and aliases), lowercased; nil where it has none.
+    public var dnsNames: [String]? = nil
     /// Published ports (`-p`, `-P`), whose nftables elements this endpoint owns, kept as
     /// runs of consecutive ports so that 5,000 ports cost a line, not a page.
     public var publishedPorts: [PublishedRange]? = nil
