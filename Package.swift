@@ -43,7 +43,7 @@ let package = Package(
 
         // Overlay networks across hosts: the overlay driver, the etcd client, the agent, the lab.
         .target(name: "VXLAN", dependencies: [
-            "CNM", "Netlink", "NFTables", "CCurl", "CYAML", "CRuntimeShim",
+            "CNM", "DNS", "Netlink", "NFTables", "CCurl", "CYAML", "CRuntimeShim",
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
 
@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"]),
         .testTarget(name: "SecurityTests", dependencies: ["Security", "CSeccomp"]),
         .testTarget(name: "NetctlTests", dependencies: ["TestSupport", "Netlink", "NFTables"]),
-        .testTarget(name: "VXLANTests", dependencies: ["VXLAN", "CNM", "Netlink", "TestSupport"]),
+        .testTarget(name: "VXLANTests", dependencies: ["VXLAN", "CNM", "DNS", "Netlink", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -127,7 +127,7 @@ struct Globals {
             store: store,
             hostNamespace: hostNetns ?? environment("NETCTL_HOST_NETNS"),
             defaultPools: try pools(config: config),
-            drivers: DriverSet.builtin.adding([OverlayDriver(configuration: try cluster(config: config))]),
+            drivers: DriverSet.builtin.adding([OverlayDriver(configuration: try cluster(config: config), stateRoot: rootPath)]),
             faults: FaultInjector(point: environment("NETCTL_FAULT")))
     }
 
