@@ -38,6 +38,13 @@ struct Run: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Set an environment variable.", valueName: "KEY=VALUE")) var env: [String] = []
     @Option(name: .shortAndLong, help: ArgumentHelp("Working directory inside the container.", valueName: "DIR")) var workdir: String?
     @Option(name: .long, help: "Hostname inside the container.") var hostname: String?
+    @Option(name: .long, help: ArgumentHelp("A nameserver: on a network with names the resolver forwards to it, elsewhere it goes to resolv.conf; repeatable.", valueName: "ADDR"))
+    var dns: [String] = []
+    @Option(name: .long, help: ArgumentHelp("A search domain for resolv.conf; repeatable.", valueName: "DOMAIN")) var dnsSearch: [String] = []
+    @Option(name: .long, help: ArgumentHelp("A resolv.conf option (ndots:2, edns0…); repeatable.", valueName: "OPT")) var dnsOption: [String] = []
+    @Option(name: .long, help: ArgumentHelp("A line of /etc/hosts; repeatable.", valueName: "NAME:IP")) var addHost: [String] = []
+    @Option(name: [.customLong("network-alias"), .customLong("alias")], help: ArgumentHelp("A name the container also answers to on its networks; repeatable.", valueName: "NAME"))
+    var networkAlias: [String] = []
     @Option(name: .shortAndLong, help: ArgumentHelp("Bind mount.", valueName: "SRC:DST[:ro]")) var volume: [String] = []
     @Option(name: .long, help: ArgumentHelp("Mount a tmpfs.", valueName: "DST[:OPTIONS]")) var tmpfs: [String] = []
     @Option(name: .long, help: ArgumentHelp("Override the image's entrypoint ('' clears it).", valueName: "CMD")) var entrypoint: String?
@@ -66,6 +73,11 @@ struct Run: ParsableCommand {
         request.env = env
         request.workdir = workdir
         request.hostname = hostname
+        request.dns = dns
+        request.dnsSearch = dnsSearch
+        request.dnsOptions = dnsOption
+        request.addHosts = addHost
+        request.aliases = networkAlias
         request.volumes = volume
         request.tmpfs = tmpfs
         confinement.apply(to: &request)

@@ -128,7 +128,8 @@ struct Globals {
             hostNamespace: hostNetns ?? environment("NETCTL_HOST_NETNS"),
             defaultPools: try pools(config: config),
             drivers: DriverSet.builtin.adding([OverlayDriver(configuration: try cluster(config: config), stateRoot: rootPath)]),
-            faults: FaultInjector(point: environment("NETCTL_FAULT")))
+            faults: FaultInjector(point: environment("NETCTL_FAULT")),
+            resolver: NetworkController.resolver(forRoot: rootPath))
     }
 
     /// The overlay driver's view of the cluster: flags, then the environment, then the
