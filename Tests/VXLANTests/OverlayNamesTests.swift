@@ -98,7 +98,8 @@ import TestSupport
             // asks is ever forwarded off the machine.
             let a = try cluster.ok(on: 0, "run", "-d", "--name", "a", "--network", "red", "--dns", "198.18.255.254", image, "sleep", "600")
                 .trimmingCharacters(in: .whitespacesAndNewlines)
-            try cluster.ok(on: 1, "run", "-d", "--name", "b", "--network", "red", "--dns", "198.18.255.254", image, "sleep", "600")
+            let b = try cluster.ok(on: 1, "run", "-d", "--name", "b", "--network", "red", "--dns", "198.18.255.254", image, "sleep", "600")
+                .trimmingCharacters(in: .whitespacesAndNewlines)
             let sandboxA = "nc-" + a.prefix(12)
             let bInspect = try JSONSerialization.jsonObject(with: Data(try cluster.ok(on: 1, "inspect", "b").utf8)) as? [[String: Any]]
             let bAddress = try #require(((bInspect?.first?["NetworkSettings"] as? [String: Any])?["Networks"] as? [String: [String: Any]])?["red"]?["IPAddress"] as? String)
@@ -109,6 +110,10 @@ import TestSupport
             #expect(try cluster.eventually { try answers("b").contains(bAddress) }, "\((try? answers("b")) ?? "")")
             #expect(try answers("b.red").contains(bAddress))
             #expect(try answers("B.").contains(bAddress))
+            // Its short id too (the names its host published), and its address back to its name.
+            #expect(try answers(String(b.prefix(12))).contains(bAddress))
+            let reverse = try runCommand(["ip", "netns", "exec", sandboxA, "dig", "@127.0.0.11", "-x", bAddress, "+short", "+time=2", "+tries=1"]).stdout
+            #expect(reverse == "b.\n", "\(reverse)")
 
             try cluster.ok(on: 1, "rm", "-f", "b")
             #expect(try cluster.eventually { try !answers("b").contains(bAddress) })
