@@ -9,7 +9,7 @@ import Glibc
 /// program the kernel.
 ///
 ///     netctl-dns 1 network red
-///     - 198.19.100.3 - b web.b
+///     - 198.19.100.3 - b 3f2a9c1d7e40 db        (name, short id, alias; no sandbox here)
 ///
 /// A running resolver is told to reread (`sync(start: false)`); none is started for names
 /// of other hosts: it serves only when a local container needs it, and then reads this
@@ -20,7 +20,8 @@ public struct RemoteNames: Sendable {
 
     public init(root: String) {
         tables = ResolverTables(root: root)
-        // `netctl agent` runs the netctl binary itself: netctl-dns is next to it.
+        // Never started from here; named as CNM names it (`netctl agent` is the netctl
+        // binary, so netctl-dns is next to it).
         control = ResolverControl(root: root, executable: ResolverControl.executableNextToSelf())
     }
 
