@@ -162,5 +162,9 @@ import TestSupport
         #expect(RemoteNames.table(network: "red", peers: [hostile, nameless, addressless])?.text
             == "netctl-dns 1 network red\n- 198.19.100.5 - ok\n")
         #expect(RemoteNames.table(network: "red", peers: [nameless, addressless]) == nil)
+        // An endpoint published with no names (names off on its network) answers to none.
+        let unnamed = PeerRecord(endpointID: "e6", networkID: "n1", name: "w", ipv4: IPNetwork(cidr: "198.19.100.8/24"),
+                                 mac: MACAddress("02:42:c6:13:64:08")!, vtep: IPAddress("198.18.200.13")!, node: "node2", dnsNames: [])
+        #expect(RemoteNames.table(network: "red", peers: [unnamed]) == nil)
     }
 }

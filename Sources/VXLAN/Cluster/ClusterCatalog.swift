@@ -268,7 +268,7 @@ public struct PeerRecord: Codable, Sendable, Equatable {
     // hosts that predate them ignore these keys).
     public var ipv6: IPNetwork?
     /// The endpoint's DNS names (`EndpointRecord.dnsNames`: the container's name first);
-    /// nil from a host that predates them, which then answers to `name` only.
+    /// empty where it has none; nil from a host that predates them: it answers to `name`.
     public var dnsNames: [String]?
 
     public init(endpointID: String, networkID: String, name: String, ipv4: IPNetwork?, mac: MACAddress, vtep: IPAddress, node: String,

@@ -124,9 +124,11 @@ public final class OverlayDriver: GlobalNetworkDriver, @unchecked Sendable {
             host.faults.reach("connect.after-overlay-attach")
             // The others learn this endpoint from the peer table, through their agents
             // (published first: that is what they wait for); this host learns theirs now.
+            // No names from CNM (names off on the network): an empty list, which answers
+            // to none, where a missing one would answer to the sandbox's name.
             try catalog.publish(PeerRecord(endpointID: endpoint.id, networkID: network.id, name: endpoint.sandboxName,
                                            ipv4: address, mac: mac, vtep: plan.vtep, node: try node(),
-                                           ipv6: endpoint.ipv6, dnsNames: endpoint.dnsNames))
+                                           ipv6: endpoint.ipv6, dnsNames: endpoint.dnsNames ?? []))
             published = true
             let remote = try remotePeers(of: network, catalog: catalog)
             try OverlayDataPlane.program(plan, peers: Set(remote.peers.compactMap { OverlayPeer(record: $0, plan: plan) }), pruning: false)
