@@ -285,15 +285,15 @@ public final class ResolverServer {
                 }
             }
             guard count >= 0 else { return }
-            let reply: [UInt8]? = receiveBuffer.withUnsafeBytes { buffer in
+            let answered = receiveBuffer.withUnsafeBytes { buffer -> Bool in
                 let message = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
                 switch answer(message, sandbox: sandbox, udp: true) {
-                case .reply: return nil
-                case .forward: forwardUDP(Array(message), client: client, sandbox: sandbox); return []
-                case .drop: return []
+                case .reply: return true
+                case .forward: forwardUDP(Array(message), client: client, sandbox: sandbox); return false
+                case .drop: return false
                 }
             }
-            if reply == nil { send(writer.bytes, on: fd, to: client) }
+            if answered { send(writer.bytes, on: fd, to: client) }
         }
     }
 
