@@ -79,8 +79,6 @@ public struct DNSMessage: Sendable, Equatable {
         public var description: String {
             labels.isEmpty ? "." : labels.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ".") + "."
         }
-
-        func lowercasedLabels() -> [[UInt8]] { labels.map { $0.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 } } }
     }
 
     public var rcode: UInt16 { flags & DNSFlags.rcodeMask }
@@ -186,15 +184,15 @@ extension DNSMessage {
     }
 }
 
-/// Remembers where each name suffix was written (case-insensitively, as RFC 1035 compares
-/// names), so a later name that ends the same way points there.
+/// Remembers where each name suffix was written, so a later name that ends the same way
+/// points there. Exact bytes, not case-insensitive: a pointer must not change the case of
+/// what it stands for (clients that randomize case check it).
 struct NameCompression {
     private var offsets: [[[UInt8]]: Int] = [:]
 
     mutating func write(_ name: DNSMessage.Name, into writer: inout DNSWriter) {
-        let lower = name.lowercasedLabels()
         for index in 0..<name.labels.count {
-            let suffix = Array(lower[index...])
+            let suffix = Array(name.labels[index...])
             if let offset = offsets[suffix] {
                 writer.u16(0xC000 | UInt16(offset))
                 return
