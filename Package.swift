@@ -24,6 +24,7 @@ let package = Package(
         .systemLibrary(name: "CNetlink", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
         .systemLibrary(name: "CNFTables", pkgConfig: "libnftnl", providers: [.apt(["libnftnl-dev"])]),
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
+        .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
         .target(name: "CLazyLibrary"),
         .target(name: "CArchive", dependencies: ["CLazyLibrary"]),
         .target(name: "CDigest", dependencies: ["CLazyLibrary"]),
@@ -36,7 +37,7 @@ let package = Package(
         .target(name: "NFTables", dependencies: ["CNFTables", "Netlink"]),
 
         // Names on networks: the DNS message codec, the resolver's tables and its control socket.
-        .target(name: "DNS", dependencies: ["CRuntimeShim"]),
+        .target(name: "DNS", dependencies: ["CRuntimeShim", "CLinux"]),
 
         // The Container Network Model.
         .target(name: "CNM", dependencies: ["Netlink", "NFTables", "DNS"]),

@@ -49,12 +49,19 @@ if let name = getenv("NETCTL_HOST_NETNS").map({ String(cString: $0) }), !name.is
 }
 
 // 3. One resolver per state root: the lock is held for the process's life. Another one
-// holding it serves already, so this one has nothing to do.
+// holding it and answering serves already, so this one has nothing to do. One holding it
+// without answering is on its way out (its last sandbox went): wait for it, a second at most.
 mkdir(root, 0o755)
 mkdir(paths.directory, 0o755)
 let lock = open(paths.lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
 guard lock >= 0 else { fail("cannot open \(paths.lockFile): \(String(cString: strerror(errno)))") }
-guard flock(lock, LOCK_EX | LOCK_NB) == 0 else { exit(0) }
+var locked = false
+for _ in 0..<100 {
+    if flock(lock, LOCK_EX | LOCK_NB) == 0 { locked = true; break }
+    if ResolverControl(root: root, executable: "").runningPID() != nil { exit(0) }
+    usleep(10_000)
+}
+guard locked else { exit(0) }
 
 // 4. The log becomes stderr.
 let logFD = open(paths.logFile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)

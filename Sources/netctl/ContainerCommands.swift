@@ -32,7 +32,7 @@ struct Run: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Keep stdin open.") var interactive = false
     @Flag(name: .shortAndLong, help: "Allocate a pseudo-terminal.") var tty = false
     @Option(name: .long, help: "Name of the container.") var name: String?
-    @Option(name: .long, help: ArgumentHelp("A network, none, host or container:ID; repeatable (default none).", valueName: "NET"))
+    @Option(name: .long, help: ArgumentHelp("A network, none, host or container:ID; repeatable (default bridge).", valueName: "NET"))
     var network: [String] = []
     @OptionGroup var publishing: PublishOptions
     @Option(name: .shortAndLong, help: ArgumentHelp("Set an environment variable.", valueName: "KEY=VALUE")) var env: [String] = []

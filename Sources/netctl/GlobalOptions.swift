@@ -129,7 +129,7 @@ struct Globals {
             defaultPools: try pools(config: config),
             drivers: DriverSet.builtin.adding([OverlayDriver(configuration: try cluster(config: config), stateRoot: rootPath)]),
             faults: FaultInjector(point: environment("NETCTL_FAULT")),
-            resolver: NetworkController.resolver(forRoot: rootPath))
+            resolver: NetworkController.resolver(forRoot: rootPath, hostNamespace: hostNetns ?? environment("NETCTL_HOST_NETNS")))
     }
 
     /// The overlay driver's view of the cluster: flags, then the environment, then the

@@ -145,4 +145,9 @@ import Testing
         #expect(index.pointer(for: Array("3.0.18.198.in-addr.arpa".utf8), sandbox: "a") == Array("db".utf8))
         #expect(index.pointer(for: Array("2.1.18.198.in-addr.arpa".utf8), sandbox: "a") == nil)
     }
+
+    @Test func hostNameserversLeaveOutOnlyTheEmbeddedOne() {
+        let text = "# generated\nsearch example.test\nnameserver 127.0.0.11\nnameserver 127.0.0.53\nnameserver\t198.18.9.53\nnameserver 2001:db8::53\nnameserver fe80::1%eth0\noptions ndots:0\n"
+        #expect(Upstreams.fromResolvConf(text).map(\.text) == ["127.0.0.53:53", "198.18.9.53:53", "[2001:db8::53]:53"])
+    }
 }

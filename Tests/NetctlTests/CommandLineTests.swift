@@ -19,7 +19,7 @@ struct CommandLineTests {
             #expect(try netctl.ok("network", "ls", "-q", "--filter", "driver=bridge", "--filter", "name=we") == String(id.prefix(12)) + "\n")
             let builtin = try netctl.ok("network", "ls", "--filter", "type=builtin", "--format", "json")
             let rows = try builtin.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: String] }
-            #expect(Set(rows.map { $0["Name"]! }) == ["host", "none"])
+            #expect(Set(rows.map { $0["Name"]! }) == ["bridge", "host", "none"])
         }
     }
 
@@ -100,8 +100,9 @@ struct CommandLineTests {
             let parsed = try JSONSerialization.jsonObject(with: Data(try netctl.ok("sandbox", "inspect", sandbox).utf8)) as! [[String: Any]]
             #expect(parsed[0]["SandboxKey"] as? String == "/run/netns/\(sandbox)")
             let web = try #require((parsed[0]["Networks"] as? [String: [String: Any]])?["web"])
-            #expect(web["IPAddress"] as? String == "198.18.0.2")
-            #expect(web["Gateway"] as? String == "198.18.0.1")
+            // (198.18.0.0/24, the first of the pools, is the default bridge's.)
+            #expect(web["IPAddress"] as? String == "198.18.1.2")
+            #expect(web["Gateway"] as? String == "198.18.1.1")
             #expect(web["Aliases"] as? [String] == ["db"])
 
             let hostBefore = try netctl.hostLinks()
@@ -118,7 +119,7 @@ struct CommandLineTests {
             let parsed = try JSONSerialization.jsonObject(with: Data(info.utf8)) as! [String: String]
             #expect(parsed["Root"] == netctl.root)
             #expect(parsed["Host namespace"] == netctl.host.name)
-            #expect(parsed["Networks"] == "2")
+            #expect(parsed["Networks"] == "3")
         }
     }
 }

@@ -52,18 +52,17 @@ struct DNSTests {
         try withNetctl { netctl in
             try withClient(of: netctl) { outside in
                 let image = try netctl.importBusybox()
-                // The world's resolver: dnsmasq in a namespace of the test's own, on the host's LAN.
-                let upstream = Process()
-                upstream.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-                upstream.arguments = ["netns", "exec", outside.namespace.name, "dnsmasq", "-k", "--conf-file=/dev/null",
-                                      "--no-resolv", "--no-hosts", "--bind-interfaces", "--listen-address=\(Client.address)",
-                                      "--address=/outside.test/198.18.77.7", "--pid-file=", "--user=root"]
-                upstream.standardOutput = FileHandle.nullDevice
-                upstream.standardError = FileHandle.nullDevice
-                try upstream.run()
+                // The world's resolver: dnsmasq in a namespace of the test's own, on the host's
+                // LAN, as a daemon (its pid file says which process to stop).
+                let pidFile = NSTemporaryDirectory() + uniqueName("dnsmasq-") + ".pid"
+                try #require(try runCommand(["ip", "netns", "exec", outside.namespace.name, "dnsmasq", "--conf-file=/dev/null",
+                                             "--no-resolv", "--no-hosts", "--bind-interfaces", "--listen-address=\(Client.address)",
+                                             "--address=/outside.test/198.18.77.7", "--address=/outside.test/2001:db8:77::7", "--pid-file=\(pidFile)", "--user=root"]).status == 0)
                 defer {
-                    upstream.terminate()
-                    upstream.waitUntilExit()
+                    if let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                        kill(pid, SIGKILL)
+                    }
+                    try? FileManager.default.removeItem(atPath: pidFile)
                 }
                 try waitUntil("dnsmasq answers") {
                     (try? runCommand(["ip", "netns", "exec", outside.namespace.name, "dig", "+short", "+time=1", "+tries=1",
@@ -82,6 +81,7 @@ struct DNSTests {
                 let sandbox = NetctlHarness.sandbox(of: id)
                 #expect(try netctl.dig(in: sandbox, "outside.test") == ["198.18.77.7"])
                 #expect(try netctl.dig(in: sandbox, "outside.test", tcp: true) == ["198.18.77.7"])
+                #expect(try netctl.dig(in: sandbox, "outside.test", type: "AAAA") == ["2001:db8:77::7"])
                 #expect(try netctl.getaddrinfo(in: sandbox, container: id, "www.outside.test") == "198.18.77.7")
             }
         }

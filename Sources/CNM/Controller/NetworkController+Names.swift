@@ -12,17 +12,10 @@ import NFTables
 /// disconnect, sandbox removal, network removal and reconcile that touches a network with
 /// names rewrites that network's table whole: the records are the truth, the tables a view.
 extension NetworkController {
-    /// Network options that turn names off: Docker's default `bridge` network has none,
-    /// and `-o com.docker.network.disable_dns=true` asks for none on any network.
-    public enum NameOption {
-        public static let defaultBridge = "com.docker.network.bridge.default_bridge"
-        public static let disableDNS = "com.docker.network.disable_dns"
-    }
-
     /// The resolver of the state root at `root`: `netctl-dns` next to the running
-    /// executable (or `NETCTL_DNS_BINARY`).
-    public static func resolver(forRoot root: String) -> ResolverControl {
-        ResolverControl(root: root, executable: ResolverControl.executableNextToSelf())
+    /// executable (or `NETCTL_DNS_BINARY`), entering `hostNamespace` (`--host-netns`).
+    public static func resolver(forRoot root: String, hostNamespace: String?) -> ResolverControl {
+        ResolverControl(root: root, executable: ResolverControl.executableNextToSelf(), hostNamespace: hostNamespace)
     }
 
     /// The address containers send their queries to; the sandbox's NAT takes it to the
@@ -30,12 +23,10 @@ extension NetworkController {
     public static let resolverAddress = "127.0.0.11"
 
     /// Whether endpoints on `network` answer to names: networks of drivers that give
-    /// addresses (not `host`, `null`), except the default bridge (as in Docker), the
-    /// gateway bridge (a way out, not a network containers meet on) and networks created
-    /// with names disabled.
+    /// addresses (not `host`, `null`), except the default bridge (as in Docker) and the
+    /// gateway bridge (a way out, not a network containers meet on).
     func servesNames(_ network: NetworkRecord, driver: any NetworkDriver) -> Bool {
-        guard resolver != nil, driver.servesNames else { return false }
-        if network.options[NameOption.defaultBridge] == "true" || network.options[NameOption.disableDNS] == "true" { return false }
+        guard resolver != nil, driver.servesNames, network.options[BridgeDriver.Option.defaultBridge] != "true" else { return false }
         return !(network.name == Self.gatewayBridgeName && network.scope == NetworkScope.local.rawValue)
     }
 
@@ -129,11 +120,9 @@ extension NetworkController {
         try? syncResolver(start: false)
     }
 
-    /// `sync` on the resolver's control socket. The resolver enters the host namespace
-    /// named by NETCTL_HOST_NETNS; `--host-netns` is passed on the same way.
+    /// `sync` on the resolver's control socket.
     func syncResolver(start: Bool) throws {
         guard let resolver else { return }
-        if start, let name = host.namespaceName { setenv("NETCTL_HOST_NETNS", name, 1) }
         do {
             try resolver.sync(start: start)
         } catch let error as TableError {

@@ -10,11 +10,18 @@ extension NetworkController {
     /// added and `dropping` left out: what a change should leave behind.
     func desiredFirewall(extraNetwork: NetworkRecord? = nil, extraEndpoint: EndpointRecord? = nil,
                          droppingNetwork: String? = nil, droppingEndpoints: Set<String> = []) throws -> Firewall.Elements {
-        var networks = try localNetworks().filter { $0.id != droppingNetwork }
-        if let extraNetwork { networks.append(extraNetwork) }
         var endpoints = try allEndpoints().filter { !droppingEndpoints.contains($0.id) }
         if let extraEndpoint { endpoints.append(extraEndpoint) }
+        var networks = firewalled(try localNetworks().filter { $0.id != droppingNetwork }, endpoints: endpoints)
+        if let extraNetwork { networks.append(extraNetwork) }
         return firewall.elements(networks: networks, endpoints: endpoints)
+    }
+
+    /// The networks the firewall holds elements for: all but a predefined one no sandbox
+    /// is on (the default bridge, made by its first container and gone with its last).
+    func firewalled(_ networks: [NetworkRecord], endpoints: [EndpointRecord]) -> [NetworkRecord] {
+        let used = Set(endpoints.map(\.networkID))
+        return networks.filter { !$0.predefined || used.contains($0.id) }
     }
 
     /// What a bridge network needs of the host before traffic can be published and routed:

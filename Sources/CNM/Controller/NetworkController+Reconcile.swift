@@ -47,7 +47,8 @@ extension NetworkController {
             }
 
             // Networks whose devices are gone are made again: they are configuration.
-            for network in networks {
+            // (Not a predefined one no endpoint uses: the default bridge is made on first use.)
+            for network in networks where !network.predefined || usedNetworks.contains(network.id) {
                 let driver = try drivers.named(network.driver)
                 if try !driver.networkIsPresent(network, host: host) {
                     report.append(try driver.restoreNetwork(network, host: host))
@@ -124,7 +125,8 @@ extension NetworkController {
     }
 
     private func reconcileFirewall(report: inout [String]) throws {
-        let networks = try localNetworks()
+        let endpoints = try allEndpoints()
+        let networks = firewalled(try localNetworks(), endpoints: endpoints)
         let firewall = self.firewall
         let session = try host.nftables()
         guard networks.contains(where: firewall.manages) else {
@@ -134,7 +136,7 @@ extension NetworkController {
             }
             return
         }
-        let desired = firewall.elements(networks: networks, endpoints: try allEndpoints())
+        let desired = firewall.elements(networks: networks, endpoints: endpoints)
         let missing = try !session.exists(firewall.inet) || !session.exists(firewall.bridge)
         let wanted = Set(Firewall.portSets.flatMap { desired.byTable[firewall.inet]?[$0] ?? [] })
         let installed = missing ? [] : (try? firewall.installedPortElements()) ?? []

@@ -147,6 +147,7 @@ extension NetworkController {
             let network = try network(request.network)
             let sandbox = try sandbox(request.sandbox)
             let driver = try drivers.named(network.driver)
+            try materializeIfAbsent(network, driver: driver)
             guard !driver.providesExternalConnectivity, !network.internal else {
                 return try attach(request, network: network, sandbox: sandbox, driver: driver)
             }
@@ -279,10 +280,15 @@ extension NetworkController {
         return endpoint
     }
 
-    /// Drops this root's copy of a cluster network once none of its sandboxes is on it.
+    /// Drops what a network keeps only while sandboxes are on it: this root's copy of a
+    /// cluster network, the default bridge's device and firewall elements.
     func forgetClusterNetworkIfUnused(_ network: NetworkRecord) throws {
-        guard network.scope == NetworkScope.global.rawValue, try endpoints(of: network).isEmpty else { return }
-        try store.delete(Keys.clusterNetwork(network.id))
+        if network.scope == NetworkScope.global.rawValue {
+            guard try endpoints(of: network).isEmpty else { return }
+            try store.delete(Keys.clusterNetwork(network.id))
+        } else if network.predefined, network.interfaceName != nil {
+            try releaseIfUnused(network)
+        }
     }
 
     /// Takes one endpoint out: firewall elements, the driver's devices, the record.

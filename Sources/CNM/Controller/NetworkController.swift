@@ -22,14 +22,18 @@ public final class NetworkController {
         self.defaultPools = defaultPools
         self.drivers = drivers
         self.resolver = resolver
-        let rootID = try Self.rootID(of: store)
+        let (rootID, created) = try Self.rootID(of: store)
         host = HostContext(rootID: rootID, namespaceName: hostNamespace, faults: faults)
+        // Docker's `bridge` is there from the start; a root with no free default subnet
+        // still works, and `run` without --network says why it cannot.
+        if created { _ = try? defaultBridge() }
     }
 
-    private static func rootID(of store: any Store) throws -> String {
-        if let root = try store.get(RootRecord.self, Keys.root) { return root.id }
+    /// The root's id, and whether this call made the root.
+    private static func rootID(of store: any Store) throws -> (String, Bool) {
+        if let root = try store.get(RootRecord.self, Keys.root) { return (root.id, false) }
         return try store.locked {
-            if let root = try store.get(RootRecord.self, Keys.root) { return root.id }
+            if let root = try store.get(RootRecord.self, Keys.root) { return (root.id, false) }
             let root = RootRecord(id: Identifier.make())
             // The predefined networks every Docker host has.
             for (name, driver) in [("host", "host"), ("none", "null")] {
@@ -40,7 +44,7 @@ public final class NetworkController {
                 try store.put(Keys.network(network.id), network)
             }
             try store.put(Keys.root, root)
-            return root.id
+            return (root.id, true)
         }
     }
 
@@ -174,7 +178,7 @@ public final class NetworkController {
     private func deleteNetwork(_ network: NetworkRecord) throws {
         let firewall = self.firewall
         let rules = firewall.elements(for: network)
-        let remaining = try localNetworks().filter { $0.id != network.id && firewall.manages($0) }
+        let remaining = firewalled(try localNetworks(), endpoints: try allEndpoints()).filter { $0.id != network.id && firewall.manages($0) }
         do {
             if firewall.manages(network) && remaining.isEmpty {
                 try firewall.remove()
@@ -213,7 +217,7 @@ public final class NetworkController {
 
     /// The subnets of a new network: as given (checked), or the next free one of the
     /// default pools for each family the network needs.
-    private func addressPools(for request: NetworkCreateRequest, existing: [NetworkRecord]) throws -> [AddressPoolConfig] {
+    func addressPools(for request: NetworkCreateRequest, existing: [NetworkRecord]) throws -> [AddressPoolConfig] {
         let subject = "network \"\(request.name)\""
         var pools: [AddressPoolConfig] = []
         for text in request.subnets {

@@ -65,6 +65,8 @@ public final class ResolverServer {
         var client: SocketAddress
         /// The client's query as received (its own ID in it).
         var query: [UInt8]
+        /// Where its question ends: an answer must repeat the question byte for byte.
+        var questionEnd: Int
         var upstreams: [SocketAddress]
         var next: Int
         var serial: UInt64
@@ -283,15 +285,15 @@ public final class ResolverServer {
                 }
             }
             guard count >= 0 else { return }
-            let reply: [UInt8]? = receiveBuffer.withUnsafeBytes { buffer in
+            let answered = receiveBuffer.withUnsafeBytes { buffer -> Bool in
                 let message = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
                 switch answer(message, sandbox: sandbox, udp: true) {
-                case .reply: return nil
-                case .forward: forwardUDP(Array(message), client: client, sandbox: sandbox); return []
-                case .drop: return []
+                case .reply: return true
+                case .forward: forwardUDP(Array(message), client: client, sandbox: sandbox); return false
+                case .drop: return false
                 }
             }
-            if reply == nil { send(writer.bytes, on: fd, to: client) }
+            if answered { send(writer.bytes, on: fd, to: client) }
         }
     }
 
@@ -336,6 +338,7 @@ public final class ResolverServer {
 
     private func forwardUDP(_ query: [UInt8], client: SocketAddress, sandbox: String) {
         let servers = upstreams(of: sandbox)
+        let questionEnd = query.withUnsafeBytes { (try? DNSName.skip($0, at: 12)).map { $0 + 4 } } ?? query.count
         guard !servers.isEmpty, pending.count < Self.maximumPending else {
             failUDP(query, client: client, sandbox: sandbox)
             return
@@ -343,7 +346,8 @@ public final class ResolverServer {
         var id = UInt16.random(in: 0...UInt16.max)
         while pending[id] != nil { id &+= 1 }
         serial += 1
-        pending[id] = Pending(sandbox: sandbox, client: client, query: query, upstreams: servers, next: 0, serial: serial)
+        pending[id] = Pending(sandbox: sandbox, client: client, query: query, questionEnd: min(questionEnd, query.count),
+                              upstreams: servers, next: 0, serial: serial)
         sendUpstream(id)
     }
 
@@ -395,9 +399,11 @@ public final class ResolverServer {
             guard count >= 0 else { return }
             guard count >= 12 else { continue }
             let id = UInt16(receiveBuffer[0]) << 8 | UInt16(receiveBuffer[1])
-            // Only the server this query went to last answers it (the rest is spoofing or
-            // a late answer of one we gave up on).
-            guard let waiting = pending[id], waiting.upstreams[waiting.next - 1] == from else { continue }
+            // Only the server this query went to last answers it, with the question asked
+            // (the rest is spoofing, or a late answer of one we gave up on).
+            guard let waiting = pending[id], waiting.upstreams[waiting.next - 1] == from, count >= waiting.questionEnd,
+                  receiveBuffer[12..<waiting.questionEnd].elementsEqual(waiting.query[12..<waiting.questionEnd], by: { $0 | 0x20 == $1 | 0x20 })
+            else { continue }
             pending[id] = nil
             receiveBuffer[0] = waiting.query[0]
             receiveBuffer[1] = waiting.query[1]

@@ -1,27 +1,11 @@
+import CLinux
 import Glibc
 
-/// The Linux calls Swift's Glibc module leaves out (they sit behind _GNU_SOURCE or in
-/// headers it does not include): setns, epoll and signalfd, bound once from libc itself.
-/// Plain C functions with integer and pointer arguments, so a `@convention(c)` pointer
-/// calls them exactly as C would.
+/// The namespace switch and signal descriptor of the resolver (CLinux declares what
+/// Swift's Glibc module leaves out).
 public enum LinuxCalls {
-    public static let newNetworkNamespace: Int32 = 0x4000_0000 // CLONE_NEWNET
-
-    private static func symbol<T>(_ name: String, as type: T.Type) -> T {
-        guard let pointer = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else {
-            fatalError("libc has no \(name)")
-        }
-        return unsafeBitCast(pointer, to: type)
-    }
-
-    nonisolated(unsafe) static let setnsCall = symbol("setns", as: (@convention(c) (Int32, Int32) -> Int32).self)
-    nonisolated(unsafe) static let epollCreateCall = symbol("epoll_create1", as: (@convention(c) (Int32) -> Int32).self)
-    nonisolated(unsafe) static let epollControlCall = symbol("epoll_ctl", as: (@convention(c) (Int32, Int32, Int32, UnsafeMutableRawPointer?) -> Int32).self)
-    nonisolated(unsafe) static let epollWaitCall = symbol("epoll_wait", as: (@convention(c) (Int32, UnsafeMutableRawPointer?, Int32, Int32) -> Int32).self)
-    nonisolated(unsafe) static let signalfdCall = symbol("signalfd", as: (@convention(c) (Int32, UnsafePointer<sigset_t>?, Int32) -> Int32).self)
-
     /// setns(fd, CLONE_NEWNET): this thread enters the network namespace `fd` names.
-    public static func enterNetworkNamespace(_ fd: Int32) -> Bool { setnsCall(fd, newNetworkNamespace) == 0 }
+    public static func enterNetworkNamespace(_ fd: Int32) -> Bool { setns(fd, NC_DNS_CLONE_NEWNET) == 0 }
 
     /// signalfd for `signals`, which it blocks first (so they arrive only through it).
     public static func signalDescriptor(_ signals: [Int32]) -> Int32 {
@@ -29,22 +13,23 @@ public enum LinuxCalls {
         sigemptyset(&set)
         for signal in signals { sigaddset(&set, signal) }
         sigprocmask(SIG_BLOCK, &set, nil)
-        return signalfdCall(-1, &set, Int32(O_CLOEXEC | O_NONBLOCK))
+        return signalfd(-1, &set, Int32(O_CLOEXEC | O_NONBLOCK))
     }
 }
 
 /// An epoll instance whose events carry the descriptor they are about.
 public final class Epoll {
     public let fd: Int32
-    // struct epoll_event is packed on x86_64: a 4-byte mask and an 8-byte datum.
-    private static let eventSize = 12
+    // struct epoll_event is packed on x86_64: a 4-byte mask and an 8-byte datum, read as
+    // bytes at those offsets.
+    private static let eventSize = MemoryLayout<epoll_event>.size
     public static let readable: UInt32 = 0x001 // EPOLLIN
     public static let writable: UInt32 = 0x004 // EPOLLOUT
     public static let error: UInt32 = 0x008 | 0x010 // EPOLLERR | EPOLLHUP
     private var buffer: [UInt8]
 
     public init(capacity: Int = 256) throws(ResolverError) {
-        fd = LinuxCalls.epollCreateCall(Int32(O_CLOEXEC))
+        fd = epoll_create1(Int32(O_CLOEXEC))
         guard fd >= 0 else { throw ResolverError.system("epoll_create1") }
         buffer = [UInt8](repeating: 0, count: capacity * Self.eventSize)
     }
@@ -53,7 +38,7 @@ public final class Epoll {
         var event = [UInt8](repeating: 0, count: Self.eventSize)
         withUnsafeBytes(of: events.littleEndian) { event.replaceSubrange(0..<4, with: $0) }
         withUnsafeBytes(of: UInt64(UInt32(bitPattern: target)).littleEndian) { event.replaceSubrange(4..<12, with: $0) }
-        return event.withUnsafeMutableBytes { LinuxCalls.epollControlCall(fd, operation, target, $0.baseAddress) } == 0
+        return event.withUnsafeMutableBytes { epoll_ctl(fd, operation, target, OpaquePointer($0.baseAddress).map(UnsafeMutablePointer.init)) } == 0
     }
 
     @discardableResult public func add(_ target: Int32, _ events: UInt32 = Epoll.readable) -> Bool { control(1, target, events) }
@@ -63,7 +48,7 @@ public final class Epoll {
     /// Waits up to `timeout` ms (-1: forever) and calls `handle(fd, events)` per event.
     public func wait(timeout: Int32, _ handle: (Int32, UInt32) -> Void) {
         let capacity = Int32(buffer.count / Self.eventSize)
-        let count = buffer.withUnsafeMutableBytes { LinuxCalls.epollWaitCall(fd, $0.baseAddress, capacity, timeout) }
+        let count = buffer.withUnsafeMutableBytes { epoll_wait(fd, OpaquePointer($0.baseAddress).map(UnsafeMutablePointer.init), capacity, timeout) }
         guard count > 0 else { return }
         var events: [(Int32, UInt32)] = []
         events.reserveCapacity(Int(count))

@@ -165,7 +165,7 @@ public enum Status: String, Codable, Sendable {
 /// How a container is networked: `--network` parsed once. Recorded as the values
 /// `--network` takes (`["none"]`, `["host"]`, `["container:ID"]`, `["web", "db"]`).
 public enum NetworkMode: Sendable, Equatable, Codable {
-    /// A network namespace of its own with only `lo` (the default).
+    /// A network namespace of its own with only `lo` (`--network none`).
     case none
     /// The host's network namespace.
     case host

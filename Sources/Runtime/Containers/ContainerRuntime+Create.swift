@@ -236,10 +236,11 @@ extension ContainerRuntime {
         return String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self)
     }
 
-    /// `none` (the default), `host` and `container:ID` stand alone; CNM networks must exist,
-    /// and the predefined `host` and `none` networks mean those modes.
+    /// Without `--network`, the default `bridge` network, as Docker. `none`, `host` and
+    /// `container:ID` stand alone; CNM networks must exist, and the predefined `host` and
+    /// `none` networks mean those modes.
     private func validatedNetworks(_ request: RunRequest) throws -> NetworkMode {
-        let mode = try NetworkMode(request.networks)
+        let mode = request.networks.isEmpty ? .networks([try network.defaultBridge().name]) : try NetworkMode(request.networks)
         switch mode {
         case .container(let reference):
             let other = try container(reference)

@@ -14,7 +14,9 @@ public struct BridgeDriver: NetworkDriver {
         public static let enableMasquerade = "com.docker.network.bridge.enable_ip_masquerade"
         public static let hostBindingIPv4 = "com.docker.network.bridge.host_binding_ipv4"
         public static let interfacePrefix = "com.docker.network.container_iface_prefix"
-        static let all = [bridgeName, mtu, enableICC, enableMasquerade, hostBindingIPv4, interfacePrefix]
+        /// Marks Docker's default `bridge` network (no names on it).
+        public static let defaultBridge = "com.docker.network.bridge.default_bridge"
+        static let all = [bridgeName, mtu, enableICC, enableMasquerade, hostBindingIPv4, interfacePrefix, defaultBridge]
     }
 
     public init() {}
