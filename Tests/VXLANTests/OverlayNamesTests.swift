@@ -85,9 +85,9 @@ import TestSupport
         }
     }
 
-    /// End to end, with the resolver and CNM's half: containers `a` on host 1 and `b` on
-    /// host 2 on one overlay; `b` resolves from `a`'s sandbox (dig through 127.0.0.11 and
-    /// the sandbox's NAT), as `b` and `b.red`, until `b` is removed.
+    /// End to end, with the resolver and CNM's half: containers `a` on one host and `b` on
+    /// another, on one overlay; `b` resolves from `a`'s sandbox (dig through 127.0.0.11 and
+    /// the sandbox's NAT) by name, `NAME.NETWORK`, short id and PTR, until `b` is removed.
     @Test func aContainerResolvesOneOnAnotherHostByNameUntilItIsRemoved() throws {
         try withCluster(hosts: 2) { cluster in
             for host in 0..<2 { try cluster.startAgent(on: host) }
