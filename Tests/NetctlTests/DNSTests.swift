@@ -120,6 +120,22 @@ struct DNSTests {
         }
     }
 
+    @Test func aContainerOnTheDefaultBridgeGetsNamesWhenConnectedToANetworkWithThem() throws {
+        try withNetctl { netctl in
+            let image = try netctl.importBusybox()
+            try netctl.ok("network", "create", "--subnet", "198.18.47.0/24", "names")
+            try netctl.runDetached("--name", "server", "--network", "names", image)
+            // No --network: the default bridge, where there are no names (Docker's behaviour).
+            try netctl.runDetached("--name", "latecomer", image)
+            #expect(!(try netctl.ok("exec", "latecomer", "cat", "/etc/resolv.conf").contains("127.0.0.11")))
+
+            try netctl.ok("network", "connect", "names", "latecomer")
+            #expect(try netctl.ok("exec", "latecomer", "cat", "/etc/resolv.conf").hasPrefix("nameserver 127.0.0.11\n"))
+            #expect(try netctl.ok("exec", "latecomer", "busybox", "nslookup", "server").contains("198.18.47.2"))
+            #expect(try netctl.ok("exec", "server", "busybox", "nslookup", "latecomer").contains("198.18.47.3"))
+        }
+    }
+
     @Test func twoHundredContainersOnOneNetworkAllResolveEachOther() throws {
         try withNetctl { netctl in
             let image = try netctl.importBusybox()

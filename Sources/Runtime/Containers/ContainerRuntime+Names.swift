@@ -137,3 +137,18 @@ extension ContainerRuntime {
         return connect
     }
 }
+
+extension ContainerRuntime {
+    /// After `network connect NET CONTAINER` gave a container names it had none of (one
+    /// started on the default bridge joining a user-defined network): its resolv.conf
+    /// becomes the resolver's, as Docker rewrites it. Written in place, since it is
+    /// bind-mounted into the running container.
+    public func resolverJoined(container reference: String) throws {
+        let record = try container(reference)
+        let path = "\(directory(of: record.id))/resolv.conf"
+        let current = (try? readFile(path, name: "resolv.conf", limit: .text)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        guard !current.hasPrefix("nameserver \(NetworkController.resolverAddress)\n") else { return }
+        let host = (try? readFile("/etc/resolv.conf", name: "resolv.conf", limit: .text)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        try writeFile(Array(Self.resolvConf(host: host, record: record, served: true).utf8), to: path, mode: 0o644)
+    }
+}
