@@ -195,6 +195,32 @@ struct DNSTests {
         }
     }
 
+    @Test func reconcileRebuildsTheTablesAndTheNATFromTheRecords() throws {
+        try withNetctl { netctl in
+            try netctl.ok("network", "create", "--subnet", "198.18.48.0/24", "names")
+            let a = try netctl.makeSandbox(), b = try netctl.makeSandbox()
+            try netctl.ok("network", "connect", "--alias", "alpha", "names", a)
+            // Killed after its endpoint was recorded, before the resolver heard of it.
+            let killed = try netctl.netctl(["network", "connect", "names", b], environment: ["NETCTL_FAULT": "connect.after-names"])
+            #expect(killed.status == 9 || killed.status == 137, "the fault point was not reached: \(killed.stderr)")
+            // And damage from outside: the resolver killed, a's NAT flushed, the network's table gone, a stray table.
+            netctl.stopResolver()
+            try #require(try runCommand(["ip", "netns", "exec", a, "nft", "delete", "table", "ip", "netctl-dns"]).status == 0)
+            let tables = "\(netctl.root)/dns"
+            for name in try FileManager.default.contentsOfDirectory(atPath: "\(tables)/networks") {
+                try FileManager.default.removeItem(atPath: "\(tables)/networks/\(name)")
+            }
+            try "netctl-dns 1 sandbox\nnetns /run/netns/gone\nport 5353\n".write(toFile: "\(tables)/sandboxes/gone", atomically: true, encoding: .utf8)
+
+            let report = try netctl.ok("system", "reconcile")
+            #expect(report.contains("restored the resolver's NAT and table of sandbox \"\(a)\""), "\(report)")
+            #expect(report.contains("removed the resolver's table of sandbox \"gone\""), "\(report)")
+            #expect(try netctl.dig(in: b, "alpha") == ["198.18.48.2"])
+            #expect(try netctl.dig(in: a, b) == ["198.18.48.3"])
+            #expect(try netctl.ok("system", "reconcile") == "nothing to repair\n")
+        }
+    }
+
     @Test func badInputIsRefusedInOneLineAndLeavesNoContainerEndpointOrTable() throws {
         try withNetctl { netctl in
             let image = try netctl.importBusybox()
