@@ -74,6 +74,9 @@ struct DNSTests {
                                                 "--dns-search", "corp.test", "--dns-option", "edns0", image)
                 let resolvConf = try netctl.ok("exec", "asker", "cat", "/etc/resolv.conf")
                 #expect(resolvConf == "nameserver 127.0.0.11\nsearch corp.test\noptions ndots:0 edns0\n")
+                let inspect = try JSONSerialization.jsonObject(with: Data(try netctl.ok("inspect", "asker").utf8)) as! [[String: Any]]
+                let hostConfig = inspect[0]["HostConfig"] as! [String: Any]
+                #expect(hostConfig["Dns"] as? [String] == [Client.address] && hostConfig["DnsOptions"] as? [String] == ["edns0"])
                 let table = try String(contentsOfFile: "\(netctl.root)/dns/sandboxes/\(NetctlHarness.sandbox(of: id))", encoding: .utf8)
                 #expect(table.contains("upstream \(Client.address)\n"))
 
