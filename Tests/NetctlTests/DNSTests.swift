@@ -244,6 +244,9 @@ struct DNSTests {
                 let lines = result.stderr.split(separator: "\n")
                 #expect(lines.count == 1 && lines[0].contains(bad), "\(flags): \(result.stderr)")
             }
+            // An alias where there are no names: the default bridge, as in Docker.
+            let onBridge = try netctl.netctl(["run", "-d", "--network-alias", "nowhere", image])
+            #expect(onBridge.status != 0 && onBridge.stderr.split(separator: "\n").count == 1 && onBridge.stderr.contains("nowhere"), "\(onBridge.stderr)")
             // By hand on a sandbox: the same alias check, nothing attached.
             let sandbox = try netctl.makeSandbox()
             let refused = try netctl.netctl("network", "connect", "--alias", "bad name!", "names", sandbox)
