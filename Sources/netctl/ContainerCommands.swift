@@ -304,6 +304,10 @@ struct ContainerInspect: Encodable {
         var CapDrop: [String]
         var Privileged: Bool
         var SecurityOpt: [String]
+        var Dns: [String]
+        var DnsSearch: [String]
+        var DnsOptions: [String]
+        var ExtraHosts: [String]
     }
 
     struct EndpointSettings: Encodable {
@@ -314,6 +318,9 @@ struct ContainerInspect: Encodable {
         var IPPrefixLen: Int
         var GlobalIPv6Address: String
         var MacAddress: String
+        /// `--network-alias`, and every name the container answers to on the network.
+        var Aliases: [String]?
+        var DNSNames: [String]?
     }
 
     struct NetworkSettings: Encodable {
@@ -369,7 +376,9 @@ struct ContainerInspect: Encodable {
             Memory: record.host.limits.memory ?? 0, NanoCpus: record.host.limits.nanoCPUs ?? 0, PidsLimit: record.host.limits.pids,
             PortBindings: record.host.publish, CapAdd: record.security?.capAdd ?? [], CapDrop: record.security?.capDrop ?? [],
             Privileged: record.security?.privileged ?? false,
-            SecurityOpt: Self.securityOptions(record.security))
+            SecurityOpt: Self.securityOptions(record.security),
+            Dns: record.host.dns ?? [], DnsSearch: record.host.dnsSearch ?? [], DnsOptions: record.host.dnsOptions ?? [],
+            ExtraHosts: record.host.extraHosts ?? [])
         self.Config = .init(Hostname: record.config.hostname, User: record.config.user, Tty: record.config.tty,
                        OpenStdin: record.config.interactive, Env: record.config.env, Cmd: [record.path] + record.args,
                        Image: record.image, WorkingDir: record.config.workingDir,
@@ -387,7 +396,8 @@ struct ContainerInspect: Encodable {
                     NetworkID: network.id, EndpointID: endpoint.id,
                     Gateway: network.pool(ipv4: true)?.gateway.map { "\($0)" } ?? "",
                     IPAddress: endpoint.ipv4.map { "\($0.address)" } ?? "", IPPrefixLen: endpoint.ipv4.map { Int($0.prefixLength) } ?? 0,
-                    GlobalIPv6Address: endpoint.ipv6.map { "\($0.address)" } ?? "", MacAddress: endpoint.mac.map { "\($0)" } ?? "")
+                    GlobalIPv6Address: endpoint.ipv6.map { "\($0.address)" } ?? "", MacAddress: endpoint.mac.map { "\($0)" } ?? "",
+                    Aliases: endpoint.aliases.isEmpty ? nil : endpoint.aliases, DNSNames: endpoint.dnsNames)
             }
         }
         self.Confinement = running ? try? runtime.confinement(record.id) : nil

@@ -183,7 +183,7 @@ struct NetworkCommand: ParsableCommand {
                 let runtime = ContainerRuntime(root: globals.rootPath, network: controller)
                 do {
                     guard let container = try runtime.connectRequest(for: request) else { throw error }
-                    _ = try controller.connect(container)
+                    if try controller.connect(container).dnsNames != nil { try runtime.resolverJoined(container: request.sandbox) }
                 } catch let error as CNMError {
                     throw CLIError(runtime.describing(error).description)
                 } catch let error as RuntimeError {

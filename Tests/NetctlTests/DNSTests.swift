@@ -74,6 +74,9 @@ struct DNSTests {
                                                 "--dns-search", "corp.test", "--dns-option", "edns0", image)
                 let resolvConf = try netctl.ok("exec", "asker", "cat", "/etc/resolv.conf")
                 #expect(resolvConf == "nameserver 127.0.0.11\nsearch corp.test\noptions ndots:0 edns0\n")
+                let inspect = try JSONSerialization.jsonObject(with: Data(try netctl.ok("inspect", "asker").utf8)) as! [[String: Any]]
+                let hostConfig = inspect[0]["HostConfig"] as! [String: Any]
+                #expect(hostConfig["Dns"] as? [String] == [Client.address] && hostConfig["DnsOptions"] as? [String] == ["edns0"])
                 let table = try String(contentsOfFile: "\(netctl.root)/dns/sandboxes/\(NetctlHarness.sandbox(of: id))", encoding: .utf8)
                 #expect(table.contains("upstream \(Client.address)\n"))
 
@@ -117,6 +120,22 @@ struct DNSTests {
             #expect(try netctl.dig(in: watcher, "leaver") == (try netctl.dig(in: watcher, "back")))
             let inspect = try netctl.ok("network", "inspect", "names")
             #expect(inspect.contains("\"back\""))
+        }
+    }
+
+    @Test func aContainerOnTheDefaultBridgeGetsNamesWhenConnectedToANetworkWithThem() throws {
+        try withNetctl { netctl in
+            let image = try netctl.importBusybox()
+            try netctl.ok("network", "create", "--subnet", "198.18.47.0/24", "names")
+            try netctl.runDetached("--name", "server", "--network", "names", image)
+            // No --network: the default bridge, where there are no names (Docker's behaviour).
+            try netctl.runDetached("--name", "latecomer", image)
+            #expect(!(try netctl.ok("exec", "latecomer", "cat", "/etc/resolv.conf").contains("127.0.0.11")))
+
+            try netctl.ok("network", "connect", "names", "latecomer")
+            #expect(try netctl.ok("exec", "latecomer", "cat", "/etc/resolv.conf").hasPrefix("nameserver 127.0.0.11\n"))
+            #expect(try netctl.ok("exec", "latecomer", "busybox", "nslookup", "server").contains("198.18.47.2"))
+            #expect(try netctl.ok("exec", "server", "busybox", "nslookup", "latecomer").contains("198.18.47.3"))
         }
     }
 
@@ -179,6 +198,32 @@ struct DNSTests {
         }
     }
 
+    @Test func reconcileRebuildsTheTablesAndTheNATFromTheRecords() throws {
+        try withNetctl { netctl in
+            try netctl.ok("network", "create", "--subnet", "198.18.48.0/24", "names")
+            let a = try netctl.makeSandbox(), b = try netctl.makeSandbox()
+            try netctl.ok("network", "connect", "--alias", "alpha", "names", a)
+            // Killed after its endpoint was recorded, before the resolver heard of it.
+            let killed = try netctl.netctl(["network", "connect", "names", b], environment: ["NETCTL_FAULT": "connect.after-names"])
+            #expect(killed.status == 9 || killed.status == 137, "the fault point was not reached: \(killed.stderr)")
+            // And damage from outside: the resolver killed, a's NAT flushed, the network's table gone, a stray table.
+            netctl.stopResolver()
+            try #require(try runCommand(["ip", "netns", "exec", a, "nft", "delete", "table", "ip", "netctl-dns"]).status == 0)
+            let tables = "\(netctl.root)/dns"
+            for name in try FileManager.default.contentsOfDirectory(atPath: "\(tables)/networks") {
+                try FileManager.default.removeItem(atPath: "\(tables)/networks/\(name)")
+            }
+            try "netctl-dns 1 sandbox\nnetns /run/netns/gone\nport 5353\n".write(toFile: "\(tables)/sandboxes/gone", atomically: true, encoding: .utf8)
+
+            let report = try netctl.ok("system", "reconcile")
+            #expect(report.contains("restored the resolver's NAT and table of sandbox \"\(a)\""), "\(report)")
+            #expect(report.contains("removed the resolver's table of sandbox \"gone\""), "\(report)")
+            #expect(try netctl.dig(in: b, "alpha") == ["198.18.48.2"])
+            #expect(try netctl.dig(in: a, b) == ["198.18.48.3"])
+            #expect(try netctl.ok("system", "reconcile") == "nothing to repair\n")
+        }
+    }
+
     @Test func badInputIsRefusedInOneLineAndLeavesNoContainerEndpointOrTable() throws {
         try withNetctl { netctl in
             let image = try netctl.importBusybox()
@@ -199,6 +244,9 @@ struct DNSTests {
                 let lines = result.stderr.split(separator: "\n")
                 #expect(lines.count == 1 && lines[0].contains(bad), "\(flags): \(result.stderr)")
             }
+            // An alias where there are no names: the default bridge, as in Docker.
+            let onBridge = try netctl.netctl(["run", "-d", "--network-alias", "nowhere", image])
+            #expect(onBridge.status != 0 && onBridge.stderr.split(separator: "\n").count == 1 && onBridge.stderr.contains("nowhere"), "\(onBridge.stderr)")
             // By hand on a sandbox: the same alias check, nothing attached.
             let sandbox = try netctl.makeSandbox()
             let refused = try netctl.netctl("network", "connect", "--alias", "bad name!", "names", sandbox)

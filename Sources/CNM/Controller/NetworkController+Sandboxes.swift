@@ -210,6 +210,10 @@ extension NetworkController {
         }
         for alias in request.aliases { try Self.validateAlias(alias) }
         let named = servesNames(network, driver: driver)
+        if let alias = request.aliases.first, !named, resolver != nil {
+            // As Docker: aliases are names, and only user-defined networks have names.
+            throw CNMError("invalid alias \"\(alias)\": network \"\(network.name)\" has no names (aliases are for user-defined networks)")
+        }
 
         let id = Identifier.make()
         let global = driver.global

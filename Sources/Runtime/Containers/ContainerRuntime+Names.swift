@@ -80,22 +80,28 @@ extension ContainerRuntime {
     /// nameservers left out unless the container shares the host's network; each of
     /// `--dns`, `--dns-search`, `--dns-option` replaces the host's lines of its kind.
     static func resolvConf(host text: String, record: ContainerRecord, served: Bool) -> String {
+        resolvConf(host: text, servers: record.host.dns, search: record.host.dnsSearch, options: record.host.dnsOptions,
+                   hostNetwork: record.host.networks == .host, served: served)
+    }
+
+    /// The same from the flags' values (nil: not given).
+    static func resolvConf(host text: String, servers givenServers: [String]?, search givenSearch: [String]?,
+                           options givenOptions: [String]?, hostNetwork: Bool, served: Bool) -> String {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         func fields(_ line: String) -> [String] {
             line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         }
         let hostSearch = lines.filter { ["search", "domain"].contains(fields($0).first ?? "") }.flatMap { fields($0).dropFirst() }
         let hostOptions = lines.filter { fields($0).first == "options" }.flatMap { fields($0).dropFirst() }
-        let search = record.host.dnsSearch.map { $0 == ["."] ? [] : $0 } ?? hostSearch
+        let search = givenSearch.map { $0 == ["."] ? [] : $0 } ?? hostSearch
         if served {
-            var options = record.host.dnsOptions ?? []
+            var options = givenOptions ?? []
             if !options.contains(where: { $0.hasPrefix("ndots:") }) { options.insert("ndots:0", at: 0) }
             return "nameserver \(NetworkController.resolverAddress)\n"
                 + (search.isEmpty ? "" : "search \(search.joined(separator: " "))\n")
                 + "options \(options.joined(separator: " "))\n"
         }
-        let hostNetwork = record.host.networks == .host
-        let given = record.host.dns != nil || record.host.dnsSearch != nil || record.host.dnsOptions != nil
+        let given = givenServers != nil || givenSearch != nil || givenOptions != nil
         if !given {
             if hostNetwork { return text }
             return lines.filter { line in
@@ -108,8 +114,8 @@ extension ContainerRuntime {
             guard words.count >= 2, words[0] == "nameserver" else { return nil }
             return !hostNetwork && (words[1].hasPrefix("127.") || words[1] == "::1") ? nil : words[1]
         }
-        let servers = record.host.dns ?? hostServers
-        let options = record.host.dnsOptions ?? hostOptions
+        let servers = givenServers ?? hostServers
+        let options = givenOptions ?? hostOptions
         return servers.map { "nameserver \($0)\n" }.joined()
             + (search.isEmpty ? "" : "search \(search.joined(separator: " "))\n")
             + (options.isEmpty ? "" : "options \(options.joined(separator: " "))\n")
@@ -135,5 +141,20 @@ extension ContainerRuntime {
         connect.names = Self.endpointNames(record, hostnameGiven: true)
         connect.upstreamResolvers = record.host.dns ?? []
         return connect
+    }
+}
+
+extension ContainerRuntime {
+    /// After `network connect NET CONTAINER` gave a container names it had none of (one
+    /// started on the default bridge joining a user-defined network): its resolv.conf
+    /// becomes the resolver's, as Docker rewrites it. Written in place, since it is
+    /// bind-mounted into the running container.
+    public func resolverJoined(container reference: String) throws {
+        let record = try container(reference)
+        let path = "\(directory(of: record.id))/resolv.conf"
+        let current = (try? readFile(path, name: "resolv.conf", limit: .text)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        guard !current.hasPrefix("nameserver \(NetworkController.resolverAddress)\n") else { return }
+        let host = (try? readFile("/etc/resolv.conf", name: "resolv.conf", limit: .text)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        try writeFile(Array(Self.resolvConf(host: host, record: record, served: true).utf8), to: path, mode: 0o644)
     }
 }
