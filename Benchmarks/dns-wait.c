@@ -1,5 +1,5 @@
-// dns-wait SERVER NAME SECONDS: asks SERVER (port 53, UDP) for NAME's A record once a
-// millisecond, without waiting for the answers, until one holds an address; then prints
+// dns-wait SERVER NAME SECONDS [MS]: asks SERVER (port 53, UDP) for NAME's A record every
+// MS milliseconds (1), without waiting for the answers, until one holds an address; prints
 // the moment that answer arrived (CLOCK_REALTIME, seconds with 9 decimals, the clock of
 // bash's $EPOCHREALTIME) and the number of queries it sent, and exits 0; exits 1 when
 // SECONDS pass first.
@@ -43,7 +43,8 @@ static size_t encode(unsigned char *out, const char *name, uint16_t id) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4) { fprintf(stderr, "usage: dns-wait SERVER NAME SECONDS\n"); return 2; }
+    if (argc != 4 && argc != 5) { fprintf(stderr, "usage: dns-wait SERVER NAME SECONDS [MS]\n"); return 2; }
+    double pace = argc == 5 ? atof(argv[4]) / 1000 : 0.001;
     struct sockaddr_in server = {.sin_family = AF_INET, .sin_port = htons(53)};
     if (inet_pton(AF_INET, argv[1], &server.sin_addr) != 1) { fprintf(stderr, "dns-wait: bad address %s\n", argv[1]); return 2; }
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -52,10 +53,10 @@ int main(int argc, char **argv) {
     unsigned char query[300], reply[1500];
     long sent = 0;
     int told = 0;
-    // A query every millisecond, whatever came back: a slow negative answer (a forward
+    // A query every pace, whatever came back: a slow negative answer (a forward
     // upstream) does not delay the next question.
     for (uint16_t id = 1; now(CLOCK_MONOTONIC) < deadline; id++) {
-        double next = now(CLOCK_MONOTONIC) + 0.001;
+        double next = now(CLOCK_MONOTONIC) + pace;
         size_t length = encode(query, argv[2], id);
         if (send(fd, query, length, 0) == (ssize_t)length) sent++;
         for (double rest; (rest = next - now(CLOCK_MONOTONIC)) > 0;) {
