@@ -5,7 +5,7 @@ RELEASE_FLAGS := -c release --static-swift-stdlib
 APT_PACKAGES := libmnl-dev libnftnl-dev libseccomp-dev libapparmor-dev libarchive-dev libssl3 libcurl4-openssl-dev libyaml-dev \
                 nftables iproute2 iputils-ping hyperfine containernetworking-plugins pkg-config time gcc \
                 busybox-static umoci skopeo crun runc zstd apparmor etcd-server etcd-client tcpdump iperf3 \
-                dnsperf aardvark-dns
+                bind9-dnsutils dnsmasq-base python3 dnsperf aardvark-dns
 
 .PHONY: deps build release test run bench clean
 
@@ -47,7 +47,7 @@ clean:
 # untouched. `make fuzz` runs each target for FUZZ_SECONDS (new inputs kept in
 # .build-fuzz/corpus, crashes in .build-fuzz/artifacts); `make fuzz-check`, which `make test`
 # runs too, replays each target's committed corpus in Fuzz/Corpus once.
-FUZZ_TARGETS := FuzzNetlink FuzzNFTables FuzzSeccomp FuzzOCI FuzzPortSpec FuzzTarNames FuzzOverlay
+FUZZ_TARGETS := FuzzNetlink FuzzNFTables FuzzSeccomp FuzzOCI FuzzPortSpec FuzzTarNames FuzzOverlay FuzzDNS
 FUZZ_SECONDS ?= 60
 FUZZ_MAX_LEN ?= 20000
 FUZZ_BIN := .build-fuzz/release

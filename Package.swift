@@ -24,6 +24,7 @@ let package = Package(
         .systemLibrary(name: "CNetlink", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
         .systemLibrary(name: "CNFTables", pkgConfig: "libnftnl", providers: [.apt(["libnftnl-dev"])]),
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
+        .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
         .target(name: "CLazyLibrary"),
         .target(name: "CArchive", dependencies: ["CLazyLibrary"]),
         .target(name: "CDigest", dependencies: ["CLazyLibrary"]),
@@ -36,14 +37,14 @@ let package = Package(
         .target(name: "NFTables", dependencies: ["CNFTables", "Netlink"]),
 
         // Names on networks: the DNS message codec, the resolver's tables and its control socket.
-        .target(name: "DNS", dependencies: ["CRuntimeShim"]),
+        .target(name: "DNS", dependencies: ["CRuntimeShim", "CLinux"]),
 
         // The Container Network Model.
         .target(name: "CNM", dependencies: ["Netlink", "NFTables", "DNS"]),
 
         // Overlay networks across hosts: the overlay driver, the etcd client, the agent, the lab.
         .target(name: "VXLAN", dependencies: [
-            "CNM", "Netlink", "NFTables", "CCurl", "CYAML", "CRuntimeShim",
+            "CNM", "DNS", "Netlink", "NFTables", "CCurl", "CYAML", "CRuntimeShim",
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
 
@@ -85,7 +86,7 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"]),
         .testTarget(name: "SecurityTests", dependencies: ["Security", "CSeccomp"]),
         .testTarget(name: "NetctlTests", dependencies: ["TestSupport", "Netlink", "NFTables"]),
-        .testTarget(name: "VXLANTests", dependencies: ["VXLAN", "CNM", "Netlink", "TestSupport"]),
+        .testTarget(name: "VXLANTests", dependencies: ["VXLAN", "CNM", "DNS", "Netlink", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -29,5 +29,7 @@ let package = Package(
         // The overlay's outside data: lab files (YAML), cluster store strings, the cluster
         // records read from etcd, and etcd's JSON gateway answers (ranges, watch streams).
         .executableTarget(name: "FuzzOverlay", dependencies: [.product(name: "VXLAN", package: "netctl")]),
+        // DNS messages: what containers send the resolver, and upstream answers.
+        .executableTarget(name: "FuzzDNS", dependencies: [.product(name: "DNS", package: "netctl")]),
     ]
 )

@@ -38,6 +38,13 @@ struct Run: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Set an environment variable.", valueName: "KEY=VALUE")) var env: [String] = []
     @Option(name: .shortAndLong, help: ArgumentHelp("Working directory inside the container.", valueName: "DIR")) var workdir: String?
     @Option(name: .long, help: "Hostname inside the container.") var hostname: String?
+    @Option(name: .long, help: ArgumentHelp("A nameserver: on a network with names the resolver forwards to it, elsewhere it goes to resolv.conf; repeatable.", valueName: "ADDR"))
+    var dns: [String] = []
+    @Option(name: .long, help: ArgumentHelp("A search domain for resolv.conf; repeatable.", valueName: "DOMAIN")) var dnsSearch: [String] = []
+    @Option(name: .long, help: ArgumentHelp("A resolv.conf option (ndots:2, edns0…); repeatable.", valueName: "OPT")) var dnsOption: [String] = []
+    @Option(name: .long, help: ArgumentHelp("A line of /etc/hosts; repeatable.", valueName: "NAME:IP")) var addHost: [String] = []
+    @Option(name: [.customLong("network-alias"), .customLong("alias")], help: ArgumentHelp("A name the container also answers to on its networks; repeatable.", valueName: "NAME"))
+    var networkAlias: [String] = []
     @Option(name: .shortAndLong, help: ArgumentHelp("Bind mount.", valueName: "SRC:DST[:ro]")) var volume: [String] = []
     @Option(name: .long, help: ArgumentHelp("Mount a tmpfs.", valueName: "DST[:OPTIONS]")) var tmpfs: [String] = []
     @Option(name: .long, help: ArgumentHelp("Override the image's entrypoint ('' clears it).", valueName: "CMD")) var entrypoint: String?
@@ -66,6 +73,11 @@ struct Run: ParsableCommand {
         request.env = env
         request.workdir = workdir
         request.hostname = hostname
+        request.dns = dns
+        request.dnsSearch = dnsSearch
+        request.dnsOptions = dnsOption
+        request.addHosts = addHost
+        request.aliases = networkAlias
         request.volumes = volume
         request.tmpfs = tmpfs
         confinement.apply(to: &request)
@@ -292,6 +304,10 @@ struct ContainerInspect: Encodable {
         var CapDrop: [String]
         var Privileged: Bool
         var SecurityOpt: [String]
+        var Dns: [String]
+        var DnsSearch: [String]
+        var DnsOptions: [String]
+        var ExtraHosts: [String]
     }
 
     struct EndpointSettings: Encodable {
@@ -302,6 +318,9 @@ struct ContainerInspect: Encodable {
         var IPPrefixLen: Int
         var GlobalIPv6Address: String
         var MacAddress: String
+        /// `--network-alias`, and every name the container answers to on the network.
+        var Aliases: [String]?
+        var DNSNames: [String]?
     }
 
     struct NetworkSettings: Encodable {
@@ -357,7 +376,9 @@ struct ContainerInspect: Encodable {
             Memory: record.host.limits.memory ?? 0, NanoCpus: record.host.limits.nanoCPUs ?? 0, PidsLimit: record.host.limits.pids,
             PortBindings: record.host.publish, CapAdd: record.security?.capAdd ?? [], CapDrop: record.security?.capDrop ?? [],
             Privileged: record.security?.privileged ?? false,
-            SecurityOpt: Self.securityOptions(record.security))
+            SecurityOpt: Self.securityOptions(record.security),
+            Dns: record.host.dns ?? [], DnsSearch: record.host.dnsSearch ?? [], DnsOptions: record.host.dnsOptions ?? [],
+            ExtraHosts: record.host.extraHosts ?? [])
         self.Config = .init(Hostname: record.config.hostname, User: record.config.user, Tty: record.config.tty,
                        OpenStdin: record.config.interactive, Env: record.config.env, Cmd: [record.path] + record.args,
                        Image: record.image, WorkingDir: record.config.workingDir,
@@ -375,7 +396,8 @@ struct ContainerInspect: Encodable {
                     NetworkID: network.id, EndpointID: endpoint.id,
                     Gateway: network.pool(ipv4: true)?.gateway.map { "\($0)" } ?? "",
                     IPAddress: endpoint.ipv4.map { "\($0.address)" } ?? "", IPPrefixLen: endpoint.ipv4.map { Int($0.prefixLength) } ?? 0,
-                    GlobalIPv6Address: endpoint.ipv6.map { "\($0.address)" } ?? "", MacAddress: endpoint.mac.map { "\($0)" } ?? "")
+                    GlobalIPv6Address: endpoint.ipv6.map { "\($0.address)" } ?? "", MacAddress: endpoint.mac.map { "\($0)" } ?? "",
+                    Aliases: endpoint.aliases.isEmpty ? nil : endpoint.aliases, DNSNames: endpoint.dnsNames)
             }
         }
         self.Confinement = running ? try? runtime.confinement(record.id) : nil

@@ -127,8 +127,9 @@ struct Globals {
             store: store,
             hostNamespace: hostNetns ?? environment("NETCTL_HOST_NETNS"),
             defaultPools: try pools(config: config),
-            drivers: DriverSet.builtin.adding([OverlayDriver(configuration: try cluster(config: config))]),
-            faults: FaultInjector(point: environment("NETCTL_FAULT")))
+            drivers: DriverSet.builtin.adding([OverlayDriver(configuration: try cluster(config: config), stateRoot: rootPath)]),
+            faults: FaultInjector(point: environment("NETCTL_FAULT")),
+            resolver: NetworkController.resolver(forRoot: rootPath, hostNamespace: hostNetns ?? environment("NETCTL_HOST_NETNS")))
     }
 
     /// The overlay driver's view of the cluster: flags, then the environment, then the

@@ -109,6 +109,11 @@ enum HotPath {
         .value(["--entrypoint"]) { $0.entrypoint = $1 },
         .flag(["--privileged"]) { $0.privileged = true },
         .value(["--profile"]) { $0.profile = $1 },
+        .value(["--dns"]) { $0.dns.append($1) },
+        .value(["--dns-search"]) { $0.dnsSearch.append($1) },
+        .value(["--dns-option"]) { $0.dnsOptions.append($1) },
+        .value(["--add-host"]) { $0.addHosts.append($1) },
+        .value(["--network-alias", "--alias"]) { $0.aliases.append($1) },
     ] }
 
     static var execFlags: [FlagTable<ExecRequest>.Entry] { [

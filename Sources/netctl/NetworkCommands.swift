@@ -1,5 +1,6 @@
 import ArgumentParser
 import CNM
+import Runtime
 import VXLAN
 
 struct NetworkCommand: ParsableCommand {
@@ -152,14 +153,14 @@ struct NetworkCommand: ParsableCommand {
     }
 
     struct Connect: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Attach a sandbox to a network.")
+        static let configuration = CommandConfiguration(abstract: "Attach a container or a sandbox to a network.")
         @OptionGroup var global: GlobalOptions
         @Option(help: "IPv4 address.") var ip: String?
         @Option(help: "IPv6 address.") var ip6: String?
         @Option(help: "Name the endpoint also answers to.") var alias: [String] = []
         @OptionGroup var publishing: PublishOptions
         @Argument var network: String
-        @Argument var sandbox: String
+        @Argument(help: ArgumentHelp("A container (name or id) or a sandbox.", valueName: "container|sandbox")) var sandbox: String
 
         func run() throws {
             var request = ConnectRequest(network: network, sandbox: sandbox)
@@ -170,21 +171,51 @@ struct NetworkCommand: ParsableCommand {
             try Self.perform(request, globals: global.values)
         }
 
+        /// A sandbox first, as before (nothing more on that path); else a container, with
+        /// the names it answers to.
         static func perform(_ request: ConnectRequest, globals: Globals) throws {
             if let mode = environment("NETCTL_PARSE_ONLY") { return mode == "quiet" ? () : print(globals, request) }
-            _ = try globals.controller().connect(request)
+            let controller = try globals.controller()
+            do {
+                _ = try controller.connect(request)
+            } catch let error as CNMError {
+                guard (try? controller.sandbox(request.sandbox)) == nil else { throw error }
+                let runtime = ContainerRuntime(root: globals.rootPath, network: controller)
+                do {
+                    guard let container = try runtime.connectRequest(for: request) else { throw error }
+                    if try controller.connect(container).dnsNames != nil { try runtime.resolverJoined(container: request.sandbox) }
+                } catch let error as CNMError {
+                    throw CLIError(runtime.describing(error).description)
+                } catch let error as RuntimeError {
+                    throw CLIError(error.description)
+                }
+            }
         }
     }
 
     struct Disconnect: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Detach a sandbox from a network.")
+        static let configuration = CommandConfiguration(abstract: "Detach a container or a sandbox from a network.")
         @OptionGroup var global: GlobalOptions
         @Flag(name: .shortAndLong, help: "Accepted for Docker compatibility.") var force = false
         @Argument var network: String
-        @Argument var sandbox: String
+        @Argument(help: ArgumentHelp("A container (name or id) or a sandbox.", valueName: "container|sandbox")) var sandbox: String
 
         func run() throws {
-            try global.controller().disconnect(network: network, sandbox: sandbox)
+            let controller = try global.controller()
+            do {
+                try controller.disconnect(network: network, sandbox: sandbox)
+            } catch let error as CNMError {
+                guard (try? controller.sandbox(sandbox)) == nil else { throw error }
+                let runtime = ContainerRuntime(root: global.values.rootPath, network: controller)
+                do {
+                    guard let container = try runtime.connectRequest(for: ConnectRequest(network: network, sandbox: sandbox)) else { throw error }
+                    try controller.disconnect(network: network, sandbox: container.sandbox)
+                } catch let error as CNMError {
+                    throw CLIError(runtime.describing(error).description)
+                } catch let error as RuntimeError {
+                    throw CLIError(error.description)
+                }
+            }
         }
     }
 }

@@ -35,6 +35,8 @@ import TestSupport
             try netctl.ok("rm", "-f", "first")
             // Its bridge goes with its last container, as podman0 does.
             #expect(try netctl.host.run(["ip", "link", "show", "nc0"]).status != 0)
+            #expect(try netctl.host.run(["nft", "list", "ruleset"]).stdout.isEmpty)
+            #expect(try netctl.ok("system", "reconcile") == "nothing to repair\n")
             // `--network none` is still a namespace with lo only.
             #expect(try netctl.ok("run", "--rm", "--network", "none", image, "ls", "/sys/class/net") == "lo\n")
         }

@@ -92,6 +92,8 @@ import TestSupport
          "-v", "/a:/b", "--volume", "/c:/d", "--tmpfs", "/t", "--entrypoint", "sh", "--cap-add", "NET_ADMIN", "--cap-drop", "ALL",
          "--security-opt", "no-new-privileges", "--read-only", "-u", "1", "--user", "2", "-m", "64m", "--memory", "65m",
          "--cpus", "1", "--pids-limit", "5", "--privileged", "--profile", "p", "--root", "/r", "--host-netns", "h",
+         "--dns", "198.18.1.53", "--dns=2001:db8::53", "--dns-search", "s.test", "--dns-option", "ndots:2", "--add-host", "db:198.18.1.9",
+         "--network-alias", "al", "--alias", "al2",
          "--default-address-pool", "base=198.18.0.0/16,size=24", "img", "sh", "-c", "echo -d --rm"],
         ["run", "-dit", "--publish-all", "--cluster-store", "etcd://198.18.1.5:2379", "--cluster-store-opt", "kv.cacertfile=/ca.pem", "--node-name", "n1", "--advertise-addr", "198.18.1.11", "img"],
         ["run", "-itu", "1000", "img", "id", "-u"],

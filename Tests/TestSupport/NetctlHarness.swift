@@ -119,6 +119,9 @@ public final class NetctlHarness {
         if let ids = try? netctl("runtime", "list", "-q").stdout.split(separator: "\n") {
             for id in ids { _ = try? netctl("runtime", "delete", "-f", String(id)) }
         }
+        // The resolver this root started, if sandboxes removed by hand below left it serving:
+        // its sockets would keep their namespaces, and their interfaces, alive.
+        stopResolver()
         for name in sandboxNames where NetworkNamespace.exists(named: name) {
             try? NetworkNamespace.remove(named: name)
         }
@@ -130,6 +133,36 @@ public final class NetctlHarness {
             }
         }
         try? FileManager.default.removeItem(atPath: root)
+    }
+}
+
+extension NetctlHarness {
+    /// The pid of the resolver serving this root (ROOT/dns/resolver.pid), when that pid
+    /// is a live netctl-dns of this root.
+    public func resolverPID() -> Int32? {
+        guard let text = try? String(contentsOfFile: root + "/dns/resolver.pid", encoding: .utf8),
+              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0,
+              let command = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+              String(decoding: command, as: UTF8.self).contains("netctl-dns"),
+              String(decoding: command, as: UTF8.self).contains(root),
+              !Self.isZombie(pid) else { return nil }
+        return pid
+    }
+
+    /// SIGKILL to this root's resolver, by its pid, and waits until it is gone.
+    public func stopResolver() {
+        guard let pid = resolverPID() else { return }
+        kill(pid, SIGKILL)
+        for _ in 0..<500 where FileManager.default.fileExists(atPath: "/proc/\(pid)") && !Self.isZombie(pid) {
+            usleep(10_000)
+        }
+    }
+
+    static func isZombie(_ pid: Int32) -> Bool {
+        guard let stat = FileManager.default.contents(atPath: "/proc/\(pid)/stat"),
+              let close = String(decoding: stat, as: UTF8.self).lastIndex(of: ")") else { return false }
+        let rest = String(decoding: stat, as: UTF8.self)[close...].dropFirst(2)
+        return rest.first == "Z" || rest.first == "X"
     }
 }
 

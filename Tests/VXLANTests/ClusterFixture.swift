@@ -1,3 +1,4 @@
+import DNS
 import Foundation
 import Glibc
 import Netlink
@@ -154,10 +155,18 @@ final class ClusterFixture: @unchecked Sendable {
 
     func stopAll() {
         for index in Array(agents.keys) { killAgent(on: index) }
-        // Sandboxes leave their overlays while etcd is still there.
+        // Containers and sandboxes leave their overlays while etcd is still there.
         for (index, host) in hosts.enumerated() {
+            let containers = (try? host.netctl(["ps", "-aq"], environment: environment(index)).stdout.split(separator: "\n")) ?? []
+            if !containers.isEmpty { _ = try? host.netctl(["rm", "-f"] + containers.map(String.init), environment: environment(index)) }
             for name in (try? host.netctl(["sandbox", "ls", "-q"], environment: environment(index)).stdout.split(separator: "\n")) ?? [] {
                 _ = try? host.netctl(["sandbox", "rm", String(name)], environment: environment(index))
+            }
+            // A resolver exits with its last sandbox; one that did not is stopped by its pid.
+            let resolver = ResolverControl(root: host.root, executable: "netctl-dns")
+            if let pid = resolver.runningPID() {
+                kill(pid, SIGTERM)
+                for _ in 0..<100 where resolver.runningPID() != nil { usleep(20_000) }
             }
         }
     }

@@ -67,7 +67,13 @@ extension NetworkController {
         guard try endpoints(of: network).isEmpty else { return }
         let driver = try drivers.named(network.driver)
         guard try driver.networkIsPresent(network, host: host) else { return }
-        try firewall.apply(adding: .init(), removing: firewall.elements(for: network)) { try desiredFirewall() }
+        let firewall = self.firewall
+        // The tables go with the last network they serve, as with `network rm`.
+        if firewalled(try localNetworks(), endpoints: try allEndpoints()).contains(where: firewall.manages) {
+            try firewall.apply(adding: .init(), removing: firewall.elements(for: network)) { try desiredFirewall() }
+        } else {
+            try firewall.remove()
+        }
         try driver.deleteNetwork(network, host: host)
     }
 }

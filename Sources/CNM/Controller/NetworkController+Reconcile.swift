@@ -109,6 +109,13 @@ extension NetworkController {
             let remaining = try allEndpoints()
             for driver in drivers.all { report += driver.reconcile(endpoints: remaining, host: host) }
 
+            // The resolver's tables, from the records.
+            do {
+                try reconcileNames(report: &report)
+            } catch {
+                report.append("names: \(error)")
+            }
+
             // Temporary files of writes a kill cut short.
             for path in try store.sweep(under: "") {
                 report.append("removed \(path): a temporary file a killed command was writing")

@@ -1,3 +1,4 @@
+import DNS
 import Netlink
 import Glibc
 
@@ -122,6 +123,12 @@ extension NetworkController {
             if NetworkNamespace.exists(named: sandbox.name) {
                 do { try NetworkNamespace.remove(named: sandbox.name) } catch { throw CNMError.kernel("sandbox \"\(sandbox.name)\"", error) }
             }
+            // Its names go from the resolver's tables, and the resolver closes its sockets
+            // there (they hold the namespace, with its interfaces, until they are closed).
+            let named = endpoints.filter { $0.dnsNames != nil }
+            if !named.isEmpty {
+                withdrawNames(networks: named.compactMap { networks[$0.networkID] }, sandbox: sandbox, namespaceGoes: true)
+            }
             try store.delete(Keys.sandbox(sandbox.id))
             return sandbox
         }
@@ -201,6 +208,12 @@ extension NetworkController {
         if (requested4 != nil || requested6 != nil) && network.pools.isEmpty {
             throw CNMError("network \"\(network.name)\": driver \(network.driver) takes no addresses")
         }
+        for alias in request.aliases { try Self.validateAlias(alias) }
+        let named = servesNames(network, driver: driver)
+        if let alias = request.aliases.first, !named, resolver != nil {
+            // As Docker: aliases are names, and only user-defined networks have names.
+            throw CNMError("invalid alias \"\(alias)\": network \"\(network.name)\" has no names (aliases are for user-defined networks)")
+        }
 
         let id = Identifier.make()
         let global = driver.global
@@ -226,6 +239,7 @@ extension NetworkController {
             ipv4: ipv4, ipv6: ipv6,
             hostInterface: driver.hostInterface(forEndpoint: id, network: network),
             sandboxInterface: nil, aliases: request.aliases)
+        endpoint.dnsNames = named ? Self.dnsNames(for: request, sandbox: sandbox) : nil
         let context = SandboxContext(record: sandbox)
         do {
             let ports = try portBindings(for: request, network: network, ipv4: ipv4?.address, ipv6: ipv6?.address, sandbox: sandbox)
@@ -256,6 +270,17 @@ extension NetworkController {
             try? forgetClusterNetworkIfUnused(network)
             throw error
         }
+        guard named else { return endpoint }
+        do {
+            try publishNames(on: network, sandbox: sandbox, upstreams: request.upstreamResolvers)
+        } catch {
+            try? store.delete(Keys.endpoint(id, network: network.id))
+            if let resolver { try? writeNameTable(of: network, tables: ResolverTables(root: resolver.root)) }
+            try? firewall.apply(adding: .init(), removing: rules) { try desiredFirewall() }
+            try? driver.leave(endpoint, network: network, sandbox: context, host: host)
+            try? forgetClusterNetworkIfUnused(network)
+            throw error
+        }
         return endpoint
     }
 
@@ -278,6 +303,7 @@ extension NetworkController {
         try drivers.named(network.driver).leave(endpoint, network: network, sandbox: SandboxContext(record: sandbox), host: host)
         try store.delete(Keys.endpoint(endpoint.id, network: network.id))
         try forgetClusterNetworkIfUnused(network)
+        if endpoint.dnsNames != nil { withdrawNames(networks: [network], sandbox: sandbox, namespaceGoes: false) }
     }
 
     public func disconnect(network reference: String, sandbox sandboxReference: String) throws {

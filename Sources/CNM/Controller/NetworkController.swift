@@ -1,3 +1,4 @@
+import DNS
 import Netlink
 
 /// The Container Network Model's front: networks, sandboxes and the endpoints between them.
@@ -8,14 +9,19 @@ public final class NetworkController {
     public let host: HostContext
     public let drivers: DriverSet
     let defaultPools: [DefaultAddressPool]
+    /// The resolver that serves names on this root's networks; nil: no names are served
+    /// (a controller over a store that is not a state root's).
+    public let resolver: ResolverControl?
 
     /// Opens (and on first use, initialises) the state root. `drivers` are the kinds of
     /// network this controller can make: CNM's own (`DriverSet.builtin`) and any others.
     public init(store: any Store, hostNamespace: String?, defaultPools: [DefaultAddressPool],
-                drivers: DriverSet = .builtin, faults: FaultInjector = FaultInjector()) throws {
+                drivers: DriverSet = .builtin, faults: FaultInjector = FaultInjector(),
+                resolver: ResolverControl? = nil) throws {
         self.store = store
         self.defaultPools = defaultPools
         self.drivers = drivers
+        self.resolver = resolver
         let (rootID, created) = try Self.rootID(of: store)
         host = HostContext(rootID: rootID, namespaceName: hostNamespace, faults: faults)
         // Docker's `bridge` is there from the start; a root with no free default subnet
@@ -158,9 +164,11 @@ public final class NetworkController {
             if let global = try drivers.named(network.driver).global {
                 try global.unregister(network, host: host)
                 try store.delete(Keys.clusterNetwork(network.id))
+                forgetNameTable(of: network)
                 return network
             }
             try deleteNetwork(network)
+            forgetNameTable(of: network)
             return network
         }
     }
@@ -184,6 +192,12 @@ public final class NetworkController {
         try store.delete(Keys.network(network.id))
         // The network's endpoint folder, with whatever killed writers left in it.
         _ = try? store.sweep(under: Keys.endpoints(of: network.id))
+    }
+
+    /// The resolver's table of a removed network (normally gone with its last endpoint).
+    private func forgetNameTable(of network: NetworkRecord) {
+        guard let resolver else { return }
+        ResolverTables(root: resolver.root).removeNetwork(network.id)
     }
 
     /// Removes every network nothing is attached to, except the predefined ones.

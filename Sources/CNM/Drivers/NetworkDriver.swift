@@ -18,6 +18,10 @@ public protocol NetworkDriver: Sendable {
     /// does not (`overlay`), the controller attaches the sandbox to the host's gateway
     /// bridge network too, for traffic leaving the cluster and for published ports.
     var providesExternalConnectivity: Bool { get }
+    /// Whether endpoints on the driver's networks answer to names through the resolver
+    /// (the controller also leaves out networks whose options turn names off). By default,
+    /// drivers that hand out addresses.
+    var servesNames: Bool { get }
 
     /// Checks `-o` options and fills in what the driver derives (device names), without
     /// touching the kernel beyond reading it.
@@ -109,6 +113,7 @@ extension NetworkDriver {
     public var takesAddresses: Bool { true }
     public var isSingleton: Bool { false }
     public var providesExternalConnectivity: Bool { true }
+    public var servesNames: Bool { takesAddresses }
     public var global: (any GlobalNetworkDriver)? { nil }
     public func hostInterface(forEndpoint id: String, network: NetworkRecord) -> String? { nil }
     public func firewallAttachment(for network: NetworkRecord) -> FirewallAttachment? { nil }

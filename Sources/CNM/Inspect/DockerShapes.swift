@@ -57,9 +57,11 @@ public struct NetworkInspect: Encodable {
         public var ipv4Address: String
         public var ipv6Address: String
         public var ports: [String: [PortMapEntry]]
+        /// The names the endpoint answers to on a network with names (Docker's DNSNames).
+        public var dnsNames: [String]?
         enum CodingKeys: String, CodingKey {
             case name = "Name", endpointID = "EndpointID", macAddress = "MacAddress"
-            case ipv4Address = "IPv4Address", ipv6Address = "IPv6Address", ports = "Ports"
+            case ipv4Address = "IPv4Address", ipv6Address = "IPv6Address", ports = "Ports", dnsNames = "DNSNames"
         }
     }
 
@@ -102,7 +104,8 @@ public struct NetworkInspect: Encodable {
                                            macAddress: endpoint.mac?.description ?? "",
                                            ipv4Address: endpoint.ipv4?.description ?? "",
                                            ipv6Address: endpoint.ipv6?.description ?? "",
-                                           ports: PortMapEntry.map(endpoint.bindings, exposed: endpoint.exposedPorts ?? [])))
+                                           ports: PortMapEntry.map(endpoint.bindings, exposed: endpoint.exposedPorts ?? []),
+                                           dnsNames: endpoint.dnsNames))
         })
         options = network.options
         labels = network.labels

@@ -15,10 +15,18 @@ public struct ResolverControl: Sendable {
     public let root: String
     /// The resolver executable (`netctl-dns`, next to `netctl`).
     public let executable: String
+    /// The namespace (a name under /run/netns) a resolver this starts treats as the host's
+    /// (its NETCTL_HOST_NETNS); nil: whatever this process's environment says.
+    public let hostNamespace: String?
 
     public init(root: String, executable: String) {
+        self.init(root: root, executable: executable, hostNamespace: nil)
+    }
+
+    public init(root: String, executable: String, hostNamespace: String?) {
         self.root = root
         self.executable = executable
+        self.hostNamespace = hostNamespace
         paths = ResolverPaths(root: root)
     }
 
@@ -96,7 +104,16 @@ public struct ResolverControl: Sendable {
         let arguments = [executable, "--root", root]
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
-        let pid = shim_spawn_daemon(executable, &argv, environ, devNull)
+        var environment: [UnsafeMutablePointer<CChar>?] = []
+        var index = 0
+        while let entry = environ[index] {
+            if hostNamespace == nil || !String(cString: entry).hasPrefix("NETCTL_HOST_NETNS=") { environment.append(strdup(entry)) }
+            index += 1
+        }
+        if let hostNamespace { environment.append(strdup("NETCTL_HOST_NETNS=\(hostNamespace)")) }
+        environment.append(nil)
+        defer { environment.forEach { free($0) } }
+        let pid = shim_spawn_daemon(executable, &argv, &environment, devNull)
         guard pid > 0 else { throw TableError("cannot start the resolver \(executable): \(String(cString: strerror(errno)))") }
         // Reaped by init once we exit; until then a zombie only if it dies first, which
         // the next check notices.

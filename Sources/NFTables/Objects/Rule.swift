@@ -47,6 +47,8 @@ public enum Expression: Sendable, Hashable {
     case fib(FibResult, flags: FibFlags, into: Register)
     /// `[ immediate reg 0 VERDICT ]`
     case verdict(Verdict)
+    /// `[ immediate reg 1 DATA ]`: a constant (network order) for what follows, as a NAT target.
+    case immediate(Register, [UInt8])
     /// `[ nat dnat ip addr_min reg proto_min reg ]`
     case nat(NATKind, family: Family, address: Register, port: Register?)
     /// `[ masq ]`
@@ -65,7 +67,7 @@ public enum Expression: Sendable, Hashable {
         case .lookup: "lookup"
         case .conntrack, .setConntrack: "ct"
         case .fib: "fib"
-        case .verdict: "immediate"
+        case .verdict, .immediate: "immediate"
         case .nat: "nat"
         case .masquerade: "masq"
         case .counter: "counter"

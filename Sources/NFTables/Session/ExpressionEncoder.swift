@@ -51,6 +51,9 @@ enum ExpressionEncoder {
             u32(NFTNL_EXPR_IMM_DREG, Register.verdict.number)
             u32(NFTNL_EXPR_IMM_VERDICT, UInt32(bitPattern: verdict.code))
             if let chain = verdict.chain { nftnl_expr_set_str(object, UInt16(NFTNL_EXPR_IMM_CHAIN), chain) }
+        case .immediate(let register, let data):
+            u32(NFTNL_EXPR_IMM_DREG, register.number)
+            bytes(NFTNL_EXPR_IMM_DATA, data)
         case .nat(let kind, let family, let address, let port):
             u32(NFTNL_EXPR_NAT_TYPE, kind.rawValue)
             u32(NFTNL_EXPR_NAT_FAMILY, UInt32(family.rawValue))

@@ -34,6 +34,17 @@ public struct RunRequest: Sendable {
     public var securityOptions: [String] = []
     /// `--profile`: a saved or built-in secure-run profile under the flags.
     public var profile: String?
+    /// `--dns`: nameservers (IPv4 or IPv6 addresses). On a network with names they are
+    /// the resolver's upstreams; elsewhere they go to resolv.conf.
+    public var dns: [String] = []
+    /// `--dns-search`: search domains for resolv.conf.
+    public var dnsSearch: [String] = []
+    /// `--dns-option`: resolv.conf options (`ndots:2`, `edns0`…).
+    public var dnsOptions: [String] = []
+    /// `--add-host NAME:IP`: lines of /etc/hosts.
+    public var addHosts: [String] = []
+    /// `--network-alias` (`--alias`): names the container also answers to on its networks.
+    public var aliases: [String] = []
 
     public init(image: String) { self.image = image }
 }
@@ -102,6 +113,14 @@ public struct ContainerRecord: Codable, Sendable {
         public var limits: ResourceLimits
         public var autoRemove: Bool
         public var detached: Bool
+        /// `--dns`, `--dns-search`, `--dns-option`, `--add-host` (Docker's Dns, DnsSearch,
+        /// DnsOptions, ExtraHosts), nil when not given.
+        public var dns: [String]? = nil
+        public var dnsSearch: [String]? = nil
+        public var dnsOptions: [String]? = nil
+        public var extraHosts: [String]? = nil
+        /// `--network-alias`, given to CNM for every network the container joins.
+        public var aliases: [String]? = nil
     }
 
     public struct Bind: Codable, Sendable {

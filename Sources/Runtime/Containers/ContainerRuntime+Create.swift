@@ -31,10 +31,10 @@ extension ContainerRuntime {
             try save(record)
         }
         do {
-            let addresses = try connectNetworks(&record, request: request)
+            let (addresses, served) = try connectNetworks(&record, request: request)
             let layers = images.layerPaths(of: image)
             try Rootfs(directory: directory(of: record.id)).prepare(
-                record, layers: layers, hosts: hostsFile(record, addresses: addresses), resolvConf: resolvConf(record))
+                record, layers: layers, hosts: hostsFile(record, addresses: addresses), resolvConf: resolvConf(record, served: served))
             if let filter { try writeFile(filter, to: "\(directory(of: record.id))/seccomp.bpf") }
             // Named in the record before they exist, as the sandbox is.
             if let planned = Cgroups.planned(for: record.id, limits: record.host.limits) {
@@ -115,13 +115,17 @@ extension ContainerRuntime {
         let security = try securitySettings(request)
         _ = try capabilitySets(security, uid: identity.uid)
 
+        var host = ContainerRecord.HostConfig(
+            networks: networks, publish: request.publish, publishAll: request.publishAll, readOnly: request.readOnly,
+            binds: binds, tmpfs: tmpfs, limits: limits, autoRemove: request.autoRemove, detached: request.detach)
+        try Self.recordNameSettings(request, into: &host)
+
         return ContainerRecord(
             id: id, name: name, image: request.image, imageID: image.id, created: Timestamp.now(),
             path: path, args: Array(argv.dropFirst()),
             config: .init(hostname: hostname, env: env, workingDir: workdir, user: user, uid: identity.uid, gid: identity.gid,
                           groups: identity.groups, tty: request.tty, interactive: request.interactive, exposedPorts: exposed),
-            host: .init(networks: networks, publish: request.publish, publishAll: request.publishAll, readOnly: request.readOnly,
-                        binds: binds, tmpfs: tmpfs, limits: limits, autoRemove: request.autoRemove, detached: request.detach),
+            host: host,
             state: .init(status: .created), sandbox: nil, cgroups: nil, security: security)
     }
 
@@ -255,10 +259,11 @@ extension ContainerRuntime {
     }
 
     /// A sandbox named after the container, connected to each network in turn; the first
-    /// network publishes the ports. The addresses go to /etc/hosts.
-    private func connectNetworks(_ record: inout ContainerRecord, request: RunRequest) throws -> [IPAddress] {
+    /// network publishes the ports. The addresses go to /etc/hosts; `served` tells whether
+    /// a network gave it names (and the resolver at 127.0.0.11).
+    private func connectNetworks(_ record: inout ContainerRecord, request: RunRequest) throws -> (addresses: [IPAddress], served: Bool) {
         let attached = record.host.networks.networkNames
-        guard !attached.isEmpty else { return [] }
+        guard !attached.isEmpty else { return ([], false) }
         // Named in the record before it exists, so that whatever a kill leaves of it is released with the container.
         let sandbox = "nc-\(record.shortID)"
         record.sandbox = sandbox
@@ -271,6 +276,7 @@ extension ContainerRuntime {
         }
         network.host.faults.reach("run.after-sandbox")
         var addresses: [IPAddress] = []
+        var served = false
         for (index, name) in attached.enumerated() {
             var connect = ConnectRequest(network: name, sandbox: sandbox)
             if index == 0 {
@@ -278,30 +284,32 @@ extension ContainerRuntime {
                 connect.publishAll = request.publishAll
                 connect.expose = record.config.exposedPorts
             }
-            addresses += try network.connect(connect).addresses
+            connect.names = Self.endpointNames(record, hostnameGiven: request.hostname != nil)
+            connect.aliases = record.host.aliases ?? []
+            connect.upstreamResolvers = record.host.dns ?? []
+            let endpoint = try network.connect(connect)
+            addresses += endpoint.addresses
+            if endpoint.dnsNames != nil { served = true }
         }
-        return addresses
+        return (addresses, served)
     }
 
     private func hostsFile(_ record: ContainerRecord, addresses: [IPAddress]) -> String {
         if record.host.networks == .host, let bytes = try? readFile("/etc/hosts", name: "/etc/hosts", limit: .text) {
-            return String(decoding: bytes, as: UTF8.self)
+            return String(decoding: bytes, as: UTF8.self) + Self.extraHostLines(record)
         }
         var text = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
             + "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
         for address in addresses { text += "\(address)\t\(record.config.hostname)\n" }
-        return text
+        return text + Self.extraHostLines(record)
     }
 
-    /// The host's resolv.conf; without a network of its own the container cannot reach a
-    /// resolver on the host's loopback, so those lines go.
-    private func resolvConf(_ record: ContainerRecord) -> String {
+    /// The host's resolv.conf, as the container gets it (see `resolvConf(host:record:served:)`):
+    /// without a network of its own the container cannot reach a resolver on the host's
+    /// loopback, so those lines go.
+    private func resolvConf(_ record: ContainerRecord, served: Bool) -> String {
         let text = (try? readFile("/etc/resolv.conf", name: "resolv.conf", limit: .text)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        if record.host.networks == .host { return text }
-        return text.split(separator: "\n", omittingEmptySubsequences: false).filter { line in
-            let fields = line.split(separator: " ")
-            return !(fields.count >= 2 && fields[0] == "nameserver" && (fields[1].hasPrefix("127.") || fields[1] == "::1"))
-        }.joined(separator: "\n")
+        return Self.resolvConf(host: text, record: record, served: served)
     }
 
     // MARK: Flag values

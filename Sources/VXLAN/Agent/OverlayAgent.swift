@@ -7,7 +7,8 @@ import Prometheus
 /// `netctl agent`: one per host. It holds a lease on the host's record, so the cluster
 /// knows the host is there; it watches the cluster's records from the revision it last
 /// saw and keeps this host's FDB and neighbour entries equal to the peer table, for every
-/// overlay this host has a part of. It reconciles from scratch when it starts, when the
+/// overlay this host has a part of, and the names of those peers in the state root's
+/// resolver tables (`RemoteNames`). It reconciles from scratch when it starts, when the
 /// watch breaks (etcd gone, then back) and when etcd compacted past its revision.
 /// Forwarding never depends on it: entries stay in the kernel while etcd is away.
 public final class OverlayAgent: @unchecked Sendable {
@@ -146,24 +147,27 @@ public final class OverlayAgent: @unchecked Sendable {
     private func programAll() {
         let ids = lock.locked { Array(networks.keys) }
         for id in ids { program(network: id) }
+        // Names of networks removed while the agent was not watching (a gap, a restart).
+        for id in driver.remoteNames.networks() where !ids.contains(id) { program(network: id) }
     }
 
-    /// Makes the kernel's entries for one overlay equal to the live peers on other hosts.
+    /// Makes the kernel's entries for one overlay, and its names, equal to the live peers
+    /// on other hosts.
     private func program(network id: String) {
         programLock.locked { programLocked(network: id) }
     }
 
     private func programLocked(network id: String) {
-        let (network, wanted): (NetworkRecord?, [PeerRecord]) = lock.locked {
-            (networks[id], peers[id].map { Array($0.values) } ?? [])
+        let (network, wanted, alive): (NetworkRecord?, [PeerRecord], Set<String>) = lock.locked {
+            (networks[id], peers[id].map { Array($0.values) } ?? [], hosts)
         }
-        guard let network, let me = try? driver.node(), let plan = try? driver.plan(for: network, host: host),
-              OverlayDataPlane.exists(plan) else { return }
-        let alive = lock.locked { hosts }
-        let entries = Set(wanted.compactMap { peer -> OverlayPeer? in
-            guard peer.node != me, alive.contains(peer.node) else { return nil }
-            return OverlayPeer(record: peer, plan: plan)
-        })
+        guard let network else { return updateNames(of: id, "gone") { try $0.remove(network: id) } }
+        guard let me = try? driver.node(), let plan = try? driver.plan(for: network, host: host) else { return }
+        guard OverlayDataPlane.exists(plan) else {
+            return updateNames(of: network.name, "no endpoint on this host") { try $0.remove(network: id) }
+        }
+        let remote = wanted.remote(from: me, alive: alive)
+        let entries = Set(remote.compactMap { OverlayPeer(record: $0, plan: plan) })
         do {
             let changed = try OverlayDataPlane.program(plan, peers: entries)
             metrics.peers(of: network.name).set(Double(entries.count))
@@ -172,6 +176,22 @@ public final class OverlayAgent: @unchecked Sendable {
             }
         } catch {
             metrics.errors.increment()
+        }
+        // Forwarding first; names after, so a slow resolver never holds up the kernel.
+        updateNames(of: network.name, "\(remote.count) remote endpoint\(remote.count == 1 ? "" : "s")") {
+            try $0.update(network, peers: remote)
+        }
+    }
+
+    /// Applies a change to a network's remote names table; logs it when the file changed.
+    private func updateNames(of network: String, _ what: String, _ change: (RemoteNames) throws -> Bool) {
+        do {
+            if try change(driver.remoteNames) {
+                log("network \(network): names of other hosts updated (\(what)) as of revision \(lock.locked { revision })")
+            }
+        } catch {
+            metrics.errors.increment()
+            log("network \(network): names of other hosts: \(error)")
         }
     }
 

@@ -253,7 +253,8 @@ public final class ClusterCatalog: @unchecked Sendable {
     }
 }
 
-/// One endpoint as the other hosts need it: where its MAC lives (the VTEP of its host).
+/// One endpoint as the other hosts need it: where its MAC lives (the VTEP of its host), and
+/// the names their resolvers answer for it.
 public struct PeerRecord: Codable, Sendable, Equatable {
     public var endpointID: String
     public var networkID: String
@@ -263,8 +264,15 @@ public struct PeerRecord: Codable, Sendable, Equatable {
     public var mac: MACAddress
     public var vtep: IPAddress
     public var node: String
+    // Optional, so that records written before names crossed hosts still decode (and
+    // hosts that predate them ignore these keys).
+    public var ipv6: IPNetwork?
+    /// The endpoint's DNS names (`EndpointRecord.dnsNames`: the container's name first);
+    /// empty where it has none; nil from a host that predates them: it answers to `name`.
+    public var dnsNames: [String]?
 
-    public init(endpointID: String, networkID: String, name: String, ipv4: IPNetwork?, mac: MACAddress, vtep: IPAddress, node: String) {
+    public init(endpointID: String, networkID: String, name: String, ipv4: IPNetwork?, mac: MACAddress, vtep: IPAddress, node: String,
+                ipv6: IPNetwork? = nil, dnsNames: [String]? = nil) {
         self.endpointID = endpointID
         self.networkID = networkID
         self.name = name
@@ -272,7 +280,12 @@ public struct PeerRecord: Codable, Sendable, Equatable {
         self.mac = mac
         self.vtep = vtep
         self.node = node
+        self.ipv6 = ipv6
+        self.dnsNames = dnsNames
     }
+
+    /// The names other hosts serve for this endpoint.
+    public var names: [String] { dnsNames ?? [name.lowercased()] }
 }
 
 /// A host of the cluster, present while its agent holds the lease.

@@ -6,8 +6,8 @@ import Netlink
 /// a routed underlay. The network's record, its VNIs and its addresses live in the
 /// cluster store; each host makes its part (a namespace with a bridge and a VTEP per
 /// subnet) when its first endpoint joins and removes it when its last one leaves. A joining
-/// endpoint is published to the peer table, from which every other host's agent programs
-/// its FDB and neighbour entries.
+/// endpoint is published to the peer table, with its names, from which every other host's
+/// agent programs its FDB and neighbour entries and its resolver's names.
 public final class OverlayDriver: GlobalNetworkDriver, @unchecked Sendable {
     public let name = "overlay"
     public var scope: NetworkScope { .global }
@@ -16,11 +16,15 @@ public final class OverlayDriver: GlobalNetworkDriver, @unchecked Sendable {
     public var global: (any GlobalNetworkDriver)? { self }
 
     public let configuration: ClusterConfiguration?
+    /// The names of other hosts' endpoints, in the state root's resolver tables.
+    public let remoteNames: RemoteNames
     private var cachedCatalog: ClusterCatalog?
 
-    /// nil: no cluster store is configured, and overlay networks are refused.
-    public init(configuration: ClusterConfiguration?) {
+    /// `configuration` nil: no cluster store is configured, and overlay networks are
+    /// refused. `stateRoot`: where this host's resolver tables are (`ROOT/dns`).
+    public init(configuration: ClusterConfiguration?, stateRoot: String) {
         self.configuration = configuration
+        remoteNames = RemoteNames(root: stateRoot)
     }
 
     /// The cluster store's records; libcurl is loaded on this first use.
@@ -71,6 +75,7 @@ public final class OverlayDriver: GlobalNetworkDriver, @unchecked Sendable {
         if let plan = try? plan(for: network, host: host), OverlayDataPlane.exists(plan) {
             try? OverlayDataPlane.remove(plan)
         }
+        try? remoteNames.remove(network: network.id)
     }
 
     /// Global networks are recorded by `register`; hosts make their part on join.
@@ -119,10 +124,17 @@ public final class OverlayDriver: GlobalNetworkDriver, @unchecked Sendable {
             host.faults.reach("connect.after-overlay-attach")
             // The others learn this endpoint from the peer table, through their agents
             // (published first: that is what they wait for); this host learns theirs now.
+            // No names from CNM (names off on the network): an empty list, which answers
+            // to none, where a missing one would answer to the sandbox's name.
             try catalog.publish(PeerRecord(endpointID: endpoint.id, networkID: network.id, name: endpoint.sandboxName,
-                                           ipv4: address, mac: mac, vtep: plan.vtep, node: try node()))
+                                           ipv4: address, mac: mac, vtep: plan.vtep, node: try node(),
+                                           ipv6: endpoint.ipv6, dnsNames: endpoint.dnsNames ?? []))
             published = true
-            try OverlayDataPlane.program(plan, peers: try remotePeers(of: network, plan: plan, catalog: catalog), pruning: false)
+            let remote = try remotePeers(of: network, catalog: catalog)
+            try OverlayDataPlane.program(plan, peers: Set(remote.peers.compactMap { OverlayPeer(record: $0, plan: plan) }), pruning: false)
+            // Their names too, unless this host's agent runs: it sees every change in order,
+            // and a read gone stale here could undo a name it had just written.
+            if !remote.agentAlive { try remoteNames.update(network, peers: remote.peers) }
         } catch {
             if published { try? catalog.withdraw(endpoint: endpoint.id, network: network.id) }
             try? OverlayDataPlane.detach(hostEnd: hostEnd, plan: plan)
@@ -147,6 +159,9 @@ public final class OverlayDriver: GlobalNetworkDriver, @unchecked Sendable {
         let session = try NetlinkSession(in: try NetworkNamespace.open(named: plan.namespace))
         if try !session.links().contains(where: { $0.kind == "veth" }) {
             try OverlayDataPlane.remove(plan)
+            // No container here asks for names on it any more. The endpoint is gone either
+            // way: a resolver that could not be told rereads at the next sync.
+            try? remoteNames.remove(network: network.id)
             // With this root's last overlay on the host, its VXLAN untracking goes too.
             let prefix = Self.namespaceName(root: host.rootID, network: "")
             if !NetworkNamespace.names().contains(where: { $0.hasPrefix(prefix) }) {
@@ -164,6 +179,13 @@ public final class OverlayDriver: GlobalNetworkDriver, @unchecked Sendable {
            (try? host.nftables().exists(OverlayFirewall.table(root: host.rootID))) == true {
             try? OverlayFirewall.remove(host: host)
             report.append("removed nftables table \(OverlayFirewall.table(root: host.rootID).name): no overlay on this host")
+        }
+        // Names of other hosts for an overlay this host has no part in (a leave killed
+        // between its namespace and its names).
+        for id in remoteNames.networks() where !NetworkNamespace.exists(named: Self.namespaceName(root: host.rootID, network: id)) {
+            // The file goes first; a resolver that cannot be told rereads at its next sync.
+            _ = try? remoteNames.remove(network: id)
+            report.append("removed names of other hosts for network \(id.prefix(12)): no endpoint of it on this host")
         }
         guard let configuration else { return report }
         do {
@@ -206,14 +228,11 @@ public final class OverlayDriver: GlobalNetworkDriver, @unchecked Sendable {
     }
 
     /// The endpoints of `network` on other hosts whose agents are alive, as this host's
-    /// kernel entries should list them.
-    func remotePeers(of network: NetworkRecord, plan: OverlayPlan, catalog: ClusterCatalog) throws -> Set<OverlayPeer> {
+    /// kernel entries and names should list them; and whether this host's own agent is alive.
+    func remotePeers(of network: NetworkRecord, catalog: ClusterCatalog) throws -> (peers: [PeerRecord], agentAlive: Bool) {
         let alive = Set(try catalog.hosts().map(\.name))
         let me = try node()
-        return Set(try catalog.peers(of: network.id).compactMap { peer in
-            guard peer.node != me, alive.contains(peer.node) else { return nil }
-            return OverlayPeer(record: peer, plan: plan)
-        })
+        return (try catalog.peers(of: network.id).remote(from: me, alive: alive), alive.contains(me))
     }
 
     func node() throws -> String { try configured().nodeName }
