@@ -5,7 +5,7 @@ RELEASE_FLAGS := -c release --static-swift-stdlib
 APT_PACKAGES := libmnl-dev libnftnl-dev libseccomp-dev libapparmor-dev libarchive-dev libssl3 libcurl4-openssl-dev libyaml-dev \
                 nftables iproute2 iputils-ping hyperfine containernetworking-plugins pkg-config time gcc \
                 busybox-static umoci skopeo crun runc zstd apparmor etcd-server etcd-client tcpdump iperf3 \
-                bind9-dnsutils dnsmasq-base python3
+                bind9-dnsutils dnsmasq-base python3 dnsperf aardvark-dns
 
 .PHONY: deps build release test run bench clean
 
@@ -37,6 +37,7 @@ bench: deps release
 	NETCTL=$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/netctl ./Benchmarks/security.sh
 	NETCTL=$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/netctl ./Benchmarks/startup.sh
 	NETCTL=$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/netctl ./Benchmarks/overlay.sh
+	NETCTL=$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/netctl ./Benchmarks/dns.sh
 
 clean:
 	rm -rf .build
