@@ -58,9 +58,11 @@ extension NetworkController {
 
     /// Rewrites the table of `network` from its endpoints' records; removes it when none
     /// has names.
-    func writeNameTable(of network: NetworkRecord, tables: ResolverTables) throws {
+    /// `endpoints`, when the caller has just read them, saves reading every record of the
+    /// network again (a connect to a network of 200 containers would decode 200).
+    func writeNameTable(of network: NetworkRecord, tables: ResolverTables, endpoints known: [EndpointRecord]? = nil) throws {
         var records: [NameRecord] = []
-        for endpoint in try endpoints(of: network) {
+        for endpoint in try known ?? endpoints(of: network) {
             guard let names = endpoint.dnsNames, !names.isEmpty else { continue }
             records.append(NameRecord(names: names, ipv4: endpoint.ipv4.map { $0.address.description },
                                       ipv6: endpoint.ipv6.map { $0.address.description }, sandbox: endpoint.sandboxName))
@@ -80,12 +82,12 @@ extension NetworkController {
     /// NAT and table (on its first network with names), and the resolver told (started if
     /// it is not running). On failure, the tables are as before and the sandbox's NAT gone
     /// if this call made it; the caller undoes the endpoint.
-    func publishNames(on network: NetworkRecord, sandbox: SandboxRecord, upstreams: [String]) throws {
+    func publishNames(on network: NetworkRecord, endpoints: [EndpointRecord], sandbox: SandboxRecord, upstreams: [String]) throws {
         guard let resolver else { return }
         let tables = ResolverTables(root: resolver.root)
         var madeSandbox = false
         do {
-            try writeNameTable(of: network, tables: tables)
+            try writeNameTable(of: network, tables: tables, endpoints: endpoints)
             if try tables.sandbox(sandbox.name) == nil {
                 let port = try installResolverNAT(in: SandboxContext(record: sandbox))
                 madeSandbox = true
@@ -104,18 +106,20 @@ extension NetworkController {
         }
     }
 
-    /// After endpoints left: the tables of `networks` rewritten, the sandbox's table (and
-    /// its NAT, unless its namespace is going) removed when no network with names is left
-    /// to it, and the resolver told, not started. Nothing here is worth failing a removal
-    /// for: a table left stale is rewritten by the next change or reconcile.
-    func withdrawNames(networks: [NetworkRecord], sandbox: SandboxRecord, namespaceGoes: Bool) {
+    /// After endpoints left: the tables of `networks` rewritten, the sandbox's table
+    /// removed when no network with names is left to it, and the resolver told, not
+    /// started. The sandbox's NAT stays: it leads to a port no one listens on any more
+    /// (a query is refused at once, as with no resolver), and deleting an nftables table
+    /// costs the kernel a grace period (~13 ms of every such disconnect); the next
+    /// connect with names replaces it. Nothing here is worth failing a removal for: a
+    /// table left stale is rewritten by the next change or reconcile.
+    func withdrawNames(networks: [NetworkRecord], sandbox: SandboxRecord) {
         guard let resolver else { return }
         let tables = ResolverTables(root: resolver.root)
         for network in networks { try? writeNameTable(of: network, tables: tables) }
         let stillNamed = ((try? endpoints(of: sandbox)) ?? []).contains { $0.dnsNames != nil }
         if !stillNamed, (try? tables.sandbox(sandbox.name)) != nil {
             tables.removeSandbox(sandbox.name)
-            if !namespaceGoes { try? removeResolverNAT(in: SandboxContext(record: sandbox)) }
         }
         try? syncResolver(start: false)
     }

@@ -127,7 +127,7 @@ extension NetworkController {
             // there (they hold the namespace, with its interfaces, until they are closed).
             let named = endpoints.filter { $0.dnsNames != nil }
             if !named.isEmpty {
-                withdrawNames(networks: named.compactMap { networks[$0.networkID] }, sandbox: sandbox, namespaceGoes: true)
+                withdrawNames(networks: named.compactMap { networks[$0.networkID] }, sandbox: sandbox)
             }
             try store.delete(Keys.sandbox(sandbox.id))
             return sandbox
@@ -272,7 +272,7 @@ extension NetworkController {
         }
         guard named else { return endpoint }
         do {
-            try publishNames(on: network, sandbox: sandbox, upstreams: request.upstreamResolvers)
+            try publishNames(on: network, endpoints: networkEndpoints + [endpoint], sandbox: sandbox, upstreams: request.upstreamResolvers)
         } catch {
             try? store.delete(Keys.endpoint(id, network: network.id))
             if let resolver { try? writeNameTable(of: network, tables: ResolverTables(root: resolver.root)) }
@@ -303,7 +303,7 @@ extension NetworkController {
         try drivers.named(network.driver).leave(endpoint, network: network, sandbox: SandboxContext(record: sandbox), host: host)
         try store.delete(Keys.endpoint(endpoint.id, network: network.id))
         try forgetClusterNetworkIfUnused(network)
-        if endpoint.dnsNames != nil { withdrawNames(networks: [network], sandbox: sandbox, namespaceGoes: false) }
+        if endpoint.dnsNames != nil { withdrawNames(networks: [network], sandbox: sandbox) }
     }
 
     public func disconnect(network reference: String, sandbox sandboxReference: String) throws {
