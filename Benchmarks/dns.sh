@@ -196,9 +196,9 @@ memory() { # pid → "VmRSS PSS" in kB
 }
 echo "$(served) $(wc -l < "$WORK/all-names") $(memory "$RESOLVER") $(memory "$AARDVARK_PID")" > "$WORK/memory"
 
-# The resolver goes with the last sandbox it serves.
+# The resolver goes 30 s (its --linger) after the last sandbox it serves.
 remove_containers
-if wait_for 5 sh -c "! grep -qs netctl-dns /proc/$RESOLVER/cmdline"; then
+if wait_for 40 sh -c "! grep -qs netctl-dns /proc/$RESOLVER/cmdline"; then
     echo "exited" > "$WORK/resolver-exit"
 else
     echo "still running" > "$WORK/resolver-exit"

@@ -3,7 +3,9 @@
 // Started on demand by ResolverControl.sync() (a session of its own, stdio on /dev/null),
 // it serves every sandbox listed under ROOT/dns/sandboxes on 127.0.0.11:PORT inside that
 // sandbox's namespace, answers names from ROOT/dns/networks, forwards the rest upstream
-// from the host's namespace, and exits once a sync leaves no sandbox (or on SIGTERM).
+// from the host's namespace, and exits once it has served no sandbox for --linger
+// seconds (30; a run of short-lived containers would otherwise start one each), or on
+// SIGTERM.
 // One thread, one epoll loop: no Foundation, nothing between a packet and its answer but
 // the codec and a dictionary lookup.
 import DNS
@@ -14,15 +16,23 @@ let version = "netctl-dns 1"
 // 1. Arguments.
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 var root: String?
+var lingerSeconds: Int64 = 30
 while let argument = arguments.next() {
     switch argument {
+    case "--linger":
+        guard let text = arguments.next(), let value = Int64(text), (0...86_400).contains(value) else {
+            let message = "netctl-dns: --linger expects seconds from 0 to 86400\n"
+            _ = write(2, message, message.utf8.count)
+            exit(2)
+        }
+        lingerSeconds = value
     case "--version":
         print(version)
         exit(0)
     case "--root":
         root = arguments.next()
     default:
-        let message = "netctl-dns: unexpected argument \"\(argument)\" (usage: netctl-dns --root ROOT)\n"
+        let message = "netctl-dns: unexpected argument \"\(argument)\" (usage: netctl-dns --root ROOT [--linger SECONDS])\n"
         _ = write(2, message, message.utf8.count)
         exit(2)
     }
@@ -118,8 +128,7 @@ server.watchControl(control)
     unlink(paths.pidFile)
 }
 
-/// One request on a fresh control connection; the reply goes before any exit.
-var exitAfterReply = false
+/// One request on a fresh control connection.
 /// (The loop calls it on the main thread, where top-level code lives.)
 func serveControl(_ listener: Int32) { MainActor.assumeIsolated { serveControlRequest(listener) } }
 @MainActor func serveControlRequest(_ listener: Int32) {
@@ -139,17 +148,22 @@ func serveControl(_ listener: Int32) { MainActor.assumeIsolated { serveControlRe
         let problems = server.sync()
         for problem in problems { log(problem) }
         reply = problems.isEmpty ? "ok" : "error " + problems.joined(separator: "; ")
-        if !server.hasSandboxes { exitAfterReply = true }
     default:
         reply = "error unknown request (expected sync or ping)"
     }
     _ = send(connection, reply, reply.utf8.count, Int32(MSG_NOSIGNAL))
 }
 
-// 9. The loop, until SIGTERM or a sync that leaves no sandbox.
-while !server.stopping && !exitAfterReply {
-    server.runOnce(control: serveControl)
+// 9. The loop, until SIGTERM or --linger seconds without a sandbox. (The lock is held
+// until the process ends: a command that finds the resolver gone while it exits starts a
+// new one, which waits for the lock.)
+var idleSince: Int64? = server.hasSandboxes ? nil : monotonicMilliseconds()
+while !server.stopping {
+    let deadline = idleSince.map { $0 + lingerSeconds * 1000 }
+    if let deadline, monotonicMilliseconds() >= deadline { break }
+    server.runOnce(control: serveControl, wakeBy: deadline)
+    if server.hasSandboxes { idleSince = nil } else if idleSince == nil { idleSince = monotonicMilliseconds() }
 }
-log(exitAfterReply ? "no sandbox left: exiting" : "terminated: exiting")
+log(server.stopping ? "terminated: exiting" : "no sandbox for \(lingerSeconds) s: exiting")
 cleanUp()
 exit(0)

@@ -158,7 +158,7 @@ final class ResolverLab {
     let root: String
     let host: TestNamespace
     let sandboxes: [TestNamespace]
-    let control: ResolverControl
+    var control: ResolverControl
     private var upstreamServer: Process?
 
     static var binary: String {
@@ -175,6 +175,8 @@ final class ResolverLab {
         root = NSTemporaryDirectory() + uniqueName("ncdns-root-")
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         control = ResolverControl(root: root, executable: Self.binary, hostNamespace: host.name)
+        // Gone with its last sandbox, which a test below waits for.
+        control.lingerSeconds = 0
         for sandbox in sandboxes { try installNAT(in: sandbox) }
         if let upstream { try startUpstream(in: upstream) }
     }

@@ -9,7 +9,9 @@ import Glibc
 ///     ping    → "ok PID"
 ///
 /// The resolver is started on demand, by the first command that needs it: no daemon to
-/// install, as aardvark-dns is for podman. It exits by itself once no sandbox is left.
+/// install, as aardvark-dns is for podman. It exits by itself once no sandbox has been
+/// left to it for a while (`lingerSeconds`), so that a run of short-lived containers does
+/// not start one for each.
 public struct ResolverControl: Sendable {
     public let paths: ResolverPaths
     public let root: String
@@ -18,6 +20,9 @@ public struct ResolverControl: Sendable {
     /// The namespace (a name under /run/netns) a resolver this starts treats as the host's
     /// (its NETCTL_HOST_NETNS); nil: whatever this process's environment says.
     public let hostNamespace: String?
+    /// How long a resolver this starts stays once it serves no sandbox (`--linger`); nil:
+    /// the resolver's default, 30 s.
+    public var lingerSeconds: Int?
 
     public init(root: String, executable: String) {
         self.init(root: root, executable: executable, hostNamespace: nil)
@@ -101,7 +106,7 @@ public struct ResolverControl: Sendable {
         try ResolverTables.makeDirectories(paths.directory)
         let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
         defer { close(devNull) }
-        let arguments = [executable, "--root", root]
+        let arguments = [executable, "--root", root] + (lingerSeconds.map { ["--linger", "\($0)"] } ?? [])
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var environment: [UnsafeMutablePointer<CChar>?] = []

@@ -223,7 +223,7 @@ public final class ResolverServer {
         }
     }
 
-    /// Closes every socket (SIGTERM or the last sandbox gone).
+    /// Closes every socket (SIGTERM, or no sandbox for --linger seconds).
     public func shutdown() {
         for name in Array(sandboxes.keys) { closeSandbox(name) }
         for fd in Array(connections.keys) { dropConnection(fd) }
@@ -233,10 +233,12 @@ public final class ResolverServer {
 
     /// One turn of the loop: waits for events or the next deadline, handles them.
     /// `control(fd)` handles the control socket's readiness.
-    public func runOnce(control: (Int32) -> Void) {
+    /// Waits for events (until `wakeBy` at the latest, a monotonic time in ms) and
+    /// handles them, then expires what timed out.
+    public func runOnce(control: (Int32) -> Void, wakeBy: Int64? = nil) {
         let now = monotonicMilliseconds()
         var timeout: Int64 = -1
-        if let next = nextDeadline() { timeout = max(0, next - now) }
+        if let next = [nextDeadline(), wakeBy].compactMap({ $0 }).min() { timeout = max(0, next - now) }
         epoll.wait(timeout: Int32(min(timeout, 60_000))) { fd, events in
             switch handles[fd] {
             case .udp(let sandbox): receiveQueries(fd, sandbox: sandbox)
