@@ -106,21 +106,20 @@ extension NetworkController {
         }
     }
 
-    /// After endpoints left: the tables of `networks` rewritten, the sandbox's table
-    /// removed when no network with names is left to it, and the resolver told, not
-    /// started. The sandbox's NAT stays: it leads to a port no one listens on any more
-    /// (a query is refused at once, as with no resolver), and deleting an nftables table
-    /// costs the kernel a grace period (~13 ms of every such disconnect); the next
-    /// connect with names replaces it. Nothing here is worth failing a removal for: a
-    /// table left stale is rewritten by the next change or reconcile.
-    func withdrawNames(networks: [NetworkRecord], sandbox: SandboxRecord) {
+    /// After endpoints left: the tables of `networks` rewritten, the sandbox's own table
+    /// removed with the sandbox, and the resolver told, not started. A sandbox that stays
+    /// stays served, as Docker's embedded DNS stays with a container for its life: left on
+    /// no network with names, it still has names forwarded, and a later connect finds its
+    /// port and NAT in place (replacing an nftables table costs the kernel a grace period,
+    /// ~13 ms). Nothing here is worth failing a removal for: a table left stale is
+    /// rewritten by the next change or reconcile.
+    func withdrawNames(networks: [NetworkRecord], sandbox: SandboxRecord, sandboxGoes: Bool) {
         guard let resolver else { return }
         let tables = ResolverTables(root: resolver.root)
+        let served = sandboxGoes && access(tables.paths.sandbox(sandbox.name), F_OK) == 0
+        guard !networks.isEmpty || served else { return }
         for network in networks { try? writeNameTable(of: network, tables: tables) }
-        let stillNamed = ((try? endpoints(of: sandbox)) ?? []).contains { $0.dnsNames != nil }
-        if !stillNamed, (try? tables.sandbox(sandbox.name)) != nil {
-            tables.removeSandbox(sandbox.name)
-        }
+        if served { tables.removeSandbox(sandbox.name) }
         try? syncResolver(start: false)
     }
 
@@ -237,7 +236,9 @@ extension NetworkController {
         }
         let endpoints = try allEndpoints()
         var served: Set<String> = []
-        for sandbox in try sandboxes() where endpoints.contains(where: { $0.sandboxID == sandbox.id && $0.dnsNames != nil }) {
+        // (A sandbox served once stays served while it exists: see withdrawNames.)
+        for sandbox in try sandboxes() where endpoints.contains(where: { $0.sandboxID == sandbox.id && $0.dnsNames != nil })
+            || ((try? tables.sandbox(sandbox.name)) ?? nil) != nil {
             served.insert(sandbox.name)
             let context = SandboxContext(record: sandbox)
             let session = try NFTablesSession(in: try context.namespace())

@@ -125,9 +125,9 @@ extension NetworkController {
             }
             // Its names go from the resolver's tables, and the resolver closes its sockets
             // there (they hold the namespace, with its interfaces, until they are closed).
-            let named = endpoints.filter { $0.dnsNames != nil }
-            if !named.isEmpty {
-                withdrawNames(networks: named.compactMap { networks[$0.networkID] }, sandbox: sandbox)
+            if resolver != nil {
+                let named = endpoints.filter { $0.dnsNames != nil }
+                withdrawNames(networks: named.compactMap { networks[$0.networkID] }, sandbox: sandbox, sandboxGoes: true)
             }
             try store.delete(Keys.sandbox(sandbox.id))
             return sandbox
@@ -303,7 +303,7 @@ extension NetworkController {
         try drivers.named(network.driver).leave(endpoint, network: network, sandbox: SandboxContext(record: sandbox), host: host)
         try store.delete(Keys.endpoint(endpoint.id, network: network.id))
         try forgetClusterNetworkIfUnused(network)
-        if endpoint.dnsNames != nil { withdrawNames(networks: [network], sandbox: sandbox) }
+        if endpoint.dnsNames != nil { withdrawNames(networks: [network], sandbox: sandbox, sandboxGoes: false) }
     }
 
     public func disconnect(network reference: String, sandbox sandboxReference: String) throws {
