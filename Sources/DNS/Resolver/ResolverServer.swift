@@ -277,15 +277,20 @@ public final class ResolverServer {
 
     // MARK: UDP
 
+    /// recvfrom(2) into the receive buffer: the datagram's length (-1 when none waits).
+    private func receiveDatagram(_ fd: Int32, from sender: inout SocketAddress) -> Int {
+        receiveBuffer.withUnsafeMutableBytes { buffer in
+            withUnsafeMutablePointer(to: &sender.storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, buffer.baseAddress, buffer.count, 0, $0, &sender.length) }
+            }
+        }
+    }
+
     private func receiveQueries(_ fd: Int32, sandbox: String) {
         // A bounded batch per wake-up, so one busy sandbox cannot starve the others.
         for _ in 0..<64 {
             var client = SocketAddress()
-            let count = receiveBuffer.withUnsafeMutableBytes { buffer in
-                withUnsafeMutablePointer(to: &client.storage) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, buffer.baseAddress, buffer.count, 0, $0, &client.length) }
-                }
-            }
+            let count = receiveDatagram(fd, from: &client)
             guard count >= 0 else { return }
             let answered = receiveBuffer.withUnsafeBytes { buffer -> Bool in
                 let message = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
@@ -393,11 +398,7 @@ public final class ResolverServer {
     private func receiveUpstreamAnswers(_ fd: Int32) {
         for _ in 0..<64 {
             var from = SocketAddress()
-            let count = receiveBuffer.withUnsafeMutableBytes { buffer in
-                withUnsafeMutablePointer(to: &from.storage) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, buffer.baseAddress, buffer.count, 0, $0, &from.length) }
-                }
-            }
+            let count = receiveDatagram(fd, from: &from)
             guard count >= 0 else { return }
             guard count >= 12 else { continue }
             let id = UInt16(receiveBuffer[0]) << 8 | UInt16(receiveBuffer[1])

@@ -86,20 +86,22 @@ public struct SocketAddress: Equatable, Sendable {
     /// ADDRESS with `port`; nil when ADDRESS is neither IPv4 nor IPv6 text.
     public init?(_ address: String, port: UInt16) {
         self.init()
+        // The address bytes into sin_addr or sin6_addr, the whole into the storage.
+        func fill<Address>(_ socketAddress: inout Address, _ bytes: [UInt8], at address: WritableKeyPath<Address, some Any>) {
+            bytes.withUnsafeBytes { source in withUnsafeMutableBytes(of: &socketAddress[keyPath: address]) { $0.copyMemory(from: source) } }
+            withUnsafeBytes(of: socketAddress) { source in withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: source) } }
+            length = socklen_t(MemoryLayout<Address>.size)
+        }
         if let bytes = IPText.ipv4Bytes(address) {
             var ipv4 = sockaddr_in()
             ipv4.sin_family = sa_family_t(AF_INET)
             ipv4.sin_port = port.bigEndian
-            bytes.withUnsafeBytes { source in withUnsafeMutableBytes(of: &ipv4.sin_addr) { $0.copyMemory(from: source) } }
-            withUnsafeBytes(of: ipv4) { source in withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: source) } }
-            length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            fill(&ipv4, bytes, at: \.sin_addr)
         } else if let bytes = IPText.ipv6Bytes(address) {
             var ipv6 = sockaddr_in6()
             ipv6.sin6_family = sa_family_t(AF_INET6)
             ipv6.sin6_port = port.bigEndian
-            bytes.withUnsafeBytes { source in withUnsafeMutableBytes(of: &ipv6.sin6_addr) { $0.copyMemory(from: source) } }
-            withUnsafeBytes(of: ipv6) { source in withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: source) } }
-            length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+            fill(&ipv6, bytes, at: \.sin6_addr)
         } else {
             return nil
         }
