@@ -68,13 +68,7 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 130" INT TERM   # a signal ends the run through the EXIT trap
 
-wait_for() { # seconds, command…: polls the command until it succeeds (a bound, not a measure)
-    local deadline=$((SECONDS + $1)); shift
-    until "$@"; do
-        [ $SECONDS -ge $deadline ] && { echo "gave up waiting for: $*" >&2; return 1; }
-        sleep 0.05
-    done
-}
+. Benchmarks/common.sh   # wait_for
 in_host() { nsenter --net="/run/netns/$HOST" "$@"; }
 # nsenter enters only the network namespace of the sandbox (`ip netns exec` would also
 # remount /sys in a mount namespace of its own, which the figures need not pay for).

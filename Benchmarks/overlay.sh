@@ -110,13 +110,7 @@ start_agent() { # host; env execs netctl, so $! is the agent's own pid
     AGENT_PIDS[$1]=$!
     PIDS+=($!)
 }
-wait_for() { # seconds, command…: polls the command until it succeeds (a bound, not a measure)
-    local deadline=$((SECONDS + $1)); shift
-    until "$@"; do
-        [ $SECONDS -ge $deadline ] && { echo "gave up waiting for: $*" >&2; return 1; }
-        sleep 0.05
-    done
-}
+. Benchmarks/common.sh   # wait_for
 sandbox() { # host, name: `netctl sandbox create`, remembered for cleanup
     on "$1" sandbox create "$2" >/dev/null
     SANDBOXES+=("$1 $2")
