@@ -20,7 +20,7 @@ extension NetworkController {
     /// The networks the firewall holds elements for: all but a predefined one no sandbox
     /// is on (the default bridge, made by its first container and gone with its last).
     func firewalled(_ networks: [NetworkRecord], endpoints: [EndpointRecord]) -> [NetworkRecord] {
-        let used = Set(endpoints.map(\.networkID))
+        let used = Set(endpoints.map { $0.networkID })
         return networks.filter { !$0.predefined || used.contains($0.id) }
     }
 
