@@ -45,11 +45,7 @@ extension NetworkController {
     /// An alias as Docker takes it: a letter or digit, then letters, digits, `_`, `.` and
     /// `-`, at most 253 bytes (a DNS name).
     public static func validateAlias(_ alias: String) throws {
-        let allowed = alias.utf8.enumerated().allSatisfy { index, byte in
-            let alphanumeric = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
-            return alphanumeric || (index > 0 && (byte == 0x5f || byte == 0x2e || byte == 0x2d))
-        }
-        guard !alias.isEmpty, alias.utf8.count <= 253, allowed else {
+        guard isDockerName(alias, maximumLength: 253) else {
             throw CNMError("invalid alias \"\(alias)\": expected 1 to 253 of [a-zA-Z0-9_.-], starting with a letter or digit")
         }
     }

@@ -49,11 +49,17 @@ public struct ConnectRequest: Sendable {
 /// Names of networks, sandboxes and containers: as Docker's, a letter or digit then
 /// letters, digits, `_`, `.` and `-`.
 public func validateName(_ name: String, of kind: String) throws {
+    guard isDockerName(name, maximumLength: 64) else {
+        throw CNMError("invalid \(kind) name \"\(name)\": expected 1 to 64 of [a-zA-Z0-9_.-], starting with a letter or digit")
+    }
+}
+
+/// 1 to `maximumLength` bytes of [a-zA-Z0-9_.-], the first a letter or digit: Docker's
+/// rule for names, and for aliases (DNS names, up to 253).
+func isDockerName(_ name: String, maximumLength: Int) -> Bool {
     let allowed = name.utf8.enumerated().allSatisfy { index, byte in
         let alphanumeric = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
         return alphanumeric || (index > 0 && (byte == 0x5f || byte == 0x2e || byte == 0x2d))
     }
-    guard !name.isEmpty, name.utf8.count <= 64, allowed else {
-        throw CNMError("invalid \(kind) name \"\(name)\": expected 1 to 64 of [a-zA-Z0-9_.-], starting with a letter or digit")
-    }
+    return !name.isEmpty && name.utf8.count <= maximumLength && allowed
 }
