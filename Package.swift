@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "Runtime", targets: ["Runtime"]),
         .library(name: "VXLAN", targets: ["VXLAN"]),
         .library(name: "DNS", targets: ["DNS"]),
+        .library(name: "Registry", targets: ["Registry"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -56,11 +57,14 @@ let package = Package(
             "CNM", "Security", "CArchive", "CDigest", "CRuntimeShim", "CSeccomp",
         ]),
 
+        // Registries: the OCI distribution API over libcurl, pull and push into the image store.
+        .target(name: "Registry", dependencies: ["Runtime", "CCurl", "CDigest"]),
+
         // The command line.
         .executableTarget(
             name: "netctl",
             dependencies: [
-                "CNM", "Runtime", "VXLAN",
+                "CNM", "Runtime", "VXLAN", "Registry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // lld with packed relative relocations (DT_RELR, glibc 2.36+): the binary stays
@@ -86,6 +90,7 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"]),
         .testTarget(name: "SecurityTests", dependencies: ["Security", "CSeccomp"]),
         .testTarget(name: "NetctlTests", dependencies: ["TestSupport", "Netlink", "NFTables"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Runtime", "TestSupport"]),
         .testTarget(name: "VXLANTests", dependencies: ["VXLAN", "CNM", "DNS", "Netlink", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

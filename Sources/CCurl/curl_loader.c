@@ -42,6 +42,17 @@ CURLcode lc_setopt_xferinfo_callback(CURL *handle, curl_xferinfo_callback callba
     return p_curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, callback);
 }
 
+CURLcode lc_setopt_header_callback(CURL *handle, curl_write_callback callback) {
+    return p_curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, callback);
+}
+CURLcode lc_setopt_read_callback(CURL *handle, curl_read_callback callback) {
+    return p_curl_easy_setopt(handle, CURLOPT_READFUNCTION, callback);
+}
+CURLcode lc_setopt_blob(CURL *handle, CURLoption option, const void *bytes, size_t count) {
+    struct curl_blob blob = { (void *)bytes, count, CURL_BLOB_COPY };
+    return p_curl_easy_setopt(handle, option, &blob);
+}
+
 CURLcode lc_getinfo_long(CURL *handle, CURLINFO info, long *value) { return p_curl_easy_getinfo(handle, info, value); }
 CURLcode lc_getinfo_double(CURL *handle, CURLINFO info, double *value) { return p_curl_easy_getinfo(handle, info, value); }
 

@@ -25,6 +25,10 @@ CURLcode lc_setopt_str(CURL *handle, CURLoption option, const char *value);
 CURLcode lc_setopt_ptr(CURL *handle, CURLoption option, void *value);
 CURLcode lc_setopt_write_callback(CURL *handle, curl_write_callback callback);
 CURLcode lc_setopt_xferinfo_callback(CURL *handle, curl_xferinfo_callback callback);
+CURLcode lc_setopt_header_callback(CURL *handle, curl_write_callback callback);
+CURLcode lc_setopt_read_callback(CURL *handle, curl_read_callback callback);
+// CURLOPT_CAINFO_BLOB and the like: libcurl copies the bytes.
+CURLcode lc_setopt_blob(CURL *handle, CURLoption option, const void *bytes, size_t count);
 
 CURLcode lc_getinfo_long(CURL *handle, CURLINFO info, long *value);
 CURLcode lc_getinfo_double(CURL *handle, CURLINFO info, double *value);

@@ -349,25 +349,14 @@ func decodeJSON<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], what: String) th
     }
 }
 
-/// `busybox` → `busybox:latest`; `docker.io/library/busybox:1` → `busybox:1`.
+/// `busybox` → `busybox:latest`; `docker.io/library/busybox:1` → `busybox:1`: the tag
+/// as the store keeps it (see `ImageName`).
 public enum ImageReference {
     public static func normalize(_ text: String) throws -> String {
-        var name = text
-        var tag = "latest"
-        if let colon = text.lastIndex(of: ":"), !text[colon...].contains("/") {
-            name = String(text[..<colon])
-            tag = String(text[text.index(after: colon)...])
+        let name = try ImageName(parsing: text)
+        guard let tag = name.storedTag else {
+            throw RuntimeError("invalid image reference \"\(text)\": expected a tag here, not only a digest")
         }
-        for prefix in ["docker.io/library/", "docker.io/", "index.docker.io/library/"] where name.hasPrefix(prefix) {
-            name = String(name.dropFirst(prefix.count))
-            break
-        }
-        let nameOK = !name.isEmpty && name.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || [0x2e, 0x5f, 0x2d, 0x2f, 0x3a].contains($0) }
-            && !name.hasPrefix("/") && !name.hasSuffix("/")
-        let tagOK = !tag.isEmpty && tag.utf8.count <= 128 && tag.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x30 && $0 <= 0x39) || [0x2e, 0x5f, 0x2d].contains($0) }
-        guard nameOK, tagOK else {
-            throw RuntimeError("invalid image reference \"\(text)\": expected NAME[:TAG] (lowercase name, tag of [A-Za-z0-9_.-])")
-        }
-        return "\(name):\(tag)"
+        return tag
     }
 }
