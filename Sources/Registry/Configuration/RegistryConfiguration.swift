@@ -1,4 +1,5 @@
 import Glibc
+import Runtime
 
 /// Which registry an unqualified name means, how each registry is reached (TLS trust from
 /// certs.d, insecure registries), and where credentials are kept.
