@@ -5,7 +5,8 @@ RELEASE_FLAGS := -c release --static-swift-stdlib
 APT_PACKAGES := libmnl-dev libnftnl-dev libseccomp-dev libapparmor-dev libarchive-dev libssl3 libcurl4-openssl-dev libyaml-dev \
                 nftables iproute2 iputils-ping hyperfine containernetworking-plugins pkg-config time gcc \
                 busybox-static umoci skopeo crun runc zstd apparmor etcd-server etcd-client tcpdump iperf3 \
-                bind9-dnsutils dnsmasq-base python3 dnsperf aardvark-dns
+                bind9-dnsutils dnsmasq-base python3 dnsperf aardvark-dns \
+                docker-registry apache2-utils
 
 .PHONY: deps build release test run bench clean
 
