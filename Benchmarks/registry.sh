@@ -6,6 +6,8 @@
 #  - pull: netctl into a fresh state root, to a runnable image (blobs verified, stored and
 #    unpacked into the layer store), against skopeo's copy alone into an OCI layout and
 #    into a dir: (verified blobs on disk, nothing unpacked);
+#    The skopeo rows also get umoci's unpacking of skopeo's layout added, for the cost of
+#    a runnable image that way;
 #  - push: the pulled image to a new repository of a fresh registry (nothing there yet),
 #    netctl from its store, skopeo from the OCI layout it pulled;
 #  - start-up of commands that do not touch a registry (`--version`, `image ls`), which the
@@ -56,10 +58,11 @@ stop_registry() { # NAME PID
     stop_pid "$2"; forget "$2"; rm -rf "${WORK:?}/$1"
 }
 
-# measure LABEL COMMAND…: one timed run; appends "LABEL SECONDS KILOBYTES" to the results.
+# measure LABEL COMMAND…: one timed run; appends "LABEL SECONDS KILOBYTES USER SYSTEM" (wall
+# time, peak RSS, CPU seconds) to the results.
 measure() {
     local label=$1; shift
-    if ! /usr/bin/time -f '%e %M' -o "$WORK/time" "$@" > /dev/null 2> "$WORK/stderr"; then
+    if ! /usr/bin/time -f '%e %M %U %S' -o "$WORK/time" "$@" > /dev/null 2> "$WORK/stderr"; then
         echo "$label failed: $*" >&2; cat "$WORK/stderr" >&2; exit 1
     fi
     echo "$label $(tail -1 "$WORK/time")" >> "$OUT/registry-runs.txt"
@@ -80,9 +83,11 @@ IMAGE=$SOURCE/bench/app:1
 
 echo "pull: $RUNS runs of each, in turn..."
 for run in $(seq "$RUNS"); do
-    rm -rf "$WORK/root" "$WORK/oci" "$WORK/dir"
+    rm -rf "$WORK/root" "$WORK/oci" "$WORK/dir" "$WORK/rootfs"
     measure 'netctl pull' env NETCTL_ROOT="$WORK/root" "$NETCTL" pull -q "$IMAGE"
     measure 'skopeo copy to oci:' "${SKOPEO_COPY[@]}" "docker://$IMAGE" "oci:$WORK/oci:1"
+    # What skopeo's users run for a rootfs: its layout unpacked by umoci.
+    measure 'umoci raw unpack' umoci raw unpack --image "$WORK/oci:1" "$WORK/rootfs"
     measure 'skopeo copy to dir:' "${SKOPEO_COPY[@]}" "docker://$IMAGE" "dir:$WORK/dir"
 done
 # The last run's results are what the pushes send; they are checked first.
@@ -108,7 +113,7 @@ done
 echo "start-up of commands that do not touch a registry..."
 rows=(-n 'netctl --version' "$NETCTL --version" -n 'netctl image ls' "$NETCTL image ls")
 if [ -n "${BEFORE:-}" ]; then rows+=(-n 'before --version' "$BEFORE --version" -n 'before image ls' "$BEFORE image ls"); fi
-hyperfine -N --style none --warmup 10 --runs 100 --export-json "$OUT/registry-startup.json" "${rows[@]}" >/dev/null 2>&1
+hyperfine -N -i --style none --warmup 10 --runs 100 --export-json "$OUT/registry-startup.json" "${rows[@]}" >/dev/null 2>&1
 # ld.so names every library it loads, dlopen'ed ones too.
 curl_at_startup=$(LD_DEBUG=libs "$NETCTL" image ls 2>&1 >/dev/null | grep -c 'calling init:.*libcurl' || true)
 curl_in_pull=$(rm -rf "$WORK/probe"; LD_DEBUG=libs NETCTL_ROOT="$WORK/probe" "$NETCTL" pull -q "$IMAGE" 2>&1 >/dev/null | grep -c 'calling init:.*libcurl' || true)
@@ -118,17 +123,21 @@ import json, statistics, sys
 out, digest, pushed, runnable, curl_startup, curl_pull, size = sys.argv[1:]
 runs = {}
 for line in open(f"{out}/registry-runs.txt"):
-    label, seconds, kilobytes = line.rsplit(" ", 2)
-    runs.setdefault(label, []).append((float(seconds), int(kilobytes)))
+    label, seconds, kilobytes, user, system = line.rsplit(" ", 4)
+    runs.setdefault(label, []).append((float(seconds), int(kilobytes), float(user) + float(system)))
 def median(label, what):
     return statistics.median(r[what] for r in runs[label])
+def rows(labels, what):   # the median of the runs' sums, when a row is two commands in a row
+    return statistics.median(sum(run) for run in zip(*([r[what] for r in runs[label]] for label in labels)))
 mb = int(size) / 1e6
-print(f"image: 8 layers, {mb:.0f} MB compressed, manifest {digest[:19]}…, {len(runs['netctl pull'])} runs each")
-print(f"{'':28} {'netctl':>8} {'peer':>8} {'ratio':>6}  {'RSS netctl':>10} {'RSS peer':>9}")
-for ours, peer in (("netctl pull", "skopeo copy to oci:"), ("netctl pull", "skopeo copy to dir:"), ("netctl push", "skopeo copy from oci:")):
-    t, p = median(ours, 0), median(peer, 0)
-    print(f"{ours + ' vs ' + peer.replace('skopeo copy ', ''):28} {t:6.2f} s {p:6.2f} s {t / p:5.2f}x  "
-          f"{median(ours, 1) / 1024:7.1f} MB {median(peer, 1) / 1024:6.1f} MB")
+print(f"image: 8 layers, {mb:.0f} MB compressed, manifest {digest[:19]}…, medians of {len(runs['netctl pull'])} runs")
+print(f"{'netctl vs peer':52} {'netctl':>8} {'peer':>8} {'ratio':>6} {'CPU netctl':>10} {'CPU peer':>8} {'RSS netctl':>10} {'RSS peer':>9}")
+for ours, peer in (("netctl pull", ["skopeo copy to oci:"]), ("netctl pull", ["skopeo copy to dir:"]),
+                   ("netctl pull", ["skopeo copy to oci:", "umoci raw unpack"]), ("netctl push", ["skopeo copy from oci:"])):
+    t, p = median(ours, 0), rows(peer, 0)
+    rss = max(median(label, 1) for label in peer)
+    print(f"{ours + ' vs ' + ' + '.join(peer):52} {t:6.2f} s {p:6.2f} s {t / p:5.2f}x {median(ours, 2):8.2f} s {rows(peer, 2):6.2f} s "
+          f"{median(ours, 1) / 1024:7.1f} MB {rss / 1024:6.1f} MB")
 rss = max(r[1] for r in runs["netctl pull"]) / 1024
 print(f"netctl pull: {mb / median('netctl pull', 0):.0f} MB/s of compressed layers, peak RSS at most {rss:.1f} MB "
       f"({'under' if rss < 64 else 'OVER'} the 64 MB bound); the pulled image runs: {runnable}")
