@@ -69,6 +69,7 @@ measure() {
 }
 SKOPEO_COPY=(skopeo copy --quiet --src-tls-verify=false --dest-tls-verify=false)
 
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "setting up: the image, a registry serving it..."
 Benchmarks/registry-image.py .build/bench-images/registry
 LAYOUT=.build/bench-images/registry/layout
@@ -118,9 +119,10 @@ hyperfine -N -i --style none --warmup 10 --runs 100 --export-json "$OUT/registry
 curl_at_startup=$(LD_DEBUG=libs "$NETCTL" image ls 2>&1 >/dev/null | grep -c 'calling init:.*libcurl' || true)
 curl_in_pull=$(rm -rf "$WORK/probe"; LD_DEBUG=libs NETCTL_ROOT="$WORK/probe" "$NETCTL" pull -q "$IMAGE" 2>&1 >/dev/null | grep -c 'calling init:.*libcurl' || true)
 
-python3 - "$OUT" "$DIGEST" "$netctl_pushed" "$runnable" "$curl_at_startup" "$curl_in_pull" "$(du -sb "$LAYOUT/blobs" | cut -f1)" <<'PY'
+python3 - "$OUT" "$DIGEST" "$netctl_pushed" "$runnable" "$curl_at_startup" "$curl_in_pull" "$(du -sb "$LAYOUT/blobs" | cut -f1)" \
+    "$LOAD_START" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc)" <<'PY'
 import json, statistics, sys
-out, digest, pushed, runnable, curl_startup, curl_pull, size = sys.argv[1:]
+out, digest, pushed, runnable, curl_startup, curl_pull, size, load_start, load_end, cpus = sys.argv[1:]
 runs = {}
 for line in open(f"{out}/registry-runs.txt"):
     label, seconds, kilobytes, user, system = line.rsplit(" ", 4)
@@ -130,7 +132,8 @@ def median(label, what):
 def rows(labels, what):   # the median of the runs' sums, when a row is two commands in a row
     return statistics.median(sum(run) for run in zip(*([r[what] for r in runs[label]] for label in labels)))
 mb = int(size) / 1e6
-print(f"image: 8 layers, {mb:.0f} MB compressed, manifest {digest[:19]}…, medians of {len(runs['netctl pull'])} runs")
+print(f"image: 8 layers, {mb:.0f} MB compressed, manifest {digest[:19]}…, medians of {len(runs['netctl pull'])} runs; "
+      f"load average {load_start} before, {load_end} after, {cpus} CPUs")
 print(f"{'netctl vs peer':52} {'netctl':>8} {'peer':>8} {'ratio':>6} {'CPU netctl':>10} {'CPU peer':>8} {'RSS netctl':>10} {'RSS peer':>9}")
 for ours, peer in (("netctl pull", ["skopeo copy to oci:"]), ("netctl pull", ["skopeo copy to dir:"]),
                    ("netctl pull", ["skopeo copy to oci:", "umoci raw unpack"]), ("netctl push", ["skopeo copy from oci:"])):
