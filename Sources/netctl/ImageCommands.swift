@@ -6,7 +6,7 @@ struct ImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image",
         abstract: "Manage images: OCI image layouts and docker-save archives.",
-        subcommands: [Import.self, List.self, Inspect.self, Tag.self, Remove.self]
+        subcommands: [Import.self, List.self, Inspect.self, Tag.self, Remove.self, PullCommand.self]
     )
 
     struct Import: ParsableCommand {
@@ -101,7 +101,7 @@ struct ImageInspect: Encodable {
     init(_ image: ImageRecord) {
         Id = image.id.description
         RepoTags = image.repoTags
-        RepoDigests = image.manifestDigest.map { digest in image.repoTags.map { "\($0.split(separator: ":").dropLast().joined(separator: ":"))@\(digest)" } } ?? []
+        RepoDigests = image.repoDigests ?? image.manifestDigest.map { digest in image.repoTags.map { "\($0.split(separator: ":").dropLast().joined(separator: ":"))@\(digest)" } } ?? []
         Created = image.config.created
         Architecture = image.config.architecture
         Os = image.config.os

@@ -44,11 +44,11 @@ public struct Digest: Hashable, Codable, Sendable, CustomStringConvertible, Comp
 
     /// SHA-256 fed piece by piece while bytes stream past, with a running byte count.
     /// libcrypto does the hashing; it is loaded on first use.
-    final class Hasher {
+    public final class Hasher {
         private var state: UnsafeMutableRawPointer?
-        private(set) var count: Int64 = 0
+        public private(set) var count: Int64 = 0
 
-        init() throws {
+        public init() throws {
             try loadLibrary { sha256_load($0, $1) }
             state = sha256_new()
             guard state != nil else { throw RuntimeError("libcrypto: cannot start a SHA-256") }
@@ -61,16 +61,16 @@ public struct Digest: Hashable, Codable, Sendable, CustomStringConvertible, Comp
             }
         }
 
-        func update(_ bytes: UnsafeRawBufferPointer) {
+        public func update(_ bytes: UnsafeRawBufferPointer) {
             _ = sha256_update(state, bytes.baseAddress, bytes.count)
             count += Int64(bytes.count)
         }
 
-        func update(_ bytes: [UInt8]) {
+        public func update(_ bytes: [UInt8]) {
             bytes.withUnsafeBytes { update($0) }
         }
 
-        func finish() -> Digest {
+        public func finish() -> Digest {
             var digest = [UInt8](repeating: 0, count: 32)
             _ = sha256_final(state, &digest)
             state = nil

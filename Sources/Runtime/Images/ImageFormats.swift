@@ -78,6 +78,10 @@ enum MediaType {
     static let manifest = "application/vnd.oci.image.manifest.v1+json"
     static let dockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
     static let dockerList = "application/vnd.docker.distribution.manifest.list.v2+json"
+    static let config = "application/vnd.oci.image.config.v1+json"
+    static let layerTar = "application/vnd.oci.image.layer.v1.tar"
+    static let layerGzip = "application/vnd.oci.image.layer.v1.tar+gzip"
+    static let layerZstd = "application/vnd.oci.image.layer.v1.tar+zstd"
     static let refName = "org.opencontainers.image.ref.name"
     static let containerdName = "io.containerd.image.name"
 }

@@ -29,6 +29,10 @@ enum ImageLayout {
     struct Candidate {
         var tags: [String]
         var manifestDigest: Digest?
+        /// The manifest of an OCI layout, and its media type: kept in the content store as
+        /// it is. Nil for docker-save archives, which have none (one is synthesized).
+        var manifest: Blob?
+        var manifestMediaType: String?
         var config: Blob
         var layers: [Blob]
     }
@@ -70,7 +74,8 @@ enum ImageLayout {
             let blob = self.blob(descriptor, in: directory, kind: "manifest")
             let manifest = try decodeJSON(ImageManifest.self, try verified(blob), what: blob.name)
             candidates.append(Candidate(
-                tags: tags, manifestDigest: descriptor.digest, config: self.blob(manifest.config, in: directory, kind: "config"),
+                tags: tags, manifestDigest: descriptor.digest, manifest: blob,
+                manifestMediaType: descriptor.mediaType ?? manifest.mediaType ?? MediaType.manifest, config: self.blob(manifest.config, in: directory, kind: "config"),
                 layers: manifest.layers.map { self.blob($0, in: directory, kind: "layer") }))
         case let other?:
             throw RuntimeError("blob \(descriptor.digest): media type \"\(other)\" is not an image manifest or index")
@@ -127,7 +132,7 @@ enum ImageLayout {
         let entries = try decodeJSON([DockerArchiveEntry].self, try readFile("\(directory)/manifest.json", name: "manifest.json", limit: .document), what: "manifest.json")
         return try entries.map { entry in
             Candidate(
-                tags: try (entry.repoTags ?? []).map(ImageReference.normalize), manifestDigest: nil,
+                tags: try (entry.repoTags ?? []).map(ImageReference.normalize), manifestDigest: nil, manifest: nil, manifestMediaType: nil,
                 config: file(entry.config, in: directory, kind: "config"), layers: entry.layers.map { file($0, in: directory, kind: "layer") })
         }
     }

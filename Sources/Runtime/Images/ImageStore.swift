@@ -7,7 +7,15 @@ import Netlink
 public struct ImageRecord: Codable, Sendable {
     public var id: Digest
     public var repoTags: [String]
+    /// The single-platform manifest the image was pulled or imported as (never an index),
+    /// kept in the content store with its config and layer blobs.
     public var manifestDigest: Digest?
+    /// Its media type (OCI or Docker schema 2); absent in records of netctl before the
+    /// content store.
+    public var manifestMediaType: String?
+    /// `127.0.0.1:5000/team/app@sha256:…`: where the image was pulled from, by digest
+    /// (Docker's RepoDigests). Absent for images only imported.
+    public var repoDigests: [String]?
     /// Diff IDs, lowest layer first.
     public var layers: [Digest]
     /// Chain IDs, lowest layer first: the keys of the unpacked layers, each applied onto
@@ -140,8 +148,9 @@ public final class ImageStore {
         }
     }
 
-    /// An image ready to record, with its layers unpacked in staging.
-    private struct Prepared {
+    /// An image ready to record, with its layers unpacked in staging (or, for a pull, some
+    /// already in the store: their directory is the store's).
+    struct Prepared {
         var image: ImageRecord
         var layers: [(record: LayerRecord, directory: String)]
     }
@@ -154,7 +163,9 @@ public final class ImageStore {
         }
         guard mkdir(staging, 0o700) == 0 else { throw RuntimeError.system("mkdir \(staging)") }
         let chainIDs = try Self.chainIDs(of: config.rootfs.diffIDs)
+        let configDigest = try storeBlob(configBytes)
         var layers: [(record: LayerRecord, directory: String)] = []
+        var descriptors: [(mediaType: String, digest: Digest, size: Int64)] = []
         for (index, blob) in candidate.layers.enumerated() {
             let directory = "\(staging)/layer\(index)"
             guard mkdir(directory, 0o755) == 0 else { throw RuntimeError.system("mkdir \(directory)") }
@@ -174,19 +185,37 @@ public final class ImageStore {
             }
             let record = LayerRecord(diffID: diffID, chainID: chainIDs[index], size: result.uncompressedSize, entries: result.entries)
             layers.append((record, directory))
+            // Kept as it came, so a push sends the same bytes under the same digest.
+            try storeBlob(copying: path, as: result.digest)
+            descriptors.append((Self.layerMediaType(of: path), result.digest, result.size))
         }
         let id = try candidate.config.digest ?? Digest.of(configBytes)
+        var manifestDigest: Digest
+        var manifestMediaType = MediaType.manifest
+        if let manifest = candidate.manifest {
+            manifestDigest = try storeBlob(try ImageLayout.verified(manifest))
+            manifestMediaType = candidate.manifestMediaType ?? MediaType.manifest
+        } else {
+            // docker save keeps no manifest: one in OCI's format makes the image pushable.
+            manifestDigest = try storeBlob(Self.synthesizedManifest(config: (configDigest, Int64(configBytes.count)), layers: descriptors))
+        }
         let record = ImageRecord(
-            id: id, repoTags: candidate.tags, manifestDigest: candidate.manifestDigest, layers: config.rootfs.diffIDs,
-            chainIDs: chainIDs, size: layers.reduce(0) { $0 + $1.record.size }, imported: Timestamp.now(), config: config)
+            id: id, repoTags: candidate.tags, manifestDigest: manifestDigest, manifestMediaType: manifestMediaType, repoDigests: nil,
+            layers: config.rootfs.diffIDs, chainIDs: chainIDs, size: layers.reduce(0) { $0 + $1.record.size }, imported: Timestamp.now(),
+            config: config)
         return Prepared(image: record, layers: layers)
     }
 
-    private func commit(_ prepared: [Prepared]) throws -> [ImportedImage] {
+    /// Records prepared images: under the store's lock (the caller takes it).
+    func commit(_ prepared: [Prepared]) throws -> [ImportedImage] {
         try makeDirectory("\(storage)/layers")
         var imported: [ImportedImage] = []
         for item in prepared {
             let image = item.image
+            // A removal running beside this import or pull may have dropped a blob it shares.
+            for blob in referencedBlobs(of: image) where !hasBlob(blob) {
+                throw RuntimeError("blob \(blob) was removed while the image was being stored (an image removal ran at the same time); try again")
+            }
             for (layer, directory) in item.layers {
                 let chainID = layer.chainID ?? layer.diffID
                 let final = layerPath(chainID)
@@ -203,6 +232,12 @@ public final class ImageStore {
             var merged = image
             if let existing = try store.get(ImageRecord.self, "images/\(image.id.hex)") {
                 merged.repoTags = existing.repoTags + image.repoTags.filter { !existing.repoTags.contains($0) }
+                merged.repoDigests = Self.mergedRepoDigests(existing.repoDigests, image.repoDigests)
+                if image.repoDigests == nil {
+                    // Imported again: the manifest it was pulled as still describes it.
+                    merged.manifestDigest = existing.manifestDigest ?? image.manifestDigest
+                    merged.manifestMediaType = existing.manifestDigest == nil ? image.manifestMediaType : existing.manifestMediaType
+                }
                 // A record from before chain IDs takes this import's layers. Its own, keyed by
                 // diff ID, are left where they are: a container started from it may still
                 // have them mounted.
@@ -211,6 +246,14 @@ public final class ImageStore {
             imported.append(ImportedImage(record: merged, tagged: image.repoTags))
         }
         return imported
+    }
+
+    /// Docker keeps one RepoDigest per repository: the one pulled last.
+    static func mergedRepoDigests(_ old: [String]?, _ new: [String]?) -> [String]? {
+        guard let new, !new.isEmpty else { return old }
+        func repository(_ text: String) -> Substring { text[..<(text.firstIndex(of: "@") ?? text.endIndex)] }
+        let replaced = Set(new.map(repository))
+        return (old ?? []).filter { !replaced.contains(repository($0)) } + new
     }
 
     // MARK: Tags and removal
@@ -245,6 +288,7 @@ public final class ImageStore {
             var lines = image.repoTags.map { "Untagged: \($0)" }
             try store.delete("images/\(image.id.hex)")
             lines += try releaseLayers(of: image)
+            try releaseBlobs(of: image)
             lines.append("Deleted: \(image.id)")
             return lines
         }
@@ -270,11 +314,11 @@ public final class ImageStore {
     /// holding the flock that marks it in use until the import ends, however it ends (a
     /// killed import's lock goes with it). Stale ones are removed first. Both under the
     /// store's lock, so that no cleaner sees a new directory before its lock is taken.
-    private func makeStaging() throws -> (path: String, lock: Int32) {
+    func makeStaging(kind: String = "import") throws -> (path: String, lock: Int32) {
         try store.locked {
             _ = removeStaleStagingLocked()
             try makeDirectory("\(storage)/tmp")
-            let path = "\(storage)/tmp/import-\(Identifier.make().prefix(16))"
+            let path = "\(storage)/tmp/\(kind)-\(Identifier.make().prefix(16))"
             guard mkdir(path, 0o700) == 0 else { throw RuntimeError.system("mkdir \(path)") }
             let lock = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             guard lock >= 0, flock(lock, LOCK_EX | LOCK_NB) == 0 else {
@@ -290,7 +334,7 @@ public final class ImageStore {
     /// Removes what imports that were killed left in `storage/tmp` (for `system
     /// reconcile`); one line per directory removed.
     public func removeStaleStaging() throws -> [String] {
-        try store.locked { removeStaleStagingLocked() + (try removeUnusedLayers()) }
+        try store.locked { removeStaleStagingLocked() + (try removeUnusedLayers()) + (try removeUnusedBlobs()) }
     }
 
     /// Unpacked layers no image records: an import killed after moving its layers into the
@@ -309,7 +353,7 @@ public final class ImageStore {
     private func removeStaleStagingLocked() -> [String] {
         let directory = "\(storage)/tmp"
         var removed: [String] = []
-        for name in Directory.names(in: directory) where name.hasPrefix("import-") {
+        for name in Directory.names(in: directory) where name.hasPrefix("import-") || name.hasPrefix("pull-") {
             let path = "\(directory)/\(name)"
             let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             if fd >= 0 {
@@ -318,7 +362,8 @@ public final class ImageStore {
                 guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
             }
             removeTree(path)
-            removed.append("image import staging \(name): removed (left by an import that was killed)")
+            let kind = name.hasPrefix("pull-") ? "pull" : "import"
+            removed.append("image \(kind) staging \(name): removed (left by \(kind == "pull" ? "a pull" : "an import") that was killed)")
         }
         return removed
     }

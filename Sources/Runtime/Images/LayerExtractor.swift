@@ -50,10 +50,11 @@ struct LayerExtraction {
 /// path is resolved inside the root, so no entry of a hostile layer can write outside it.
 enum LayerExtractor {
     static func extract(
-        blob path: String, into directory: String, parents: [String] = [], policy: ExtractionPolicy, limits: LayerLimits = .standard
+        blob path: String, into directory: String, parents: [String] = [], policy: ExtractionPolicy, limits: LayerLimits = .standard,
+        feed: BlobFeed? = nil
     ) throws -> LayerExtraction {
         try loadLibArchive()
-        let source = try StreamSource(path: path, limit: limits.compressedBytes)
+        let source = try StreamSource(path: path, limit: limits.compressedBytes, feed: feed)
         defer { source.close() }
         let view = MergedView(top: try RootDirectory(path: directory), parents: try parents.map { try RootDirectory(path: $0) })
         let stream = try DecompressedStream(source: source, name: path, limit: limits.uncompressedBytes)
@@ -111,14 +112,18 @@ private final class StreamSource {
     let fd: Int32
     let hasher: Digest.Hasher
     let limit: Int64
+    /// A download still writing the file (pull): its end is not the blob's end until the
+    /// feed says so.
+    let feed: BlobFeed?
     var buffer = [UInt8](repeating: 0, count: 1 << 17)
     var failure: String?
 
     /// Only a regular file: a FIFO or a device (/dev/zero) would never end. O_NONBLOCK so
     /// that opening a FIFO without a writer cannot hang before the check.
-    init(path: String, limit: Int64) throws {
+    init(path: String, limit: Int64, feed: BlobFeed? = nil) throws {
         hasher = try Digest.Hasher()
         self.limit = limit
+        self.feed = feed
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else { throw RuntimeError.system("open \(path)") }
         var info = stat()
@@ -129,8 +134,22 @@ private final class StreamSource {
     }
 
     func next(_ out: UnsafeMutablePointer<UnsafeRawPointer?>) -> Int {
-        let count = buffer.withUnsafeMutableBytes { bytes in
-            retrying { read(fd, bytes.baseAddress, bytes.count) }
+        var count = readChunk()
+        // Behind a download: wait for its next bytes; its finish comes after its last write.
+        while count == 0, let feed {
+            do {
+                if try feed.atEnd() {
+                    count = readChunk()
+                    break
+                }
+            } catch let error as RuntimeError {
+                failure = error.description
+                return -1
+            } catch {
+                return -1
+            }
+            usleep(2000)
+            count = readChunk()
         }
         guard count >= 0 else { return -1 }
         guard hasher.count + Int64(count) <= limit else {
@@ -142,6 +161,10 @@ private final class StreamSource {
             out.pointee = bytes.baseAddress
         }
         return count
+    }
+
+    private func readChunk() -> Int {
+        buffer.withUnsafeMutableBytes { bytes in retrying { read(fd, bytes.baseAddress, bytes.count) } }
     }
 
     func drain() throws {

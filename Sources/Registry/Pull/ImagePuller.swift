@@ -1,0 +1,440 @@
+import Dispatch
+import Glibc
+import Runtime
+import Synchronization
+
+/// What a pull did.
+public struct PullResult: Sendable {
+    public var image: ImageRecord
+    /// `127.0.0.1:5000/team/app:1`: the reference as Docker prints it last.
+    public var reference: String
+    /// The digest of the manifest (or index) the reference named, as `Digest:` shows it.
+    public var digest: Digest
+    /// The image was there already, with this tag.
+    public var upToDate: Bool
+}
+
+/// `netctl pull`: resolves a reference to a single-platform manifest, fetches its config,
+/// downloads the layers it does not have (three at a time, each verified while it streams
+/// into a partial file) and unpacks each as it arrives, in order, onto the layers below it,
+/// then records the image in one step as import does. A failure anywhere records nothing;
+/// blobs already verified stay in the content store for the next pull.
+public final class ImagePuller: @unchecked Sendable {
+    let images: ImageStore
+    let configuration: RegistryConfiguration
+    let progress: PullProgress
+    public var platform: Platform
+    public var parallelDownloads = 3
+    public var policy = ExtractionPolicy()
+
+    public init(images: ImageStore, configuration: RegistryConfiguration = RegistryConfiguration(),
+                platform: Platform = .host, progress: PullProgress = PullProgress(mode: .quiet, write: { _ in })) {
+        self.images = images
+        self.configuration = configuration
+        self.platform = platform
+        self.progress = progress
+    }
+
+    /// Pulls `reference`; errors are one line, `pull REF: …`.
+    @discardableResult
+    public func pull(_ reference: String) throws -> PullResult {
+        do {
+            return try pullResolved(try resolve(reference))
+        } catch let error as RegistryError {
+            throw RegistryError(error.kind, "pull \(reference): \(error.message)")
+        } catch let error as RuntimeError {
+            throw RegistryError(.badContent, "pull \(reference): \(error.description)")
+        }
+    }
+
+    // MARK: Manifests
+
+    /// The reference's manifest, found: for an unqualified name, in the first registry of
+    /// the search list that has it.
+    struct Resolved {
+        var name: ImageName
+        var client: RegistryClient
+        var digest: Digest
+        var bytes: [UInt8]
+        var document: ManifestDocument
+    }
+
+    func resolve(_ reference: String) throws -> Resolved {
+        let name: ImageName
+        do {
+            name = try ImageName(parsing: reference, defaultRegistry: configuration.defaultRegistry)
+        } catch let error as RuntimeError {
+            throw RegistryError(.input, error.description)
+        }
+        var names = [name]
+        if !name.qualified, configuration.unqualifiedSearch.count > 1 {
+            names = try configuration.unqualifiedSearch.map { try ImageName(parsing: reference, defaultRegistry: $0) }
+        }
+        var failure: (any Error)?
+        for candidate in names {
+            do {
+                let client = try configuration.client(for: candidate.registry)
+                let (bytes, digest, type) = try fetchManifest(candidate, client: client, reference: candidate.manifestReference, expected: candidate.digest)
+                let document = try ManifestDocument.decode(bytes, headerType: type, what: "manifest \(candidate.manifestReference)")
+                return Resolved(name: candidate, client: client, digest: digest, bytes: bytes, document: document)
+            } catch let error as RegistryError where names.count > 1 && [.notFound, .unreachable, .denied].contains(error.kind) {
+                failure = error
+            }
+        }
+        throw failure!
+    }
+
+    /// A manifest's bytes, checked: against the digest asked for (a pull by digest) or the
+    /// registry's Docker-Content-Digest.
+    func fetchManifest(_ name: ImageName, client: RegistryClient, reference: String, expected: Digest?) throws -> (bytes: [UInt8], digest: Digest, mediaType: String?) {
+        let request = HTTPRequest(method: "GET", url: client.url("/v2/\(name.repository)/manifests/\(reference)"),
+                                  headers: ["Accept: " + ManifestMediaType.accepted.joined(separator: ", ")])
+        let response = try client.send(request, scopes: [.pull(name.repository)], limit: ReadLimit.document.bytes)
+        try Self.check(response, what: "manifest \(reference)", in: name)
+        let digest = try Digest.of(response.body)
+        if let expected, digest != expected {
+            throw RegistryError(.badContent, "manifest \(expected): content does not match its digest (it hashes to \(digest))")
+        }
+        if let header = response.header("Docker-Content-Digest"), header.hasPrefix("sha256:"), header != digest.description {
+            throw RegistryError(.badContent, "manifest \(reference): the registry says its digest is \(header), its content hashes to \(digest)")
+        }
+        return (response.body, digest, response.header("Content-Type"))
+    }
+
+    /// A registry's error answer as one line: `manifest 1.4 not found in 127.0.0.1:5000/team/app (MANIFEST_UNKNOWN)`.
+    static func check(_ response: HTTPResponse, what: String, in name: ImageName) throws {
+        guard !(200..<300).contains(response.status) else { return }
+        struct Errors: Decodable {
+            struct Entry: Decodable { var code: String?; var message: String? }
+            var errors: [Entry]?
+        }
+        let detail = (try? decodeDocument(Errors.self, response.body, what: "error"))?.errors?.first
+        let said = detail.map { [$0.code, $0.message].compactMap { $0 }.joined(separator: ": ") } ?? ""
+        let suffix = said.isEmpty ? "HTTP \(response.status)" : "HTTP \(response.status) \(said)"
+        switch response.status {
+        case 404: throw RegistryError(.notFound, "\(what) not found in \(name.registry)/\(name.repository) (\(suffix))")
+        case 401, 403: throw RegistryError(.denied, "\(what): access to \(name.registry)/\(name.repository) denied (\(suffix))")
+        default: throw RegistryError(.server, "\(what): \(name.registry) answered \(suffix)")
+        }
+    }
+
+    // MARK: The image
+
+    private func pullResolved(_ resolved: Resolved) throws -> PullResult {
+        let name = resolved.name
+        let client = resolved.client
+        var manifestDigest = resolved.digest
+        var manifest: RemoteManifest
+        var mediaType: String
+        switch resolved.document {
+        case .manifest(let document, let type):
+            (manifest, mediaType) = (document, type)
+        case .index(let index, _):
+            let chosen = try ManifestDocument.select(platform, in: index, what: "index \(resolved.digest.short)")
+            guard chosen.size <= Int64(ReadLimit.document.bytes) else {
+                throw RegistryError(.badContent, "manifest \(chosen.digest): \(chosen.size) bytes, more than netctl reads of a manifest")
+            }
+            let (bytes, digest, type) = try fetchManifest(name, client: client, reference: chosen.digest.description, expected: chosen.digest)
+            guard Int64(bytes.count) == chosen.size else {
+                throw RegistryError(.badContent, "manifest \(chosen.digest): size is \(bytes.count) bytes, the index says \(chosen.size)")
+            }
+            guard case .manifest(let document, let documentType) = try ManifestDocument.decode(bytes, headerType: type ?? chosen.mediaType, what: "manifest \(chosen.digest.short)") else {
+                throw RegistryError(.badContent, "manifest \(chosen.digest): is an index inside an index; expected an image manifest")
+            }
+            (manifest, mediaType, manifestDigest) = (document, documentType, digest)
+            try images.storeBlob(bytes)
+        }
+        progress.header("\(name.tag ?? name.digest?.description ?? "latest"): Pulling from \(name.repository)")
+
+        let configBytes = try fetchConfig(manifest.config, name: name, client: client)
+        let config = try decodeDocument(ImageConfig.self, configBytes, what: "config \(manifest.config.digest.short)")
+        guard config.rootfs.diffIDs.count == manifest.layers.count else {
+            throw RegistryError(.badContent, "config \(manifest.config.digest.short): lists \(config.rootfs.diffIDs.count) diff_ids for \(manifest.layers.count) layers")
+        }
+        let chainIDs = try ImageStore.chainIDs(for: config.rootfs.diffIDs)
+        let tag = name.storedTag
+        let reference = name.digest.map { "\(name.registry)/\(name.repository)@\($0)" } ?? name.description
+        let repoDigest = "\(name.familiarName)@\(resolved.digest)"
+
+        if name.tag != nil || name.digest == nil, let existing = try? images.image(id: manifest.config.digest),
+           existing.chainIDs == chainIDs, chainIDs.allSatisfy(images.hasLayer), tag.map(existing.repoTags.contains) ?? true,
+           images.hasBlob(manifest.config.digest), manifest.layers.allSatisfy({ images.hasBlob($0.digest) }) {
+            progress.finish(digest: resolved.digest.description, status: "Image is up to date for \(tag ?? reference)", reference: reference)
+            return PullResult(image: existing, reference: reference, digest: resolved.digest, upToDate: true)
+        }
+
+        // The manifest as the image will be pushed again (the single-platform one).
+        if case .manifest = resolved.document { try images.storeBlob(resolved.bytes) }
+        try images.storeBlob(configBytes)
+
+        let staging = try images.beginPull()
+        defer { staging.close() }
+        try fetchLayers(manifest.layers, diffIDs: config.rootfs.diffIDs, chainIDs: chainIDs, name: name, client: client, staging: staging)
+        let record = try staging.commit(config: configBytes, manifestDigest: manifestDigest, manifestMediaType: mediaType,
+                                        tag: tag, repoDigest: repoDigest)
+        progress.finish(digest: resolved.digest.description, status: "Downloaded newer image for \(tag ?? reference)", reference: reference)
+        return PullResult(image: record, reference: reference, digest: resolved.digest, upToDate: false)
+    }
+
+    /// The config blob, whole (a JSON document, at most 4 MiB), checked against its descriptor.
+    private func fetchConfig(_ descriptor: RemoteDescriptor, name: ImageName, client: RegistryClient) throws -> [UInt8] {
+        let what = "config \(descriptor.digest)"
+        if images.hasBlob(descriptor.digest),
+           let bytes = try? readBlob(images.blobPath(descriptor.digest)), try Digest.of(bytes) == descriptor.digest {
+            return bytes
+        }
+        guard descriptor.size <= Int64(ReadLimit.document.bytes) else {
+            throw RegistryError(.badContent, "\(what): \(descriptor.size) bytes, more than netctl reads of a config (\(ReadLimit.document.bytes >> 20) MiB)")
+        }
+        let response = try client.send(HTTPRequest(method: "GET", url: client.url("/v2/\(name.repository)/blobs/\(descriptor.digest)")),
+                                       scopes: [.pull(name.repository)], limit: ReadLimit.document.bytes)
+        try Self.check(response, what: what, in: name)
+        let digest = try Digest.of(response.body)
+        guard digest == descriptor.digest else {
+            throw RegistryError(.badContent, "\(what): content does not match its digest (it hashes to \(digest))")
+        }
+        guard Int64(response.body.count) == descriptor.size else {
+            throw RegistryError(.badContent, "\(what): size is \(response.body.count) bytes, the manifest says \(descriptor.size)")
+        }
+        return response.body
+    }
+
+    private func readBlob(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw RegistryError(.badContent, "open \(path)") }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = read(fd, &chunk, chunk.count)
+            if count <= 0 { break }
+            bytes += chunk[0..<count]
+            if bytes.count > ReadLimit.document.bytes { throw RegistryError(.badContent, "\(path): too large") }
+        }
+        return bytes
+    }
+
+    // MARK: Layers
+
+    /// One layer's way through the pipeline.
+    struct Layer: Sendable {
+        var index: Int
+        var id: String
+        var digest: Digest
+        var size: Int64
+        var diffID: Digest
+        var chainID: Digest
+        var download: Bool
+        var unpack: Bool
+        let feed = BlobFeed()
+    }
+
+    /// Where each download stands, for the unpacking thread.
+    final class Board: Sendable {
+        enum Slot: Sendable { case pending, writing(String), failed(RegistryError) }
+        let slots: Mutex<[Slot]>
+        let queue: Mutex<[Int]>
+        let cancelled = Atomic<Bool>(false)
+
+        init(count: Int, queue: [Int]) {
+            slots = Mutex(Array(repeating: .pending, count: count))
+            self.queue = Mutex(queue)
+        }
+
+        func set(_ index: Int, _ slot: Slot) { slots.withLock { $0[index] = slot } }
+        func slot(_ index: Int) -> Slot { slots.withLock { $0[index] } }
+        func next() -> Int? { queue.withLock { $0.isEmpty ? nil : $0.removeFirst() } }
+        var firstFailure: RegistryError? {
+            slots.withLock { slots in
+                for case .failed(let error) in slots { return error }
+                return nil
+            }
+        }
+    }
+
+    private func fetchLayers(_ descriptors: [RemoteDescriptor], diffIDs: [Digest], chainIDs: [Digest], name: ImageName,
+                             client: RegistryClient, staging: ImageStaging) throws {
+        let layers = descriptors.indices.map { index in
+            let descriptor = descriptors[index]
+            let unpack = !images.hasLayer(chainIDs[index])
+            return Layer(index: index, id: descriptor.digest.short, digest: descriptor.digest, size: descriptor.size,
+                         diffID: diffIDs[index], chainID: chainIDs[index],
+                         download: !images.hasBlob(descriptor.digest), unpack: unpack)
+        }
+        var waiting = 0
+        for layer in layers {
+            if !layer.unpack && !layer.download {
+                progress.layer(layer.id, "Already exists")
+            } else {
+                progress.layer(layer.id, "Pulling fs layer")
+            }
+        }
+        for layer in layers where layer.download {
+            waiting += 1
+            if waiting > parallelDownloads { progress.layer(layer.id, "Waiting") }
+        }
+        try images.preparePartials()
+
+        let board = Board(count: layers.count, queue: layers.filter(\.download).map(\.index))
+        let group = DispatchGroup()
+        for _ in 0..<min(parallelDownloads, layers.filter(\.download).count) {
+            group.enter()
+            DispatchQueue.global().async {
+                defer { group.leave() }
+                while !board.cancelled.load(ordering: .relaxed), let index = board.next() {
+                    let layer = layers[index]
+                    do {
+                        try self.download(layer, name: name, client: client, board: board)
+                    } catch {
+                        let failure = error as? RegistryError ?? RegistryError(.badContent, "layer \(layer.digest): \(error)")
+                        board.set(index, .failed(failure))
+                        layer.feed.fail(failure.message)
+                    }
+                }
+            }
+        }
+
+        var unpackFailure: (any Error)?
+        for layer in layers where layer.unpack {
+            do {
+                var path = images.blobPath(layer.digest)
+                if layer.download {
+                    wait: while true {
+                        switch board.slot(layer.index) {
+                        case .pending: usleep(2000)
+                        case .writing(let file): path = file; break wait
+                        case .failed(let error): throw error
+                        }
+                    }
+                }
+                if !layer.download { progress.layer(layer.id, "Extracting") }
+                try staging.unpack(blob: path, digest: layer.digest, size: layer.size, diffID: layer.diffID, chainID: layer.chainID,
+                                   parents: Array(chainIDs[..<layer.index]), feed: layer.download ? layer.feed : nil, policy: policy)
+                progress.layer(layer.id, "Pull complete")
+            } catch {
+                unpackFailure = error
+                board.cancelled.store(true, ordering: .relaxed)
+                break
+            }
+        }
+        group.wait()
+        for layer in layers where layer.download { unlink(images.partialPath(layer.digest)) }
+        // A download's own failure says more than the extraction it cut short.
+        if let failure = board.firstFailure { throw failure }
+        if let unpackFailure { throw unpackFailure }
+        for layer in layers where !layer.unpack { progress.layer(layer.id, layer.download ? "Pull complete" : "Already exists") }
+    }
+
+    /// Downloads one layer blob into its partial file (resuming what a killed pull left,
+    /// when the registry serves ranges), verifying size and digest as the bytes arrive,
+    /// then links it into the content store.
+    private func download(_ layer: Layer, name: ImageName, client: RegistryClient, board: Board) throws {
+        let partial = images.partialPath(layer.digest)
+        let fd = open(partial, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw RegistryError(.badContent, "layer \(layer.digest): open \(partial): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        // Another pull of the same blob holds it until that pull has it whole.
+        _ = flock(fd, LOCK_EX)
+        if images.hasBlob(layer.digest) {
+            board.set(layer.index, .writing(images.blobPath(layer.digest)))
+            layer.feed.finish()
+            return
+        }
+        var info = stat()
+        fstat(fd, &info)
+        var offset = Int64(info.st_size)
+        var hasher = try Digest.Hasher()
+        if offset > layer.size {
+            ftruncate(fd, 0)
+            offset = 0
+        } else if offset > 0 {
+            offset = try hashExisting(fd, count: offset, into: hasher)
+        }
+        board.set(layer.index, .writing(partial))
+
+        var attempts = 0
+        while offset < layer.size {
+            attempts += 1
+            if offset > 0, try !servesRange(name: name, client: client, digest: layer.digest, from: offset) {
+                // The registry sends the whole blob: start it again.
+                ftruncate(fd, 0)
+                offset = 0
+                hasher = try Digest.Hasher()
+            }
+            var request = HTTPRequest(method: "GET", url: client.url("/v2/\(name.repository)/blobs/\(layer.digest)"))
+            if offset > 0 { request.headers.append("Range: bytes=\(offset)-") }
+            var written = offset
+            let total = layer.size
+            do {
+                let response = try client.send(request, scopes: [.pull(name.repository)]) { chunk in
+                    if board.cancelled.load(ordering: .relaxed) { throw RegistryError(.server, "cancelled") }
+                    guard written + Int64(chunk.count) <= total else {
+                        throw RegistryError(.badContent, "layer \(layer.digest): the registry sent more than the \(total) bytes the manifest says")
+                    }
+                    var done = 0
+                    while done < chunk.count {
+                        let count = pwrite(fd, chunk.baseAddress! + done, chunk.count - done, off_t(written) + off_t(done))
+                        if count < 0 && errno == EINTR { continue }
+                        guard count > 0 else { throw RegistryError(.badContent, "layer \(layer.digest): write \(partial): \(String(cString: strerror(errno)))") }
+                        done += count
+                    }
+                    hasher.update(chunk)
+                    written += Int64(chunk.count)
+                    self.progress.downloading(layer.id, written, of: total)
+                }
+                offset = written
+                try Self.check(response, what: "layer \(layer.digest)", in: name)
+                if offset < layer.size {
+                    guard attempts < 4 else {
+                        throw RegistryError(.server, "layer \(layer.digest): the registry sent \(offset) of its \(layer.size) bytes")
+                    }
+                    continue
+                }
+            } catch let error as RegistryError where error.kind == .server && !board.cancelled.load(ordering: .relaxed) && attempts < 4 && written > offset {
+                // A cut mid-layer: resume from what arrived.
+                offset = written
+                continue
+            } catch let error as RegistryError where written > offset {
+                offset = written
+                throw error
+            }
+        }
+        progress.layer(layer.id, "Verifying Checksum")
+        let digest = hasher.finish()
+        guard digest == layer.digest else {
+            ftruncate(fd, 0)
+            throw RegistryError(.badContent, "layer \(layer.digest): content does not match its digest (it hashes to \(digest))")
+        }
+        try images.storeBlob(linking: partial, as: layer.digest)
+        progress.layer(layer.id, "Download complete")
+        if layer.unpack { progress.layer(layer.id, "Extracting") }
+        layer.feed.finish()
+        images.reach("pull.after-blob")
+    }
+
+    /// Feeds the first `count` bytes of a partial file to `hasher`; how many there were.
+    private func hashExisting(_ fd: Int32, count: Int64, into hasher: Digest.Hasher) throws -> Int64 {
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: Int64 = 0
+        while offset < count {
+            let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, Int(min(Int64($0.count), count - offset)), off_t(offset)) }
+            if got <= 0 { break }
+            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
+            offset += Int64(got)
+        }
+        return offset
+    }
+
+    /// Whether the registry answers `Range: bytes=N-` with 206 (a one-byte probe, so a
+    /// registry that ignores ranges costs at most the probe's limit).
+    private func servesRange(name: ImageName, client: RegistryClient, digest: Digest, from offset: Int64) throws -> Bool {
+        let request = HTTPRequest(method: "GET", url: client.url("/v2/\(name.repository)/blobs/\(digest)"),
+                                  headers: ["Range: bytes=\(offset)-\(offset)"])
+        do {
+            let response = try client.send(request, scopes: [.pull(name.repository)], limit: 1 << 16)
+            return response.status == 206
+        } catch let error as RegistryError where error.kind == .badContent {
+            return false  // the whole blob came back, larger than the probe's limit
+        }
+    }
+}

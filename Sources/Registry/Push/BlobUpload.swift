@@ -1,0 +1,176 @@
+import FoundationEssentials
+import Glibc
+import Runtime
+
+/// One blob on its way into one repository: the distribution API's upload calls, each a
+/// single exchange through `send` (which authenticates and retries).
+///
+///     HEAD  /v2/REPO/blobs/DIGEST                          is it there?
+///     POST  /v2/REPO/blobs/uploads/?mount=DIGEST&from=OTHER  mount it from another repository
+///     POST  /v2/REPO/blobs/uploads/                        start an upload → Location
+///     PUT   LOCATION&digest=DIGEST  (the whole blob)       monolithic
+///     PATCH LOCATION  Content-Range: START-END             chunked, each answer's Location next,
+///     PUT   LOCATION&digest=DIGEST  (no body)              then closed with the digest
+///
+/// Bodies go up from the file (`HTTPRequest.Body.file`), never whole in memory.
+struct BlobUpload {
+    let client: RegistryClient
+    let repository: String
+    let blob: PushSource.Blob
+
+    /// How the blob got there.
+    enum Outcome: Equatable {
+        case pushed
+        case exists
+        case mounted(from: String)
+    }
+
+    /// Makes the blob present in `repository`: nothing when it is already there, a mount
+    /// when one of `mountFrom` (repositories of the same registry said to hold it) has it,
+    /// else an upload, in `chunkSize` pieces when that is given.
+    func run(mountFrom: [String], chunkSize: Int64?) throws -> Outcome {
+        if try exists() { return .exists }
+        var location: String?
+        for other in mountFrom where other != repository {
+            switch try mount(from: other) {
+            case .mounted: return .mounted(from: other)
+            case .upload(let next): location = next
+            }
+            // A 202 opened an upload session: use it rather than trying further mounts
+            // (each would open another).
+            break
+        }
+        let start = try location ?? self.start()
+        if let chunkSize {
+            try chunked(at: start, chunkSize: chunkSize)
+        } else {
+            try monolithic(at: start)
+        }
+        return .pushed
+    }
+
+    private var scopes: [AuthScope] { [.push(repository)] }
+
+    // HEAD /v2/REPO/blobs/DIGEST
+    func exists() throws -> Bool {
+        let response = try client.send(HTTPRequest(method: "HEAD", url: client.url("/v2/\(repository)/blobs/\(blob.digest)")), scopes: scopes)
+        switch response.status {
+        case 200: return true
+        case 404: return false
+        default: throw RegistryAnswer.failure(response, "blob \(blob.digest.short) in \(repository)")
+        }
+    }
+
+    enum Mount {
+        case mounted
+        case upload(location: String)
+    }
+
+    // POST /v2/REPO/blobs/uploads/?mount=DIGEST&from=OTHER
+    func mount(from other: String) throws -> Mount {
+        let url = client.url("/v2/\(repository)/blobs/uploads/?mount=\(Self.escaped(blob.digest))&from=\(other)")
+        // The token must allow reading the other repository too.
+        let response = try client.send(HTTPRequest(method: "POST", url: url), scopes: scopes + [.pull(other)])
+        switch response.status {
+        case 201: return .mounted
+        case 202: return .upload(location: try location(of: response, "mount of \(blob.digest.short) from \(other)"))
+        default: throw RegistryAnswer.failure(response, "mount of blob \(blob.digest.short) from \(other) into \(repository)")
+        }
+    }
+
+    // POST /v2/REPO/blobs/uploads/
+    func start() throws -> String {
+        let response = try client.send(HTTPRequest(method: "POST", url: client.url("/v2/\(repository)/blobs/uploads/")), scopes: scopes)
+        guard response.status == 202 else { throw RegistryAnswer.failure(response, "upload of blob \(blob.digest.short) to \(repository)") }
+        return try location(of: response, "upload of \(blob.digest.short)")
+    }
+
+    // PUT LOCATION&digest=DIGEST, the whole blob as the body.
+    func monolithic(at location: String) throws {
+        let request = HTTPRequest(
+            method: "PUT", url: Self.closing(location, blob.digest), headers: ["Content-Type: application/octet-stream"],
+            body: .file(path: blob.path, offset: 0, length: blob.size))
+        try expectCreated(try client.send(request, scopes: scopes))
+    }
+
+    // PATCH LOCATION per chunk (Content-Range: START-END, inclusive), each answer naming
+    // where the next goes; then PUT LOCATION&digest=DIGEST with no body.
+    func chunked(at first: String, chunkSize: Int64) throws {
+        var location = first
+        var offset: Int64 = 0
+        while offset < blob.size {
+            let length = min(chunkSize, blob.size - offset)
+            let end = offset + length - 1
+            let request = HTTPRequest(
+                method: "PATCH", url: location,
+                headers: ["Content-Type: application/octet-stream", "Content-Range: \(offset)-\(end)"],
+                body: .file(path: blob.path, offset: offset, length: length))
+            let response = try client.send(request, scopes: scopes)
+            guard response.status == 202 else {
+                throw RegistryAnswer.failure(response, "chunk \(offset)-\(end) of blob \(blob.digest.short) to \(repository)")
+            }
+            // Range: 0-END, what the registry holds so far.
+            if let range = response.header("Range"), !range.hasSuffix("-\(end)") {
+                throw RegistryError(.server, "chunk \(offset)-\(end) of blob \(blob.digest.short) to \(repository): the registry holds \(range), expected 0-\(end)")
+            }
+            location = try self.location(of: response, "chunk of \(blob.digest.short)")
+            offset += length
+        }
+        let close = HTTPRequest(method: "PUT", url: Self.closing(location, blob.digest), headers: ["Content-Type: application/octet-stream"])
+        try expectCreated(try client.send(close, scopes: scopes))
+    }
+
+    private func expectCreated(_ response: HTTPResponse) throws {
+        guard response.status == 201 || response.status == 204 else {
+            throw RegistryAnswer.failure(response, "upload of blob \(blob.digest.short) to \(repository)")
+        }
+        // The registry checked the bytes against the digest it was given; a registry that
+        // names another digest stored something else.
+        if let answered = response.header("Docker-Content-Digest"), answered != blob.digest.description {
+            throw RegistryError(.badContent, "upload of blob \(blob.digest.short) to \(repository): the registry stored \(answered)")
+        }
+    }
+
+    private func location(of response: HTTPResponse, _ what: String) throws -> String {
+        guard let location = response.header("Location"), !location.isEmpty else {
+            throw RegistryError(.server, "\(what) to \(repository): the registry's answer (\(response.status)) has no Location")
+        }
+        return client.resolve(location: location)
+    }
+
+    /// The upload URL with `digest=` added to its query (it often has `_state=` already).
+    static func closing(_ location: String, _ digest: Digest) -> String {
+        location + (location.contains("?") ? "&" : "?") + "digest=\(escaped(digest))"
+    }
+
+    /// `sha256%3AHEX`: the colon escaped, as Docker sends it in a query.
+    static func escaped(_ digest: Digest) -> String { "sha256%3A\(digest.hex)" }
+}
+
+/// A registry's non-success answer as one line: the status's meaning, then the first of
+/// the distribution API's error body (`{"errors":[{"code":"BLOB_UNKNOWN","message":…}]}`).
+enum RegistryAnswer {
+    static func failure(_ response: HTTPResponse, _ what: String) -> RegistryError {
+        let detail = errorText(response.body).map { ": \($0)" } ?? ""
+        switch response.status {
+        case 401: return RegistryError(.denied, "\(what): unauthorized (401; log in with netctl login)\(detail)")
+        case 403: return RegistryError(.denied, "\(what): denied (403)\(detail)")
+        case 404: return RegistryError(.notFound, "\(what): not found (404)\(detail)")
+        default: return RegistryError(.server, "\(what): the registry answered \(response.status)\(detail)")
+        }
+    }
+
+    private struct Body: Decodable {
+        struct Entry: Decodable {
+            var code: String?
+            var message: String?
+        }
+        var errors: [Entry]?
+    }
+
+    static func errorText(_ body: [UInt8]) -> String? {
+        guard !body.isEmpty, let decoded = try? JSONDecoder().decode(Body.self, from: Data(body)), let first = decoded.errors?.first else { return nil }
+        let text = [first.code, first.message].compactMap { $0 }.joined(separator: " ")
+        return text.isEmpty ? nil : String(text.prefix(200))
+    }
+}

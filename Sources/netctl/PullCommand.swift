@@ -1,0 +1,31 @@
+import ArgumentParser
+import Glibc
+import Registry
+import Runtime
+
+/// `netctl pull` (also `image pull`): an image from a registry into the store, with
+/// Docker's progress on a terminal.
+struct PullCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "pull", abstract: "Pull an image from a registry.")
+    @OptionGroup var global: GlobalOptions
+    @Flag(name: .shortAndLong, help: "Print only the image's reference.") var quiet = false
+    @Option(name: .long, help: ArgumentHelp("The platform of an index to pull (default: the host's).", valueName: "OS/ARCH[/VARIANT]"))
+    var platform: String?
+    @Option(name: .long, help: ArgumentHelp("Credentials file (Docker's config.json format).", valueName: "FILE"))
+    var authfile: String?
+    @Argument(help: ArgumentHelp("The image: [HOST[:PORT]/]NAME[:TAG|@DIGEST].", valueName: "REF")) var reference: String
+
+    func run() throws {
+        do {
+            // The transport's configuration reads credentials from REGISTRY_AUTH_FILE first.
+            if let authfile { setenv("REGISTRY_AUTH_FILE", authfile, 1) }
+            let chosen = try platform.map(Platform.init(parsing:)) ?? .host
+            let mode: PullProgress.Mode = quiet ? .quiet : isatty(1) == 1 ? .terminal : .lines
+            let puller = ImagePuller(images: try global.images(), configuration: RegistryConfiguration(),
+                                     platform: chosen, progress: PullProgress(mode: mode))
+            try puller.pull(reference)
+        } catch let error as RegistryError {
+            throw CLIError(error.kind == .input && !error.message.hasPrefix("pull ") ? "pull \(reference): \(error.message)" : error.message)
+        }
+    }
+}
