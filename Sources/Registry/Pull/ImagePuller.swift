@@ -261,6 +261,8 @@ public final class ImagePuller: @unchecked Sendable {
                          diffID: diffIDs[index], chainID: chainIDs[index],
                          download: !images.hasBlob(descriptor.digest), unpack: unpack)
         }
+        // What a killed pull left beside a blob it had verified and kept.
+        for layer in layers where !layer.download { unlink(images.partialPath(layer.digest)) }
         var waiting = 0
         for layer in layers {
             if !layer.unpack && !layer.download {
