@@ -156,7 +156,7 @@ public final class ImagePuller: @unchecked Sendable {
         let reference = name.digest.map { "\(name.registry)/\(name.repository)@\($0)" } ?? name.description
         let repoDigest = "\(name.familiarName)@\(resolved.digest)"
 
-        if name.tag != nil || name.digest == nil, let existing = try? images.image(id: manifest.config.digest),
+        if let existing = try? images.image(id: manifest.config.digest),
            existing.chainIDs == chainIDs, chainIDs.allSatisfy(images.hasLayer), tag.map(existing.repoTags.contains) ?? true,
            images.hasBlob(manifest.config.digest), manifest.layers.allSatisfy({ images.hasBlob($0.digest) }) {
             progress.finish(digest: resolved.digest.description, status: "Image is up to date for \(tag ?? reference)", reference: reference)
@@ -231,7 +231,7 @@ public final class ImagePuller: @unchecked Sendable {
 
     /// Where each download stands, for the unpacking thread.
     final class Board: Sendable {
-        enum Slot: Sendable { case pending, writing(String), failed(RegistryError) }
+        enum Slot: Sendable { case pending, writing(String), complete(String), failed(RegistryError) }
         let slots: Mutex<[Slot]>
         let queue: Mutex<[Int]>
         let cancelled = Atomic<Bool>(false)
@@ -261,6 +261,8 @@ public final class ImagePuller: @unchecked Sendable {
                          diffID: diffIDs[index], chainID: chainIDs[index],
                          download: !images.hasBlob(descriptor.digest), unpack: unpack)
         }
+        // What a killed pull left beside a blob it had verified and kept.
+        for layer in layers where !layer.download { unlink(images.partialPath(layer.digest)) }
         var waiting = 0
         for layer in layers {
             if !layer.unpack && !layer.download {
@@ -287,8 +289,9 @@ public final class ImagePuller: @unchecked Sendable {
                         try self.download(layer, name: name, client: client, board: board)
                     } catch {
                         let failure = error as? RegistryError ?? RegistryError(.badContent, "layer \(layer.digest): \(error)")
-                        board.set(index, .failed(failure))
                         layer.feed.fail(failure.message)
+                        // Cut short because the pull failed elsewhere: not a failure of its own.
+                        if !board.cancelled.load(ordering: .relaxed) { board.set(index, .failed(failure)) }
                     }
                 }
             }
@@ -302,7 +305,7 @@ public final class ImagePuller: @unchecked Sendable {
                     wait: while true {
                         switch board.slot(layer.index) {
                         case .pending: usleep(2000)
-                        case .writing(let file): path = file; break wait
+                        case .writing(let file), .complete(let file): path = file; break wait
                         case .failed(let error): throw error
                         }
                     }
@@ -313,6 +316,11 @@ public final class ImagePuller: @unchecked Sendable {
                 progress.layer(layer.id, "Pull complete")
             } catch {
                 unpackFailure = error
+                // Its bytes may be what is wrong: let its download finish and say so (a
+                // digest mismatch says more than the archive error it caused).
+                if layer.download {
+                    while case .writing = board.slot(layer.index) { usleep(2000) }
+                }
                 board.cancelled.store(true, ordering: .relaxed)
                 break
             }
@@ -336,8 +344,8 @@ public final class ImagePuller: @unchecked Sendable {
         // Another pull of the same blob holds it until that pull has it whole.
         _ = flock(fd, LOCK_EX)
         if images.hasBlob(layer.digest) {
-            board.set(layer.index, .writing(images.blobPath(layer.digest)))
             layer.feed.finish()
+            board.set(layer.index, .complete(images.blobPath(layer.digest)))
             return
         }
         var info = stat()
@@ -409,6 +417,7 @@ public final class ImagePuller: @unchecked Sendable {
         progress.layer(layer.id, "Download complete")
         if layer.unpack { progress.layer(layer.id, "Extracting") }
         layer.feed.finish()
+        board.set(layer.index, .complete(partial))
         images.reach("pull.after-blob")
     }
 
