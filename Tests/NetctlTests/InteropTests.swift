@@ -98,6 +98,42 @@ import TestSupport
         }
     }
 
+    /// skopeo pushes the busybox layout; netctl pulls it (the digest skopeo reads) and runs
+    /// it; pushed on to another repository of the registry, the pulled blobs are mounted
+    /// and the manifest keeps its digest.
+    @Test func skopeoPushesNetctlPullsAndPushesOn() throws {
+        try withNetctl { netctl in
+            try withRegistry { server in
+                let reference = "\(server.address)/skopeo/bb:1"
+                let pushed = try Skopeo.run(["copy", "--dest-tls-verify=false", "oci:\(try TestImages.busybox().layout):latest", "docker://\(reference)"])
+                #expect(pushed.status == 0, "\(pushed.stderr)")
+                let digest = try Skopeo.digest(of: reference)
+                try netctl.ok("pull", "-q", reference)
+                #expect(try netctl.ok("run", "--rm", "--network", "none", reference, "echo", "pulled") == "pulled\n")
+
+                try netctl.ok("tag", reference, "\(server.address)/team/on:2")
+                let output = try netctl.ok("push", "\(server.address)/team/on:2")
+                let layers = output.split(separator: "\n").dropFirst().dropLast()
+                #expect(!layers.isEmpty && layers.allSatisfy { $0.hasSuffix(": Mounted from skopeo/bb") }, "\(output)")
+                #expect(try Self.digest(in: output, tag: "2") == digest)
+            }
+        }
+    }
+
+    /// A docker-save archive, whose manifest import synthesizes, goes up and skopeo reads
+    /// the digest netctl printed.
+    @Test func dockerArchivePushes() throws {
+        try withNetctl { netctl in
+            try withRegistry { server in
+                try netctl.ok("image", "import", try TestImages.busybox().archive)
+                let reference = "\(server.address)/team/archive:1"
+                try netctl.ok("tag", "nctest/busybox", reference)
+                let digest = try Self.digest(in: try netctl.ok("push", reference), tag: "1")
+                #expect(try Skopeo.digest(of: reference) == digest)
+            }
+        }
+    }
+
     /// Each refusal is one line and exit 1: an image the store does not have, a registry
     /// nobody listens on, a --chunk-size that is not a size.
     @Test func refusalsAreOneLine() throws {
