@@ -34,10 +34,15 @@ struct BlobUpload {
         for other in mountFrom where other != repository {
             switch try mount(from: other) {
             case .mounted: return .mounted(from: other)
-            case .upload(let next): location = next
+            case .upload(let next):
+                // A 202 opened an upload session: use it rather than trying further mounts
+                // (each would open another).
+                location = next
+            case .refused:
+                // No read access to the other repository (a token without its scope), or a
+                // registry that does not mount: upload as Docker then does.
+                continue
             }
-            // A 202 opened an upload session: use it rather than trying further mounts
-            // (each would open another).
             break
         }
         let start = try location ?? self.start()
@@ -64,6 +69,8 @@ struct BlobUpload {
     enum Mount {
         case mounted
         case upload(location: String)
+        /// 401, 403 or 404: the mount is not to be had.
+        case refused
     }
 
     // POST /v2/REPO/blobs/uploads/?mount=DIGEST&from=OTHER
@@ -74,6 +81,7 @@ struct BlobUpload {
         switch response.status {
         case 201: return .mounted
         case 202: return .upload(location: try location(of: response, "mount of \(blob.digest.short) from \(other)"))
+        case 401, 403, 404: return .refused
         default: throw RegistryAnswer.failure(response, "mount of blob \(blob.digest.short) from \(other) into \(repository)")
         }
     }

@@ -285,3 +285,15 @@ private final class WorkerBody: @unchecked Sendable {
     let run: @Sendable () -> Void
     init(_ run: @escaping @Sendable () -> Void) { self.run = run }
 }
+
+extension PushSource {
+    /// An image of the store as it was pulled or imported: its manifest and the content
+    /// store's blobs.
+    public init(_ image: ImageRecord, in store: ImageStore) throws {
+        let (bytes, mediaType) = try store.manifest(of: image)
+        // blobPath only joins the store's directory and a digest: safe from any thread.
+        nonisolated(unsafe) let store = store
+        self.init(manifest: bytes, mediaType: mediaType, blobPath: { store.blobPath($0) },
+                  diffIDs: image.layers, repoDigests: image.repoDigests ?? [])
+    }
+}
