@@ -5,9 +5,8 @@
 # docker-registry on a free 127.0.0.1 port:
 #  - pull: netctl into a fresh state root, to a runnable image (blobs verified, stored and
 #    unpacked into the layer store), against skopeo's copy alone into an OCI layout and
-#    into a dir: (verified blobs on disk, nothing unpacked);
-#    The skopeo rows also get umoci's unpacking of skopeo's layout added, for the cost of
-#    a runnable image that way;
+#    into a dir: (verified blobs on disk, nothing unpacked), and against skopeo's copy
+#    with umoci's unpacking of its layout after it (a runnable rootfs that way);
 #  - push: the pulled image to a new repository of a fresh registry (nothing there yet),
 #    netctl from its store, skopeo from the OCI layout it pulled;
 #  - start-up of commands that do not touch a registry (`--version`, `image ls`), which the
@@ -16,14 +15,20 @@
 # compared. The page cache is left alone: the image is served once before anything is
 # measured, so every run reads the registry's storage from memory alike.
 # BEFORE=PATH adds start-up rows for another netctl binary (a build without registries).
-# Registries, roots and layouts live in one temporary directory, removed at the end with
-# every registry stopped by its pid, however the run ends.
+# Registries, roots and layouts live in one temporary directory (on tmpfs, see BENCH_TMP),
+# removed at the end with every registry stopped by its pid, however the run ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NETCTL=${NETCTL:-$(swift build -c release --static-swift-stdlib --show-bin-path)/netctl}
 RUNS=${RUNS:-5}
 OUT=${OUT:-bench-results}
-WORK=$(mktemp -d /tmp/netctl-bench-reg.XXXXXX)
+# On tmpfs by default: this host's ext4 has no journal, and there ext4 creates an inode
+# slowly next to thousands freed in the last 30 s (it skips recently deleted ones, a block
+# look-up each), so on disk the unpacking's figures follow whatever else the machine
+# deletes (2.3 s to 9 s for the same pull here). BENCH_TMP=/tmp measures on disk.
+BENCH_TMP=${BENCH_TMP:-/dev/shm}
+unset NETCTL_ROOT            # the run's own roots only, set below
+WORK=$(mktemp -d "$BENCH_TMP/netctl-bench-reg.XXXXXX")
 mkdir -p "$OUT"
 PIDS=()                         # registries of ours still running
 
@@ -31,7 +36,7 @@ stop_pid() { kill "$1" 2>/dev/null && wait "$1" 2>/dev/null || true; }
 forget() { local kept=() pid; for pid in "${PIDS[@]}"; do [ "$pid" != "$1" ] && kept+=("$pid"); done; PIDS=("${kept[@]}"); }
 cleanup() {
     set +e
-    for id in $(NETCTL_ROOT=$WORK/root "$NETCTL" ps -aq 2>/dev/null); do NETCTL_ROOT=$WORK/root "$NETCTL" rm -f "$id" >/dev/null 2>&1; done
+    [ -n "${NETCTL_ROOT:-}" ] && for id in $("$NETCTL" ps -aq 2>/dev/null); do "$NETCTL" rm -f "$id" >/dev/null 2>&1; done
     for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
     rm -rf "$WORK"
 }
@@ -84,15 +89,17 @@ IMAGE=$SOURCE/bench/app:1
 
 echo "pull: $RUNS runs of each, in turn..."
 for run in $(seq "$RUNS"); do
-    rm -rf "$WORK/root" "$WORK/oci" "$WORK/dir" "$WORK/rootfs"
-    measure 'netctl pull' env NETCTL_ROOT="$WORK/root" "$NETCTL" pull -q "$IMAGE"
-    measure 'skopeo copy to oci:' "${SKOPEO_COPY[@]}" "docker://$IMAGE" "oci:$WORK/oci:1"
+    at=$WORK/run-$run
+    mkdir "$at"
+    measure 'netctl pull' env NETCTL_ROOT="$at/root" "$NETCTL" pull -q "$IMAGE"
+    measure 'skopeo copy to oci:' "${SKOPEO_COPY[@]}" "docker://$IMAGE" "oci:$at/oci:1"
     # What skopeo's users run for a rootfs: its layout unpacked by umoci.
-    measure 'umoci raw unpack' umoci raw unpack --image "$WORK/oci:1" "$WORK/rootfs"
-    measure 'skopeo copy to dir:' "${SKOPEO_COPY[@]}" "docker://$IMAGE" "dir:$WORK/dir"
+    measure 'umoci raw unpack' umoci raw unpack --image "$at/oci:1" "$at/rootfs"
+    measure 'skopeo copy to dir:' "${SKOPEO_COPY[@]}" "docker://$IMAGE" "dir:$at/dir"
+    if [ "$run" -gt 1 ]; then rm -rf "$WORK/run-$((run - 1))"; fi
 done
 # The last run's results are what the pushes send; they are checked first.
-export NETCTL_ROOT=$WORK/root
+export NETCTL_ROOT=$at/root
 "$NETCTL" image ls | grep -q "bench/app" || { echo "netctl image ls does not list $IMAGE after the pull" >&2; exit 1; }
 runnable=no
 if "$NETCTL" run --rm --network none "$IMAGE" /bin/sh -c 'test -x /usr/lib/git-core/git' >/dev/null 2>&1; then runnable=yes; fi
@@ -107,7 +114,7 @@ for run in $(seq "$RUNS"); do
     "$NETCTL" image rm "$REGISTRY/bench/other:1" >/dev/null
     stop_registry "push-netctl-$run" "$REGISTRY_PID"
     start_registry "push-skopeo-$run"
-    measure 'skopeo copy from oci:' "${SKOPEO_COPY[@]}" "oci:$WORK/oci:1" "docker://$REGISTRY/bench/other:1"
+    measure 'skopeo copy from oci:' "${SKOPEO_COPY[@]}" "oci:$at/oci:1" "docker://$REGISTRY/bench/other:1"
     stop_registry "push-skopeo-$run" "$REGISTRY_PID"
 done
 
@@ -117,7 +124,7 @@ if [ -n "${BEFORE:-}" ]; then rows+=(-n 'before --version' "$BEFORE --version" -
 hyperfine -N -i --style none --warmup 10 --runs 100 --export-json "$OUT/registry-startup.json" "${rows[@]}" >/dev/null 2>&1
 # ld.so names every library it loads, dlopen'ed ones too.
 curl_at_startup=$(LD_DEBUG=libs "$NETCTL" image ls 2>&1 >/dev/null | grep -c 'calling init:.*libcurl' || true)
-curl_in_pull=$(rm -rf "$WORK/probe"; LD_DEBUG=libs NETCTL_ROOT="$WORK/probe" "$NETCTL" pull -q "$IMAGE" 2>&1 >/dev/null | grep -c 'calling init:.*libcurl' || true)
+curl_in_pull=$(LD_DEBUG=libs NETCTL_ROOT="$WORK/probe" "$NETCTL" pull -q "$IMAGE" 2>&1 >/dev/null | grep -c 'calling init:.*libcurl' || true)
 
 python3 - "$OUT" "$DIGEST" "$netctl_pushed" "$runnable" "$curl_at_startup" "$curl_in_pull" "$(du -sb "$LAYOUT/blobs" | cut -f1)" \
     "$LOAD_START" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc)" <<'PY'
