@@ -146,3 +146,38 @@ import TestSupport
         }
     }
 }
+
+@Suite struct RedirectTests {
+    /// A blob GET redirected to another host (a storage back end) is followed, without the
+    /// registry's token.
+    @Test func followsRedirectsWithoutTakingCredentialsAlong() throws {
+        try withRegistry(.init(token: ("bob", "s3cret-token"), fault: .passThrough)) { server in
+            try withTemporaryDirectory { directory in
+                try AuthFile(path: directory + "/auth.json").store(RegistryCredentials(user: "bob", password: "s3cret-token"), for: server.address)
+                let client = try configuration(directory).client(for: server.address)
+                let blob = Array("redirected layer".utf8)
+                let digest = try pushBlob(blob, client: client)
+                try server.setFault(.redirectBlob)
+                var bytes: [UInt8] = []
+                let answer = try client.send(HTTPRequest(method: "GET", url: client.url("/v2/t/app/blobs/\(digest)")), scopes: [.pull("t/app")]) { bytes += $0 }
+                #expect(answer.status == 200 && bytes == blob)
+                #expect(server.storageRequests == 1)
+                #expect(server.credentialsSentToStorage == 0)
+            }
+        }
+    }
+}
+
+@Suite struct InsecureRegistryTests {
+    /// Configured insecure: a certificate nobody vouches for is accepted, as Docker does.
+    @Test func anInsecureRegistryIsNotVerified() throws {
+        try withRegistry(.init(tls: true)) { server in
+            try withTemporaryDirectory { directory in
+                try #"{"insecure": ["\#(server.address)"]}"#.write(toFile: directory + "/registries.json", atomically: true, encoding: .utf8)
+                let client = try configuration(directory).client(for: server.address)
+                #expect(try client.send(HTTPRequest(method: "GET", url: client.url("/v2/")), scopes: []).status == 200)
+                #expect(client.base == "https://\(server.address)")
+            }
+        }
+    }
+}

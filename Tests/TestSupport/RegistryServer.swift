@@ -42,6 +42,10 @@ public final class RegistryServer: @unchecked Sendable {
         case tamperBlob
         /// Closes the connection after `afterBytes` body bytes of the first `count` blob GETs.
         case cutBlob(afterBytes: Int, count: Int = 1)
+        /// Answers blob GETs with a 307 to another origin (`localhost:PORT/_storage/…`, as
+        /// S3 behind a registry), which serves the blob; `credentialsSentToStorage` counts
+        /// requests that took the registry's Authorization there.
+        case redirectBlob
         /// Answers the first `count` requests with `status` (503, 429), with `Retry-After:
         /// retryAfter` seconds when given.
         case failFirst(status: Int, count: Int, retryAfter: Int? = nil)
@@ -50,6 +54,7 @@ public final class RegistryServer: @unchecked Sendable {
             switch self {
             case .passThrough: "{}"
             case .tamperBlob: #"{"kind": "tamperBlob"}"#
+            case .redirectBlob: #"{"kind": "redirectBlob"}"#
             case .cutBlob(let after, let count): #"{"kind": "cutBlob", "afterBytes": \#(after), "count": \#(count)}"#
             case .failFirst(let status, let count, let retryAfter):
                 #"{"kind": "failFirst", "status": \#(status), "count": \#(count), "retryAfter": \#(retryAfter.map(String.init) ?? "null")}"#
@@ -202,6 +207,19 @@ public final class RegistryServer: @unchecked Sendable {
         guard let data = FileManager.default.contents(atPath: directory + "/proxy-stats.json"),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Int] else { return (0, 0) }
         return (object["requests"] ?? 0, object["faults"] ?? 0)
+    }
+
+    /// Requests that followed a `.redirectBlob` redirect with an Authorization header (a
+    /// client must not send the registry's credentials to another host).
+    public var credentialsSentToStorage: Int { proxyCount("leaked") }
+
+    /// Requests that followed a `.redirectBlob` redirect.
+    public var storageRequests: Int { proxyCount("storage") }
+
+    private func proxyCount(_ name: String) -> Int {
+        guard let data = FileManager.default.contents(atPath: directory + "/proxy-stats.json"),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Int] else { return 0 }
+        return object[name] ?? 0
     }
 
     /// Token requests so far, one line each: `USER|- SCOPE…`.
