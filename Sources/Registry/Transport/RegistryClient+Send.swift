@@ -70,7 +70,7 @@ extension RegistryClient {
                 challenged = true
             case 401, 403:
                 throw denied(response, current)
-            case 301, 302, 303, 307, 308 where current.method == "GET" || current.method == "HEAD":
+            case let status where [301, 302, 303, 307, 308].contains(status) && (current.method == "GET" || current.method == "HEAD"):
                 guard let location = response.header("location"), redirects < 5 else { return response }
                 redirects += 1
                 current = HTTPRequest(method: current.method, url: resolve(location: location, against: current.url),
@@ -172,16 +172,19 @@ extension RegistryClient {
 
     func describe(_ failure: TransferFailure, _ request: HTTPRequest) -> any Error {
         let registry = endpoint.registry
+        // The server, when it is not the registry itself (a token realm, a redirect's target).
+        let server = hostPort(of: request.url)
+        let other = server == hostPort(of: endpoint.baseURL) ? "" : " \(server)"
         switch failure {
         case .unknownHost:
             return RegistryError(.unreachable, "registry \(registry): unknown host \"\(hostName(of: request.url))\" (it does not resolve)")
         case .notConnected(let reason):
-            return RegistryError(.unreachable, "registry \(registry): cannot connect to \(hostPort(of: request.url)): \(reason)")
+            return RegistryError(.unreachable, "registry \(registry): cannot connect\(other.isEmpty ? "" : " to" + other): \(reason)")
         case .tls(let reason):
-            let places = endpoint.trustDirectories.isEmpty ? "" : "; CA certificates for it are read from \(endpoint.trustDirectories.map { $0 + "/*.crt" }.joined(separator: ", "))"
-            return RegistryError(.unreachable, "registry \(registry): certificate of \(hostPort(of: request.url)) not trusted (\(reason))\(places)")
+            let places = endpoint.trustDirectories.isEmpty ? "" : "; trusted: the system's roots and \(endpoint.trustDirectories.map { $0 + "/*.crt" }.joined(separator: ", "))"
+            return RegistryError(.unreachable, "registry \(registry): certificate\(other.isEmpty ? "" : " of" + other) not trusted (\(reason))\(places)")
         case .handshake(let reason):
-            return RegistryError(.unreachable, "registry \(registry): TLS handshake with \(hostPort(of: request.url)) failed: \(reason)")
+            return RegistryError(.unreachable, "registry \(registry): TLS handshake\(other.isEmpty ? "" : " with" + other) failed: \(reason)")
         case .broken(let reason):
             return RegistryError(.server, "registry \(registry): \(request.method) \(pathOf(request.url)): \(reason)")
         case .tooLarge(let limit):
