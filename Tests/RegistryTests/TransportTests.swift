@@ -22,6 +22,29 @@ import TestSupport
         }
     }
 
+    /// certs.d's `client.cert` and `client.key` answer a registry that asks for a client
+    /// certificate; without them the registry refuses, in one line.
+    @Test func presentsTheClientCertificateOfItsCertsDirectory() throws {
+        try withRegistry(.init(tls: true, clientCertificates: true)) { server in
+            try withTemporaryDirectory { directory in
+                let certs = try server.certsDirectory(at: directory + "/certs.d")
+                let client = try configuration(directory, certs: certs).client(for: server.address)
+                #expect(client.endpoint.clientCertificate == "\(certs)/\(server.address)/client.cert")
+                #expect(try client.send(HTTPRequest(method: "GET", url: client.url("/v2/")), scopes: []).status == 200)
+
+                try FileManager.default.removeItem(atPath: "\(certs)/\(server.address)/client.cert")
+                try FileManager.default.removeItem(atPath: "\(certs)/\(server.address)/client.key")
+                let without = try configuration(directory, certs: certs).client(for: server.address)
+                let error = try #require(throws: RegistryError.self) {
+                    try without.send(HTTPRequest(method: "GET", url: without.url("/v2/")), scopes: [])
+                }
+                #expect(!error.message.contains("\n") && error.message.hasPrefix("registry \(server.address): "), "\(error)")
+                #expect(error.message.contains("client certificate"), "\(error)")
+                #expect(without.base.hasPrefix("https://"))
+            }
+        }
+    }
+
     @Test func refusesAnUntrustedCertificateInOneLine() throws {
         try withRegistry(.init(tls: true)) { server in
             try withTemporaryDirectory { directory in

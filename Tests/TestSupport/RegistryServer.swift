@@ -10,6 +10,9 @@ public final class RegistryServer: @unchecked Sendable {
         /// HTTPS with a server certificate for 127.0.0.1 and localhost, signed by a CA made
         /// for this server alone (`caCertificate`, `certsDirectory(at:)`).
         public var tls: Bool
+        /// With `tls`: the registry asks for a client certificate signed by its CA
+        /// (`certsDirectory(at:)` then also lays out `client.cert` and `client.key`).
+        public var clientCertificates: Bool
         /// Basic auth from an htpasswd file (`htpasswd -Bbn`) with this one user.
         public var htpasswd: (user: String, password: String)?
         /// Token auth: a bearer-token server of the test's own, where this user may do
@@ -22,10 +25,11 @@ public final class RegistryServer: @unchecked Sendable {
         /// requests as this says; `.passThrough` passes everything (change it with `setFault`).
         public var fault: Fault?
 
-        public init(tls: Bool = false, htpasswd: (user: String, password: String)? = nil,
+        public init(tls: Bool = false, clientCertificates: Bool = false, htpasswd: (user: String, password: String)? = nil,
                     token: (user: String, password: String)? = nil, tokenActions: [String] = ["pull", "push"],
                     anonymousActions: [String] = [], fault: Fault? = nil) {
             self.tls = tls
+            self.clientCertificates = clientCertificates
             self.htpasswd = htpasswd
             self.token = token
             self.tokenActions = tokenActions
@@ -110,6 +114,7 @@ public final class RegistryServer: @unchecked Sendable {
                   tls:
                     certificate: \(directory)/server.crt
                     key: \(directory)/server.key
+                \(options.clientCertificates ? "    clientcas: [\(directory)/ca.crt]" : "")
 
                 """
         }
@@ -228,7 +233,8 @@ public final class RegistryServer: @unchecked Sendable {
     }
 
     /// Lays out Docker's certs.d for this registry under `root`: `root/127.0.0.1:PORT/ca.crt`
-    /// (for the registry's own address and, with a proxy, the proxy's). Returns `root`.
+    /// (and `client.cert`, `client.key` with `clientCertificates`), for the registry's own
+    /// address and, with a proxy, the proxy's. Returns `root`.
     @discardableResult
     public func certsDirectory(at root: String) throws -> String {
         guard let ca = caCertificate else { throw HarnessError("registry \(address) has no TLS") }
@@ -236,6 +242,12 @@ public final class RegistryServer: @unchecked Sendable {
             try FileManager.default.createDirectory(atPath: root + "/" + name, withIntermediateDirectories: true)
             try? FileManager.default.removeItem(atPath: root + "/" + name + "/ca.crt")
             try FileManager.default.copyItem(atPath: ca, toPath: root + "/" + name + "/ca.crt")
+            if options.clientCertificates {
+                for file in ["client.cert", "client.key"] {
+                    try? FileManager.default.removeItem(atPath: root + "/" + name + "/" + file)
+                    try FileManager.default.copyItem(atPath: directory + "/" + file, toPath: root + "/" + name + "/" + file)
+                }
+            }
         }
         return root
     }
@@ -254,6 +266,13 @@ public final class RegistryServer: @unchecked Sendable {
             .write(toFile: directory + "/server.ext", atomically: true, encoding: .utf8)
         try openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
                      "-out", "server.crt", "-days", "2", "-extfile", "server.ext"])
+        if options.clientCertificates {
+            try openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                         "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=netctl test client"])
+            try "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n".write(toFile: directory + "/client.ext", atomically: true, encoding: .utf8)
+            try openssl(["x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                         "-out", "client.cert", "-days", "2", "-extfile", "client.ext"])
+        }
     }
 
     private func openssl(_ arguments: [String]) throws {
