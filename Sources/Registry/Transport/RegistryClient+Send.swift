@@ -115,6 +115,8 @@ extension RegistryClient {
             }
         }
         var request = request
+        let original = request
+        var handshakeFailure: TransferFailure?
         var tries = 0
         var waited = 0.0
         var delay = policy.firstDelay
@@ -140,6 +142,7 @@ extension RegistryClient {
                     // An insecure or loopback registry that does not speak TLS: plain HTTP from now on.
                     session.withLock { $0.plainHTTP = true }
                     request.url = rebased(request.url)
+                    handshakeFailure = error
                     tries -= 1
                     continue
                 case .broken where repeatable && delivery.bytes == 0:
@@ -150,6 +153,11 @@ extension RegistryClient {
                     break
                 }
                 throw describe(error, request)
+            }
+            if let handshakeFailure, response.status == 400, String(decoding: response.body, as: UTF8.self).contains("HTTPS") {
+                // It does speak TLS, but the handshake failed for another reason: say that one.
+                session.withLock { $0.plainHTTP = false }
+                throw describe(handshakeFailure, original)
             }
             session.withLock { $0.connectedOnce = true }
             guard RetryPolicy.transientStatuses.contains(response.status) else { return response }
