@@ -326,7 +326,10 @@ public final class ImagePuller: @unchecked Sendable {
             }
         }
         group.wait()
-        for layer in layers where layer.download { unlink(images.partialPath(layer.digest)) }
+        // Kept in the store now; what was cut short stays for the next pull to resume.
+        for layer in layers where layer.download {
+            if case .complete = board.slot(layer.index) { unlink(images.partialPath(layer.digest)) }
+        }
         // A download's own failure says more than the extraction it cut short.
         if let failure = board.firstFailure { throw failure }
         if let unpackFailure { throw unpackFailure }
@@ -410,7 +413,7 @@ public final class ImagePuller: @unchecked Sendable {
         progress.layer(layer.id, "Verifying Checksum")
         let digest = hasher.finish()
         guard digest == layer.digest else {
-            ftruncate(fd, 0)
+            unlink(partial)
             throw RegistryError(.badContent, "layer \(layer.digest): content does not match its digest (it hashes to \(digest))")
         }
         try images.storeBlob(linking: partial, as: layer.digest)
