@@ -156,7 +156,7 @@ public final class ImagePuller: @unchecked Sendable {
         let reference = name.digest.map { "\(name.registry)/\(name.repository)@\($0)" } ?? name.description
         let repoDigest = "\(name.familiarName)@\(resolved.digest)"
 
-        if let existing = try? images.image(id: manifest.config.digest),
+        if let existing = try? images.image(id: manifest.config.digest), existing.manifestDigest == manifestDigest,
            existing.chainIDs == chainIDs, chainIDs.allSatisfy(images.hasLayer), tag.map(existing.repoTags.contains) ?? true,
            images.hasBlob(manifest.config.digest), manifest.layers.allSatisfy({ images.hasBlob($0.digest) }) {
             progress.finish(digest: resolved.digest.description, status: "Image is up to date for \(tag ?? reference)", reference: reference)
@@ -401,7 +401,8 @@ public final class ImagePuller: @unchecked Sendable {
                     }
                     continue
                 }
-            } catch let error as RegistryError where error.kind == .server && !board.cancelled.load(ordering: .relaxed) && attempts < 4 && written > offset {
+            } catch let error as RegistryError where [.server, .unreachable].contains(error.kind) && !board.cancelled.load(ordering: .relaxed)
+                        && attempts < 4 && written > offset {
                 // A cut mid-layer: resume from what arrived.
                 offset = written
                 continue
