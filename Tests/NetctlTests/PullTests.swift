@@ -46,6 +46,53 @@ import TestSupport
         }
     }
 
+    /// Pulls SIGKILLed at random moments: none leaves an image half recorded (whatever
+    /// `image ls` shows runs), the next pull completes from what they kept, and reconcile
+    /// then removes what they left (staging, partials) and finds nothing more.
+    @Test func pullsKilledAtRandomMomentsLeaveAWholeStore() throws {
+        try withRegistry { server in
+            try RegistryImages.push(layout: try TestImages.busybox().layout, to: "\(server.address)/team/app:1")
+            try withNetctl { netctl in
+                let reference = "\(server.address)/team/app:1"
+                let elapsed = try ContinuousClock().measure { try netctl.ok("pull", "-q", reference) }
+                let longest = max(0.040, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+                try netctl.ok("image", "rm", reference)
+                try netctl.ok("system", "reconcile")
+                var kills: [String] = []
+                for round in 0..<8 {
+                    let delay = Double.random(in: 0...longest)
+                    kills.append("pull \(round) after \(Int(delay * 1000)) ms: \(try killed(netctl, ["pull", "-q", reference], after: delay))")
+                    for id in try netctl.ok("image", "ls", "-q").split(separator: "\n") {
+                        #expect(try netctl.netctl("run", "--rm", "--network", "none", String(id), "true").status == 0, "\(kills.joined(separator: "\n"))")
+                        try netctl.ok("image", "rm", "-f", String(id))
+                    }
+                }
+                let context = kills.joined(separator: "\n")
+                #expect(try netctl.ok("pull", "-q", reference) == "\(reference)\n", "\(context)")
+                #expect(try netctl.ok("run", "--rm", "--network", "none", reference, "echo", "whole") == "whole\n", "\(context)")
+                try netctl.ok("system", "reconcile")
+                #expect(try netctl.ok("system", "reconcile") == "nothing to repair\n", "\(context)")
+                let tmp = (try? FileManager.default.contentsOfDirectory(atPath: netctl.root + "/storage/tmp")) ?? []
+                #expect(tmp.allSatisfy { $0 == "blobs" }, "\(tmp)\n\(context)")
+            }
+        }
+    }
+
+    private func killed(_ netctl: NetctlHarness, _ arguments: [String], after delay: Double) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: NetctlHarness.binary)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(netctl.environment) { $1 }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        usleep(UInt32(delay * 1_000_000))
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        return process.terminationReason == .uncaughtSignal ? "killed" : "exited \(process.terminationStatus)"
+    }
+
     /// Bad input: one line on stderr, exit 1, nothing stored.
     @Test(arguments: ["unknown-tag", "bad-reference", "bad-platform"])
     func badInputIsOneLine(_ kind: String) throws {
