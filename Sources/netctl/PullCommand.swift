@@ -23,6 +23,7 @@ struct PullCommand: ParsableCommand {
             let mode: PullProgress.Mode = quiet ? .quiet : isatty(1) == 1 ? .terminal : .lines
             let puller = ImagePuller(images: try global.images(), configuration: RegistryConfiguration(),
                                      platform: chosen, progress: PullProgress(mode: mode))
+            puller.platformRequired = platform != nil
             try puller.pull(reference)
         } catch let error as RegistryError {
             throw CLIError(error.kind == .input && !error.message.hasPrefix("pull ") ? "pull \(reference): \(error.message)" : error.message)

@@ -94,7 +94,7 @@ import TestSupport
     }
 
     /// Bad input: one line on stderr, exit 1, nothing stored.
-    @Test(arguments: ["unknown-tag", "bad-reference", "bad-platform"])
+    @Test(arguments: ["unknown-tag", "bad-reference", "bad-platform", "other-platform", "unreachable"])
     func badInputIsOneLine(_ kind: String) throws {
         try withRegistry { server in
             try RegistryImages.push(layout: try TestImages.busybox().layout, to: "\(server.address)/team/app:1")
@@ -102,6 +102,8 @@ import TestSupport
                 let arguments: [String] = switch kind {
                 case "unknown-tag": ["pull", "\(server.address)/team/app:nope"]
                 case "bad-reference": ["pull", "\(server.address)/team/App:1"]
+                case "other-platform": ["pull", "--platform", "linux/arm64", "\(server.address)/team/app:1"]
+                case "unreachable": ["pull", "127.0.0.1:\(try freeLoopbackPort())/team/app:1"]
                 default: ["pull", "--platform", "linux", "\(server.address)/team/app:1"]
                 }
                 let result = try netctl.netctl(arguments)
