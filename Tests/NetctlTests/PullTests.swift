@@ -78,6 +78,24 @@ import TestSupport
         }
     }
 
+    /// Three pulls of one image at once: each succeeds, and the store holds one image with
+    /// one copy of each blob and layer.
+    @Test func concurrentPullsOfOneImage() throws {
+        try withRegistry { server in
+            try RegistryImages.push(layout: try TestImages.busybox().layout, to: "\(server.address)/team/app:1")
+            try withNetctl { netctl in
+                let reference = "\(server.address)/team/app:1"
+                let command = [NetctlHarness.binary, "pull", "-q", reference]
+                let results = try runConcurrently([command, command, command], environment: netctl.environment)
+                for result in results { #expect(result.status == 0 && result.stdout == "\(reference)\n", "\(result.stderr)") }
+                #expect(try netctl.ok("image", "ls", "-q").split(separator: "\n").count == 1)
+                #expect(try FileManager.default.contentsOfDirectory(atPath: netctl.root + "/storage/layers").count == 1)
+                #expect(try netctl.ok("run", "--rm", "--network", "none", reference, "echo", "one") == "one\n")
+                #expect(try netctl.ok("system", "reconcile") == "nothing to repair\n")
+            }
+        }
+    }
+
     private func killed(_ netctl: NetctlHarness, _ arguments: [String], after delay: Double) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: NetctlHarness.binary)
