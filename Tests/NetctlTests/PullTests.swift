@@ -111,6 +111,36 @@ import TestSupport
         return process.terminationReason == .uncaughtSignal ? "killed" : "exited \(process.terminationStatus)"
     }
 
+    /// A registry behind htpasswd basic auth, and one behind a bearer-token server: pulled
+    /// with the credentials of `--authfile` (Docker's config.json format); without them,
+    /// one line saying access was denied and nothing stored.
+    @Test(arguments: ["basic", "token"])
+    func pullsWithCredentials(_ kind: String) throws {
+        let user = (user: "puller", password: "s3cret-pw")
+        let options = kind == "basic" ? RegistryServer.Options(htpasswd: user) : RegistryServer.Options(token: user)
+        try withRegistry(options) { server in
+            try RegistryImages.push(layout: try TestImages.busybox().layout, to: "\(server.address)/team/app:1", credentials: user)
+            try withNetctl { netctl in
+                let reference = "\(server.address)/team/app:1"
+                let directory = NSTemporaryDirectory() + uniqueName("ncauth")
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(atPath: directory) }
+                let auth = Data("\(user.user):\(user.password)".utf8).base64EncodedString()
+                try #"{"auths":{"\#(server.address)":{"auth":"\#(auth)"}}}"#.write(toFile: directory + "/auth.json", atomically: true, encoding: .utf8)
+                let empty = ["REGISTRY_AUTH_FILE": directory + "/none.json", "DOCKER_CONFIG": directory]
+
+                let denied = try netctl.netctl(["pull", reference], environment: empty)
+                #expect(denied.status == 1)
+                #expect(denied.stderr.split(separator: "\n").count == 1 && denied.stderr.hasPrefix("Error: pull \(reference): "), "\(denied.stderr)")
+                #expect(try netctl.ok("image", "ls", "-q") == "")
+
+                let pulled = try netctl.netctl(["pull", "-q", "--authfile", directory + "/auth.json", reference], environment: empty)
+                #expect(pulled.status == 0 && pulled.stdout == "\(reference)\n", "\(pulled.stderr)")
+                #expect(!pulled.stdout.contains(user.password) && !pulled.stderr.contains(user.password))
+            }
+        }
+    }
+
     /// Bad input: one line on stderr, exit 1, nothing stored.
     @Test(arguments: ["unknown-tag", "bad-reference", "bad-platform", "other-platform", "unreachable"])
     func badInputIsOneLine(_ kind: String) throws {
