@@ -141,6 +141,28 @@ import TestSupport
         }
     }
 
+    /// A registry on TLS with a CA of the test's own: pulled when certs.d has the CA; an
+    /// untrusted certificate is one line and nothing stored.
+    @Test func pullsOverTLSWithCertsD() throws {
+        try withRegistry(RegistryServer.Options(tls: true)) { server in
+            let directory = NSTemporaryDirectory() + uniqueName("nccerts")
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            try server.certsDirectory(at: directory + "/certs.d")
+            let push = try runCommand(["skopeo", "copy", "--quiet", "--dest-cert-dir", directory + "/certs.d/" + server.address,
+                                       "oci:" + (try TestImages.busybox().layout), "docker://\(server.address)/team/app:1"])
+            try #require(push.status == 0, "\(push.stderr)")
+            try withNetctl { netctl in
+                let reference = "\(server.address)/team/app:1"
+                let untrusted = try netctl.netctl(["pull", reference], environment: ["NETCTL_CERTS_D": directory + "/none"])
+                #expect(untrusted.status == 1)
+                #expect(untrusted.stderr.split(separator: "\n").count == 1 && untrusted.stderr.hasPrefix("Error: pull \(reference): "), "\(untrusted.stderr)")
+                #expect(try netctl.ok("image", "ls", "-q") == "")
+                let pulled = try netctl.netctl(["pull", "-q", reference], environment: ["NETCTL_CERTS_D": directory + "/certs.d"])
+                #expect(pulled.status == 0 && pulled.stdout == "\(reference)\n", "\(pulled.stderr)")
+            }
+        }
+    }
+
     /// Bad input: one line on stderr, exit 1, nothing stored.
     @Test(arguments: ["unknown-tag", "bad-reference", "bad-platform", "other-platform", "unreachable"])
     func badInputIsOneLine(_ kind: String) throws {
