@@ -36,6 +36,11 @@ import TestSupport
                 #expect(again.last == "1: digest: \(digest) size: \(try Self.size(in: output))")
 
                 #expect(try netctl.ok("push", "-q", reference) == reference + "\n")
+
+                // By digest: the image whose manifest it is, put under that digest.
+                let pinned = "\(server.address)/team/pinned@\(digest)"
+                #expect(try netctl.ok("push", pinned).hasSuffix("\ndigest: \(digest) size: \(try Self.size(in: output))\n"))
+                #expect(try Skopeo.digest(of: pinned) == digest)
             }
         }
     }
