@@ -33,7 +33,14 @@ struct BlobUpload {
         if try exists() { return .exists }
         var location: String?
         for other in mountFrom where other != repository {
-            switch try mount(from: other) {
+            let answer: Mount
+            do {
+                answer = try mount(from: other)
+            } catch let error as RegistryError where error.kind == .denied {
+                // `send` throws a 401 or 403 it could not authenticate past.
+                answer = .refused
+            }
+            switch answer {
             case .mounted: return .mounted(from: other)
             case .upload(let next):
                 // A 202 opened an upload session: use it rather than trying further mounts
