@@ -1,35 +1,162 @@
+import Foundation
 import Glibc
 import Runtime
 
 /// Which registry an unqualified name means, how each registry is reached (TLS trust from
-/// certs.d, insecure registries), and where credentials are kept.
+/// certs.d, insecure registries, Docker Hub's API host), and as whom (the auth file).
 ///
-/// PLACEHOLDER (lead): loopback registries are spoken to over plain HTTP, everything else
-/// over HTTPS with libcurl's default trust. The transport engineer replaces this with the
-/// whole configuration (file, certs.d, insecure fallback, auth file).
+/// Read from `$NETCTL_REGISTRIES_CONF` or `/etc/netctl/registries.json` (absent: the
+/// defaults): `{"unqualified-search": ["docker.io"], "insecure": ["HOST:PORT"]}`. Per
+/// registry, certs.d directories (`$NETCTL_CERTS_D`, colon-separated, else
+/// `/etc/netctl/certs.d`, `/etc/docker/certs.d`, `/etc/containers/certs.d`) hold
+/// `HOST:PORT/*.crt` CAs, trusted beside the system roots, and `*.cert` + `*.key` client
+/// pairs, as Docker and podman lay them out.
 public struct RegistryConfiguration: Sendable {
     /// Registries tried in order for an unqualified name (`busybox`); the first is the
     /// default registry.
     public var unqualifiedSearch: [String] = [ImageName.dockerHub]
+    /// Registries spoken to without verifying their certificate, and over plain HTTP when
+    /// they do not speak TLS (as Docker's `insecure-registries`). Loopback registries also
+    /// fall back to plain HTTP, but a certificate they present is verified.
     public var insecure: [String] = []
+    public var certsDirectories: [String]
+    /// The system's roots, which certs.d CAs are added to.
+    public var systemBundle = "/etc/ssl/certs/ca-certificates.crt"
+    /// Where credentials are read (`--authfile`, else the environment's).
+    public var authFile: AuthFile
+    /// The configuration file that was read, if any.
+    public private(set) var source: String?
+    /// Why the configuration file could not be used: thrown by `endpoint(for:)`, so that a
+    /// bad file stops registry commands with one line and bothers no other command.
+    private var loadError: RegistryError?
 
-    public init() {}
+    /// Files beyond these sizes are not what they claim to be.
+    static let configurationSizeLimit = 1 << 20
+    static let certificateSizeLimit = 1 << 20
+    static let systemBundleSizeLimit = 16 << 20
+
+    /// The configuration in effect: the environment's files, and `authFile` (a
+    /// `--authfile` flag) if given.
+    public init(authFile: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.authFile = AuthFile.locate(authFile, environment: environment)
+        if let list = environment["NETCTL_CERTS_D"], !list.isEmpty {
+            certsDirectories = list.split(separator: ":").map(String.init)
+        } else {
+            certsDirectories = ["/etc/netctl/certs.d", "/etc/docker/certs.d", "/etc/containers/certs.d"]
+        }
+        let path = environment["NETCTL_REGISTRIES_CONF"].flatMap { $0.isEmpty ? nil : $0 } ?? "/etc/netctl/registries.json"
+        do {
+            try load(path)
+        } catch let error as RegistryError {
+            loadError = error
+        } catch {
+            loadError = RegistryError(.input, "registries configuration \(path): \(error)")
+        }
+    }
 
     public var defaultRegistry: String { unqualifiedSearch.first ?? ImageName.dockerHub }
 
-    /// How to reach `registry`.
+    /// How to reach `registry` (`docker.io`, `registry.example:5000`, `127.0.0.1:5000`).
     public func endpoint(for registry: String) throws -> RegistryEndpoint {
-        if registry == ImageName.dockerHub {
-            return RegistryEndpoint(registry: registry, baseURL: "https://registry-1.docker.io")
+        if let loadError { throw loadError }
+        let insecure = isInsecure(registry)
+        let loopback = Self.isLoopback(registry)
+        let host = registry == ImageName.dockerHub ? "registry-1.docker.io" : registry
+        var endpoint = RegistryEndpoint(registry: registry, baseURL: "https://\(host)",
+                                        fallbackURL: insecure || loopback ? "http://\(host)" : nil,
+                                        verifyPeer: !insecure)
+        // certs.d: the directory named as references name the registry (docker.io also as
+        // its API host).
+        let names = registry == ImageName.dockerHub ? [registry, host] : [registry]
+        endpoint.trustDirectories = certsDirectories.flatMap { root in names.map { root + "/" + $0 } }
+        var authorities: [[UInt8]] = []
+        for directory in endpoint.trustDirectories {
+            let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
+            for file in files where file.hasSuffix(".crt") {
+                authorities.append(try Self.readLimited(directory + "/" + file, limit: Self.certificateSizeLimit, what: "CA certificate"))
+            }
+            for file in files where file.hasSuffix(".cert") && endpoint.clientCertificate == nil {
+                let key = String(file.dropLast(".cert".count)) + ".key"
+                guard files.contains(key) else {
+                    throw RegistryError(.input, "registry \(registry): client certificate \(directory)/\(file) has no key \(directory)/\(key)")
+                }
+                endpoint.clientCertificate = directory + "/" + file
+                endpoint.clientKey = directory + "/" + key
+            }
         }
-        if registry.hasPrefix("127.") || registry.hasPrefix("localhost") || registry.hasPrefix("[::1]") || insecure.contains(registry) {
-            return RegistryEndpoint(registry: registry, baseURL: "http://\(registry)")
+        if !authorities.isEmpty {
+            var bundle = (try? Self.readLimited(systemBundle, limit: Self.systemBundleSizeLimit, what: "CA bundle")) ?? []
+            for authority in authorities {
+                if let last = bundle.last, last != 0x0a { bundle.append(0x0a) }
+                bundle += authority
+            }
+            endpoint.caBundle = bundle
         }
-        return RegistryEndpoint(registry: registry, baseURL: "https://\(registry)")
+        endpoint.authFile = authFile.path
+        switch try authFile.entry(for: registry) {
+        case .credentials(let credentials): endpoint.credentials = credentials
+        case .helper(let name): endpoint.credentialHelper = name
+        case .none: break
+        }
+        return endpoint
     }
 
     /// A client for `registry`.
     public func client(for registry: String) throws -> RegistryClient {
         try RegistryClient(endpoint: endpoint(for: registry))
+    }
+
+    /// A client for `registry` that authenticates as `credentials` whatever the auth file
+    /// says (`netctl login` trying credentials before it saves them).
+    public func client(for registry: String, credentials: RegistryCredentials) throws -> RegistryClient {
+        var endpoint = try endpoint(for: registry)
+        endpoint.credentials = credentials
+        endpoint.credentialHelper = nil
+        return try RegistryClient(endpoint: endpoint)
+    }
+
+    func isInsecure(_ registry: String) -> Bool {
+        insecure.contains(registry) || insecure.contains(String(hostName(of: "x://" + registry)))
+    }
+
+    /// 127.0.0.0/8, ::1 and localhost: plain HTTP is as private there as TLS.
+    static func isLoopback(_ registry: String) -> Bool {
+        let host = hostName(of: "x://" + registry)
+        return host.hasPrefix("127.") || host == "localhost" || host == "[::1]"
+    }
+
+    private mutating func load(_ path: String) throws {
+        guard access(path, F_OK) == 0 else { return }
+        let bytes = try Self.readLimited(path, limit: Self.configurationSizeLimit, what: "registries configuration")
+        guard let document = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+            throw RegistryError(.input, "registries configuration \(path): not a JSON object (expected {\"unqualified-search\": [\"docker.io\"], \"insecure\": [\"HOST:PORT\"]})")
+        }
+        for (key, value) in document {
+            guard let list = value as? [String] else {
+                throw RegistryError(.input, "registries configuration \(path): \"\(key)\" is not a list of registries")
+            }
+            switch key {
+            case "unqualified-search": unqualifiedSearch = list
+            case "insecure": insecure = list
+            default: throw RegistryError(.input, "registries configuration \(path): unknown key \"\(key)\" (expected \"unqualified-search\", \"insecure\")")
+            }
+        }
+        source = path
+    }
+
+    static func readLimited(_ path: String, limit: Int, what: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw RegistryError(.input, "\(what) \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw RegistryError(.input, "\(what) \(path): \(String(cString: strerror(errno)))") }
+            if count == 0 { return bytes }
+            bytes += buffer[..<count]
+            guard bytes.count <= limit else { throw RegistryError(.input, "\(what) \(path): larger than \(limit) bytes") }
+        }
     }
 }

@@ -39,10 +39,14 @@ public struct HTTPResponse: Sendable {
 
 /// How libcurl failed, before or during the exchange.
 enum TransferFailure: Error {
-    /// No connection was made: nothing reached the server.
+    /// The registry's host name does not resolve.
+    case unknownHost(String)
+    /// No connection was made (refused, timed out): nothing reached the server.
     case notConnected(String)
-    /// TLS: the server's certificate was not trusted, or the handshake failed.
+    /// TLS: the server's certificate was not trusted.
     case tls(String)
+    /// TLS: the handshake failed (a server that speaks plain HTTP, most often).
+    case handshake(String)
     /// The connection broke or timed out after it was made.
     case broken(String)
     /// The response body was larger than the caller's limit.

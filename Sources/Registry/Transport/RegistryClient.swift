@@ -19,9 +19,20 @@ public struct RegistryEndpoint: Sendable {
     public var clientKey: String?
     /// False only for insecure registries, which Docker also talks to without verifying.
     public var verifyPeer: Bool
+    /// Who to be: from the auth file (nil: anonymous).
+    public var credentials: RegistryCredentials?
+    /// Where credentials were looked for, and what the auth file said instead of
+    /// credentials (a credential helper netctl does not run): for a denied request's message.
+    public var authFile: String?
+    public var credentialHelper: String?
+    /// The certs.d directories looked at for this registry, for an untrusted certificate's
+    /// message.
+    public var trustDirectories: [String]
 
     public init(registry: String, baseURL: String, fallbackURL: String? = nil, caBundle: [UInt8]? = nil,
-                clientCertificate: String? = nil, clientKey: String? = nil, verifyPeer: Bool = true) {
+                clientCertificate: String? = nil, clientKey: String? = nil, verifyPeer: Bool = true,
+                credentials: RegistryCredentials? = nil, authFile: String? = nil, credentialHelper: String? = nil,
+                trustDirectories: [String] = []) {
         self.registry = registry
         self.baseURL = baseURL
         self.fallbackURL = fallbackURL
@@ -29,6 +40,10 @@ public struct RegistryEndpoint: Sendable {
         self.clientCertificate = clientCertificate
         self.clientKey = clientKey
         self.verifyPeer = verifyPeer
+        self.credentials = credentials
+        self.authFile = authFile
+        self.credentialHelper = credentialHelper
+        self.trustDirectories = trustDirectories
     }
 }
 
@@ -44,6 +59,9 @@ public final class RegistryClient: @unchecked Sendable {
     public var stallSeconds = 30
     /// Idle easy handles, as addresses (a raw pointer is not Sendable).
     private let idle = Mutex<[UInt]>([])
+    /// What `send` learnt: how the registry wants to be authenticated, its tokens, whether
+    /// it speaks only plain HTTP.
+    let session = Mutex(Session())
 
     public init(endpoint: RegistryEndpoint) throws {
         var reason = [CChar](repeating: 0, count: 256)
@@ -58,7 +76,13 @@ public final class RegistryClient: @unchecked Sendable {
     }
 
     /// `/v2/team/app/manifests/1.4` on this registry.
-    public func url(_ path: String) -> String { endpoint.baseURL + path }
+    public func url(_ path: String) -> String { base + path }
+
+    /// The base in use: `baseURL`, or `fallbackURL` once the registry turned out not to
+    /// speak TLS.
+    public var base: String {
+        session.withLock { $0.plainHTTP } ? endpoint.fallbackURL ?? endpoint.baseURL : endpoint.baseURL
+    }
 
     /// One exchange, no authentication and no retry: the building block of `send`.
     /// `sink` receives the body of a 2xx answer as it arrives; other bodies (and every
@@ -155,13 +179,19 @@ public final class RegistryClient: @unchecked Sendable {
         switch code {
         case CURLE_OK:
             return HTTPResponse(status: status, headers: state.headers, body: state.body)
-        case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
-            throw .notConnected(reason)
+        case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
+            throw .unknownHost(reason)
+        case CURLE_COULDNT_CONNECT:
+            var number = 0
+            _ = lc_getinfo_long(curl, CURLINFO_OS_ERRNO, &number)
+            throw .notConnected(number != 0 ? String(cString: strerror(Int32(number))) : reason)
         case CURLE_OPERATION_TIMEDOUT where status == 0 && state.received == 0:
             var connected = 0.0
             _ = lc_getinfo_double(curl, CURLINFO_CONNECT_TIME, &connected)
             throw connected == 0 ? .notConnected(reason) : .broken(reason)
-        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_CONNECT_ERROR:
+            throw .handshake(reason)
+        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE:
             throw .tls(reason)
         default:
             throw .broken(reason)
