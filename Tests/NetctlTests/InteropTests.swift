@@ -139,6 +139,52 @@ import TestSupport
         }
     }
 
+    /// A registry behind htpasswd (over TLS, its CA in certs.d) and one behind a bearer-token
+    /// server: without credentials the push stops in one line; with an auth file holding
+    /// them it goes up (with token auth, mounting from another repository too), and skopeo
+    /// with the same credentials reads the digest netctl printed.
+    @Test(arguments: ["basic", "token"]) func pushesWithCredentials(kind: String) throws {
+        let options = kind == "basic" ? RegistryServer.Options(tls: true, htpasswd: ("alice", "s3cret"))
+                                      : RegistryServer.Options(token: ("alice", "s3cret"))
+        try withNetctl { netctl in
+            try withRegistry(options) { server in
+                let directory = NSTemporaryDirectory() + uniqueName("netctl-interop-auth-")
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(atPath: directory) }
+                var environment = ["REGISTRY_AUTH_FILE": directory + "/auth.json"]
+                var skopeoTLS = ["--tls-verify=false"]
+                if server.caCertificate != nil {
+                    environment["NETCTL_CERTS_D"] = try server.certsDirectory(at: directory + "/certs.d")
+                    skopeoTLS = ["--cert-dir", directory + "/certs.d/\(server.address)"]
+                }
+                try netctl.importBusybox()
+                let reference = "\(server.address)/team/bb:1"
+                try netctl.ok("tag", "nctest/busybox", reference)
+
+                let denied = try netctl.netctl(["push", reference], environment: environment)
+                #expect(denied.status == 1)
+                #expect(denied.stderr.hasPrefix("Error: push \(reference): "), "\(denied.stderr)")
+                #expect(denied.stderr.split(separator: "\n").count == 1, "\(denied.stderr)")
+                #expect(denied.stderr.contains("said 401") && denied.stderr.contains("netctl login \(server.address)"), "\(denied.stderr)")
+
+                let auth = Data("alice:s3cret".utf8).base64EncodedString()
+                try #"{"auths": {"\#(server.address)": {"auth": "\#(auth)"}}}"#.write(toFile: directory + "/auth.json", atomically: true, encoding: .utf8)
+                let pushed = try netctl.netctl(["push", reference], environment: environment)
+                #expect(pushed.status == 0, "\(pushed.stderr)")
+                let digest = try Self.digest(in: pushed.stdout, tag: "1")
+                let inspect = try Skopeo.run(["inspect", "--no-tags"] + skopeoTLS + ["docker://\(reference)"], authFile: directory + "/auth.json")
+                #expect(inspect.status == 0, "\(inspect.stderr)")
+                #expect(inspect.stdout.contains("\"Digest\": \"\(digest)\""), "\(inspect.stdout)")
+
+                try netctl.ok("tag", reference, "\(server.address)/other/app:2")
+                let mounted = try netctl.netctl(["push", "--authfile", directory + "/auth.json", "\(server.address)/other/app:2"],
+                                                environment: environment.filter { $0.key != "REGISTRY_AUTH_FILE" })
+                #expect(mounted.status == 0, "\(mounted.stderr)")
+                #expect(mounted.stdout.contains(": Mounted from team/bb"), "\(mounted.stdout)")
+            }
+        }
+    }
+
     /// Each refusal is one line and exit 1: an image the store does not have, a registry
     /// nobody listens on, a --chunk-size that is not a size.
     @Test func refusalsAreOneLine() throws {
