@@ -125,15 +125,15 @@ import TestSupport
         }
     }
 
-    /// A docker-save archive, whose manifest import synthesizes, goes up and skopeo reads
-    /// the digest netctl printed.
+    /// A docker-save archive, whose manifest import synthesizes, goes up (`image push`) and
+    /// skopeo reads the digest netctl printed.
     @Test func dockerArchivePushes() throws {
         try withNetctl { netctl in
             try withRegistry { server in
                 try netctl.ok("image", "import", try TestImages.busybox().archive)
                 let reference = "\(server.address)/team/archive:1"
                 try netctl.ok("tag", "nctest/busybox", reference)
-                let digest = try Self.digest(in: try netctl.ok("push", reference), tag: "1")
+                let digest = try Self.digest(in: try netctl.ok("image", "push", reference), tag: "1")
                 #expect(try Skopeo.digest(of: reference) == digest)
             }
         }
