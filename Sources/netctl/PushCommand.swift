@@ -1,5 +1,4 @@
 import ArgumentParser
-import Glibc
 import Registry
 import Runtime
 
@@ -28,9 +27,7 @@ struct PushCommand: ParsableCommand {
     }
 
     private func push(chunkSize: Int64?) throws {
-        // The transport's configuration reads credentials from REGISTRY_AUTH_FILE first.
-        if let authfile { setenv("REGISTRY_AUTH_FILE", authfile, 1) }
-        let configuration = RegistryConfiguration()
+        let configuration = RegistryConfiguration(authFile: authfile)
         let name = try ImageName(parsing: reference, defaultRegistry: configuration.defaultRegistry)
         let store = try global.images()
         let image = try Self.image(name, reference, in: store)

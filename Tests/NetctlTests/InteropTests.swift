@@ -36,6 +36,11 @@ import TestSupport
                 #expect(again.last == "1: digest: \(digest) size: \(try Self.size(in: output))")
 
                 #expect(try netctl.ok("push", "-q", reference) == reference + "\n")
+
+                // By digest: the image whose manifest it is, put under that digest.
+                let pinned = "\(server.address)/team/pinned@\(digest)"
+                #expect(try netctl.ok("push", pinned).hasSuffix("\ndigest: \(digest) size: \(try Self.size(in: output))\n"))
+                #expect(try Skopeo.digest(of: pinned) == digest)
             }
         }
     }
@@ -120,16 +125,62 @@ import TestSupport
         }
     }
 
-    /// A docker-save archive, whose manifest import synthesizes, goes up and skopeo reads
-    /// the digest netctl printed.
+    /// A docker-save archive, whose manifest import synthesizes, goes up (`image push`) and
+    /// skopeo reads the digest netctl printed.
     @Test func dockerArchivePushes() throws {
         try withNetctl { netctl in
             try withRegistry { server in
                 try netctl.ok("image", "import", try TestImages.busybox().archive)
                 let reference = "\(server.address)/team/archive:1"
                 try netctl.ok("tag", "nctest/busybox", reference)
-                let digest = try Self.digest(in: try netctl.ok("push", reference), tag: "1")
+                let digest = try Self.digest(in: try netctl.ok("image", "push", reference), tag: "1")
                 #expect(try Skopeo.digest(of: reference) == digest)
+            }
+        }
+    }
+
+    /// A registry behind htpasswd (over TLS, its CA in certs.d) and one behind a bearer-token
+    /// server: without credentials the push stops in one line; with an auth file holding
+    /// them it goes up (with token auth, mounting from another repository too), and skopeo
+    /// with the same credentials reads the digest netctl printed.
+    @Test(arguments: ["basic", "token"]) func pushesWithCredentials(kind: String) throws {
+        let options = kind == "basic" ? RegistryServer.Options(tls: true, htpasswd: ("alice", "s3cret"))
+                                      : RegistryServer.Options(token: ("alice", "s3cret"))
+        try withNetctl { netctl in
+            try withRegistry(options) { server in
+                let directory = NSTemporaryDirectory() + uniqueName("netctl-interop-auth-")
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(atPath: directory) }
+                var environment = ["REGISTRY_AUTH_FILE": directory + "/auth.json"]
+                var skopeoTLS = ["--tls-verify=false"]
+                if server.caCertificate != nil {
+                    environment["NETCTL_CERTS_D"] = try server.certsDirectory(at: directory + "/certs.d")
+                    skopeoTLS = ["--cert-dir", directory + "/certs.d/\(server.address)"]
+                }
+                try netctl.importBusybox()
+                let reference = "\(server.address)/team/bb:1"
+                try netctl.ok("tag", "nctest/busybox", reference)
+
+                let denied = try netctl.netctl(["push", reference], environment: environment)
+                #expect(denied.status == 1)
+                #expect(denied.stderr.hasPrefix("Error: push \(reference): "), "\(denied.stderr)")
+                #expect(denied.stderr.split(separator: "\n").count == 1, "\(denied.stderr)")
+                #expect(denied.stderr.contains("said 401") && denied.stderr.contains("netctl login \(server.address)"), "\(denied.stderr)")
+
+                let auth = Data("alice:s3cret".utf8).base64EncodedString()
+                try #"{"auths": {"\#(server.address)": {"auth": "\#(auth)"}}}"#.write(toFile: directory + "/auth.json", atomically: true, encoding: .utf8)
+                let pushed = try netctl.netctl(["push", reference], environment: environment)
+                #expect(pushed.status == 0, "\(pushed.stderr)")
+                let digest = try Self.digest(in: pushed.stdout, tag: "1")
+                let inspect = try Skopeo.run(["inspect", "--no-tags"] + skopeoTLS + ["docker://\(reference)"], authFile: directory + "/auth.json")
+                #expect(inspect.status == 0, "\(inspect.stderr)")
+                #expect(inspect.stdout.contains("\"Digest\": \"\(digest)\""), "\(inspect.stdout)")
+
+                try netctl.ok("tag", reference, "\(server.address)/other/app:2")
+                let mounted = try netctl.netctl(["push", "--authfile", directory + "/auth.json", "\(server.address)/other/app:2"],
+                                                environment: environment.filter { $0.key != "REGISTRY_AUTH_FILE" })
+                #expect(mounted.status == 0, "\(mounted.stderr)")
+                #expect(mounted.stdout.contains(": Mounted from team/bb"), "\(mounted.stdout)")
             }
         }
     }

@@ -35,6 +35,14 @@ import TestSupport
             #expect(mounted.all.first?.line.hasSuffix(": Mounted from team/bb") == true)
             #expect(try Skopeo.digest(of: "\(server.address)/team/other:2") == first.digest.description)
 
+            // A repository the registry does not have: the mount's 202 opens the upload.
+            var elsewhere = source
+            elsewhere.repoDigests = ["\(server.address)/team/nothing@\(first.digest)", "other.example/team/bb@\(first.digest)"]
+            let uploaded = EventLog()
+            _ = try pusher.push(elsewhere, to: try ImageName(parsing: "\(server.address)/team/third:1"), report: uploaded.add)
+            #expect(uploaded.all.count == events.all.count && uploaded.all.allSatisfy { $0.outcome == .pushed }, "\(uploaded.all)")
+            #expect(try Skopeo.digest(of: "\(server.address)/team/third:1") == first.digest.description)
+
             // By digest: the manifest is there under its digest; a digest that is not the
             // image's is refused before anything is sent.
             _ = try pusher.push(source, to: try ImageName(parsing: "\(server.address)/team/pinned@\(first.digest)"))

@@ -1,4 +1,3 @@
-import FoundationEssentials
 import Glibc
 import Runtime
 
@@ -15,8 +14,10 @@ import Runtime
 /// Bodies go up from the file (`HTTPRequest.Body.file`), never whole in memory.
 struct BlobUpload {
     let client: RegistryClient
-    let repository: String
+    let name: ImageName
     let blob: PushSource.Blob
+
+    var repository: String { name.repository }
 
     /// How the blob got there.
     enum Outcome: Equatable {
@@ -32,7 +33,14 @@ struct BlobUpload {
         if try exists() { return .exists }
         var location: String?
         for other in mountFrom where other != repository {
-            switch try mount(from: other) {
+            let answer: Mount
+            do {
+                answer = try mount(from: other)
+            } catch let error as RegistryError where error.kind == .denied {
+                // `send` throws a 401 or 403 it could not authenticate past.
+                answer = .refused
+            }
+            switch answer {
             case .mounted: return .mounted(from: other)
             case .upload(let next):
                 // A 202 opened an upload session: use it rather than trying further mounts
@@ -62,7 +70,7 @@ struct BlobUpload {
         switch response.status {
         case 200: return true
         case 404: return false
-        default: throw RegistryAnswer.failure(response, "blob \(blob.digest.short) in \(repository)")
+        default: throw Self.failure(response, in: name, "blob \(blob.digest.short)")
         }
     }
 
@@ -82,14 +90,14 @@ struct BlobUpload {
         case 201: return .mounted
         case 202: return .upload(location: try location(of: response, "mount of \(blob.digest.short) from \(other)"))
         case 401, 403, 404: return .refused
-        default: throw RegistryAnswer.failure(response, "mount of blob \(blob.digest.short) from \(other) into \(repository)")
+        default: throw Self.failure(response, in: name, "mount of blob \(blob.digest.short) from \(other)")
         }
     }
 
     // POST /v2/REPO/blobs/uploads/
     func start() throws -> String {
         let response = try client.send(HTTPRequest(method: "POST", url: client.url("/v2/\(repository)/blobs/uploads/")), scopes: scopes)
-        guard response.status == 202 else { throw RegistryAnswer.failure(response, "upload of blob \(blob.digest.short) to \(repository)") }
+        guard response.status == 202 else { throw Self.failure(response, in: name, "upload of blob \(blob.digest.short)") }
         return try location(of: response, "upload of \(blob.digest.short)")
     }
 
@@ -115,7 +123,7 @@ struct BlobUpload {
                 body: .file(path: blob.path, offset: offset, length: length))
             let response = try client.send(request, scopes: scopes)
             guard response.status == 202 else {
-                throw RegistryAnswer.failure(response, "chunk \(offset)-\(end) of blob \(blob.digest.short) to \(repository)")
+                throw Self.failure(response, in: name, "chunk \(offset)-\(end) of blob \(blob.digest.short)")
             }
             // Range: 0-END, what the registry holds so far.
             if let range = response.header("Range"), !range.hasSuffix("-\(end)") {
@@ -130,7 +138,7 @@ struct BlobUpload {
 
     private func expectCreated(_ response: HTTPResponse) throws {
         guard response.status == 201 || response.status == 204 else {
-            throw RegistryAnswer.failure(response, "upload of blob \(blob.digest.short) to \(repository)")
+            throw Self.failure(response, in: name, "upload of blob \(blob.digest.short)")
         }
         // The registry checked the bytes against the digest it was given; a registry that
         // names another digest stored something else.
@@ -151,34 +159,12 @@ struct BlobUpload {
         location + (location.contains("?") ? "&" : "?") + "digest=\(escaped(digest))"
     }
 
+    /// The registry's error answer as one line (pull's wording), or an unexpected success.
+    static func failure(_ response: HTTPResponse, in name: ImageName, _ what: String) -> any Error {
+        do { try ImagePuller.check(response, what: what, in: name) } catch { return error }
+        return RegistryError(.server, "\(what): \(name.registry) answered HTTP \(response.status), which the distribution API does not give here")
+    }
+
     /// `sha256%3AHEX`: the colon escaped, as Docker sends it in a query.
     static func escaped(_ digest: Digest) -> String { "sha256%3A\(digest.hex)" }
-}
-
-/// A registry's non-success answer as one line: the status's meaning, then the first of
-/// the distribution API's error body (`{"errors":[{"code":"BLOB_UNKNOWN","message":…}]}`).
-enum RegistryAnswer {
-    static func failure(_ response: HTTPResponse, _ what: String) -> RegistryError {
-        let detail = errorText(response.body).map { ": \($0)" } ?? ""
-        switch response.status {
-        case 401: return RegistryError(.denied, "\(what): unauthorized (401; log in with netctl login)\(detail)")
-        case 403: return RegistryError(.denied, "\(what): denied (403)\(detail)")
-        case 404: return RegistryError(.notFound, "\(what): not found (404)\(detail)")
-        default: return RegistryError(.server, "\(what): the registry answered \(response.status)\(detail)")
-        }
-    }
-
-    private struct Body: Decodable {
-        struct Entry: Decodable {
-            var code: String?
-            var message: String?
-        }
-        var errors: [Entry]?
-    }
-
-    static func errorText(_ body: [UInt8]) -> String? {
-        guard !body.isEmpty, let decoded = try? JSONDecoder().decode(Body.self, from: Data(body)), let first = decoded.errors?.first else { return nil }
-        let text = [first.code, first.message].compactMap { $0 }.joined(separator: " ")
-        return text.isEmpty ? nil : String(text.prefix(200))
-    }
 }

@@ -149,7 +149,7 @@ public struct ImagePusher {
         try forEachInParallel(blobs.count, width: options.parallel) { [blobs, mountFrom] index in
             let (blob, layer) = blobs[index]
             let chunkSize = options.chunkSize ?? (blob.size > options.chunkedAbove ? options.largeChunkSize : nil)
-            let outcome = try BlobUpload(client: client, repository: repository, blob: blob).run(mountFrom: mountFrom, chunkSize: chunkSize)
+            let outcome = try BlobUpload(client: client, name: name, blob: blob).run(mountFrom: mountFrom, chunkSize: chunkSize)
             // Docker prints the layers only; the config goes up unannounced.
             guard let layer else { return }
             let id = layer < source.diffIDs.count && source.diffIDs.count == manifest.layers.count ? source.diffIDs[layer].short : blob.digest.short
@@ -162,22 +162,23 @@ public struct ImagePusher {
         }
 
         if let tag = name.tag ?? (name.digest == nil ? "latest" : nil) {
-            try putManifest(source, digest: digest, repository: repository, reference: tag)
+            try putManifest(source, digest: digest, name: name, reference: tag)
         }
         if name.digest != nil {
-            try putManifest(source, digest: digest, repository: repository, reference: digest.description)
+            try putManifest(source, digest: digest, name: name, reference: digest.description)
         }
         return PushResult(digest: digest, size: source.manifest.count, repoDigest: "\(name.familiarName)@\(digest)")
     }
 
     // PUT /v2/REPO/manifests/REFERENCE, Content-Type: the manifest's media type.
-    private func putManifest(_ source: PushSource, digest: Digest, repository: String, reference: String) throws {
+    private func putManifest(_ source: PushSource, digest: Digest, name: ImageName, reference: String) throws {
+        let repository = name.repository
         let request = HTTPRequest(
             method: "PUT", url: client.url("/v2/\(repository)/manifests/\(reference)"),
             headers: ["Content-Type: \(source.mediaType)"], body: .bytes(source.manifest))
         let response = try client.send(request, scopes: [.push(repository)])
         guard response.status == 201 || response.status == 200 else {
-            throw RegistryAnswer.failure(response, "manifest \(repository):\(reference)")
+            throw BlobUpload.failure(response, in: name, "manifest \(reference)")
         }
         if let answered = response.header("Docker-Content-Digest"), answered != digest.description {
             throw RegistryError(.badContent, "manifest \(repository):\(reference): the registry stored \(answered), the image's manifest is \(digest)")
