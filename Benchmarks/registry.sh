@@ -10,7 +10,10 @@
 #  - push: the pulled image to a new repository of a fresh registry (nothing there yet),
 #    netctl from its store, skopeo from the OCI layout it pulled;
 #  - start-up of commands that do not touch a registry (`--version`, `image ls`), which the
-#    registry code must not slow down: hyperfine, and whether libcurl gets loaded.
+#    registry code must not slow down: hyperfine medians, instruction counts (callgrind,
+#    repeatable whatever else the machine does), the binary's protocol conformance records
+#    (which ArgumentParser's reflection over command types scans at every start), and
+#    whether libcurl gets loaded.
 # Wall time and peak RSS (/usr/bin/time) of RUNS runs of each, taken in turn, medians
 # compared. The page cache is left alone: the image is served once before anything is
 # measured, so every run reads the registry's storage from memory alike.
@@ -122,14 +125,30 @@ echo "start-up of commands that do not touch a registry..."
 rows=(-n 'netctl --version' "$NETCTL --version" -n 'netctl image ls' "$NETCTL image ls")
 if [ -n "${BEFORE:-}" ]; then rows+=(-n 'before --version' "$BEFORE --version" -n 'before image ls' "$BEFORE image ls"); fi
 hyperfine -N -i --style none --warmup 10 --runs 100 --export-json "$OUT/registry-startup.json" "${rows[@]}" >/dev/null 2>&1
+# callgrind cannot read the debug information of a static-stdlib Swift binary: it counts
+# a copy without it (the same code and data).
+: > "$WORK/instructions"
+for who in netctl before; do
+    binary=$NETCTL; [ "$who" = before ] && binary=${BEFORE:-}
+    [ -n "$binary" ] || continue
+    strip -g -o "$WORK/$who.callgrind" "$binary"
+    for command in --version 'image ls'; do
+        # shellcheck disable=SC2086 # the command's words
+        count=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$WORK/$who.callgrind" $command 2>&1 >/dev/null | sed -n 's/.*Collected : //p')
+        echo "$who $command|$count" >> "$WORK/instructions"
+    done
+    # Each record is 4 bytes: a relative pointer to a conformance descriptor.
+    size=$(readelf -SW "$binary" | sed -n 's/.*swift5_protocol_conformances *[A-Z]* *[0-9a-f]* *[0-9a-f]* *\([0-9a-f]*\).*/\1/p')
+    echo "$who conformance records|$((16#$size / 4))" >> "$WORK/instructions"
+done
 # ld.so names every library it loads, dlopen'ed ones too.
 curl_at_startup=$(LD_DEBUG=libs "$NETCTL" image ls 2>&1 >/dev/null | grep -c 'calling init:.*libcurl' || true)
 curl_in_pull=$(LD_DEBUG=libs NETCTL_ROOT="$WORK/probe" "$NETCTL" pull -q "$IMAGE" 2>&1 >/dev/null | grep -c 'calling init:.*libcurl' || true)
 
 python3 - "$OUT" "$DIGEST" "$netctl_pushed" "$runnable" "$curl_at_startup" "$curl_in_pull" "$(du -sb "$LAYOUT/blobs" | cut -f1)" \
-    "$LOAD_START" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc)" <<'PY'
+    "$LOAD_START" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc)" "$WORK/instructions" <<'PY'
 import json, statistics, sys
-out, digest, pushed, runnable, curl_startup, curl_pull, size, load_start, load_end, cpus = sys.argv[1:]
+out, digest, pushed, runnable, curl_startup, curl_pull, size, load_start, load_end, cpus, counts = sys.argv[1:]
 runs = {}
 for line in open(f"{out}/registry-runs.txt"):
     label, seconds, kilobytes, user, system = line.rsplit(" ", 4)
@@ -156,4 +175,7 @@ with open(f"{out}/registry-startup.json") as f:
     startup = {r["command"]: r["median"] * 1000 for r in json.load(f)["results"]}
 print("start-up: " + ", ".join(f"{name} {value:.2f} ms" for name, value in startup.items())
       + f"; libcurl loaded by image ls: {'yes' if curl_startup != '0' else 'no'}, by pull: {'yes' if curl_pull != '0' else 'no'}")
+counts = dict(line.rstrip("\n").split("|") for line in open(counts))
+print("instructions: " + ", ".join(f"{name} {int(value):,}" for name, value in counts.items() if "records" not in name))
+print("protocol conformance records: " + ", ".join(f"{name.split()[0]} {int(value):,}" for name, value in counts.items() if "records" in name))
 PY
