@@ -17,12 +17,11 @@ struct PullCommand: ParsableCommand {
 
     func run() throws {
         do {
-            // The transport's configuration reads credentials from REGISTRY_AUTH_FILE first.
-            if let authfile { setenv("REGISTRY_AUTH_FILE", authfile, 1) }
             let chosen = try platform.map(Platform.init(parsing:)) ?? .host
             let mode: PullProgress.Mode = quiet ? .quiet : isatty(1) == 1 ? .terminal : .lines
-            let puller = ImagePuller(images: try global.images(), configuration: RegistryConfiguration(),
+            let puller = ImagePuller(images: try global.images(), configuration: RegistryConfiguration(authFile: authfile),
                                      platform: chosen, progress: PullProgress(mode: mode))
+            puller.platformRequired = platform != nil
             try puller.pull(reference)
         } catch let error as RegistryError {
             throw CLIError(error.kind == .input && !error.message.hasPrefix("pull ") ? "pull \(reference): \(error.message)" : error.message)

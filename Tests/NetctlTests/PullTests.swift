@@ -78,6 +78,24 @@ import TestSupport
         }
     }
 
+    /// Three pulls of one image at once: each succeeds, and the store holds one image with
+    /// one copy of each blob and layer.
+    @Test func concurrentPullsOfOneImage() throws {
+        try withRegistry { server in
+            try RegistryImages.push(layout: try TestImages.busybox().layout, to: "\(server.address)/team/app:1")
+            try withNetctl { netctl in
+                let reference = "\(server.address)/team/app:1"
+                let command = [NetctlHarness.binary, "pull", "-q", reference]
+                let results = try runConcurrently([command, command, command], environment: netctl.environment)
+                for result in results { #expect(result.status == 0 && result.stdout == "\(reference)\n", "\(result.stderr)") }
+                #expect(try netctl.ok("image", "ls", "-q").split(separator: "\n").count == 1)
+                #expect(try FileManager.default.contentsOfDirectory(atPath: netctl.root + "/storage/layers").count == 1)
+                #expect(try netctl.ok("run", "--rm", "--network", "none", reference, "echo", "one") == "one\n")
+                #expect(try netctl.ok("system", "reconcile") == "nothing to repair\n")
+            }
+        }
+    }
+
     private func killed(_ netctl: NetctlHarness, _ arguments: [String], after delay: Double) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: NetctlHarness.binary)
@@ -93,8 +111,60 @@ import TestSupport
         return process.terminationReason == .uncaughtSignal ? "killed" : "exited \(process.terminationStatus)"
     }
 
+    /// A registry behind htpasswd basic auth, and one behind a bearer-token server: pulled
+    /// with the credentials of `--authfile` (Docker's config.json format); without them,
+    /// one line saying access was denied and nothing stored.
+    @Test(arguments: ["basic", "token"])
+    func pullsWithCredentials(_ kind: String) throws {
+        let user = (user: "puller", password: "s3cret-pw")
+        let options = kind == "basic" ? RegistryServer.Options(htpasswd: user) : RegistryServer.Options(token: user)
+        try withRegistry(options) { server in
+            try RegistryImages.push(layout: try TestImages.busybox().layout, to: "\(server.address)/team/app:1", credentials: user)
+            try withNetctl { netctl in
+                let reference = "\(server.address)/team/app:1"
+                let directory = NSTemporaryDirectory() + uniqueName("ncauth")
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(atPath: directory) }
+                let auth = Data("\(user.user):\(user.password)".utf8).base64EncodedString()
+                try #"{"auths":{"\#(server.address)":{"auth":"\#(auth)"}}}"#.write(toFile: directory + "/auth.json", atomically: true, encoding: .utf8)
+                let empty = ["REGISTRY_AUTH_FILE": directory + "/none.json", "DOCKER_CONFIG": directory]
+
+                let denied = try netctl.netctl(["pull", reference], environment: empty)
+                #expect(denied.status == 1)
+                #expect(denied.stderr.split(separator: "\n").count == 1 && denied.stderr.hasPrefix("Error: pull \(reference): "), "\(denied.stderr)")
+                #expect(try netctl.ok("image", "ls", "-q") == "")
+
+                let pulled = try netctl.netctl(["pull", "-q", "--authfile", directory + "/auth.json", reference], environment: empty)
+                #expect(pulled.status == 0 && pulled.stdout == "\(reference)\n", "\(pulled.stderr)")
+                #expect(!pulled.stdout.contains(user.password) && !pulled.stderr.contains(user.password))
+            }
+        }
+    }
+
+    /// A registry on TLS with a CA of the test's own: pulled when certs.d has the CA; an
+    /// untrusted certificate is one line and nothing stored.
+    @Test func pullsOverTLSWithCertsD() throws {
+        try withRegistry(RegistryServer.Options(tls: true)) { server in
+            let directory = NSTemporaryDirectory() + uniqueName("nccerts")
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            try server.certsDirectory(at: directory + "/certs.d")
+            let push = try runCommand(["skopeo", "copy", "--quiet", "--dest-cert-dir", directory + "/certs.d/" + server.address,
+                                       "oci:" + (try TestImages.busybox().layout), "docker://\(server.address)/team/app:1"])
+            try #require(push.status == 0, "\(push.stderr)")
+            try withNetctl { netctl in
+                let reference = "\(server.address)/team/app:1"
+                let untrusted = try netctl.netctl(["pull", reference], environment: ["NETCTL_CERTS_D": directory + "/none"])
+                #expect(untrusted.status == 1)
+                #expect(untrusted.stderr.split(separator: "\n").count == 1 && untrusted.stderr.hasPrefix("Error: pull \(reference): "), "\(untrusted.stderr)")
+                #expect(try netctl.ok("image", "ls", "-q") == "")
+                let pulled = try netctl.netctl(["pull", "-q", reference], environment: ["NETCTL_CERTS_D": directory + "/certs.d"])
+                #expect(pulled.status == 0 && pulled.stdout == "\(reference)\n", "\(pulled.stderr)")
+            }
+        }
+    }
+
     /// Bad input: one line on stderr, exit 1, nothing stored.
-    @Test(arguments: ["unknown-tag", "bad-reference", "bad-platform"])
+    @Test(arguments: ["unknown-tag", "bad-reference", "bad-platform", "other-platform", "unreachable"])
     func badInputIsOneLine(_ kind: String) throws {
         try withRegistry { server in
             try RegistryImages.push(layout: try TestImages.busybox().layout, to: "\(server.address)/team/app:1")
@@ -102,6 +172,8 @@ import TestSupport
                 let arguments: [String] = switch kind {
                 case "unknown-tag": ["pull", "\(server.address)/team/app:nope"]
                 case "bad-reference": ["pull", "\(server.address)/team/App:1"]
+                case "other-platform": ["pull", "--platform", "linux/arm64", "\(server.address)/team/app:1"]
+                case "unreachable": ["pull", "127.0.0.1:\(try freeLoopbackPort())/team/app:1"]
                 default: ["pull", "--platform", "linux", "\(server.address)/team/app:1"]
                 }
                 let result = try netctl.netctl(arguments)

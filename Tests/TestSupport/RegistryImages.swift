@@ -4,9 +4,11 @@ import Foundation
 public enum RegistryImages {
     /// `skopeo copy oci:LAYOUT[:REF] docker://DESTINATION` over plain HTTP; `all` copies
     /// every image of an index.
-    public static func push(layout: String, reference: String? = nil, to destination: String, all: Bool = false) throws {
+    public static func push(layout: String, reference: String? = nil, to destination: String, all: Bool = false,
+                            credentials: (user: String, password: String)? = nil) throws {
         let source = "oci:\(layout)" + (reference.map { ":\($0)" } ?? "")
-        let result = try runCommand(["skopeo", "copy", "--quiet", "--dest-tls-verify=false"] + (all ? ["--all"] : []) + [source, "docker://\(destination)"])
+        let creds = credentials.map { ["--dest-creds", "\($0.user):\($0.password)"] } ?? []
+        let result = try runCommand(["skopeo", "copy", "--quiet", "--dest-tls-verify=false"] + creds + (all ? ["--all"] : []) + [source, "docker://\(destination)"])
         guard result.status == 0 else { throw HarnessError("skopeo copy \(source) docker://\(destination): \(result.stderr)") }
     }
 

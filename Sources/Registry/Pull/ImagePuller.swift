@@ -24,6 +24,9 @@ public final class ImagePuller: @unchecked Sendable {
     let configuration: RegistryConfiguration
     let progress: PullProgress
     public var platform: Platform
+    /// The platform was asked for (`--platform`): a single-platform image of another one is
+    /// refused rather than taken (Docker refuses it too).
+    public var platformRequired = false
     public var parallelDownloads = 3
     public var policy = ExtractionPolicy()
 
@@ -150,6 +153,10 @@ public final class ImagePuller: @unchecked Sendable {
         let config = try decodeDocument(ImageConfig.self, configBytes, what: "config \(manifest.config.digest.short)")
         guard config.rootfs.diffIDs.count == manifest.layers.count else {
             throw RegistryError(.badContent, "config \(manifest.config.digest.short): lists \(config.rootfs.diffIDs.count) diff_ids for \(manifest.layers.count) layers")
+        }
+        if platformRequired, case .manifest = resolved.document, let os = config.os, let architecture = config.architecture,
+           !platform.matches(Platform(os: os, architecture: architecture, variant: config.variant)) {
+            throw RegistryError(.notFound, "the image is for \(Platform(os: os, architecture: architecture, variant: config.variant)), not the platform asked for (\(platform))")
         }
         let chainIDs = try ImageStore.chainIDs(for: config.rootfs.diffIDs)
         let tag = name.storedTag

@@ -42,6 +42,7 @@ struct DockerArchiveEntry: Codable {
 public struct ImageConfig: Codable, Sendable {
     public var architecture: String?
     public var os: String?
+    public var variant: String?
     public var created: String?
     public var config: ExecutionConfig?
     public var rootfs: RootFS

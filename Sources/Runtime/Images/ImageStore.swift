@@ -75,7 +75,7 @@ public final class ImageStore {
         return try Reference.resolve(name: try? ImageReference.normalize(reference), idPrefix: hex, among: try images(),
                                      names: \.repoTags, id: \.id.hex)
             .mapError { failure in
-                if case .notFound = failure { return RuntimeError("image \"\(reference)\" not found (import it with netctl image import)") }
+                if case .notFound = failure { return RuntimeError("image \"\(reference)\" not found (pull it with netctl pull, or import it with netctl image import)") }
                 return RuntimeError(failure.message(kind: "image", reference: reference))
             }.get()
     }
