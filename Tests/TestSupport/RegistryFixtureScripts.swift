@@ -100,7 +100,9 @@ enum RegistryFixtureScripts {
     /// `{"kind": "cutBlob", "afterBytes": N, "count": C}` closes the first C blob GETs
     /// after N body bytes; `{"kind": "failFirst", "status": S, "count": C, "retryAfter": R}`
     /// answers the first C requests with S (and `Retry-After: R`). A new fault.json starts
-    /// the counts afresh. `DIR/proxy-stats.json` holds `{"faults": …, "requests": …}`.
+    /// the counts afresh. `DIR/proxy-stats.json` holds `{"faults": …, "requests": …, "storage": …, "leaked": …}`
+    /// (storage: requests to the far end of redirects; leaked: those that carried an
+    /// Authorization header).
     static let faultProxy = #"""
     import http.client, http.server, json, os, signal, socket, ssl, sys, threading
 
@@ -111,12 +113,12 @@ enum RegistryFixtureScripts {
     HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection",
            "expect", "content-length"}
     lock = threading.Lock()
-    state = {"text": None, "fault": {}, "served": 0, "requests": 0}
+    state = {"text": None, "fault": {}, "served": 0, "requests": 0, "stash": {}, "leaked": 0, "storage": 0}
 
     def write_stats():
         path = os.path.join(DIR, "proxy-stats.json")
         with open(path + ".tmp", "w") as f:
-            json.dump({"faults": state["served"], "requests": state["requests"]}, f)
+            json.dump({"faults": state["served"], "requests": state["requests"], "leaked": state["leaked"], "storage": state["storage"]}, f)
         os.replace(path + ".tmp", path)
 
     def current_fault():
@@ -165,6 +167,29 @@ enum RegistryFixtureScripts {
             body = self.read_body()
             kind = fault.get("kind")
             blob_get = self.command == "GET" and "/blobs/" in self.path and "/uploads/" not in self.path
+            if self.path.startswith("/_storage/"):
+                # The far end of a redirect: fetch what was asked with the credentials the
+                # registry request had, and count the requests that brought their own.
+                with lock:
+                    path, authorization = state["stash"].get(self.path.split("?")[0], ("/", None))
+                    state["storage"] += 1
+                    if self.headers.get("Authorization"):
+                        state["leaked"] += 1
+                    write_stats()
+                self.path = path
+                if authorization:
+                    del self.headers["Authorization"]
+                    self.headers["Authorization"] = authorization
+                blob_get = False
+            elif blob_get and kind == "redirectBlob":
+                with lock:
+                    name = "/_storage/%d" % len(state["stash"])
+                    state["stash"][name] = (self.path, self.headers.get("Authorization"))
+                self.send_response(307)
+                self.send_header("Location", "http://localhost:%d%s?signature=test" % (PORT, name))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if kind == "failFirst" and take(fault["count"]):
                 payload = json.dumps({"errors": [{"code": "UNAVAILABLE", "message": "injected by the test proxy"}]}).encode()
                 self.send_response(fault["status"])

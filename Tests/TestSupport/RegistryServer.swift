@@ -10,6 +10,9 @@ public final class RegistryServer: @unchecked Sendable {
         /// HTTPS with a server certificate for 127.0.0.1 and localhost, signed by a CA made
         /// for this server alone (`caCertificate`, `certsDirectory(at:)`).
         public var tls: Bool
+        /// With `tls`: the registry asks for a client certificate signed by its CA
+        /// (`certsDirectory(at:)` then also lays out `client.cert` and `client.key`).
+        public var clientCertificates: Bool
         /// Basic auth from an htpasswd file (`htpasswd -Bbn`) with this one user.
         public var htpasswd: (user: String, password: String)?
         /// Token auth: a bearer-token server of the test's own, where this user may do
@@ -22,10 +25,11 @@ public final class RegistryServer: @unchecked Sendable {
         /// requests as this says; `.passThrough` passes everything (change it with `setFault`).
         public var fault: Fault?
 
-        public init(tls: Bool = false, htpasswd: (user: String, password: String)? = nil,
+        public init(tls: Bool = false, clientCertificates: Bool = false, htpasswd: (user: String, password: String)? = nil,
                     token: (user: String, password: String)? = nil, tokenActions: [String] = ["pull", "push"],
                     anonymousActions: [String] = [], fault: Fault? = nil) {
             self.tls = tls
+            self.clientCertificates = clientCertificates
             self.htpasswd = htpasswd
             self.token = token
             self.tokenActions = tokenActions
@@ -42,6 +46,10 @@ public final class RegistryServer: @unchecked Sendable {
         case tamperBlob
         /// Closes the connection after `afterBytes` body bytes of the first `count` blob GETs.
         case cutBlob(afterBytes: Int, count: Int = 1)
+        /// Answers blob GETs with a 307 to another origin (`localhost:PORT/_storage/…`, as
+        /// S3 behind a registry), which serves the blob; `credentialsSentToStorage` counts
+        /// requests that took the registry's Authorization there.
+        case redirectBlob
         /// Answers the first `count` requests with `status` (503, 429), with `Retry-After:
         /// retryAfter` seconds when given.
         case failFirst(status: Int, count: Int, retryAfter: Int? = nil)
@@ -50,6 +58,7 @@ public final class RegistryServer: @unchecked Sendable {
             switch self {
             case .passThrough: "{}"
             case .tamperBlob: #"{"kind": "tamperBlob"}"#
+            case .redirectBlob: #"{"kind": "redirectBlob"}"#
             case .cutBlob(let after, let count): #"{"kind": "cutBlob", "afterBytes": \#(after), "count": \#(count)}"#
             case .failFirst(let status, let count, let retryAfter):
                 #"{"kind": "failFirst", "status": \#(status), "count": \#(count), "retryAfter": \#(retryAfter.map(String.init) ?? "null")}"#
@@ -105,6 +114,7 @@ public final class RegistryServer: @unchecked Sendable {
                   tls:
                     certificate: \(directory)/server.crt
                     key: \(directory)/server.key
+                \(options.clientCertificates ? "    clientcas: [\(directory)/ca.crt]" : "")
 
                 """
         }
@@ -204,13 +214,27 @@ public final class RegistryServer: @unchecked Sendable {
         return (object["requests"] ?? 0, object["faults"] ?? 0)
     }
 
+    /// Requests that followed a `.redirectBlob` redirect with an Authorization header (a
+    /// client must not send the registry's credentials to another host).
+    public var credentialsSentToStorage: Int { proxyCount("leaked") }
+
+    /// Requests that followed a `.redirectBlob` redirect.
+    public var storageRequests: Int { proxyCount("storage") }
+
+    private func proxyCount(_ name: String) -> Int {
+        guard let data = FileManager.default.contents(atPath: directory + "/proxy-stats.json"),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Int] else { return 0 }
+        return object[name] ?? 0
+    }
+
     /// Token requests so far, one line each: `USER|- SCOPE…`.
     public var tokenRequests: [String] {
         ((try? String(contentsOfFile: directory + "/token-requests.log", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
 
     /// Lays out Docker's certs.d for this registry under `root`: `root/127.0.0.1:PORT/ca.crt`
-    /// (for the registry's own address and, with a proxy, the proxy's). Returns `root`.
+    /// (and `client.cert`, `client.key` with `clientCertificates`), for the registry's own
+    /// address and, with a proxy, the proxy's. Returns `root`.
     @discardableResult
     public func certsDirectory(at root: String) throws -> String {
         guard let ca = caCertificate else { throw HarnessError("registry \(address) has no TLS") }
@@ -218,6 +242,12 @@ public final class RegistryServer: @unchecked Sendable {
             try FileManager.default.createDirectory(atPath: root + "/" + name, withIntermediateDirectories: true)
             try? FileManager.default.removeItem(atPath: root + "/" + name + "/ca.crt")
             try FileManager.default.copyItem(atPath: ca, toPath: root + "/" + name + "/ca.crt")
+            if options.clientCertificates {
+                for file in ["client.cert", "client.key"] {
+                    try? FileManager.default.removeItem(atPath: root + "/" + name + "/" + file)
+                    try FileManager.default.copyItem(atPath: directory + "/" + file, toPath: root + "/" + name + "/" + file)
+                }
+            }
         }
         return root
     }
@@ -236,6 +266,13 @@ public final class RegistryServer: @unchecked Sendable {
             .write(toFile: directory + "/server.ext", atomically: true, encoding: .utf8)
         try openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
                      "-out", "server.crt", "-days", "2", "-extfile", "server.ext"])
+        if options.clientCertificates {
+            try openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                         "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=netctl test client"])
+            try "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n".write(toFile: directory + "/client.ext", atomically: true, encoding: .utf8)
+            try openssl(["x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                         "-out", "client.cert", "-days", "2", "-extfile", "client.ext"])
+        }
     }
 
     private func openssl(_ arguments: [String]) throws {

@@ -46,14 +46,17 @@ extension RegistryClient {
         var current = request
         var wanted = scopes.map(\.description)
         var challenged = false
+        // A cached token was refused: the next request asks for a new one (once).
+        var fresh = false
         var redirects = 0
         while true {
             current.url = rebased(current.url)
             var attempt = current
             let onRegistry = origin(of: current.url) == origin(of: base)
-            if onRegistry, let authorization = try authorization(scopes: wanted, fresh: challenged) {
+            if onRegistry, let authorization = try authorization(scopes: wanted, fresh: fresh) {
                 attempt.headers.append("Authorization: " + authorization)
             }
+            fresh = false
             let response = try exchange(attempt, limit: limit, sink: sink)
             switch response.status {
             case 401 where onRegistry && !challenged:
@@ -68,9 +71,10 @@ extension RegistryClient {
                 let learnt = chosen
                 session.withLock { $0.challenge = learnt }
                 challenged = true
+                fresh = true
             case 401, 403:
                 throw denied(response, current)
-            case 301, 302, 303, 307, 308 where current.method == "GET" || current.method == "HEAD":
+            case let status where [301, 302, 303, 307, 308].contains(status) && (current.method == "GET" || current.method == "HEAD"):
                 guard let location = response.header("location"), redirects < 5 else { return response }
                 redirects += 1
                 current = HTTPRequest(method: current.method, url: resolve(location: location, against: current.url),
@@ -115,6 +119,8 @@ extension RegistryClient {
             }
         }
         var request = request
+        let original = request
+        var handshakeFailure: TransferFailure?
         var tries = 0
         var waited = 0.0
         var delay = policy.firstDelay
@@ -140,6 +146,7 @@ extension RegistryClient {
                     // An insecure or loopback registry that does not speak TLS: plain HTTP from now on.
                     session.withLock { $0.plainHTTP = true }
                     request.url = rebased(request.url)
+                    handshakeFailure = error
                     tries -= 1
                     continue
                 case .broken where repeatable && delivery.bytes == 0:
@@ -150,6 +157,11 @@ extension RegistryClient {
                     break
                 }
                 throw describe(error, request)
+            }
+            if let handshakeFailure, response.status == 400, String(decoding: response.body, as: UTF8.self).contains("HTTPS") {
+                // It does speak TLS, but the handshake failed for another reason: say that one.
+                session.withLock { $0.plainHTTP = false }
+                throw describe(handshakeFailure, original)
             }
             session.withLock { $0.connectedOnce = true }
             guard RetryPolicy.transientStatuses.contains(response.status) else { return response }
@@ -172,16 +184,19 @@ extension RegistryClient {
 
     func describe(_ failure: TransferFailure, _ request: HTTPRequest) -> any Error {
         let registry = endpoint.registry
+        // The server, when it is not the registry itself (a token realm, a redirect's target).
+        let server = hostPort(of: request.url)
+        let other = server == hostPort(of: endpoint.baseURL) ? "" : " \(server)"
         switch failure {
         case .unknownHost:
             return RegistryError(.unreachable, "registry \(registry): unknown host \"\(hostName(of: request.url))\" (it does not resolve)")
         case .notConnected(let reason):
-            return RegistryError(.unreachable, "registry \(registry): cannot connect to \(hostPort(of: request.url)): \(reason)")
+            return RegistryError(.unreachable, "registry \(registry): cannot connect\(other.isEmpty ? "" : " to" + other): \(reason)")
         case .tls(let reason):
-            let places = endpoint.trustDirectories.isEmpty ? "" : "; CA certificates for it are read from \(endpoint.trustDirectories.map { $0 + "/*.crt" }.joined(separator: ", "))"
-            return RegistryError(.unreachable, "registry \(registry): certificate of \(hostPort(of: request.url)) not trusted (\(reason))\(places)")
+            let places = endpoint.trustDirectories.isEmpty ? "" : "; trusted: the system's roots and \(endpoint.trustDirectories.map { $0 + "/*.crt" }.joined(separator: ", "))"
+            return RegistryError(.unreachable, "registry \(registry): certificate\(other.isEmpty ? "" : " of" + other) not trusted (\(reason))\(places)")
         case .handshake(let reason):
-            return RegistryError(.unreachable, "registry \(registry): TLS handshake with \(hostPort(of: request.url)) failed: \(reason)")
+            return RegistryError(.unreachable, "registry \(registry): TLS handshake\(other.isEmpty ? "" : " with" + other) failed: \(reason)")
         case .broken(let reason):
             return RegistryError(.server, "registry \(registry): \(request.method) \(pathOf(request.url)): \(reason)")
         case .tooLarge(let limit):

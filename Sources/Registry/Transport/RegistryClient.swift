@@ -193,6 +193,10 @@ public final class RegistryClient: @unchecked Sendable {
             throw .handshake(reason)
         case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE:
             throw .tls(reason)
+        case _ where status == 0 && state.received == 0 && request.url.hasPrefix("https://") && endpoint.clientCertificate == nil:
+            // A TLS 1.3 server that wants a client certificate closes the connection after
+            // the handshake, which then reads as a reset: say what may be missing.
+            throw .broken("\(reason) (no answer after the TLS handshake: if the registry wants a client certificate, its certs.d directory holds it as NAME.cert and NAME.key)")
         default:
             throw .broken(reason)
         }
