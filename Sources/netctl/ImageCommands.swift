@@ -6,7 +6,8 @@ struct ImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image",
         abstract: "Manage images: OCI image layouts and docker-save archives.",
-        subcommands: [Import.self, List.self, Inspect.self, Tag.self, Remove.self, PullCommand.self]
+        subcommands: [Import.self, List.self, Inspect.self, Tag.self, Remove.self, PullCommand.self,
+                      PushCommand.self]
     )
 
     struct Import: ParsableCommand {
