@@ -24,8 +24,8 @@ struct Netctl: ParsableCommand {
             Run.self, PS.self, Stop.self, Kill.self, Remove.self, Exec.self, Logs.self, Wait.self, InspectCommand.self,
             ImageCommand.self, PullCommand.self, RuntimeCommand.self, SeccompCommand.self, SecurityCommand.self, ProfileCommand.self, NetworkCommand.self, SandboxCommand.self, PortCommand.self, SystemCommand.self, Monitor.self,
             ClusterCommand.self, AgentCommand.self, LabCommand.self,
-            PushCommand.self, ImageCommand.Tag.self,
             Login.self, Logout.self,
+            PushCommand.self, ImageCommand.Tag.self,
         ]
     )
 

@@ -40,7 +40,7 @@ struct PushCommand: ParsableCommand {
             if !quiet { print(event.line) }
         }
         try store.addRepoDigest(result.repoDigest, to: image.id)
-        print(quiet ? reference : result.line(tag: name.tag ?? (name.digest == nil ? "latest" : nil)))
+        print(quiet ? reference : result.line(tag: name.effectiveTag))
     }
 
     /// The image REF names: by tag as the store keeps tags, or by the digest of its manifest.

@@ -19,17 +19,10 @@ struct BlobUpload {
 
     var repository: String { name.repository }
 
-    /// How the blob got there.
-    enum Outcome: Equatable {
-        case pushed
-        case exists
-        case mounted(from: String)
-    }
-
     /// Makes the blob present in `repository`: nothing when it is already there, a mount
     /// when one of `mountFrom` (repositories of the same registry said to hold it) has it,
     /// else an upload, in `chunkSize` pieces when that is given.
-    func run(mountFrom: [String], chunkSize: Int64?) throws -> Outcome {
+    func run(mountFrom: [String], chunkSize: Int64?) throws -> PushEvent.Outcome {
         if try exists() { return .exists }
         var location: String?
         for other in mountFrom where other != repository {

@@ -153,15 +153,10 @@ public struct ImagePusher {
             // Docker prints the layers only; the config goes up unannounced.
             guard let layer else { return }
             let id = layer < source.diffIDs.count && source.diffIDs.count == manifest.layers.count ? source.diffIDs[layer].short : blob.digest.short
-            let event: PushEvent.Outcome = switch outcome {
-            case .pushed: .pushed
-            case .exists: .exists
-            case .mounted(let other): .mounted(from: other)
-            }
-            reporting.withLock { _ in report(PushEvent(id: id, digest: blob.digest, outcome: event)) }
+            reporting.withLock { _ in report(PushEvent(id: id, digest: blob.digest, outcome: outcome)) }
         }
 
-        if let tag = name.tag ?? (name.digest == nil ? "latest" : nil) {
+        if let tag = name.effectiveTag {
             try putManifest(source, digest: digest, name: name, reference: tag)
         }
         if name.digest != nil {

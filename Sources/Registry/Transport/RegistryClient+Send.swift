@@ -46,14 +46,17 @@ extension RegistryClient {
         var current = request
         var wanted = scopes.map(\.description)
         var challenged = false
+        // A cached token was refused: the next request asks for a new one (once).
+        var fresh = false
         var redirects = 0
         while true {
             current.url = rebased(current.url)
             var attempt = current
             let onRegistry = origin(of: current.url) == origin(of: base)
-            if onRegistry, let authorization = try authorization(scopes: wanted, fresh: challenged) {
+            if onRegistry, let authorization = try authorization(scopes: wanted, fresh: fresh) {
                 attempt.headers.append("Authorization: " + authorization)
             }
+            fresh = false
             let response = try exchange(attempt, limit: limit, sink: sink)
             switch response.status {
             case 401 where onRegistry && !challenged:
@@ -68,6 +71,7 @@ extension RegistryClient {
                 let learnt = chosen
                 session.withLock { $0.challenge = learnt }
                 challenged = true
+                fresh = true
             case 401, 403:
                 throw denied(response, current)
             case let status where [301, 302, 303, 307, 308].contains(status) && (current.method == "GET" || current.method == "HEAD"):
