@@ -17,19 +17,21 @@ mkdir -p "$OUT" "$WORK/root"
 echo 'print("hello")' > "$WORK/hello.swift"
 swiftc -O -static-stdlib "$WORK/hello.swift" -o "$WORK/hello" 2>/dev/null
 
-rows() { # label, binary
+rows() { # label, binary, extra run flags
     local n=$2
     printf '%s\n' \
         "$1 --version|$n --version" \
         "$1 network ls (empty root)|$n network ls --root $WORK/root" \
-        "$1 run, parsed and refused|$n run --root $WORK/root --rm --network web -p 8080:80 -e A=1 --cap-drop ALL busybox sh -c true" \
+        "$1 run, parsed and refused|$n run --root $WORK/root$3 --rm --network web -p 8080:80 -e A=1 --cap-drop ALL busybox sh -c true" \
         "$1 network connect, parsed and refused|$n network connect --root $WORK/root -p 8080:80 --alias db web sb"
 }
 "$NETCTL" --root "$WORK/root" network ls >/dev/null   # the root's first use writes its id
 {
     echo "static Swift hello|$WORK/hello"
-    rows netctl "$NETCTL"
-    if [ -n "${BEFORE:-}" ]; then rows before "$BEFORE"; fi
+    # --pull never: the image is missing, and run would otherwise pull it from Docker Hub
+    # (builds before registries had no --pull and never pulled).
+    rows netctl "$NETCTL" " --pull never"
+    if [ -n "${BEFORE:-}" ]; then rows before "$BEFORE" "${BEFORE_RUN_FLAGS:-}"; fi
 } > "$WORK/commands"
 
 args=()

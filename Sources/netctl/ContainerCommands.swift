@@ -52,6 +52,8 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Every capability, nothing masked.") var privileged = false
     @Option(name: .long, help: ArgumentHelp("A secure-run profile (netctl profile ls); flags override it.", valueName: "NAME"))
     var profile: String?
+    @Option(name: .long, help: ArgumentHelp("Pull the image first: missing (default), always or never.", valueName: "WHEN"))
+    var pull: String?
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The image, then the command and its arguments.", valueName: "IMAGE [COMMAND…]"))
     var imageAndCommand: [String] = []
 
@@ -78,6 +80,7 @@ struct Run: ParsableCommand {
         request.dnsOptions = dnsOption
         request.addHosts = addHost
         request.aliases = networkAlias
+        request.pull = pull
         request.volumes = volume
         request.tmpfs = tmpfs
         confinement.apply(to: &request)
@@ -90,6 +93,7 @@ struct Run: ParsableCommand {
         if let mode = environment("NETCTL_PARSE_ONLY") { return mode == "quiet" ? () : print(globals, request) }
         do {
             let runtime = try globals.runtime()
+            try RunPull.prepare(runtime, policy: request.pull, image: request.image)
             if request.detach {
                 print(try runtime.runDetached(request, executable: try executablePath()).id)
                 return

@@ -114,6 +114,7 @@ enum HotPath {
         .value(["--dns-option"]) { $0.dnsOptions.append($1) },
         .value(["--add-host"]) { $0.addHosts.append($1) },
         .value(["--network-alias", "--alias"]) { $0.aliases.append($1) },
+        .value(["--pull"]) { $0.pull = $1 },
     ] }
 
     static var execFlags: [FlagTable<ExecRequest>.Entry] { [

@@ -32,7 +32,8 @@ import TestSupport
     @Test func everyCommandOfTheTourRunsAsWritten() throws {
         let lines = try Self.tourLines()
         #expect(lines.count > 60, "the tour has \(lines.count) commands")
-        try withNetctl { netctl in
+        // The registry the tour's `$REGISTRY` names, and a credentials file of the tour's own.
+        try withRegistry { registry in try withNetctl { netctl in
             // What the tour's working directory holds, and the macvlan parent it names.
             let work = netctl.root + "-tour"
             let bin = work + "/bin"
@@ -49,10 +50,12 @@ import TestSupport
             netctl.remember(sandboxes: ["sb1", "sb2"])
 
             let path = bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+            let environment = netctl.environment.merging(
+                ["PATH": path, "REGISTRY": registry.address, "REGISTRY_AUTH_FILE": work + "/auth.json"]) { $1 }
             for line in lines {
                 // A terminal for every line (`run -it` needs one), in the tour's directory.
                 let script = "cd '\(work)' && \(line)"
-                let result = try runCommand(["script", "-qec", script, "/dev/null"], environment: netctl.environment.merging(["PATH": path]) { $1 })
+                let result = try runCommand(["script", "-qec", script, "/dev/null"], environment: environment)
                 #expect(result.status == 0, "\(line)\n\(result.stdout)\(result.stderr)")
                 if result.status != 0 { break }
                 if line.hasPrefix("netctl run --rm --network container:site") {
@@ -61,6 +64,6 @@ import TestSupport
             }
             #expect(try netctl.ok("ps", "-aq").isEmpty)
             #expect(!NetworkNamespace.exists(named: "sb1") && !NetworkNamespace.exists(named: "sb2"))
-        }
+        } }
     }
 }

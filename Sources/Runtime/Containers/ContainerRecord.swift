@@ -34,6 +34,9 @@ public struct RunRequest: Sendable {
     public var securityOptions: [String] = []
     /// `--profile`: a saved or built-in secure-run profile under the flags.
     public var profile: String?
+    /// `--pull`: `missing` (Docker's default), `always` or `never`. Read by the command
+    /// line, which pulls before the runtime sees the request.
+    public var pull: String?
     /// `--dns`: nameservers (IPv4 or IPv6 addresses). On a network with names they are
     /// the resolver's upstreams; elsewhere they go to resolv.conf.
     public var dns: [String] = []

@@ -12,7 +12,11 @@ extension ContainerRuntime {
         // What a killed run left (a name, ports) must not stand in the way of this one.
         _ = try repairAbandoned()
         let request = try request.profile.map { try profile($0).apply(to: request) } ?? request
-        let image = try images.image(request.image)
+        let image = try images.imageIfPresent(request.image) ?? {
+            // `run --pull missing`: the command line pulls it, then it is looked up again.
+            try imageMissing?(request.image)
+            return try images.image(request.image)
+        }()
         var record = try makeRecord(request, image: image)
         // Compiled (or found compiled) before anything changes: a bad profile stops here.
         let filter = try record.security?.seccompProfile.map { profile in

@@ -8,6 +8,9 @@ public final class ContainerRuntime {
     public let store: any Store
     public let network: NetworkController
     public let images: ImageStore
+    /// Called when `create` does not find its image, before it looks again: how `run`
+    /// pulls what it lacks (the runtime knows no registries).
+    public var imageMissing: ((String) throws -> Void)?
     let storage: String
 
     public init(root: String, network: NetworkController) {

@@ -71,13 +71,21 @@ public final class ImageStore {
 
     /// By `name[:tag]` (`:latest` when none), full or `sha256:` id, or a unique id prefix.
     public func image(_ reference: String) throws -> ImageRecord {
+        guard let image = try imageIfPresent(reference) else {
+            throw RuntimeError("image \"\(reference)\" not found (pull it with netctl pull, or import it with netctl image import)")
+        }
+        return image
+    }
+
+    /// The same, nil when no image has that name or id (an ambiguous id prefix still throws).
+    public func imageIfPresent(_ reference: String) throws -> ImageRecord? {
         let hex = reference.hasPrefix("sha256:") ? String(reference.dropFirst(7)) : reference
-        return try Reference.resolve(name: try? ImageReference.normalize(reference), idPrefix: hex, among: try images(),
-                                     names: \.repoTags, id: \.id.hex)
-            .mapError { failure in
-                if case .notFound = failure { return RuntimeError("image \"\(reference)\" not found (pull it with netctl pull, or import it with netctl image import)") }
-                return RuntimeError(failure.message(kind: "image", reference: reference))
-            }.get()
+        switch Reference.resolve(name: try? ImageReference.normalize(reference), idPrefix: hex, among: try images(),
+                                 names: \.repoTags, id: \.id.hex) {
+        case .success(let image): return image
+        case .failure(.notFound): return nil
+        case .failure(let failure): throw RuntimeError(failure.message(kind: "image", reference: reference))
+        }
     }
 
     /// By id alone, one record read.
