@@ -1,4 +1,3 @@
-import Dispatch
 import Glibc
 import Runtime
 import Synchronization
@@ -248,23 +247,17 @@ public final class ImagePuller: @unchecked Sendable {
         }
         try images.preparePartials()
 
-        let board = Board(count: layers.count, queue: layers.filter(\.download).map(\.index))
-        let group = DispatchGroup()
-        for _ in 0..<min(parallelDownloads, layers.filter(\.download).count) {
-            group.enter()
-            DispatchQueue.global().async {
-                defer { group.leave() }
-                while !board.cancelled.load(ordering: .relaxed), let index = board.next() {
-                    let layer = layers[index]
-                    do {
-                        try self.download(layer, name: name, client: client, board: board)
-                    } catch {
-                        let failure = error as? RegistryError ?? RegistryError(.badContent, "layer \(layer.digest): \(error)")
-                        layer.feed.fail(failure.message)
-                        // Cut short because the pull failed elsewhere: not a failure of its own.
-                        if !board.cancelled.load(ordering: .relaxed) { board.set(index, .failed(failure)) }
-                    }
-                }
+        let board = Board(count: layers.count)
+        let downloads = layers.filter(\.download)
+        let workers = ParallelWork.start(downloads.count, width: parallelDownloads) { item in
+            let layer = downloads[item]
+            do {
+                try self.download(layer, name: name, client: client, board: board)
+            } catch {
+                let failure = error as? RegistryError ?? RegistryError(.badContent, "layer \(layer.digest): \(error)")
+                layer.feed.fail(failure.message)
+                // Cut short because the pull failed elsewhere: not a failure of its own.
+                if !board.cancelled.load(ordering: .relaxed) { board.set(layer.index, .failed(failure)) }
             }
         }
 
@@ -293,10 +286,11 @@ public final class ImagePuller: @unchecked Sendable {
                     while case .writing = board.slot(layer.index) { usleep(2000) }
                 }
                 board.cancelled.store(true, ordering: .relaxed)
+                workers.stop()
                 break
             }
         }
-        group.wait()
+        try? workers.wait()  // each download's failure is on the board
         // Kept in the store now; what was cut short stays for the next pull to resume.
         for layer in layers where layer.download {
             if case .complete = board.slot(layer.index) { unlink(images.partialPath(layer.digest)) }

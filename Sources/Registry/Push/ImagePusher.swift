@@ -233,55 +233,6 @@ public struct ImagePusher {
     }
 }
 
-/// Runs `body(0..<count)` on up to `width` threads of their own (blocking HTTP, so not
-/// the cooperative pool). The first error stops work not yet started and is thrown once
-/// the started work has ended.
-func forEachInParallel(_ count: Int, width: Int, _ body: @Sendable (Int) throws -> Void) throws {
-    guard count > 0 else { return }
-    let state = ParallelState()
-    try withoutActuallyEscaping(body) { body in
-        let work: @Sendable () -> Void = {
-            while true {
-                let index: Int? = state.mutex.withLock { state in
-                    guard state.failure == nil, state.next < count else { return nil }
-                    defer { state.next += 1 }
-                    return state.next
-                }
-                guard let index else { return }
-                do { try body(index) } catch {
-                    state.mutex.withLock { if $0.failure == nil { $0.failure = error } }
-                }
-            }
-        }
-        var threads: [pthread_t] = []
-        for _ in 1..<min(width, count) {
-            let context = Unmanaged.passRetained(WorkerBody(work)).toOpaque()
-            var thread = pthread_t()
-            if pthread_create(&thread, nil, { context in
-                Unmanaged<WorkerBody>.fromOpaque(context!).takeRetainedValue().run()
-                return nil
-            }, context) == 0 {
-                threads.append(thread)
-            } else {
-                Unmanaged<WorkerBody>.fromOpaque(context).release()
-            }
-        }
-        // This thread works too, so one thread (or none to be had) still gets it all done.
-        work()
-        for thread in threads { pthread_join(thread, nil) }
-        if let failure = state.mutex.withLock({ $0.failure }) { throw failure }
-    }
-}
-
-private final class ParallelState: Sendable {
-    let mutex = Mutex<(next: Int, failure: (any Error)?)>((0, nil))
-}
-
-private final class WorkerBody: @unchecked Sendable {
-    let run: @Sendable () -> Void
-    init(_ run: @escaping @Sendable () -> Void) { self.run = run }
-}
-
 extension PushSource {
     /// An image of the store as it was pulled or imported: its manifest and the content
     /// store's blobs.
