@@ -97,15 +97,21 @@ struct RegistryErrorBody {
         }
     }
 
-    /// `CODE: message`, or what there is of it.
+    /// `CODE: message`, or what there is of it: on one line, and short (it is the
+    /// server's text, and goes into an error line).
     var summary: String? {
-        switch (code, message) {
+        let text: String? = switch (code, message) {
         case let (code?, message?) where !message.isEmpty: "\(code): \(message)"
         case let (code?, _): code
         case let (nil, message?): message
         default: nil
         }
+        guard let text, !text.isEmpty else { return nil }
+        let line = String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) })
+        return line.count > Self.summaryLength ? line.prefix(Self.summaryLength) + "…" : line
     }
+
+    static let summaryLength = 200
 }
 
 /// RFC 3986 unreserved characters pass; everything else is %XX (as Go's url.Values does).

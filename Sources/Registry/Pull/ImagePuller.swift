@@ -106,13 +106,7 @@ public final class ImagePuller: @unchecked Sendable {
     /// A registry's error answer as one line: `manifest 1.4 not found in 127.0.0.1:5000/team/app (MANIFEST_UNKNOWN)`.
     static func check(_ response: HTTPResponse, what: String, in name: ImageName) throws {
         guard !(200..<300).contains(response.status) else { return }
-        struct Errors: Decodable {
-            struct Entry: Decodable { var code: String?; var message: String? }
-            var errors: [Entry]?
-        }
-        let detail = (try? decodeDocument(Errors.self, response.body, what: "error"))?.errors?.first
-        let said = detail.map { [$0.code, $0.message].compactMap { $0 }.joined(separator: ": ") } ?? ""
-        let suffix = said.isEmpty ? "HTTP \(response.status)" : "HTTP \(response.status) \(said)"
+        let suffix = RegistryErrorBody(response.body).summary.map { "HTTP \(response.status) \($0)" } ?? "HTTP \(response.status)"
         switch response.status {
         case 404: throw RegistryError(.notFound, "\(what) not found in \(name.registry)/\(name.repository) (\(suffix))")
         case 401, 403: throw RegistryError(.denied, "\(what): access to \(name.registry)/\(name.repository) denied (\(suffix))")
