@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Runtime
 
 /// A user name and password for one registry (or an identity token as the password, as
 /// Docker keeps them). Never printed: `description` hides the password.
@@ -26,7 +27,7 @@ public struct RegistryCredentials: Sendable, Equatable, CustomStringConvertible 
 public struct AuthFile: Sendable {
     public let path: String
     /// Larger than this is not a credentials file.
-    static let sizeLimit = 4 << 20
+    static let limit = ReadLimit(bytes: 4 << 20, kind: "Docker's config.json")
 
     public init(path: String) { self.path = path }
 
@@ -110,24 +111,11 @@ public struct AuthFile: Sendable {
     // MARK: - The file
 
     private func read() throws -> [String: Any]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
+        guard access(path, F_OK) == 0 else {
             if errno == ENOENT { return nil }
             throw RegistryError(.input, "auth file \(path): \(String(cString: strerror(errno)))")
         }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { throw RegistryError(.input, "auth file \(path): \(String(cString: strerror(errno)))") }
-            if count == 0 { break }
-            bytes += buffer[..<count]
-            guard bytes.count <= Self.sizeLimit else {
-                throw RegistryError(.input, "auth file \(path): larger than \(Self.sizeLimit) bytes (expected Docker's config.json)")
-            }
-        }
+        let bytes = try readSmallFile(path, name: "auth file \(path)", limit: Self.limit)
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) { return [:] }
         guard let document = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
             throw RegistryError(.input, "auth file \(path): not a JSON object (expected Docker's config.json: {\"auths\": {…}})")

@@ -180,7 +180,7 @@ public final class ImagePuller: @unchecked Sendable {
     private func fetchConfig(_ descriptor: RemoteDescriptor, name: ImageName, client: RegistryClient) throws -> [UInt8] {
         let what = "config \(descriptor.digest)"
         if images.hasBlob(descriptor.digest),
-           let bytes = try? readBlob(images.blobPath(descriptor.digest)), try Digest.of(bytes) == descriptor.digest {
+           let bytes = try? readFile(images.blobPath(descriptor.digest), name: what, limit: .document), try Digest.of(bytes) == descriptor.digest {
             return bytes
         }
         guard descriptor.size <= Int64(ReadLimit.document.bytes) else {
@@ -197,21 +197,6 @@ public final class ImagePuller: @unchecked Sendable {
             throw RegistryError(.badContent, "\(what): size is \(response.body.count) bytes, the manifest says \(descriptor.size)")
         }
         return response.body
-    }
-
-    private func readBlob(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw RegistryError(.badContent, "open \(path)") }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = read(fd, &chunk, chunk.count)
-            if count <= 0 { break }
-            bytes += chunk[0..<count]
-            if bytes.count > ReadLimit.document.bytes { throw RegistryError(.badContent, "\(path): too large") }
-        }
-        return bytes
     }
 
     // MARK: Layers
