@@ -195,13 +195,9 @@ public struct ImagePusher {
         var layers: [Descriptor]
     }
 
-    static let manifestTypes = [
-        "application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json",
-    ]
-    static let layerTypes = [
-        "application/vnd.oci.image.layer.v1.tar", "application/vnd.oci.image.layer.v1.tar+gzip",
-        "application/vnd.oci.image.layer.v1.tar+zstd", "application/vnd.docker.image.rootfs.diff.tar.gzip",
-    ]
+    /// What a pull reads, less the indexes (a push sends the single-platform manifest).
+    static let manifestTypes = [ManifestMediaType.ociManifest, ManifestMediaType.dockerManifest]
+    static let layerTypes = ManifestMediaType.layers
 
     /// The manifest's config and layers; a media type netctl does not push (an index,
     /// schema 1, foreign layers) is refused, naming it.
