@@ -145,6 +145,26 @@ import TestSupport
             #expect("\(RegistryCredentials(user: "u", password: "p:w"))" == "u:***")
         }
     }
+
+    /// What is not a regular file is refused before a byte is read (a FIFO would block a
+    /// pull for ever), in one line naming it; a symbolic link planted beside the file is
+    /// never written through.
+    @Test func authFileThatIsNotAFileIsRefused() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory + "/auth.json"
+            #expect(mkfifo(path, 0o600) == 0)
+            let error = try #require(throws: RegistryError.self) { try AuthFile(path: path).entry(for: "registry.example") }
+            #expect(error.message == "auth file \(path): is a FIFO, expected Docker's config.json in a regular file")
+            unlink(path)
+
+            let victim = directory + "/victim"
+            try "untouched\n".write(toFile: victim, atomically: false, encoding: .utf8)
+            for name in ["auth.json.tmp-\(getpid())", "auth.json.tmp"] { #expect(symlink(victim, directory + "/" + name) == 0) }
+            try AuthFile(path: path).store(RegistryCredentials(user: "u", password: "pw"), for: "registry.example")
+            #expect(try String(contentsOfFile: victim, encoding: .utf8) == "untouched\n")
+            #expect(try AuthFile(path: path).entry(for: "registry.example") == .credentials(RegistryCredentials(user: "u", password: "pw")))
+        }
+    }
 }
 
 @Suite struct RedirectTests {

@@ -127,11 +127,19 @@ public struct AuthFile: Sendable {
         let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         if !directory.isEmpty, access(directory, F_OK) != 0 {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw RegistryError(.input, "auth file \(path): cannot make its directory \(directory)")
+            }
         }
-        let temporary = "\(path).tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw RegistryError(.input, "auth file \(path): \(String(cString: strerror(errno)))") }
+        // A new file of its own (O_EXCL, O_NOFOLLOW, an unguessable name): the auth file
+        // may sit in a directory others write to (REGISTRY_AUTH_FILE=/tmp/…), where a
+        // symbolic link planted at a predictable name would have root write the credentials
+        // through it, over whatever it points at.
+        let temporary = "\(path).tmp-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw RegistryError(.input, "auth file \(path): \(temporary): \(String(cString: strerror(errno)))") }
         var failure: Int32 = 0
         (data + Data("\n".utf8)).withUnsafeBytes { bytes in
             var offset = 0
