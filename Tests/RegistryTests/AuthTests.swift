@@ -146,6 +146,18 @@ import TestSupport
         }
     }
 
+    /// A registry spoken to over TLS whose challenge names a plain-HTTP token server
+    /// elsewhere: the password is not sent (refused before any connection is made).
+    @Test func credentialsDoNotGoToAPlainHTTPRealm() throws {
+        let endpoint = RegistryEndpoint(registry: "registry.example", baseURL: "https://registry.example",
+                                        credentials: RegistryCredentials(user: "alice", password: "s3cret-clear"))
+        let client = try RegistryClient(endpoint: endpoint)
+        let challenge = AuthChallenge(scheme: "bearer", parameters: ["realm": "http://198.18.0.1/token", "service": "registry"])
+        let error = try #require(throws: RegistryError.self) { try client.token(challenge, scopes: ["repository:a:pull"], fresh: true) }
+        #expect(error.kind == .denied)
+        #expect(error.message.contains("plain HTTP") && !error.message.contains("s3cret-clear"))
+    }
+
     /// What is not a regular file is refused before a byte is read (a FIFO would block a
     /// pull for ever), in one line naming it; a symbolic link planted beside the file is
     /// never written through.
