@@ -1,4 +1,3 @@
-import FoundationEssentials
 import Glibc
 import Runtime
 import Synchronization
@@ -182,40 +181,15 @@ public struct ImagePusher {
 
     // MARK: The manifest
 
-    struct Descriptor: Decodable {
-        var mediaType: String?
-        var digest: Digest
-        var size: Int64
-    }
-
-    struct Manifest: Decodable {
-        var schemaVersion: Int?
-        var mediaType: String?
-        var config: Descriptor
-        var layers: [Descriptor]
-    }
-
     /// What a pull reads, less the indexes (a push sends the single-platform manifest).
     static let manifestTypes = [ManifestMediaType.ociManifest, ManifestMediaType.dockerManifest]
-    static let layerTypes = ManifestMediaType.layers
 
-    /// The manifest's config and layers; a media type netctl does not push (an index,
-    /// schema 1, foreign layers) is refused, naming it.
-    static func parse(_ bytes: [UInt8], mediaType: String) throws -> Manifest {
-        guard manifestTypes.contains(mediaType) else {
+    /// The manifest's config and layers, checked as a pull checks what it reads; a media
+    /// type netctl does not push (an index, schema 1, foreign layers) is refused, naming it.
+    static func parse(_ bytes: [UInt8], mediaType: String) throws -> RemoteManifest {
+        guard manifestTypes.contains(mediaType),
+              case .manifest(let manifest, _) = try ManifestDocument.decode(bytes, headerType: mediaType, what: "manifest") else {
             throw RegistryError(.badContent, "manifest: media type \"\(mediaType)\" is not supported (expected \(manifestTypes.joined(separator: " or ")))")
-        }
-        let manifest: Manifest
-        do {
-            manifest = try JSONDecoder().decode(Manifest.self, from: Data(bytes))
-        } catch {
-            throw RegistryError(.badContent, "manifest: not an image manifest (\(mediaType))")
-        }
-        for layer in manifest.layers {
-            let type = layer.mediaType ?? ""
-            guard layerTypes.contains(type) else {
-                throw RegistryError(.badContent, "layer \(layer.digest): media type \"\(type)\" is not supported (expected \(layerTypes.joined(separator: ", ")))")
-            }
         }
         return manifest
     }
