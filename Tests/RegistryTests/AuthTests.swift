@@ -156,6 +156,9 @@ import TestSupport
         let error = try #require(throws: RegistryError.self) { try client.token(challenge, scopes: ["repository:a:pull"], fresh: true) }
         #expect(error.kind == .denied)
         #expect(error.message.contains("plain HTTP") && !error.message.contains("s3cret-clear"))
+        var dumped = ""
+        dump(endpoint, to: &dumped)
+        #expect(dumped.contains("alice") && !dumped.contains("s3cret-clear"))
     }
 
     /// What is not a regular file is refused before a byte is read (a FIFO would block a

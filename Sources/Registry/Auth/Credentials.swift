@@ -3,8 +3,9 @@ import Glibc
 import Runtime
 
 /// A user name and password for one registry (or an identity token as the password, as
-/// Docker keeps them). Never printed: `description` hides the password.
-public struct RegistryCredentials: Sendable, Equatable, CustomStringConvertible {
+/// Docker keeps them). Never printed: `description` hides the password, and so does its
+/// mirror (`dump` of an endpoint, a test's failure message).
+public struct RegistryCredentials: Sendable, Equatable, CustomStringConvertible, CustomReflectable {
     public var user: String
     public var password: String
 
@@ -14,6 +15,8 @@ public struct RegistryCredentials: Sendable, Equatable, CustomStringConvertible 
     }
 
     public var description: String { "\(user):***" }
+
+    public var customMirror: Mirror { Mirror(self, children: ["user": user, "password": "***"]) }
 
     /// `Basic base64(user:password)`.
     var basicAuthorization: String { "Basic " + Data("\(user):\(password)".utf8).base64EncodedString() }
