@@ -215,4 +215,19 @@ import TestSupport
             }
         }
     }
+
+    /// Insecure covers the registry alone: another server it names (a token realm, a
+    /// redirect's storage) is still verified.
+    @Test func anotherServerOfAnInsecureRegistryIsVerified() throws {
+        try withRegistry(.init(tls: true)) { server in
+            try withTemporaryDirectory { directory in
+                try #"{"insecure": ["127.0.0.1:1"]}"#.write(toFile: directory + "/registries.json", atomically: true, encoding: .utf8)
+                let client = try configuration(directory).client(for: "127.0.0.1:1")
+                let error = try #require(throws: RegistryError.self) {
+                    try client.send(HTTPRequest(method: "GET", url: "https://\(server.address)/v2/"), scopes: [])
+                }
+                #expect(error.kind == .unreachable && error.message.contains("not trusted"), "\(error)")
+            }
+        }
+    }
 }

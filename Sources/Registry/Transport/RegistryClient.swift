@@ -129,7 +129,9 @@ public final class RegistryClient: @unchecked Sendable {
             }
             if let certificate = endpoint.clientCertificate { _ = lc_setopt_str(curl, CURLOPT_SSLCERT, certificate) }
             if let key = endpoint.clientKey { _ = lc_setopt_str(curl, CURLOPT_SSLKEY, key) }
-            if !endpoint.verifyPeer {
+            // Insecure is a property of the registry, not of every server it names: a token
+            // realm or a redirect's storage elsewhere is verified (Docker does the same).
+            if !endpoint.verifyPeer, hostPort(of: request.url) == hostPort(of: endpoint.baseURL) {
                 _ = lc_setopt_long(curl, CURLOPT_SSL_VERIFYPEER, 0)
                 _ = lc_setopt_long(curl, CURLOPT_SSL_VERIFYHOST, 0)
             }
