@@ -211,13 +211,15 @@ public final class RegistryClient: @unchecked Sendable {
 
     private func takeHandle() -> UnsafeMutableRawPointer {
         if let address = idle.withLock({ $0.popLast() }), let handle = UnsafeMutableRawPointer(bitPattern: address) {
-            lc_easy_reset(handle)
             return handle
         }
         return lc_easy_init()
     }
 
+    /// Back to the pool with its options cleared (its connection kept): an idle handle must
+    /// not point at the ended exchange's error buffer, header list and state.
     private func giveBack(_ handle: UnsafeMutableRawPointer) {
+        lc_easy_reset(handle)
         idle.withLock { $0.append(UInt(bitPattern: handle)) }
     }
 }
