@@ -19,7 +19,7 @@ struct Login: ParsableCommand {
     var server: String
 
     func run() throws {
-        let registry = registryName(server)
+        let registry = AuthFile.registry(ofKey: server)
         let fail = { (message: String) in RegistryError(.input, "login \(registry): \(message)") }
         if password != nil && passwordStdin { throw fail("--password and --password-stdin exclude each other") }
         let interactive = isatty(0) == 1
@@ -67,7 +67,7 @@ struct Logout: ParsableCommand {
     var server: String
 
     func run() throws {
-        let registry = registryName(server)
+        let registry = AuthFile.registry(ofKey: server)
         let file = RegistryConfiguration(authFile: credentials.authfile).authFile
         do {
             if try file.remove(registry: registry) {
@@ -85,18 +85,6 @@ struct Logout: ParsableCommand {
 struct AuthFileOption: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Credentials file in Docker's config.json format (env REGISTRY_AUTH_FILE; $DOCKER_CONFIG/config.json; ~/.docker/config.json).", valueName: "FILE"))
     var authfile: String?
-}
-
-/// HOST[:PORT] as references name it, from what people type: `https://host:5000/`,
-/// `index.docker.io`.
-private func registryName(_ text: String) -> String {
-    var host = Substring(text)
-    if let scheme = host.range(of: "://") { host = host[scheme.upperBound...] }
-    if let slash = host.firstIndex(of: "/") { host = host[..<slash] }
-    switch host {
-    case "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com": return "docker.io"
-    default: return String(host)
-    }
 }
 
 private func prompt(_ text: String) -> String? {

@@ -163,8 +163,9 @@ public struct AuthFile: Sendable {
         }
     }
 
-    /// `docker.io` for Docker Hub's many spellings; HOST[:PORT] for `https://HOST[:PORT]/path`.
-    static func registry(ofKey key: String) -> String {
+    /// `docker.io` for Docker Hub's many spellings; HOST[:PORT] for `https://HOST[:PORT]/path`:
+    /// an auth file's key, or a registry as people type it to `login`.
+    public static func registry(ofKey key: String) -> String {
         var host = Substring(key)
         if let scheme = host.range(of: "://") { host = host[scheme.upperBound...] }
         if let slash = host.firstIndex(of: "/") { host = host[..<slash] }
