@@ -11,15 +11,14 @@ struct PullCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Print only the image's reference.") var quiet = false
     @Option(name: .long, help: ArgumentHelp("The platform of an index to pull (default: the host's).", valueName: "OS/ARCH[/VARIANT]"))
     var platform: String?
-    @Option(name: .long, help: ArgumentHelp("Credentials file (Docker's config.json format).", valueName: "FILE"))
-    var authfile: String?
+    @OptionGroup var credentials: AuthFileOption
     @Argument(help: ArgumentHelp("The image: [HOST[:PORT]/]NAME[:TAG|@DIGEST].", valueName: "REF")) var reference: String
 
     func run() throws {
         do {
             let chosen = try platform.map(Platform.init(parsing:)) ?? .host
             let mode: PullProgress.Mode = quiet ? .quiet : isatty(1) == 1 ? .terminal : .lines
-            let puller = ImagePuller(images: try global.images(), configuration: RegistryConfiguration(authFile: authfile),
+            let puller = ImagePuller(images: try global.images(), configuration: RegistryConfiguration(authFile: credentials.authfile),
                                      platform: chosen, progress: PullProgress(mode: mode))
             puller.platformRequired = platform != nil
             try puller.pull(reference)

@@ -8,8 +8,7 @@ struct PushCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "push", abstract: "Push an image to a registry.")
     @OptionGroup var global: GlobalOptions
     @Flag(name: .shortAndLong, help: "Print only the pushed reference.") var quiet = false
-    @Option(name: .long, help: ArgumentHelp("Credentials file in Docker's config.json format (env REGISTRY_AUTH_FILE).", valueName: "FILE"))
-    var authfile: String?
+    @OptionGroup var credentials: AuthFileOption
     @Option(name: .long, help: ArgumentHelp("Upload every blob in chunks of this size: bytes, or with k, m or g.", valueName: "SIZE"))
     var chunkSize: String?
     @Argument(help: ArgumentHelp("The image as tagged in the store: [HOST[:PORT]/]NAME[:TAG|@DIGEST].", valueName: "REF"))
@@ -27,7 +26,7 @@ struct PushCommand: ParsableCommand {
     }
 
     private func push(chunkSize: Int64?) throws {
-        let configuration = RegistryConfiguration(authFile: authfile)
+        let configuration = RegistryConfiguration(authFile: credentials.authfile)
         let name = try ImageName(parsing: reference, defaultRegistry: configuration.defaultRegistry)
         let store = try global.images()
         let image = try Self.image(name, reference, in: store)

@@ -14,13 +14,12 @@ struct Login: ParsableCommand {
     var password: String?
     @Flag(name: .long, help: "Read the password from standard input.")
     var passwordStdin = false
-    @Option(name: .long, help: ArgumentHelp("Credentials file (env REGISTRY_AUTH_FILE; $DOCKER_CONFIG/config.json; ~/.docker/config.json).", valueName: "FILE"))
-    var authfile: String?
+    @OptionGroup var credentials: AuthFileOption
     @Argument(help: ArgumentHelp("The registry (registry.example:5000; docker.io).", valueName: "HOST"))
     var server: String
 
     func run() throws {
-        let registry = registryName(server)
+        let registry = AuthFile.registry(ofKey: server)
         let fail = { (message: String) in RegistryError(.input, "login \(registry): \(message)") }
         if password != nil && passwordStdin { throw fail("--password and --password-stdin exclude each other") }
         let interactive = isatty(0) == 1
@@ -40,7 +39,7 @@ struct Login: ParsableCommand {
         }
         guard !secret.isEmpty else { throw fail("the password is empty") }
 
-        let configuration = RegistryConfiguration(authFile: authfile)
+        let configuration = RegistryConfiguration(authFile: credentials.authfile)
         let credentials = RegistryCredentials(user: user, password: secret)
         do {
             let client = try configuration.client(for: registry, credentials: credentials)
@@ -63,14 +62,13 @@ struct Login: ParsableCommand {
 struct Logout: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Log out of a registry: remove its credentials from the auth file.")
     @OptionGroup var global: GlobalOptions
-    @Option(name: .long, help: ArgumentHelp("Credentials file (env REGISTRY_AUTH_FILE; $DOCKER_CONFIG/config.json; ~/.docker/config.json).", valueName: "FILE"))
-    var authfile: String?
+    @OptionGroup var credentials: AuthFileOption
     @Argument(help: ArgumentHelp("The registry (registry.example:5000; docker.io).", valueName: "HOST"))
     var server: String
 
     func run() throws {
-        let registry = registryName(server)
-        let file = RegistryConfiguration(authFile: authfile).authFile
+        let registry = AuthFile.registry(ofKey: server)
+        let file = RegistryConfiguration(authFile: credentials.authfile).authFile
         do {
             if try file.remove(registry: registry) {
                 print("Removing login credentials for \(registry)")
@@ -83,16 +81,10 @@ struct Logout: ParsableCommand {
     }
 }
 
-/// HOST[:PORT] as references name it, from what people type: `https://host:5000/`,
-/// `index.docker.io`.
-private func registryName(_ text: String) -> String {
-    var host = Substring(text)
-    if let scheme = host.range(of: "://") { host = host[scheme.upperBound...] }
-    if let slash = host.firstIndex(of: "/") { host = host[..<slash] }
-    switch host {
-    case "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com": return "docker.io"
-    default: return String(host)
-    }
+/// `--authfile`, which every registry command takes.
+struct AuthFileOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Credentials file in Docker's config.json format (env REGISTRY_AUTH_FILE; $DOCKER_CONFIG/config.json; ~/.docker/config.json).", valueName: "FILE"))
+    var authfile: String?
 }
 
 private func prompt(_ text: String) -> String? {

@@ -22,28 +22,18 @@ enum RunPull {
             runtime.imageMissing = { reference in
                 // An id or id prefix not in the store is not a name to pull.
                 guard let name = try? ImageName(parsing: reference) else { return }
-                standardError("Unable to find image '\(name.storedTag ?? reference)' locally\n")
+                PullProgress.standardError("Unable to find image '\(name.storedTag ?? reference)' locally\n")
                 try pull(reference, into: runtime.images)
             }
         }
     }
 
     static func pull(_ reference: String, into images: ImageStore) throws {
-        let progress = PullProgress(mode: isatty(2) == 1 ? .terminal : .lines, write: standardError)
+        let progress = PullProgress(mode: isatty(2) == 1 ? .terminal : .lines, write: PullProgress.standardError)
         do {
             try ImagePuller(images: images, configuration: RegistryConfiguration(), progress: progress).pull(reference)
         } catch let error as RegistryError {
             throw RuntimeError(error.message)
-        }
-    }
-
-    @Sendable static func standardError(_ text: String) {
-        let bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let count = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress! + offset, $0.count - offset) }
-            if count <= 0 { if errno == EINTR { continue }; return }
-            offset += count
         }
     }
 }

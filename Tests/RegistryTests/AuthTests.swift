@@ -145,6 +145,41 @@ import TestSupport
             #expect("\(RegistryCredentials(user: "u", password: "p:w"))" == "u:***")
         }
     }
+
+    /// A registry spoken to over TLS whose challenge names a plain-HTTP token server
+    /// elsewhere: the password is not sent (refused before any connection is made).
+    @Test func credentialsDoNotGoToAPlainHTTPRealm() throws {
+        let endpoint = RegistryEndpoint(registry: "registry.example", baseURL: "https://registry.example",
+                                        credentials: RegistryCredentials(user: "alice", password: "s3cret-clear"))
+        let client = try RegistryClient(endpoint: endpoint)
+        let challenge = AuthChallenge(scheme: "bearer", parameters: ["realm": "http://198.18.0.1/token", "service": "registry"])
+        let error = try #require(throws: RegistryError.self) { try client.token(challenge, scopes: ["repository:a:pull"], fresh: true) }
+        #expect(error.kind == .denied)
+        #expect(error.message.contains("plain HTTP") && !error.message.contains("s3cret-clear"))
+        var dumped = ""
+        dump(endpoint, to: &dumped)
+        #expect(dumped.contains("alice") && !dumped.contains("s3cret-clear"))
+    }
+
+    /// What is not a regular file is refused before a byte is read (a FIFO would block a
+    /// pull for ever), in one line naming it; a symbolic link planted beside the file is
+    /// never written through.
+    @Test func authFileThatIsNotAFileIsRefused() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory + "/auth.json"
+            #expect(mkfifo(path, 0o600) == 0)
+            let error = try #require(throws: RegistryError.self) { try AuthFile(path: path).entry(for: "registry.example") }
+            #expect(error.message == "auth file \(path): is a FIFO, expected Docker's config.json in a regular file")
+            unlink(path)
+
+            let victim = directory + "/victim"
+            try "untouched\n".write(toFile: victim, atomically: false, encoding: .utf8)
+            for name in ["auth.json.tmp-\(getpid())", "auth.json.tmp"] { #expect(symlink(victim, directory + "/" + name) == 0) }
+            try AuthFile(path: path).store(RegistryCredentials(user: "u", password: "pw"), for: "registry.example")
+            #expect(try String(contentsOfFile: victim, encoding: .utf8) == "untouched\n")
+            #expect(try AuthFile(path: path).entry(for: "registry.example") == .credentials(RegistryCredentials(user: "u", password: "pw")))
+        }
+    }
 }
 
 @Suite struct RedirectTests {
@@ -177,6 +212,21 @@ import TestSupport
                 let client = try configuration(directory).client(for: server.address)
                 #expect(try client.send(HTTPRequest(method: "GET", url: client.url("/v2/")), scopes: []).status == 200)
                 #expect(client.base == "https://\(server.address)")
+            }
+        }
+    }
+
+    /// Insecure covers the registry alone: another server it names (a token realm, a
+    /// redirect's storage) is still verified.
+    @Test func anotherServerOfAnInsecureRegistryIsVerified() throws {
+        try withRegistry(.init(tls: true)) { server in
+            try withTemporaryDirectory { directory in
+                try #"{"insecure": ["127.0.0.1:1"]}"#.write(toFile: directory + "/registries.json", atomically: true, encoding: .utf8)
+                let client = try configuration(directory).client(for: "127.0.0.1:1")
+                let error = try #require(throws: RegistryError.self) {
+                    try client.send(HTTPRequest(method: "GET", url: "https://\(server.address)/v2/"), scopes: [])
+                }
+                #expect(error.kind == .unreachable && error.message.contains("not trusted"), "\(error)")
             }
         }
     }

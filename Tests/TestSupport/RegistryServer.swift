@@ -287,6 +287,9 @@ public final class RegistryServer: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         _ = FileManager.default.createFile(atPath: directory + "/" + name, contents: nil)
         let log = FileHandle(forWritingAtPath: directory + "/" + name)!
+        // The child has its own copy once it runs: this one would stay open in the test
+        // process for as long as it lives, one per server.
+        defer { try? log.close() }
         process.standardOutput = log
         process.standardError = log
         try process.run()

@@ -52,7 +52,14 @@ extension RegistryClient {
         query += wanted.map { "scope=" + percentEncoded($0) }
         let url = query.isEmpty ? realm : realm + (realm.contains("?") ? "&" : "?") + query.joined(separator: "&")
         var headers: [String] = []
-        if let credentials = endpoint.credentials { headers.append("Authorization: " + credentials.basicAuthorization) }
+        if let credentials = endpoint.credentials {
+            // The password goes in clear to a plain-HTTP realm only where plain HTTP is
+            // allowed at all: a loopback token server, or a registry configured insecure.
+            if realm.hasPrefix("http://"), endpoint.verifyPeer, !RegistryConfiguration.isLoopback(hostPort(of: realm)) {
+                throw RegistryError(.denied, "registry \(endpoint.registry): its token server \(realm) is plain HTTP; the credentials of \(credentials.user) are not sent over it (expected an https:// realm)")
+            }
+            headers.append("Authorization: " + credentials.basicAuthorization)
+        }
         let response = try exchange(HTTPRequest(method: "GET", url: url, headers: headers), limit: 1 << 20, sink: nil)
         let server = hostPort(of: realm)
         guard response.status == 200 else {
@@ -97,15 +104,21 @@ struct RegistryErrorBody {
         }
     }
 
-    /// `CODE: message`, or what there is of it.
+    /// `CODE: message`, or what there is of it: on one line, and short (it is the
+    /// server's text, and goes into an error line).
     var summary: String? {
-        switch (code, message) {
+        let text: String? = switch (code, message) {
         case let (code?, message?) where !message.isEmpty: "\(code): \(message)"
         case let (code?, _): code
         case let (nil, message?): message
         default: nil
         }
+        guard let text, !text.isEmpty else { return nil }
+        let line = String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) })
+        return line.count > Self.summaryLength ? line.prefix(Self.summaryLength) + "…" : line
     }
+
+    static let summaryLength = 200
 }
 
 /// RFC 3986 unreserved characters pass; everything else is %XX (as Go's url.Values does).

@@ -1,9 +1,11 @@
 import Foundation
 import Glibc
+import Runtime
 
 /// A user name and password for one registry (or an identity token as the password, as
-/// Docker keeps them). Never printed: `description` hides the password.
-public struct RegistryCredentials: Sendable, Equatable, CustomStringConvertible {
+/// Docker keeps them). Never printed: `description` hides the password, and so does its
+/// mirror (`dump` of an endpoint, a test's failure message).
+public struct RegistryCredentials: Sendable, Equatable, CustomStringConvertible, CustomReflectable {
     public var user: String
     public var password: String
 
@@ -13,6 +15,8 @@ public struct RegistryCredentials: Sendable, Equatable, CustomStringConvertible 
     }
 
     public var description: String { "\(user):***" }
+
+    public var customMirror: Mirror { Mirror(self, children: ["user": user, "password": "***"]) }
 
     /// `Basic base64(user:password)`.
     var basicAuthorization: String { "Basic " + Data("\(user):\(password)".utf8).base64EncodedString() }
@@ -26,7 +30,7 @@ public struct RegistryCredentials: Sendable, Equatable, CustomStringConvertible 
 public struct AuthFile: Sendable {
     public let path: String
     /// Larger than this is not a credentials file.
-    static let sizeLimit = 4 << 20
+    static let limit = ReadLimit(bytes: 4 << 20, kind: "Docker's config.json")
 
     public init(path: String) { self.path = path }
 
@@ -110,24 +114,11 @@ public struct AuthFile: Sendable {
     // MARK: - The file
 
     private func read() throws -> [String: Any]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
+        guard access(path, F_OK) == 0 else {
             if errno == ENOENT { return nil }
             throw RegistryError(.input, "auth file \(path): \(String(cString: strerror(errno)))")
         }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { throw RegistryError(.input, "auth file \(path): \(String(cString: strerror(errno)))") }
-            if count == 0 { break }
-            bytes += buffer[..<count]
-            guard bytes.count <= Self.sizeLimit else {
-                throw RegistryError(.input, "auth file \(path): larger than \(Self.sizeLimit) bytes (expected Docker's config.json)")
-            }
-        }
+        let bytes = try readSmallFile(path, name: "auth file \(path)", limit: Self.limit)
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) { return [:] }
         guard let document = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
             throw RegistryError(.input, "auth file \(path): not a JSON object (expected Docker's config.json: {\"auths\": {…}})")
@@ -139,11 +130,19 @@ public struct AuthFile: Sendable {
         let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         if !directory.isEmpty, access(directory, F_OK) != 0 {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw RegistryError(.input, "auth file \(path): cannot make its directory \(directory)")
+            }
         }
-        let temporary = "\(path).tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw RegistryError(.input, "auth file \(path): \(String(cString: strerror(errno)))") }
+        // A new file of its own (O_EXCL, O_NOFOLLOW, an unguessable name): the auth file
+        // may sit in a directory others write to (REGISTRY_AUTH_FILE=/tmp/…), where a
+        // symbolic link planted at a predictable name would have root write the credentials
+        // through it, over whatever it points at.
+        let temporary = "\(path).tmp-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw RegistryError(.input, "auth file \(path): \(temporary): \(String(cString: strerror(errno)))") }
         var failure: Int32 = 0
         (data + Data("\n".utf8)).withUnsafeBytes { bytes in
             var offset = 0
@@ -164,8 +163,9 @@ public struct AuthFile: Sendable {
         }
     }
 
-    /// `docker.io` for Docker Hub's many spellings; HOST[:PORT] for `https://HOST[:PORT]/path`.
-    static func registry(ofKey key: String) -> String {
+    /// `docker.io` for Docker Hub's many spellings; HOST[:PORT] for `https://HOST[:PORT]/path`:
+    /// an auth file's key, or a registry as people type it to `login`.
+    public static func registry(ofKey key: String) -> String {
         var host = Substring(key)
         if let scheme = host.range(of: "://") { host = host[scheme.upperBound...] }
         if let slash = host.firstIndex(of: "/") { host = host[..<slash] }

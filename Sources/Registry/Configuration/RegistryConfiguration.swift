@@ -31,9 +31,9 @@ public struct RegistryConfiguration: Sendable {
     private var loadError: RegistryError?
 
     /// Files beyond these sizes are not what they claim to be.
-    static let configurationSizeLimit = 1 << 20
-    static let certificateSizeLimit = 1 << 20
-    static let systemBundleSizeLimit = 16 << 20
+    static let configurationLimit = ReadLimit(bytes: 1 << 20, kind: "a registries configuration")
+    static let certificateLimit = ReadLimit(bytes: 1 << 20, kind: "a PEM certificate")
+    static let systemBundleLimit = ReadLimit(bytes: 16 << 20, kind: "a CA bundle")
 
     /// The configuration in effect: the environment's files, and `authFile` (a
     /// `--authfile` flag) if given.
@@ -73,7 +73,7 @@ public struct RegistryConfiguration: Sendable {
         for directory in endpoint.trustDirectories {
             let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
             for file in files where file.hasSuffix(".crt") {
-                authorities.append(try Self.readLimited(directory + "/" + file, limit: Self.certificateSizeLimit, what: "CA certificate"))
+                authorities.append(try readSmallFile(directory + "/" + file, name: "CA certificate \(directory)/\(file)", limit: Self.certificateLimit))
             }
             for file in files where file.hasSuffix(".cert") && endpoint.clientCertificate == nil {
                 let key = String(file.dropLast(".cert".count)) + ".key"
@@ -85,7 +85,7 @@ public struct RegistryConfiguration: Sendable {
             }
         }
         if !authorities.isEmpty {
-            var bundle = (try? Self.readLimited(systemBundle, limit: Self.systemBundleSizeLimit, what: "CA bundle")) ?? []
+            var bundle = (try? readSmallFile(systemBundle, name: "CA bundle \(systemBundle)", limit: Self.systemBundleLimit)) ?? []
             for authority in authorities {
                 if let last = bundle.last, last != 0x0a { bundle.append(0x0a) }
                 bundle += authority
@@ -127,7 +127,7 @@ public struct RegistryConfiguration: Sendable {
 
     private mutating func load(_ path: String) throws {
         guard access(path, F_OK) == 0 else { return }
-        let bytes = try Self.readLimited(path, limit: Self.configurationSizeLimit, what: "registries configuration")
+        let bytes = try readSmallFile(path, name: "registries configuration \(path)", limit: Self.configurationLimit)
         guard let document = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
             throw RegistryError(.input, "registries configuration \(path): not a JSON object (expected {\"unqualified-search\": [\"docker.io\"], \"insecure\": [\"HOST:PORT\"]})")
         }
@@ -143,20 +143,15 @@ public struct RegistryConfiguration: Sendable {
         }
         source = path
     }
+}
 
-    static func readLimited(_ path: String, limit: Int, what: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw RegistryError(.input, "\(what) \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { throw RegistryError(.input, "\(what) \(path): \(String(cString: strerror(errno)))") }
-            if count == 0 { return bytes }
-            bytes += buffer[..<count]
-            guard bytes.count <= limit else { throw RegistryError(.input, "\(what) \(path): larger than \(limit) bytes") }
-        }
+/// A file netctl is handed (the auth file, registries.json, certs.d files), whole: Runtime's
+/// bounded reader, which refuses a FIFO or a device before reading (an auth file that is a
+/// FIFO would block a pull for ever) and stops at `limit`; its error as a registry one.
+func readSmallFile(_ path: String, name: String, limit: ReadLimit) throws -> [UInt8] {
+    do {
+        return try readFile(path, name: name, limit: limit)
+    } catch let error as RuntimeError {
+        throw RegistryError(.input, error.description)
     }
 }

@@ -27,12 +27,19 @@ public final class PullProgress: Sendable {
         self.write = write
     }
 
-    public static func standardOutput(_ text: String) {
-        var bytes = Array(text.utf8)
+    public static func standardOutput(_ text: String) { writeAll(1, text) }
+
+    /// For a pull whose output is not the command's (`run --pull`).
+    public static func standardError(_ text: String) { writeAll(2, text) }
+
+    /// All of `text`, however the kernel splits the write.
+    private static func writeAll(_ fd: Int32, _ text: String) {
+        let bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { Glibc.write(1, $0.baseAddress! + offset, $0.count - offset) }
-            if count <= 0 { if errno == EINTR { continue }; return }
+            let count = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { return }
             offset += count
         }
     }

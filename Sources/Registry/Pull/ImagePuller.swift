@@ -1,4 +1,3 @@
-import Dispatch
 import Glibc
 import Runtime
 import Synchronization
@@ -107,13 +106,7 @@ public final class ImagePuller: @unchecked Sendable {
     /// A registry's error answer as one line: `manifest 1.4 not found in 127.0.0.1:5000/team/app (MANIFEST_UNKNOWN)`.
     static func check(_ response: HTTPResponse, what: String, in name: ImageName) throws {
         guard !(200..<300).contains(response.status) else { return }
-        struct Errors: Decodable {
-            struct Entry: Decodable { var code: String?; var message: String? }
-            var errors: [Entry]?
-        }
-        let detail = (try? decodeDocument(Errors.self, response.body, what: "error"))?.errors?.first
-        let said = detail.map { [$0.code, $0.message].compactMap { $0 }.joined(separator: ": ") } ?? ""
-        let suffix = said.isEmpty ? "HTTP \(response.status)" : "HTTP \(response.status) \(said)"
+        let suffix = RegistryErrorBody(response.body).summary.map { "HTTP \(response.status) \($0)" } ?? "HTTP \(response.status)"
         switch response.status {
         case 404: throw RegistryError(.notFound, "\(what) not found in \(name.registry)/\(name.repository) (\(suffix))")
         case 401, 403: throw RegistryError(.denied, "\(what): access to \(name.registry)/\(name.repository) denied (\(suffix))")
@@ -187,7 +180,7 @@ public final class ImagePuller: @unchecked Sendable {
     private func fetchConfig(_ descriptor: RemoteDescriptor, name: ImageName, client: RegistryClient) throws -> [UInt8] {
         let what = "config \(descriptor.digest)"
         if images.hasBlob(descriptor.digest),
-           let bytes = try? readBlob(images.blobPath(descriptor.digest)), try Digest.of(bytes) == descriptor.digest {
+           let bytes = try? readFile(images.blobPath(descriptor.digest), name: what, limit: .document), try Digest.of(bytes) == descriptor.digest {
             return bytes
         }
         guard descriptor.size <= Int64(ReadLimit.document.bytes) else {
@@ -204,21 +197,6 @@ public final class ImagePuller: @unchecked Sendable {
             throw RegistryError(.badContent, "\(what): size is \(response.body.count) bytes, the manifest says \(descriptor.size)")
         }
         return response.body
-    }
-
-    private func readBlob(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw RegistryError(.badContent, "open \(path)") }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = read(fd, &chunk, chunk.count)
-            if count <= 0 { break }
-            bytes += chunk[0..<count]
-            if bytes.count > ReadLimit.document.bytes { throw RegistryError(.badContent, "\(path): too large") }
-        }
-        return bytes
     }
 
     // MARK: Layers
@@ -248,23 +226,17 @@ public final class ImagePuller: @unchecked Sendable {
         }
         try images.preparePartials()
 
-        let board = Board(count: layers.count, queue: layers.filter(\.download).map(\.index))
-        let group = DispatchGroup()
-        for _ in 0..<min(parallelDownloads, layers.filter(\.download).count) {
-            group.enter()
-            DispatchQueue.global().async {
-                defer { group.leave() }
-                while !board.cancelled.load(ordering: .relaxed), let index = board.next() {
-                    let layer = layers[index]
-                    do {
-                        try self.download(layer, name: name, client: client, board: board)
-                    } catch {
-                        let failure = error as? RegistryError ?? RegistryError(.badContent, "layer \(layer.digest): \(error)")
-                        layer.feed.fail(failure.message)
-                        // Cut short because the pull failed elsewhere: not a failure of its own.
-                        if !board.cancelled.load(ordering: .relaxed) { board.set(index, .failed(failure)) }
-                    }
-                }
+        let board = Board(count: layers.count)
+        let downloads = layers.filter(\.download)
+        let workers = ParallelWork.start(downloads.count, width: parallelDownloads) { item in
+            let layer = downloads[item]
+            do {
+                try self.download(layer, name: name, client: client, board: board)
+            } catch {
+                let failure = error as? RegistryError ?? RegistryError(.badContent, "layer \(layer.digest): \(error)")
+                layer.feed.fail(failure.message)
+                // Cut short because the pull failed elsewhere: not a failure of its own.
+                if !board.cancelled.load(ordering: .relaxed) { board.set(layer.index, .failed(failure)) }
             }
         }
 
@@ -293,10 +265,11 @@ public final class ImagePuller: @unchecked Sendable {
                     while case .writing = board.slot(layer.index) { usleep(2000) }
                 }
                 board.cancelled.store(true, ordering: .relaxed)
+                workers.stop()
                 break
             }
         }
-        group.wait()
+        try? workers.wait()  // each download's failure is on the board
         // Kept in the store now; what was cut short stays for the next pull to resume.
         for layer in layers where layer.download {
             if case .complete = board.slot(layer.index) { unlink(images.partialPath(layer.digest)) }

@@ -24,17 +24,14 @@ extension ImagePuller {
     final class Board: Sendable {
         enum Slot: Sendable { case pending, writing(String), complete(String), failed(RegistryError) }
         let slots: Mutex<[Slot]>
-        let queue: Mutex<[Int]>
         let cancelled = Atomic<Bool>(false)
 
-        init(count: Int, queue: [Int]) {
+        init(count: Int) {
             slots = Mutex(Array(repeating: .pending, count: count))
-            self.queue = Mutex(queue)
         }
 
         func set(_ index: Int, _ slot: Slot) { slots.withLock { $0[index] = slot } }
         func slot(_ index: Int) -> Slot { slots.withLock { $0[index] } }
-        func next() -> Int? { queue.withLock { $0.isEmpty ? nil : $0.removeFirst() } }
         var firstFailure: RegistryError? {
             slots.withLock { slots in
                 for case .failed(let error) in slots { return error }

@@ -134,27 +134,12 @@ enum ManifestDocument {
     }
 }
 
-/// JSONDecoder with its errors cut down to one line.
+/// A registry's JSON document decoded, its error one line naming the field (Runtime's
+/// `decodeJSON`), as a registry error: what the registry sent does not check out.
 func decodeDocument<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], what: String) throws -> T {
     do {
-        return try JSONDecoder().decode(T.self, from: Data(bytes))
-    } catch let error as DecodingError {
-        func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-        }
-        switch error {
-        case .dataCorrupted(let context) where context.codingPath.isEmpty:
-            throw RegistryError(.badContent, "\(what): not valid JSON")
-        case .dataCorrupted(let context):
-            throw RegistryError(.badContent, "\(what): \(path(context)): \(context.debugDescription)")
-        case .keyNotFound(let key, let context):
-            throw RegistryError(.badContent, "\(what): missing field \"\(path(context)).\(key.stringValue)\"")
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            throw RegistryError(.badContent, "\(what): field \"\(path(context))\" has the wrong type")
-        @unknown default:
-            throw RegistryError(.badContent, "\(what): \(error)")
-        }
+        return try decodeJSON(type, bytes, what: what)
     } catch let error as RuntimeError {
-        throw RegistryError(.badContent, "\(what): \(error.description)")
+        throw RegistryError(.badContent, error.description)
     }
 }

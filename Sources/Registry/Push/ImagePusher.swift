@@ -1,4 +1,3 @@
-import FoundationEssentials
 import Glibc
 import Runtime
 import Synchronization
@@ -182,44 +181,15 @@ public struct ImagePusher {
 
     // MARK: The manifest
 
-    struct Descriptor: Decodable {
-        var mediaType: String?
-        var digest: Digest
-        var size: Int64
-    }
+    /// What a pull reads, less the indexes (a push sends the single-platform manifest).
+    static let manifestTypes = [ManifestMediaType.ociManifest, ManifestMediaType.dockerManifest]
 
-    struct Manifest: Decodable {
-        var schemaVersion: Int?
-        var mediaType: String?
-        var config: Descriptor
-        var layers: [Descriptor]
-    }
-
-    static let manifestTypes = [
-        "application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json",
-    ]
-    static let layerTypes = [
-        "application/vnd.oci.image.layer.v1.tar", "application/vnd.oci.image.layer.v1.tar+gzip",
-        "application/vnd.oci.image.layer.v1.tar+zstd", "application/vnd.docker.image.rootfs.diff.tar.gzip",
-    ]
-
-    /// The manifest's config and layers; a media type netctl does not push (an index,
-    /// schema 1, foreign layers) is refused, naming it.
-    static func parse(_ bytes: [UInt8], mediaType: String) throws -> Manifest {
-        guard manifestTypes.contains(mediaType) else {
+    /// The manifest's config and layers, checked as a pull checks what it reads; a media
+    /// type netctl does not push (an index, schema 1, foreign layers) is refused, naming it.
+    static func parse(_ bytes: [UInt8], mediaType: String) throws -> RemoteManifest {
+        guard manifestTypes.contains(mediaType),
+              case .manifest(let manifest, _) = try ManifestDocument.decode(bytes, headerType: mediaType, what: "manifest") else {
             throw RegistryError(.badContent, "manifest: media type \"\(mediaType)\" is not supported (expected \(manifestTypes.joined(separator: " or ")))")
-        }
-        let manifest: Manifest
-        do {
-            manifest = try JSONDecoder().decode(Manifest.self, from: Data(bytes))
-        } catch {
-            throw RegistryError(.badContent, "manifest: not an image manifest (\(mediaType))")
-        }
-        for layer in manifest.layers {
-            let type = layer.mediaType ?? ""
-            guard layerTypes.contains(type) else {
-                throw RegistryError(.badContent, "layer \(layer.digest): media type \"\(type)\" is not supported (expected \(layerTypes.joined(separator: ", ")))")
-            }
         }
         return manifest
     }
@@ -231,55 +201,6 @@ public struct ImagePusher {
         if let digest = name.digest { text += "@\(digest)" }
         return text
     }
-}
-
-/// Runs `body(0..<count)` on up to `width` threads of their own (blocking HTTP, so not
-/// the cooperative pool). The first error stops work not yet started and is thrown once
-/// the started work has ended.
-func forEachInParallel(_ count: Int, width: Int, _ body: @Sendable (Int) throws -> Void) throws {
-    guard count > 0 else { return }
-    let state = ParallelState()
-    try withoutActuallyEscaping(body) { body in
-        let work: @Sendable () -> Void = {
-            while true {
-                let index: Int? = state.mutex.withLock { state in
-                    guard state.failure == nil, state.next < count else { return nil }
-                    defer { state.next += 1 }
-                    return state.next
-                }
-                guard let index else { return }
-                do { try body(index) } catch {
-                    state.mutex.withLock { if $0.failure == nil { $0.failure = error } }
-                }
-            }
-        }
-        var threads: [pthread_t] = []
-        for _ in 1..<min(width, count) {
-            let context = Unmanaged.passRetained(WorkerBody(work)).toOpaque()
-            var thread = pthread_t()
-            if pthread_create(&thread, nil, { context in
-                Unmanaged<WorkerBody>.fromOpaque(context!).takeRetainedValue().run()
-                return nil
-            }, context) == 0 {
-                threads.append(thread)
-            } else {
-                Unmanaged<WorkerBody>.fromOpaque(context).release()
-            }
-        }
-        // This thread works too, so one thread (or none to be had) still gets it all done.
-        work()
-        for thread in threads { pthread_join(thread, nil) }
-        if let failure = state.mutex.withLock({ $0.failure }) { throw failure }
-    }
-}
-
-private final class ParallelState: Sendable {
-    let mutex = Mutex<(next: Int, failure: (any Error)?)>((0, nil))
-}
-
-private final class WorkerBody: @unchecked Sendable {
-    let run: @Sendable () -> Void
-    init(_ run: @escaping @Sendable () -> Void) { self.run = run }
 }
 
 extension PushSource {

@@ -129,7 +129,9 @@ public final class RegistryClient: @unchecked Sendable {
             }
             if let certificate = endpoint.clientCertificate { _ = lc_setopt_str(curl, CURLOPT_SSLCERT, certificate) }
             if let key = endpoint.clientKey { _ = lc_setopt_str(curl, CURLOPT_SSLKEY, key) }
-            if !endpoint.verifyPeer {
+            // Insecure is a property of the registry, not of every server it names: a token
+            // realm or a redirect's storage elsewhere is verified (Docker does the same).
+            if !endpoint.verifyPeer, hostPort(of: request.url) == hostPort(of: endpoint.baseURL) {
                 _ = lc_setopt_long(curl, CURLOPT_SSL_VERIFYPEER, 0)
                 _ = lc_setopt_long(curl, CURLOPT_SSL_VERIFYHOST, 0)
             }
@@ -209,13 +211,15 @@ public final class RegistryClient: @unchecked Sendable {
 
     private func takeHandle() -> UnsafeMutableRawPointer {
         if let address = idle.withLock({ $0.popLast() }), let handle = UnsafeMutableRawPointer(bitPattern: address) {
-            lc_easy_reset(handle)
             return handle
         }
         return lc_easy_init()
     }
 
+    /// Back to the pool with its options cleared (its connection kept): an idle handle must
+    /// not point at the ended exchange's error buffer, header list and state.
     private func giveBack(_ handle: UnsafeMutableRawPointer) {
+        lc_easy_reset(handle)
         idle.withLock { $0.append(UInt(bitPattern: handle)) }
     }
 }

@@ -8,6 +8,11 @@ public struct ReadLimit: Sendable {
     /// What such a file is, for the error: "a JSON document".
     public var kind: String
 
+    public init(bytes: Int, kind: String) {
+        self.bytes = bytes
+        self.kind = kind
+    }
+
     /// Image indexes, manifests and configs, OCI runtime specs, seccomp profiles.
     public static let document = ReadLimit(bytes: 4 << 20, kind: "a JSON document")
     /// Small text files from an image or the host: /etc/passwd, resolv.conf, /proc files.
@@ -37,7 +42,7 @@ func readAll(_ fd: Int32, name: String, limit: ReadLimit = .document) throws -> 
 
 /// A whole regular file, up to `limit`: a FIFO, a device or a directory is refused before
 /// anything is read (opening with O_NONBLOCK, so a FIFO without a writer cannot block).
-func readFile(_ path: String, name: String, limit: ReadLimit = .document) throws -> [UInt8] {
+public func readFile(_ path: String, name: String, limit: ReadLimit = .document) throws -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
     guard fd >= 0 else {
         throw errno == ENOENT ? RuntimeError("\(name) is missing") : RuntimeError.system(name)

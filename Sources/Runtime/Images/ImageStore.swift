@@ -378,7 +378,7 @@ public final class ImageStore {
 }
 
 /// JSONDecoder with its errors cut down to one line naming the field.
-func decodeJSON<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], what: String) throws -> T {
+public func decodeJSON<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], what: String) throws -> T {
     do {
         return try JSONDecoder().decode(T.self, from: Data(bytes))
     } catch let error as DecodingError {
