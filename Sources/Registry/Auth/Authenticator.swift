@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What a client learnt from its registry, shared by the threads that use it.
 struct Session: Sendable {
@@ -67,13 +67,13 @@ extension RegistryClient {
             let kind: RegistryError.Kind = response.status == 401 || response.status == 403 ? .denied : .server
             throw RegistryError(kind, "registry \(endpoint.registry): token server \(server) said \(said) (\(identity))")
         }
-        guard let document = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
-              let token = (document["token"] as? String).flatMap({ $0.isEmpty ? nil : $0 }) ?? (document["access_token"] as? String),
+        guard let document = JSONValue.object(parsing: response.body),
+              let token = document["token"]?.string.flatMap({ $0.isEmpty ? nil : $0 }) ?? document["access_token"]?.string,
               !token.isEmpty else {
             throw RegistryError(.server, "registry \(endpoint.registry): token server \(server) answered no token (expected JSON with \"token\" or \"access_token\")")
         }
         // The distribution spec's default lifetime is 60 s; leave a margin for the request.
-        let lifetime = (document["expires_in"] as? NSNumber)?.doubleValue ?? 60
+        let lifetime = document["expires_in"]?.double ?? 60
         session.withLock { $0.tokens[key] = (token, now + max(lifetime, 60) - 10) }
         return token
     }
@@ -95,12 +95,12 @@ struct RegistryErrorBody {
     var message: String?
 
     init(_ body: [UInt8]) {
-        guard !body.isEmpty, let document = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return }
-        if let first = (document["errors"] as? [[String: Any]])?.first {
-            code = first["code"] as? String
-            message = first["message"] as? String
+        guard !body.isEmpty, let document = JSONValue.object(parsing: body) else { return }
+        if let first = document["errors"]?.array?.first?.object {
+            code = first["code"]?.string
+            message = first["message"]?.string
         } else {
-            message = (document["details"] as? String) ?? (document["detail"] as? String) ?? (document["message"] as? String)
+            message = document["details"]?.string ?? document["detail"]?.string ?? document["message"]?.string
         }
     }
 
@@ -138,7 +138,7 @@ func percentEncoded(_ text: String) -> String {
 /// `host:port` of an absolute URL (`https://a.example:5000/x` → `a.example:5000`).
 func hostPort(of url: String) -> String {
     var rest = Substring(url)
-    if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] }
+    if let scheme = rest.firstRange(of: "://") { rest = rest[scheme.upperBound...] }
     if let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) { rest = rest[..<end] }
     if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
     return String(rest)
@@ -146,7 +146,7 @@ func hostPort(of url: String) -> String {
 
 /// `scheme://host:port` of an absolute URL: what decides whether credentials may go along.
 func origin(of url: String) -> String {
-    guard let scheme = url.range(of: "://") else { return "" }
+    guard let scheme = url.firstRange(of: "://") else { return "" }
     return String(url[..<scheme.upperBound]) + hostPort(of: url)
 }
 

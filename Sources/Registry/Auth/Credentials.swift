@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import Runtime
 
@@ -56,30 +56,30 @@ public struct AuthFile: Sendable {
     /// key; `https://HOST/…` keys match HOST). A missing file is `.none`.
     public func entry(for registry: String) throws -> Entry {
         guard let document = try read() else { return .none }
-        let auths = document["auths"] as? [String: Any] ?? [:]
+        let auths = document["auths"]?.object ?? [:]
         for (key, value) in auths where Self.registry(ofKey: key) == Self.registry(ofKey: registry) {
-            guard let fields = value as? [String: Any] else { continue }
-            if let encoded = fields["auth"] as? String, !encoded.isEmpty {
+            guard let fields = value.object else { continue }
+            if let encoded = fields["auth"]?.string, !encoded.isEmpty {
                 guard let data = Data(base64Encoded: encoded), let text = String(data: data, encoding: .utf8),
                       let colon = text.firstIndex(of: ":") else {
                     throw RegistryError(.input, "auth file \(path): the \"auth\" of \(key) is not base64 of USER:PASSWORD")
                 }
                 return .credentials(RegistryCredentials(user: String(text[..<colon]), password: String(text[text.index(after: colon)...])))
             }
-            if let user = fields["username"] as? String, let password = fields["password"] as? String {
+            if let user = fields["username"]?.string, let password = fields["password"]?.string {
                 return .credentials(RegistryCredentials(user: user, password: password))
             }
-            if let token = fields["identitytoken"] as? String, !token.isEmpty {
+            if let token = fields["identitytoken"]?.string, !token.isEmpty {
                 // Docker sends an identity token as the refresh token of an OAuth2 flow.
                 return .helper("identitytoken")
             }
         }
-        if let helpers = document["credHelpers"] as? [String: Any] {
+        if let helpers = document["credHelpers"]?.object {
             for (key, value) in helpers where Self.registry(ofKey: key) == Self.registry(ofKey: registry) {
-                if let name = value as? String { return .helper(name) }
+                if let name = value.string { return .helper(name) }
             }
         }
-        if let store = document["credsStore"] as? String, !store.isEmpty { return .helper(store) }
+        if let store = document["credsStore"]?.string, !store.isEmpty { return .helper(store) }
         return .none
     }
 
@@ -88,46 +88,46 @@ public struct AuthFile: Sendable {
     /// sees half of it.
     public func store(_ credentials: RegistryCredentials, for registry: String) throws {
         var document = try read() ?? [:]
-        var auths = document["auths"] as? [String: Any] ?? [:]
+        var auths = document["auths"]?.object ?? [:]
         for key in auths.keys where Self.registry(ofKey: key) == Self.registry(ofKey: registry) { auths[key] = nil }
-        auths[Self.key(for: registry)] = ["auth": Data("\(credentials.user):\(credentials.password)".utf8).base64EncodedString()]
-        document["auths"] = auths
+        auths[Self.key(for: registry)] = .object(["auth": .string(Data("\(credentials.user):\(credentials.password)".utf8).base64EncodedString())])
+        document["auths"] = .object(auths)
         try write(document)
     }
 
     /// Removes what the file keeps for `registry`; false when it kept nothing.
     public func remove(registry: String) throws -> Bool {
-        guard var document = try read(), var auths = document["auths"] as? [String: Any] else { return false }
+        guard var document = try read(), var auths = document["auths"]?.object else { return false }
         let keys = auths.keys.filter { Self.registry(ofKey: $0) == Self.registry(ofKey: registry) }
         guard !keys.isEmpty else { return false }
         for key in keys { auths[key] = nil }
-        document["auths"] = auths
+        document["auths"] = .object(auths)
         try write(document)
         return true
     }
 
     /// The helper the file names for every registry (`credsStore`), if any.
     public func credentialStore() throws -> String? {
-        (try read()?["credsStore"] as? String).flatMap { $0.isEmpty ? nil : $0 }
+        (try read()?["credsStore"]?.string).flatMap { $0.isEmpty ? nil : $0 }
     }
 
     // MARK: - The file
 
-    private func read() throws -> [String: Any]? {
+    private func read() throws -> [String: JSONValue]? {
         guard access(path, F_OK) == 0 else {
             if errno == ENOENT { return nil }
             throw RegistryError(.input, "auth file \(path): \(String(cString: strerror(errno)))")
         }
         let bytes = try readSmallFile(path, name: "auth file \(path)", limit: Self.limit)
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) { return [:] }
-        guard let document = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+        guard let document = JSONValue.object(parsing: bytes) else {
             throw RegistryError(.input, "auth file \(path): not a JSON object (expected Docker's config.json: {\"auths\": {…}})")
         }
         return document
     }
 
-    private func write(_ document: [String: Any]) throws {
-        let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    private func write(_ document: [String: JSONValue]) throws {
+        let data = try JSONValue.encode(document)
         let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         if !directory.isEmpty, access(directory, F_OK) != 0 {
             do {
@@ -167,7 +167,7 @@ public struct AuthFile: Sendable {
     /// an auth file's key, or a registry as people type it to `login`.
     public static func registry(ofKey key: String) -> String {
         var host = Substring(key)
-        if let scheme = host.range(of: "://") { host = host[scheme.upperBound...] }
+        if let scheme = host.firstRange(of: "://") { host = host[scheme.upperBound...] }
         if let slash = host.firstIndex(of: "/") { host = host[..<slash] }
         switch host {
         case "index.docker.io", "registry-1.docker.io", "docker.io", "registry.hub.docker.com": return "docker.io"

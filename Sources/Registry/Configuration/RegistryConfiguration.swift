@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import Runtime
 
@@ -128,11 +128,11 @@ public struct RegistryConfiguration: Sendable {
     private mutating func load(_ path: String) throws {
         guard access(path, F_OK) == 0 else { return }
         let bytes = try readSmallFile(path, name: "registries configuration \(path)", limit: Self.configurationLimit)
-        guard let document = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+        guard let document = JSONValue.object(parsing: bytes) else {
             throw RegistryError(.input, "registries configuration \(path): not a JSON object (expected {\"unqualified-search\": [\"docker.io\"], \"insecure\": [\"HOST:PORT\"]})")
         }
         for (key, value) in document {
-            guard let list = value as? [String] else {
+            guard let list = value.strings else {
                 throw RegistryError(.input, "registries configuration \(path): \"\(key)\" is not a list of registries")
             }
             switch key {
