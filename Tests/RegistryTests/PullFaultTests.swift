@@ -8,13 +8,6 @@ import TestSupport
 /// Pulls through the fault proxy: a blob whose bytes do not match its digest, a
 /// connection cut mid-layer.
 @Suite struct PullFaultTests {
-    private func withStore<T>(_ body: (ImageStore, String) throws -> T) throws -> T {
-        let root = NSTemporaryDirectory() + uniqueName("ncpullf")
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        return try body(ImageStore(store: try LocalStore(root: root), root: root), root)
-    }
-
     /// The busybox layout's config bytes and layer digest.
     private func busybox() throws -> (config: [UInt8], layer: Digest) {
         let layout = try TestImages.busybox().layout

@@ -5,16 +5,16 @@ import Runtime
 import Testing
 import TestSupport
 
+/// An image store in a state root of its own, removed after (pull tests).
+func withStore<T>(_ body: (ImageStore, String) throws -> T) throws -> T {
+    let root = NSTemporaryDirectory() + uniqueName("ncpull")
+    try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    return try body(ImageStore(store: try LocalStore(root: root), root: root), root)
+}
+
 /// Pulls from a real docker-registry into a real image store, of images skopeo pushed.
 @Suite struct PullTests {
-    /// A state root of its own, removed after.
-    private func withStore<T>(_ body: (ImageStore, String) throws -> T) throws -> T {
-        let root = NSTemporaryDirectory() + uniqueName("ncpull")
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        return try body(ImageStore(store: try LocalStore(root: root), root: root), root)
-    }
-
     /// What the busybox layout holds: its manifest's digest and its one layer's digest.
     private func busyboxManifest() throws -> (manifest: Digest, layer: Digest, size: Int64) {
         let layout = try TestImages.busybox().layout
