@@ -125,8 +125,9 @@ private func settled(_ condition: () throws -> Bool) throws -> Bool {
     return try condition()
 }
 
-/// Starts `netctl ARGS…`, SIGKILLs it after `delay` seconds, and says how it ended.
-private func runKilled(_ netctl: NetctlHarness, _ arguments: [String], after delay: Double) throws -> String {
+/// Starts `netctl ARGS…`, SIGKILLs it after `delay` seconds, and says how it ended
+/// (here and in PullTests).
+func runKilled(_ netctl: NetctlHarness, _ arguments: [String], after delay: Double) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: NetctlHarness.binary)
     process.arguments = arguments

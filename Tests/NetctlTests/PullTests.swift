@@ -61,7 +61,7 @@ import TestSupport
                 var kills: [String] = []
                 for round in 0..<8 {
                     let delay = Double.random(in: 0...longest)
-                    kills.append("pull \(round) after \(Int(delay * 1000)) ms: \(try killed(netctl, ["pull", "-q", reference], after: delay))")
+                    kills.append("pull \(round) after \(Int(delay * 1000)) ms: \(try runKilled(netctl, ["pull", "-q", reference], after: delay))")
                     for id in try netctl.ok("image", "ls", "-q").split(separator: "\n") {
                         #expect(try netctl.netctl("run", "--rm", "--network", "none", String(id), "true").status == 0, "\(kills.joined(separator: "\n"))")
                         try netctl.ok("image", "rm", "-f", String(id))
@@ -94,21 +94,6 @@ import TestSupport
                 #expect(try netctl.ok("system", "reconcile") == "nothing to repair\n")
             }
         }
-    }
-
-    private func killed(_ netctl: NetctlHarness, _ arguments: [String], after delay: Double) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: NetctlHarness.binary)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(netctl.environment) { $1 }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        usleep(UInt32(delay * 1_000_000))
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        return process.terminationReason == .uncaughtSignal ? "killed" : "exited \(process.terminationStatus)"
     }
 
     /// A registry behind htpasswd basic auth, and one behind a bearer-token server: pulled

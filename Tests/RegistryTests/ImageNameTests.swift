@@ -34,7 +34,7 @@ import Testing
     @Test func refusesWhatDockerRefuses() {
         for text in ["", "UPPER", "team/App", "app:", "app:-x", "app:.x", "-app", "app-", "a..b", "a/", "/a", "a//b",
                      "app@sha256:12", "app@md5:" + String(repeating: "0", count: 32), "host:99999/app", "app:" + String(repeating: "t", count: 129),
-                     "bad_host-:5000/app", "a b"] {
+                     "bad_host-:5000/app", "a b", "host:+5000/app"] {
             #expect(throws: (any Error).self, "\(text)") { try ImageName(parsing: text) }
         }
     }

@@ -8,13 +8,6 @@ import TestSupport
 /// Pulls through the fault proxy: a blob whose bytes do not match its digest, a
 /// connection cut mid-layer.
 @Suite struct PullFaultTests {
-    private func withStore<T>(_ body: (ImageStore, String) throws -> T) throws -> T {
-        let root = NSTemporaryDirectory() + uniqueName("ncpullf")
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        return try body(ImageStore(store: try LocalStore(root: root), root: root), root)
-    }
-
     /// The busybox layout's config bytes and layer digest.
     private func busybox() throws -> (config: [UInt8], layer: Digest) {
         let layout = try TestImages.busybox().layout
@@ -41,12 +34,12 @@ import TestSupport
             let reference = "\(server.address)/team/app:1"
             try server.setFault(.tamperBlob)
             try withStore { images, root in
-                let config = try #require(throws: RegistryError.self) { try ImagePuller(images: images).pull(reference) }
+                let config = try #require(throws: RegistryError.self) { try ImagePuller(images: images, configuration: isolatedConfiguration()).pull(reference) }
                 #expect(config.message.hasPrefix("pull \(reference): config sha256:"))
                 #expect(config.message.contains("content does not match its digest"))
                 // With the config kept already, the layer is what the proxy spoils.
                 try images.storeBlob(image.config)
-                let layer = try #require(throws: RegistryError.self) { try ImagePuller(images: images).pull(reference) }
+                let layer = try #require(throws: RegistryError.self) { try ImagePuller(images: images, configuration: isolatedConfiguration()).pull(reference) }
                 #expect(layer.kind == .badContent)
                 #expect(layer.message.hasPrefix("pull \(reference): layer \(image.layer): content does not match its digest (it hashes to sha256:"))
                 #expect(!layer.message.contains("\n"))
@@ -57,7 +50,7 @@ import TestSupport
                 #expect(files(root + "/storage/layers").isEmpty)
 
                 try server.setFault(.passThrough)
-                #expect(try ImagePuller(images: images).pull(reference).image.repoTags == [reference])
+                #expect(try ImagePuller(images: images, configuration: isolatedConfiguration()).pull(reference).image.repoTags == [reference])
             }
         }
     }
@@ -74,7 +67,7 @@ import TestSupport
             try withStore { images, _ in
                 try images.storeBlob(image.config)
                 try server.setFault(.cutBlob(afterBytes: 300_000, count: 100))
-                let pulled = try ImagePuller(images: images).pull(reference)
+                let pulled = try ImagePuller(images: images, configuration: isolatedConfiguration()).pull(reference)
                 #expect(server.proxyStatistics.faults >= 1)
                 #expect(pulled.image.chainIDs.map { $0.allSatisfy(images.hasLayer) } == true)
                 #expect(images.hasBlob(image.layer))
@@ -83,7 +76,7 @@ import TestSupport
             try withStore { images, root in
                 try images.storeBlob(image.config)
                 try server.setFault(.cutBlob(afterBytes: 0, count: 1000))
-                let error = try #require(throws: RegistryError.self) { try ImagePuller(images: images).pull(reference) }
+                let error = try #require(throws: RegistryError.self) { try ImagePuller(images: images, configuration: isolatedConfiguration()).pull(reference) }
                 #expect(error.message.hasPrefix("pull \(reference): "))
                 #expect(!error.message.contains("\n"))
                 #expect(try images.images().isEmpty)
@@ -91,7 +84,7 @@ import TestSupport
                 #expect(files(root + "/storage/layers").isEmpty)
 
                 try server.setFault(.passThrough)
-                #expect(try ImagePuller(images: images).pull(reference).image.repoTags == [reference])
+                #expect(try ImagePuller(images: images, configuration: isolatedConfiguration()).pull(reference).image.repoTags == [reference])
             }
         }
     }

@@ -5,16 +5,16 @@ import Runtime
 import Testing
 import TestSupport
 
+/// An image store in a state root of its own, removed after (pull tests).
+func withStore<T>(_ body: (ImageStore, String) throws -> T) throws -> T {
+    let root = NSTemporaryDirectory() + uniqueName("ncpull")
+    try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    return try body(ImageStore(store: try LocalStore(root: root), root: root), root)
+}
+
 /// Pulls from a real docker-registry into a real image store, of images skopeo pushed.
 @Suite struct PullTests {
-    /// A state root of its own, removed after.
-    private func withStore<T>(_ body: (ImageStore, String) throws -> T) throws -> T {
-        let root = NSTemporaryDirectory() + uniqueName("ncpull")
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        return try body(ImageStore(store: try LocalStore(root: root), root: root), root)
-    }
-
     /// What the busybox layout holds: its manifest's digest and its one layer's digest.
     private func busyboxManifest() throws -> (manifest: Digest, layer: Digest, size: Int64) {
         let layout = try TestImages.busybox().layout
@@ -87,7 +87,7 @@ import TestSupport
         try withRegistry { server in
             try RegistryImages.push(layout: try TestImages.busybox().layout, to: "\(server.address)/team/app:1")
             try withStore { images, root in
-                let puller = ImagePuller(images: images)
+                let puller = ImagePuller(images: images, configuration: isolatedConfiguration())
                 let missing = try #require(throws: RegistryError.self) { try puller.pull("\(server.address)/team/app:nope") }
                 #expect(missing.kind == .notFound)
                 #expect(missing.message.hasPrefix("pull \(server.address)/team/app:nope: manifest nope not found in \(server.address)/team/app"))
@@ -112,7 +112,7 @@ import TestSupport
             try withStore { images, _ in
                 try images.preparePartials()
                 try blob.prefix(blob.count / 2).write(to: URL(fileURLWithPath: images.partialPath(expected.layer)))
-                let resumed = try ImagePuller(images: images).pull("\(server.address)/team/app:1")
+                let resumed = try ImagePuller(images: images, configuration: isolatedConfiguration()).pull("\(server.address)/team/app:1")
                 #expect(images.hasBlob(expected.layer))
                 #expect(try Digest.of(Array(Data(contentsOf: URL(fileURLWithPath: images.blobPath(expected.layer))))) == expected.layer)
                 #expect(!FileManager.default.fileExists(atPath: images.partialPath(expected.layer)))
@@ -121,11 +121,11 @@ import TestSupport
             try withStore { images, _ in
                 try images.preparePartials()
                 try Data(repeating: 0x41, count: blob.count / 2).write(to: URL(fileURLWithPath: images.partialPath(expected.layer)))
-                let error = try #require(throws: RegistryError.self) { try ImagePuller(images: images).pull("\(server.address)/team/app:1") }
+                let error = try #require(throws: RegistryError.self) { try ImagePuller(images: images, configuration: isolatedConfiguration()).pull("\(server.address)/team/app:1") }
                 #expect(error.message == "pull \(server.address)/team/app:1: layer \(expected.layer): content does not match its digest (it hashes to \(try Digest.of(Array(Data(repeating: 0x41, count: blob.count / 2)) + blob.suffix(from: blob.count / 2))))")
                 #expect(try images.images().isEmpty)
                 #expect(!images.hasBlob(expected.layer))
-                #expect(try ImagePuller(images: images).pull("\(server.address)/team/app:1").image.repoTags == ["\(server.address)/team/app:1"])
+                #expect(try ImagePuller(images: images, configuration: isolatedConfiguration()).pull("\(server.address)/team/app:1").image.repoTags == ["\(server.address)/team/app:1"])
             }
         }
     }
@@ -135,7 +135,7 @@ import TestSupport
     /// media type.
     @Test func unsupportedMediaTypesAreRefused() throws {
         try withRegistry { server in
-            let client = try RegistryConfiguration().client(for: server.address)
+            let client = try isolatedConfiguration().client(for: server.address)
             let config = Array(#"{"hello":"artifact"}"#.utf8)
             let digest = try Digest.of(config)
             let start = try client.send(HTTPRequest(method: "POST", url: client.url("/v2/team/art/blobs/uploads/")), scopes: [.push("team/art")])
@@ -149,7 +149,7 @@ import TestSupport
                                          scopes: [.push("team/art")])
             #expect(stored.status == 201)
             try withStore { images, _ in
-                let error = try #require(throws: RegistryError.self) { try ImagePuller(images: images).pull("\(server.address)/team/art:1") }
+                let error = try #require(throws: RegistryError.self) { try ImagePuller(images: images, configuration: isolatedConfiguration()).pull("\(server.address)/team/art:1") }
                 #expect(error.kind == .badContent)
                 #expect(error.message.contains(#"config media type "application/vnd.example.thing.v1+json" is not supported"#))
                 #expect(try images.images().isEmpty)

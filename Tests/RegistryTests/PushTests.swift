@@ -13,7 +13,7 @@ import TestSupport
     @Test func pushesSkipsAndMounts() throws {
         let source = try PushFixtures.busyboxSource()
         try withRegistry { server in
-            let pusher = ImagePusher(client: try RegistryConfiguration().client(for: server.address))
+            let pusher = ImagePusher(client: try isolatedConfiguration().client(for: server.address))
             let events = EventLog()
             let name = try ImageName(parsing: "\(server.address)/team/bb:1")
             let first = try pusher.push(source, to: name, report: events.add)
@@ -64,7 +64,7 @@ import TestSupport
         let source = try PushFixtures.image(in: directory.path, layers: [layer])
         let layerDigest = try Digest.of(layer)
         try withRegistry { server in
-            let pusher = ImagePusher(client: try RegistryConfiguration().client(for: server.address))
+            let pusher = ImagePusher(client: try isolatedConfiguration().client(for: server.address))
             let reference = "\(server.address)/team/big:c"
             let result = try pusher.push(source, to: try ImageName(parsing: reference), options: PushOptions(chunkSize: 1 << 20))
             // dir: keeps blobs and manifest as they are (oci: would compress a tar layer).
@@ -84,7 +84,7 @@ import TestSupport
         let directory = try TemporaryDirectory("netctl-push-bad-")
         let source = try PushFixtures.image(in: directory.path, layers: [Array("layer".utf8)])
         try withRegistry { server in
-            let pusher = ImagePusher(client: try RegistryConfiguration().client(for: server.address))
+            let pusher = ImagePusher(client: try isolatedConfiguration().client(for: server.address))
             let name = try ImageName(parsing: "\(server.address)/team/bad:1")
 
             var index = source

@@ -7,7 +7,7 @@ import TestSupport
     /// manifest the registry does not have is a 404 with its error body.
     @Test func exchangesWithARealRegistry() throws {
         try withRegistry { server in
-            let client = try RegistryConfiguration().client(for: server.address)
+            let client = try isolatedConfiguration().client(for: server.address)
             #expect(try client.send(HTTPRequest(method: "GET", url: client.url("/v2/")), scopes: []).status == 200)
 
             let missing = try client.send(HTTPRequest(method: "GET", url: client.url("/v2/t/app/manifests/nope")), scopes: [.pull("t/app")])

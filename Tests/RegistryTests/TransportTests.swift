@@ -200,6 +200,12 @@ func configuration(_ directory: String, certs: String? = nil) -> RegistryConfigu
                                         "REGISTRY_AUTH_FILE": directory + "/auth.json"])
 }
 
+/// A configuration that reads nothing of the host's: no auth file, registries.json or
+/// certs.d (a test must not depend on, or be changed by, ~/.docker/config.json).
+func isolatedConfiguration() -> RegistryConfiguration {
+    configuration(NSTemporaryDirectory() + "netctl-no-such-directory")
+}
+
 /// Uploads `blob` to t/app in one POST + PUT; returns its digest.
 func pushBlob(_ blob: [UInt8], client: RegistryClient, repository: String = "t/app") throws -> String {
     let digest = "sha256:" + sha256Hex(blob)

@@ -23,7 +23,10 @@ public final class NetctlHarness {
 
     public var environment: [String: String] {
         ["NETCTL_ROOT": root, "NETCTL_HOST_NETNS": host.name,
-         "NETCTL_DEFAULT_ADDRESS_POOLS": "base=198.18.0.0/16,size=24 base=2001:db8:1000::/48,size=64"]
+         "NETCTL_DEFAULT_ADDRESS_POOLS": "base=198.18.0.0/16,size=24 base=2001:db8:1000::/48,size=64",
+         // Registry commands read none of the host's credentials, registries.json or certs.d.
+         "REGISTRY_AUTH_FILE": root + "/auth.json", "NETCTL_REGISTRIES_CONF": root + "/registries.json",
+         "NETCTL_CERTS_D": root + "/certs.d"]
     }
 
     /// `netctl ARGS…`.

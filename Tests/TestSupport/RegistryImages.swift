@@ -7,8 +7,22 @@ public enum RegistryImages {
     public static func push(layout: String, reference: String? = nil, to destination: String, all: Bool = false,
                             credentials: (user: String, password: String)? = nil) throws {
         let source = "oci:\(layout)" + (reference.map { ":\($0)" } ?? "")
-        let creds = credentials.map { ["--dest-creds", "\($0.user):\($0.password)"] } ?? []
-        let result = try runCommand(["skopeo", "copy", "--quiet", "--dest-tls-verify=false"] + creds + (all ? ["--all"] : []) + [source, "docker://\(destination)"])
+        // Credentials through an auth file of its own, not --dest-creds (argv is public), and
+        // none of the host's read.
+        let directory = NSTemporaryDirectory() + uniqueName("ncskopeo")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let authFile = directory + "/auth.json"
+        let registry = String(destination.split(separator: "/").first ?? "")
+        let auths = credentials.map { credentials in
+            let encoded = Data("\(credentials.user):\(credentials.password)".utf8).base64EncodedString()
+            return "{\"\(registry)\": {\"auth\": \"\(encoded)\"}}"
+        } ?? "{}"
+        guard FileManager.default.createFile(atPath: authFile, contents: Data(#"{"auths": \#(auths)}"#.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw HarnessError("cannot write \(authFile)")
+        }
+        let result = try runCommand(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", "--dest-authfile", authFile] + (all ? ["--all"] : [])
+                                    + [source, "docker://\(destination)"], environment: ["REGISTRY_AUTH_FILE": authFile])
         guard result.status == 0 else { throw HarnessError("skopeo copy \(source) docker://\(destination): \(result.stderr)") }
     }
 

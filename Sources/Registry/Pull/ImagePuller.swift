@@ -122,6 +122,8 @@ public final class ImagePuller: @unchecked Sendable {
         var manifestDigest = resolved.digest
         var manifest: RemoteManifest
         var mediaType: String
+        // The single-platform manifest, as the image will be pushed again.
+        var manifestBytes = resolved.bytes
         switch resolved.document {
         case .manifest(let document, let type):
             (manifest, mediaType) = (document, type)
@@ -137,8 +139,7 @@ public final class ImagePuller: @unchecked Sendable {
             guard case .manifest(let document, let documentType) = try ManifestDocument.decode(bytes, headerType: type ?? chosen.mediaType, what: "manifest \(chosen.digest.short)") else {
                 throw RegistryError(.badContent, "manifest \(chosen.digest): is an index inside an index; expected an image manifest")
             }
-            (manifest, mediaType, manifestDigest) = (document, documentType, digest)
-            try images.storeBlob(bytes)
+            (manifest, mediaType, manifestDigest, manifestBytes) = (document, documentType, digest, bytes)
         }
         progress.header("\(name.tag ?? name.digest?.description ?? "latest"): Pulling from \(name.repository)")
 
@@ -163,12 +164,12 @@ public final class ImagePuller: @unchecked Sendable {
             return PullResult(image: existing, reference: reference, digest: resolved.digest, upToDate: true)
         }
 
-        // The manifest as the image will be pushed again (the single-platform one).
-        if case .manifest = resolved.document { try images.storeBlob(resolved.bytes) }
-        try images.storeBlob(configBytes)
-
+        // Staging first: while it is held, reconcile leaves unreferenced blobs alone, so the
+        // manifest and config stored next are not removed before the image names them.
         let staging = try images.beginPull()
         defer { staging.close() }
+        try images.storeBlob(manifestBytes)
+        try images.storeBlob(configBytes)
         try fetchLayers(manifest.layers, diffIDs: config.rootfs.diffIDs, chainIDs: chainIDs, name: name, client: client, staging: staging)
         let record = try staging.commit(config: configBytes, manifestDigest: manifestDigest, manifestMediaType: mediaType,
                                         tag: tag, repoDigest: repoDigest)

@@ -127,11 +127,13 @@ public final class RegistryClient: @unchecked Sendable {
             if let bundle = endpoint.caBundle {
                 bundle.withUnsafeBytes { _ = lc_setopt_blob(curl, CURLOPT_CAINFO_BLOB, $0.baseAddress, $0.count) }
             }
-            if let certificate = endpoint.clientCertificate { _ = lc_setopt_str(curl, CURLOPT_SSLCERT, certificate) }
-            if let key = endpoint.clientKey { _ = lc_setopt_str(curl, CURLOPT_SSLKEY, key) }
-            // Insecure is a property of the registry, not of every server it names: a token
-            // realm or a redirect's storage elsewhere is verified (Docker does the same).
-            if !endpoint.verifyPeer, hostPort(of: request.url) == hostPort(of: endpoint.baseURL) {
+            // certs.d speaks for the registry's host alone: its client certificate is not
+            // shown to, and insecure does not cover, another server it names (a token realm,
+            // a redirect's storage), as Docker keeps them per host.
+            let onRegistryHost = hostPort(of: request.url) == hostPort(of: endpoint.baseURL)
+            if onRegistryHost, let certificate = endpoint.clientCertificate { _ = lc_setopt_str(curl, CURLOPT_SSLCERT, certificate) }
+            if onRegistryHost, let key = endpoint.clientKey { _ = lc_setopt_str(curl, CURLOPT_SSLKEY, key) }
+            if !endpoint.verifyPeer, onRegistryHost {
                 _ = lc_setopt_long(curl, CURLOPT_SSL_VERIFYPEER, 0)
                 _ = lc_setopt_long(curl, CURLOPT_SSL_VERIFYHOST, 0)
             }

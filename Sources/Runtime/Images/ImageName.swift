@@ -114,7 +114,8 @@ public struct ImageName: Hashable, Sendable, CustomStringConvertible {
     }
 
     static func isPort(_ text: Substring) -> Bool {
-        guard let port = Int(text), text.allSatisfy(\.isASCII), (1...65535).contains(port) else { return false }
+        // Digits only: Int("+5000") would take a sign into the registry's URL.
+        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let port = Int(text), (1...65535).contains(port) else { return false }
         return true
     }
 
