@@ -64,7 +64,7 @@ struct ImageCommand: ParsableCommand {
     }
 
     struct Tag: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Give an image another name.")
+        static let configuration = CommandConfiguration(commandName: "tag", abstract: "Give an image another name.")
         @OptionGroup var global: GlobalOptions
         @Argument var source: String
         @Argument var target: String

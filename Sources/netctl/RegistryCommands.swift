@@ -6,7 +6,7 @@ import Registry
 /// challenge it answers with) before the auth file keeps them, as `docker login` does.
 struct Login: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Log in to a registry: check the credentials, then keep them in the auth file (Docker's config.json).")
+        commandName: "login", abstract: "Log in to a registry: check the credentials, then keep them in the auth file (Docker's config.json).")
     @OptionGroup var global: GlobalOptions
     @Option(name: [.customShort("u"), .customLong("username")], help: ArgumentHelp("User name (asked on a terminal if not given).", valueName: "USER"))
     var username: String?
@@ -60,7 +60,7 @@ struct Login: ParsableCommand {
 
 /// `netctl logout`: the auth file forgets the registry.
 struct Logout: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Log out of a registry: remove its credentials from the auth file.")
+    static let configuration = CommandConfiguration(commandName: "logout", abstract: "Log out of a registry: remove its credentials from the auth file.")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var credentials: AuthFileOption
     @Argument(help: ArgumentHelp("The registry (registry.example:5000; docker.io).", valueName: "HOST"))
