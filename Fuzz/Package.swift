@@ -31,5 +31,9 @@ let package = Package(
         .executableTarget(name: "FuzzOverlay", dependencies: [.product(name: "VXLAN", package: "netctl")]),
         // DNS messages: what containers send the resolver, and upstream answers.
         .executableTarget(name: "FuzzDNS", dependencies: [.product(name: "DNS", package: "netctl")]),
+        // What registries and users' files hand a pull, push or login: references, manifest
+        // answers, manifests and indexes with platform selection, WWW-Authenticate, error
+        // bodies, the auth file and registries.json, through `RegistryOutsideData`.
+        .executableTarget(name: "FuzzRegistry", dependencies: [.product(name: "Registry", package: "netctl")]),
     ]
 )
