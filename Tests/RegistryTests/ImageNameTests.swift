@@ -13,6 +13,7 @@ import Testing
             ("localhost/app", "localhost", "app", nil, "localhost/app:latest"),
             ("127.0.0.1:5000/a/b/c", "127.0.0.1:5000", "a/b/c", nil, "127.0.0.1:5000/a/b/c:latest"),
             ("[2001:db8::1]:5000/app:x", "[2001:db8::1]:5000", "app", "x", "[2001:db8::1]:5000/app:x"),
+            ("docker.io/a.b/c", "docker.io", "a.b/c", nil, "docker.io/a.b/c:latest"),
             ("a__b-c---d/e.f_g:T_1.x-y", "docker.io", "a__b-c---d/e.f_g", "T_1.x-y", "a__b-c---d/e.f_g:T_1.x-y"),
         ]
         for (text, registry, repository, tag, stored) in cases {

@@ -67,7 +67,10 @@ public struct ImageName: Hashable, Sendable, CustomStringConvertible {
 
     /// `busybox`, `team/app`, `registry.example:5000/team/app`: Docker's familiar name.
     public var familiarName: String {
-        guard registry == Self.dockerHub else { return "\(registry)/\(repository)" }
+        // `docker.io/a.b/c` keeps its registry: `a.b/c` would read back as registry a.b.
+        guard registry == Self.dockerHub, !Self.isRegistryLike(String(repository.prefix { $0 != "/" })) else {
+            return "\(registry)/\(repository)"
+        }
         return repository.hasPrefix("library/") && repository.split(separator: "/").count == 2
             ? String(repository.dropFirst(8)) : repository
     }
