@@ -72,7 +72,7 @@ fuzz-check: fuzz-build
 	@rm -rf .build-fuzz/scratch && mkdir -p .build-fuzz/scratch
 	@for t in $(FUZZ_TARGETS); do \
 		echo "fuzz-check $$t: $$(ls Fuzz/Corpus/$$t | wc -l) inputs"; $(FUZZ_OPTIONS); \
-		FUZZ_SCRATCH=.build-fuzz/scratch $(FUZZ_BIN)/$$t $$opts -runs=0 Fuzz/Corpus/$$t \
+		SWIFT_BACKTRACE=enable=no FUZZ_SCRATCH=.build-fuzz/scratch $(FUZZ_BIN)/$$t $$opts -runs=0 Fuzz/Corpus/$$t \
 			> .build-fuzz/$$t-check.log 2>&1 || { tail -40 .build-fuzz/$$t-check.log; exit 1; }; \
 	done
 	@rm -rf .build-fuzz/scratch
@@ -82,7 +82,7 @@ fuzz: fuzz-build
 	@failed=""; for t in $(FUZZ_TARGETS); do \
 		mkdir -p .build-fuzz/corpus/$$t; \
 		echo "fuzz $$t for $(FUZZ_SECONDS) s"; $(FUZZ_OPTIONS); \
-		FUZZ_SCRATCH=.build-fuzz/scratch $(FUZZ_BIN)/$$t $$opts -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN) \
+		SWIFT_BACKTRACE=enable=no FUZZ_SCRATCH=.build-fuzz/scratch $(FUZZ_BIN)/$$t $$opts -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN) \
 			-artifact_prefix=.build-fuzz/artifacts/$$t- .build-fuzz/corpus/$$t Fuzz/Corpus/$$t \
 			> .build-fuzz/$$t.log 2>&1 || { tail -40 .build-fuzz/$$t.log; failed="$$failed $$t"; }; \
 		grep -E '^(#[0-9]+ +DONE|Done)' .build-fuzz/$$t.log | tail -1; \
