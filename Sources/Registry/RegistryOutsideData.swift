@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import Runtime
 
@@ -217,8 +217,8 @@ public enum RegistryOutsideData: String, CaseIterable, Sendable {
         try write(bytes, to: path)
         let file = AuthFile(path: path)
         var registries = ["docker.io", "127.0.0.1:5000", "ghcr.io"]
-        if let document = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] {
-            registries += ((document["auths"] as? [String: Any])?.keys.sorted() ?? []).prefix(8)
+        if let document = JSONValue.object(parsing: bytes) {
+            registries += (document["auths"]?.object?.keys.sorted() ?? []).prefix(8)
         }
         for registry in registries { _ = try file.entry(for: registry) }
         _ = try file.credentialStore()
