@@ -42,7 +42,7 @@ struct LayerExtraction {
     var skipped: [String] = []
 }
 
-/// Unpacks one layer tar (gzip, zstd or uncompressed, as libarchive detects) into a
+/// Unpacks one layer tar (gzip, zstd or uncompressed, see `InflatedTar`) into a
 /// directory of its own, ready to be an overlayfs lower layer over its parents' directories
 /// (`parents`, topmost first): the layer is applied onto their merged view (see
 /// `MergedView`), and OCI whiteouts become overlay whiteouts (`.wh.NAME` a 0:0 character
@@ -57,7 +57,7 @@ enum LayerExtractor {
         let source = try StreamSource(path: path, limit: limits.compressedBytes, feed: feed)
         defer { source.close() }
         let view = MergedView(top: try RootDirectory(path: directory), parents: try parents.map { try RootDirectory(path: $0) })
-        let stream = try DecompressedStream(source: source, name: path, limit: limits.uncompressedBytes)
+        let stream = try InflatedTar(source: source, limit: limits.uncompressedBytes)
         defer { stream.close() }
 
         let tar = la_read_new()!
@@ -65,9 +65,9 @@ enum LayerExtractor {
         la_read_support_format_tar(tar)
         let context = Unmanaged.passUnretained(stream).toOpaque()
         guard la_read_open(tar, context, nil, { _, context, buffer in
-            Unmanaged<DecompressedStream>.fromOpaque(context!).takeUnretainedValue().next(buffer!)
+            Unmanaged<InflatedTar>.fromOpaque(context!).takeUnretainedValue().next(buffer!)
         }, nil) == ARCHIVE_OK else {
-            throw RuntimeError("layer \(path): \(stream.failure ?? archiveError(tar))")
+            throw RuntimeError("layer \(path): \(stream.failureReason ?? archiveError(tar))")
         }
 
         var result = LayerExtraction(digest: Digest(hex: ""), size: 0, diffID: Digest(hex: ""))
@@ -76,7 +76,7 @@ enum LayerExtractor {
             let status = la_read_next_header(tar, &entry)
             if status == ARCHIVE_EOF { break }
             guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let entry else {
-                throw RuntimeError("layer \(path): \(stream.failure ?? archiveError(tar))")
+                throw RuntimeError("layer \(path): \(stream.failureReason ?? archiveError(tar))")
             }
             let name = String(cString: la_entry_pathname(entry))
             guard result.entries < limits.entries else {
@@ -85,12 +85,12 @@ enum LayerExtractor {
             do {
                 try Entry(tar: tar, entry: entry, view: view, policy: policy).write(skipped: &result.skipped)
             } catch let error as RuntimeError {
-                throw RuntimeError("layer \(path): entry \"\(name)\": \(stream.failure ?? error.description)")
+                throw RuntimeError("layer \(path): entry \"\(name)\": \(stream.failureReason ?? error.description)")
             }
             result.entries += 1
         }
         // The digests cover every byte, also the tar's zero blocks after its last entry.
-        try stream.drain()
+        try stream.finish()
         result.diffID = stream.hasher.finish()
         result.uncompressedSize = stream.hasher.count
         result.digest = source.hasher.finish()
@@ -105,141 +105,6 @@ enum LayerExtractor {
     static func archiveError(_ archive: OpaquePointer) -> String {
         la_error_string(archive).map { String(cString: $0) } ?? "unreadable archive"
     }
-}
-
-/// The blob as it is on disk, hashed as libarchive reads it.
-private final class StreamSource {
-    let fd: Int32
-    let hasher: Digest.Hasher
-    let limit: Int64
-    /// A download still writing the file (pull): its end is not the blob's end until the
-    /// feed says so.
-    let feed: BlobFeed?
-    var buffer = [UInt8](repeating: 0, count: 1 << 17)
-    var failure: String?
-
-    /// Only a regular file: a FIFO or a device (/dev/zero) would never end. O_NONBLOCK so
-    /// that opening a FIFO without a writer cannot hang before the check.
-    init(path: String, limit: Int64, feed: BlobFeed? = nil) throws {
-        hasher = try Digest.Hasher()
-        self.limit = limit
-        self.feed = feed
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
-        guard fd >= 0 else { throw RuntimeError.system("open \(path)") }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & FileType.mask == FileType.regular else {
-            Glibc.close(fd)
-            throw RuntimeError("\(path): is \(FileType.describe(info.st_mode & FileType.mask)), expected a regular file")
-        }
-    }
-
-    func next(_ out: UnsafeMutablePointer<UnsafeRawPointer?>) -> Int {
-        var count = readChunk()
-        // Behind a download: wait for its next bytes; its finish comes after its last write.
-        while count == 0, let feed {
-            do {
-                if try feed.atEnd() {
-                    count = readChunk()
-                    break
-                }
-            } catch let error as RuntimeError {
-                failure = error.description
-                return -1
-            } catch {
-                return -1
-            }
-            usleep(2000)
-            count = readChunk()
-        }
-        guard count >= 0 else { return -1 }
-        guard hasher.count + Int64(count) <= limit else {
-            failure = "more than \(LayerLimits.describe(limit)) compressed, the most netctl reads of a layer"
-            return -1
-        }
-        buffer.withUnsafeBytes { bytes in
-            hasher.update(UnsafeRawBufferPointer(rebasing: bytes[0..<count]))
-            out.pointee = bytes.baseAddress
-        }
-        return count
-    }
-
-    private func readChunk() -> Int {
-        buffer.withUnsafeMutableBytes { bytes in retrying { read(fd, bytes.baseAddress, bytes.count) } }
-    }
-
-    func drain() throws {
-        var dummy: UnsafeRawPointer?
-        while next(&dummy) > 0 {}
-        if let failure { throw RuntimeError("layer: \(failure)") }
-    }
-
-    func close() { Glibc.close(fd) }
-}
-
-/// The uncompressed tar stream: libarchive's filters with the `raw` format, read by a
-/// second libarchive reader that parses the tar, hashed on the way (the diff ID).
-private final class DecompressedStream {
-    let source: StreamSource
-    let archive: OpaquePointer
-    let hasher: Digest.Hasher
-    let limit: Int64
-    var buffer = [UInt8](repeating: 0, count: 1 << 17)
-    var failure: String?
-    var empty = false
-
-    init(source: StreamSource, name: String, limit: Int64) throws {
-        self.source = source
-        self.limit = limit
-        hasher = try Digest.Hasher()
-        archive = la_read_new()!
-        la_read_support_filter_all(archive)
-        la_read_support_format_raw(archive)
-        let context = Unmanaged.passUnretained(source).toOpaque()
-        var entry: OpaquePointer?
-        guard la_read_open(archive, context, nil, { _, context, buffer in
-            Unmanaged<StreamSource>.fromOpaque(context!).takeUnretainedValue().next(buffer!)
-        }, nil) == ARCHIVE_OK else {
-            defer { la_read_free(archive) }
-            throw RuntimeError("layer \(name): \(source.failure ?? LayerExtractor.archiveError(archive))")
-        }
-        let status = la_read_next_header(archive, &entry)
-        if status == ARCHIVE_EOF {
-            empty = true
-        } else if status != ARCHIVE_OK {
-            defer { la_read_free(archive) }
-            throw RuntimeError("layer \(name): \(source.failure ?? LayerExtractor.archiveError(archive))")
-        }
-    }
-
-    func next(_ out: UnsafeMutablePointer<UnsafeRawPointer?>) -> Int {
-        if empty { return 0 }
-        let count = buffer.withUnsafeMutableBytes { bytes in la_read_data(archive, bytes.baseAddress, bytes.count) }
-        guard count >= 0 else {
-            failure = source.failure ?? LayerExtractor.archiveError(archive)
-            return -1
-        }
-        guard hasher.count + Int64(count) <= limit else {
-            failure = "more than \(LayerLimits.describe(limit)) uncompressed, the most netctl unpacks of a layer"
-            return -1
-        }
-        buffer.withUnsafeBytes { bytes in
-            hasher.update(UnsafeRawBufferPointer(rebasing: bytes[0..<count]))
-            out.pointee = bytes.baseAddress
-        }
-        return count
-    }
-
-    func drain() throws {
-        var dummy: UnsafeRawPointer?
-        while true {
-            let count = next(&dummy)
-            if count == 0 { break }
-            if count < 0 { throw RuntimeError("layer: \(failure ?? "unreadable")") }
-        }
-        try source.drain()
-    }
-
-    func close() { la_read_free(archive) }
 }
 
 /// One tar entry written below the root.
