@@ -71,6 +71,7 @@ enum LayerExtractor {
         }
 
         var result = LayerExtraction(digest: Digest(hex: ""), size: 0, diffID: Digest(hex: ""))
+        let creator = Creator.current()
         var entry: OpaquePointer?
         while true {
             let status = la_read_next_header(tar, &entry)
@@ -83,7 +84,7 @@ enum LayerExtractor {
                 throw RuntimeError("layer \(path): more than \(limits.entries) entries, the most netctl unpacks of a layer")
             }
             do {
-                try Entry(tar: tar, entry: entry, view: view, policy: policy).write(skipped: &result.skipped)
+                try Entry(tar: tar, entry: entry, view: view, policy: policy, creator: creator).write(skipped: &result.skipped)
             } catch let error as RuntimeError {
                 throw RuntimeError("layer \(path): entry \"\(name)\": \(stream.failureReason ?? error.description)")
             }
@@ -108,11 +109,17 @@ enum LayerExtractor {
 }
 
 /// One tar entry written below the root.
+///
+/// A regular file costs openat, its writes, futimens and close (and fchown, fchmod or
+/// ftruncate only when the entry asks for what creating it did not give): each name is
+/// first created exclusively (O_EXCL, never following a symlink), and only when something
+/// is already there is that removed and the creation tried again.
 private struct Entry {
     let tar: OpaquePointer
     let entry: OpaquePointer
     let view: MergedView
     let policy: ExtractionPolicy
+    let creator: Creator
 
     func write(skipped: inout [String]) throws {
         var parts = RootDirectory.components(of: String(cString: la_entry_pathname(entry)))
@@ -121,14 +128,17 @@ private struct Entry {
             try whiteout(String(name.dropFirst(4)), parts: parts)
             return
         }
-        let parent = try view.directory(parts)
+        let held = try view.directory(parts)
+        let parent = held.fd
+        // A name this entry made where there was none cannot be on the way to any
+        // directory the view has resolved; anything else may be.
+        var added = false
         defer {
-            close(parent)
-            view.changed(name, in: parts)
+            if added { view.added(name, in: parts) } else { view.changed(name, in: parts) }
         }
 
         if let target = la_entry_hardlink(entry) {
-            try hardlink(to: String(cString: target), parent: parent, name: name)
+            added = try hardlink(to: String(cString: target), parent: parent, name: name)
             return
         }
         let type = la_entry_filetype(entry) & FileType.mask
@@ -136,11 +146,10 @@ private struct Entry {
         case FileType.directory:
             try directory(parent: parent, name: name)
         case FileType.regular:
-            try file(parent: parent, name: name)
+            added = try file(parent: parent, name: name, in: held)
         case FileType.symlink:
-            try removeExisting(parent, name)
             let target = String(cString: la_entry_symlink(entry))
-            guard symlinkat(target, parent, name) == 0 else { throw RuntimeError.system("symlink") }
+            _ = try create(parent, name, "symlink") { symlinkat(target, parent, name) }
             try owner(parent: parent, name: name)
             try times(parent: parent, name: name)
         case FileType.character, FileType.block:
@@ -167,16 +176,14 @@ private struct Entry {
         try view.whiteout(hidden, in: parts)
     }
 
-    private func hardlink(to target: String, parent: Int32, name: String) throws {
+    /// True when `name` was new.
+    private func hardlink(to target: String, parent: Int32, name: String) throws -> Bool {
         let source = try view.openExisting(RootDirectory.components(of: target), flags: SHIM_O_PATH | O_NOFOLLOW)
         guard source >= 0 else {
             throw RuntimeError.system("hard link to \"\(target)\": not in this layer")
         }
         defer { close(source) }
-        try removeExisting(parent, name)
-        guard linkat(source, "", parent, name, SHIM_AT_EMPTY_PATH) == 0 else {
-            throw RuntimeError.system("hard link to \"\(target)\"")
-        }
+        return try create(parent, name, "hard link to \"\(target)\"") { linkat(source, "", parent, name, SHIM_AT_EMPTY_PATH) }.fresh
     }
 
     private func directory(parent: Int32, name: String) throws {
@@ -199,14 +206,18 @@ private struct Entry {
         }
     }
 
-    private func file(parent: Int32, name: String) throws {
-        try removeExisting(parent, name)
-        let fd = openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw RuntimeError.system("create") }
+    /// True when `name` was new.
+    private func file(parent: Int32, name: String, in directory: MergedView.HeldDirectory) throws -> Bool {
+        // Made at its final mode when the umask leaves that whole: no fchmod after.
+        let mode = creator.keepsWhole(permissions) ? permissions : 0o600
+        let (fd, fresh) = try create(parent, name, "create") {
+            openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode)
+        }
         defer { close(fd) }
         var block: UnsafeRawPointer?
         var size = 0
         var offset: la_int64_t = 0
+        var end: la_int64_t = 0
         while true {
             let status = la_read_data_block(tar, &block, &size, &offset)
             if status == ARCHIVE_EOF { break }
@@ -219,16 +230,39 @@ private struct Entry {
                 guard count > 0 else { throw RuntimeError.system("write") }
                 written += count
             }
+            end = max(end, offset + la_int64_t(size))
         }
         // A sparse file may end in a hole.
-        if la_entry_size_is_set(entry) != 0 { ftruncate(fd, off_t(la_entry_size(entry))) }
-        try metadata(fd)
+        if la_entry_size_is_set(entry) != 0, la_entry_size(entry) > end { ftruncate(fd, off_t(la_entry_size(entry))) }
+        // Owned as made unless the entry names another owner, or the directory is
+        // set-group-ID (the file took its group).
+        let uid = uid_t(la_entry_uid(entry)), gid = gid_t(la_entry_gid(entry))
+        if uid != creator.uid || gid != creator.gid || directory.inheritedGroup != nil {
+            guard fchown(fd, uid, gid) == 0 else { throw RuntimeError.system("chown") }
+        }
+        // After chown, which clears set-ID bits (a mode made whole at creation has none).
+        if mode != permissions {
+            guard fchmod(fd, permissions) == 0 else { throw RuntimeError.system("chmod") }
+        }
+        guard futimens(fd, timestamps) == 0 else { throw RuntimeError.system("set times") }
         try extendedAttributes(fd)
+        return fresh
+    }
+
+    /// Makes `name` with `make` (0 or a descriptor, else -1 with errno); when something is
+    /// there already, removes it and makes it again. The result, and whether `name` was new.
+    private func create(_ parent: Int32, _ name: String, _ what: @autoclosure () -> String, _ make: () -> Int32) throws -> (result: Int32, fresh: Bool) {
+        var result = make()
+        if result >= 0 { return (result, true) }
+        guard errno == EEXIST else { throw RuntimeError.system(what()) }
+        try removeExisting(parent, name)
+        result = make()
+        guard result >= 0 else { throw RuntimeError.system(what()) }
+        return (result, false)
     }
 
     private func node(parent: Int32, name: String, type: UInt32, device: dev_t) throws {
-        try removeExisting(parent, name)
-        guard mknodat(parent, name, mode_t(type) | permissions, device) == 0 else { throw RuntimeError.system("mknod") }
+        _ = try create(parent, name, "mknod") { mknodat(parent, name, mode_t(type) | permissions, device) }
         try owner(parent: parent, name: name)
         guard fchmodat(parent, name, permissions, 0) == 0 else { throw RuntimeError.system("chmod") }
         try times(parent: parent, name: name)
@@ -283,6 +317,39 @@ private struct Entry {
     /// A later entry replaces an earlier one of the same name.
     private func removeExisting(_ parent: Int32, _ name: String) throws {
         try removeEntry(parent, name)
+    }
+}
+
+/// Who makes the files, and what the umask leaves of the mode a file is created with.
+struct Creator {
+    let uid = geteuid()
+    let gid = getegid()
+    /// nil when /proc does not say.
+    let umask: mode_t?
+
+    /// The umask read without changing it (umask(2) sets it for every thread of the
+    /// process, downloads included).
+    static func current() -> Creator {
+        var umask: mode_t?
+        if let file = fopen("/proc/self/status", "r") {
+            defer { fclose(file) }
+            var line = [CChar](repeating: 0, count: 256)
+            while fgets(&line, Int32(line.count), file) != nil {
+                let text = String(cString: line)
+                if text.hasPrefix("Umask:") {
+                    umask = mode_t(text.dropFirst(6).trimmingPrefix(while: { $0 == " " || $0 == "\t" }).prefix(while: { $0.isNumber }), radix: 8)
+                    break
+                }
+            }
+        }
+        return Creator(umask: umask)
+    }
+
+    /// A file created with `mode` gets all of it: no set-ID or sticky bits (which chown
+    /// would clear), nothing the umask takes.
+    func keepsWhole(_ mode: mode_t) -> Bool {
+        guard let umask else { return false }
+        return mode & 0o7000 == 0 && mode & umask == 0
     }
 }
 
