@@ -60,8 +60,19 @@ import TestSupport
         #expect(file.count == 600_000 && file.suffix(300_000).allSatisfy { $0 == 11 })
     }
 
-    /// A flipped byte in the last member's CRC-32: one line, naming what is wrong.
-    @Test func aBadChecksumIsAnError() throws {
+    /// libisal2 can be loaded: igzip inflates gzip layers.
+    static let hasIgzip: Bool = {
+        guard let handle = dlopen("libisal.so.2", RTLD_NOW | RTLD_LOCAL) else { return false }
+        dlclose(handle)
+        return true
+    }()
+
+    /// A flipped byte in the last member's CRC-32: one line, naming what is wrong, as Go's
+    /// gzip reader (Docker's, containerd's) refuses it. libarchive's gzip filter, the
+    /// fallback without libisal2, does not check the trailer (its diff ID still catches
+    /// damaged data).
+    @Test(.enabled(if: hasIgzip, "libisal2 is not installed"))
+    func aBadChecksumIsAnError() throws {
         let layer = try layer("members", files: 2, size: 10_000)
         defer { remove(layer) }
         var bytes = try Data(contentsOf: URL(fileURLWithPath: layer.blob))
