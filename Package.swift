@@ -29,6 +29,7 @@ let package = Package(
         .target(name: "CLazyLibrary"),
         .target(name: "CArchive", dependencies: ["CLazyLibrary"]),
         .target(name: "CDigest", dependencies: ["CLazyLibrary"]),
+        .target(name: "CIgzip", dependencies: ["CLazyLibrary"]),
         .target(name: "CRuntimeShim"),
         .target(name: "CCurl", dependencies: ["CLazyLibrary"]),
         .target(name: "CYAML", dependencies: ["CLazyLibrary"]),
@@ -54,7 +55,7 @@ let package = Package(
 
         // Images, rootfs, containers.
         .target(name: "Runtime", dependencies: [
-            "CNM", "Security", "CArchive", "CDigest", "CRuntimeShim", "CSeccomp",
+            "CNM", "Security", "CArchive", "CDigest", "CIgzip", "CRuntimeShim", "CSeccomp",
         ]),
 
         // Registries: the OCI distribution API over libcurl, pull and push into the image store.

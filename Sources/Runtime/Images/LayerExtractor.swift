@@ -42,7 +42,7 @@ struct LayerExtraction {
     var skipped: [String] = []
 }
 
-/// Unpacks one layer tar (gzip, zstd or uncompressed, as libarchive detects) into a
+/// Unpacks one layer tar (gzip, zstd or uncompressed, see `InflatedTar`) into a
 /// directory of its own, ready to be an overlayfs lower layer over its parents' directories
 /// (`parents`, topmost first): the layer is applied onto their merged view (see
 /// `MergedView`), and OCI whiteouts become overlay whiteouts (`.wh.NAME` a 0:0 character
@@ -57,7 +57,7 @@ enum LayerExtractor {
         let source = try StreamSource(path: path, limit: limits.compressedBytes, feed: feed)
         defer { source.close() }
         let view = MergedView(top: try RootDirectory(path: directory), parents: try parents.map { try RootDirectory(path: $0) })
-        let stream = try DecompressedStream(source: source, name: path, limit: limits.uncompressedBytes)
+        let stream = try InflatedTar(source: source, limit: limits.uncompressedBytes)
         defer { stream.close() }
 
         let tar = la_read_new()!
@@ -65,32 +65,33 @@ enum LayerExtractor {
         la_read_support_format_tar(tar)
         let context = Unmanaged.passUnretained(stream).toOpaque()
         guard la_read_open(tar, context, nil, { _, context, buffer in
-            Unmanaged<DecompressedStream>.fromOpaque(context!).takeUnretainedValue().next(buffer!)
+            Unmanaged<InflatedTar>.fromOpaque(context!).takeUnretainedValue().next(buffer!)
         }, nil) == ARCHIVE_OK else {
-            throw RuntimeError("layer \(path): \(stream.failure ?? archiveError(tar))")
+            throw RuntimeError("layer \(path): \(stream.failureReason ?? archiveError(tar))")
         }
 
         var result = LayerExtraction(digest: Digest(hex: ""), size: 0, diffID: Digest(hex: ""))
+        let creator = Creator.current()
         var entry: OpaquePointer?
         while true {
             let status = la_read_next_header(tar, &entry)
             if status == ARCHIVE_EOF { break }
             guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let entry else {
-                throw RuntimeError("layer \(path): \(stream.failure ?? archiveError(tar))")
+                throw RuntimeError("layer \(path): \(stream.failureReason ?? archiveError(tar))")
             }
             let name = String(cString: la_entry_pathname(entry))
             guard result.entries < limits.entries else {
                 throw RuntimeError("layer \(path): more than \(limits.entries) entries, the most netctl unpacks of a layer")
             }
             do {
-                try Entry(tar: tar, entry: entry, view: view, policy: policy).write(skipped: &result.skipped)
+                try Entry(tar: tar, entry: entry, view: view, policy: policy, creator: creator).write(skipped: &result.skipped)
             } catch let error as RuntimeError {
-                throw RuntimeError("layer \(path): entry \"\(name)\": \(stream.failure ?? error.description)")
+                throw RuntimeError("layer \(path): entry \"\(name)\": \(stream.failureReason ?? error.description)")
             }
             result.entries += 1
         }
         // The digests cover every byte, also the tar's zero blocks after its last entry.
-        try stream.drain()
+        try stream.finish()
         result.diffID = stream.hasher.finish()
         result.uncompressedSize = stream.hasher.count
         result.digest = source.hasher.finish()
@@ -107,147 +108,18 @@ enum LayerExtractor {
     }
 }
 
-/// The blob as it is on disk, hashed as libarchive reads it.
-private final class StreamSource {
-    let fd: Int32
-    let hasher: Digest.Hasher
-    let limit: Int64
-    /// A download still writing the file (pull): its end is not the blob's end until the
-    /// feed says so.
-    let feed: BlobFeed?
-    var buffer = [UInt8](repeating: 0, count: 1 << 17)
-    var failure: String?
-
-    /// Only a regular file: a FIFO or a device (/dev/zero) would never end. O_NONBLOCK so
-    /// that opening a FIFO without a writer cannot hang before the check.
-    init(path: String, limit: Int64, feed: BlobFeed? = nil) throws {
-        hasher = try Digest.Hasher()
-        self.limit = limit
-        self.feed = feed
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
-        guard fd >= 0 else { throw RuntimeError.system("open \(path)") }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & FileType.mask == FileType.regular else {
-            Glibc.close(fd)
-            throw RuntimeError("\(path): is \(FileType.describe(info.st_mode & FileType.mask)), expected a regular file")
-        }
-    }
-
-    func next(_ out: UnsafeMutablePointer<UnsafeRawPointer?>) -> Int {
-        var count = readChunk()
-        // Behind a download: wait for its next bytes; its finish comes after its last write.
-        while count == 0, let feed {
-            do {
-                if try feed.atEnd() {
-                    count = readChunk()
-                    break
-                }
-            } catch let error as RuntimeError {
-                failure = error.description
-                return -1
-            } catch {
-                return -1
-            }
-            usleep(2000)
-            count = readChunk()
-        }
-        guard count >= 0 else { return -1 }
-        guard hasher.count + Int64(count) <= limit else {
-            failure = "more than \(LayerLimits.describe(limit)) compressed, the most netctl reads of a layer"
-            return -1
-        }
-        buffer.withUnsafeBytes { bytes in
-            hasher.update(UnsafeRawBufferPointer(rebasing: bytes[0..<count]))
-            out.pointee = bytes.baseAddress
-        }
-        return count
-    }
-
-    private func readChunk() -> Int {
-        buffer.withUnsafeMutableBytes { bytes in retrying { read(fd, bytes.baseAddress, bytes.count) } }
-    }
-
-    func drain() throws {
-        var dummy: UnsafeRawPointer?
-        while next(&dummy) > 0 {}
-        if let failure { throw RuntimeError("layer: \(failure)") }
-    }
-
-    func close() { Glibc.close(fd) }
-}
-
-/// The uncompressed tar stream: libarchive's filters with the `raw` format, read by a
-/// second libarchive reader that parses the tar, hashed on the way (the diff ID).
-private final class DecompressedStream {
-    let source: StreamSource
-    let archive: OpaquePointer
-    let hasher: Digest.Hasher
-    let limit: Int64
-    var buffer = [UInt8](repeating: 0, count: 1 << 17)
-    var failure: String?
-    var empty = false
-
-    init(source: StreamSource, name: String, limit: Int64) throws {
-        self.source = source
-        self.limit = limit
-        hasher = try Digest.Hasher()
-        archive = la_read_new()!
-        la_read_support_filter_all(archive)
-        la_read_support_format_raw(archive)
-        let context = Unmanaged.passUnretained(source).toOpaque()
-        var entry: OpaquePointer?
-        guard la_read_open(archive, context, nil, { _, context, buffer in
-            Unmanaged<StreamSource>.fromOpaque(context!).takeUnretainedValue().next(buffer!)
-        }, nil) == ARCHIVE_OK else {
-            defer { la_read_free(archive) }
-            throw RuntimeError("layer \(name): \(source.failure ?? LayerExtractor.archiveError(archive))")
-        }
-        let status = la_read_next_header(archive, &entry)
-        if status == ARCHIVE_EOF {
-            empty = true
-        } else if status != ARCHIVE_OK {
-            defer { la_read_free(archive) }
-            throw RuntimeError("layer \(name): \(source.failure ?? LayerExtractor.archiveError(archive))")
-        }
-    }
-
-    func next(_ out: UnsafeMutablePointer<UnsafeRawPointer?>) -> Int {
-        if empty { return 0 }
-        let count = buffer.withUnsafeMutableBytes { bytes in la_read_data(archive, bytes.baseAddress, bytes.count) }
-        guard count >= 0 else {
-            failure = source.failure ?? LayerExtractor.archiveError(archive)
-            return -1
-        }
-        guard hasher.count + Int64(count) <= limit else {
-            failure = "more than \(LayerLimits.describe(limit)) uncompressed, the most netctl unpacks of a layer"
-            return -1
-        }
-        buffer.withUnsafeBytes { bytes in
-            hasher.update(UnsafeRawBufferPointer(rebasing: bytes[0..<count]))
-            out.pointee = bytes.baseAddress
-        }
-        return count
-    }
-
-    func drain() throws {
-        var dummy: UnsafeRawPointer?
-        while true {
-            let count = next(&dummy)
-            if count == 0 { break }
-            if count < 0 { throw RuntimeError("layer: \(failure ?? "unreadable")") }
-        }
-        try source.drain()
-    }
-
-    func close() { la_read_free(archive) }
-}
-
 /// One tar entry written below the root.
+///
+/// A regular file costs openat, its writes, futimens and close (and fchown, fchmod or
+/// ftruncate only when the entry asks for what creating it did not give): each name is
+/// first created exclusively (O_EXCL, never following a symlink), and only when something
+/// is already there is that removed and the creation tried again.
 private struct Entry {
     let tar: OpaquePointer
     let entry: OpaquePointer
     let view: MergedView
     let policy: ExtractionPolicy
+    let creator: Creator
 
     func write(skipped: inout [String]) throws {
         var parts = RootDirectory.components(of: String(cString: la_entry_pathname(entry)))
@@ -256,14 +128,17 @@ private struct Entry {
             try whiteout(String(name.dropFirst(4)), parts: parts)
             return
         }
-        let parent = try view.directory(parts)
+        let held = try view.directory(parts)
+        let parent = held.fd
+        // A name this entry made where there was none cannot be on the way to any
+        // directory the view has resolved; anything else may be.
+        var added = false
         defer {
-            close(parent)
-            view.changed(name, in: parts)
+            if added { view.added(name, in: parts) } else { view.changed(name, in: parts) }
         }
 
         if let target = la_entry_hardlink(entry) {
-            try hardlink(to: String(cString: target), parent: parent, name: name)
+            added = try hardlink(to: String(cString: target), parent: parent, name: name)
             return
         }
         let type = la_entry_filetype(entry) & FileType.mask
@@ -271,11 +146,10 @@ private struct Entry {
         case FileType.directory:
             try directory(parent: parent, name: name)
         case FileType.regular:
-            try file(parent: parent, name: name)
+            added = try file(parent: parent, name: name, in: held)
         case FileType.symlink:
-            try removeExisting(parent, name)
             let target = String(cString: la_entry_symlink(entry))
-            guard symlinkat(target, parent, name) == 0 else { throw RuntimeError.system("symlink") }
+            _ = try create(parent, name, "symlink") { symlinkat(target, parent, name) }
             try owner(parent: parent, name: name)
             try times(parent: parent, name: name)
         case FileType.character, FileType.block:
@@ -302,16 +176,14 @@ private struct Entry {
         try view.whiteout(hidden, in: parts)
     }
 
-    private func hardlink(to target: String, parent: Int32, name: String) throws {
+    /// True when `name` was new.
+    private func hardlink(to target: String, parent: Int32, name: String) throws -> Bool {
         let source = try view.openExisting(RootDirectory.components(of: target), flags: SHIM_O_PATH | O_NOFOLLOW)
         guard source >= 0 else {
             throw RuntimeError.system("hard link to \"\(target)\": not in this layer")
         }
         defer { close(source) }
-        try removeExisting(parent, name)
-        guard linkat(source, "", parent, name, SHIM_AT_EMPTY_PATH) == 0 else {
-            throw RuntimeError.system("hard link to \"\(target)\"")
-        }
+        return try create(parent, name, "hard link to \"\(target)\"") { linkat(source, "", parent, name, SHIM_AT_EMPTY_PATH) }.fresh
     }
 
     private func directory(parent: Int32, name: String) throws {
@@ -334,14 +206,18 @@ private struct Entry {
         }
     }
 
-    private func file(parent: Int32, name: String) throws {
-        try removeExisting(parent, name)
-        let fd = openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw RuntimeError.system("create") }
+    /// True when `name` was new.
+    private func file(parent: Int32, name: String, in directory: MergedView.HeldDirectory) throws -> Bool {
+        // Made at its final mode when the umask leaves that whole: no fchmod after.
+        let mode = creator.keepsWhole(permissions) ? permissions : 0o600
+        let (fd, fresh) = try create(parent, name, "create") {
+            openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode)
+        }
         defer { close(fd) }
         var block: UnsafeRawPointer?
         var size = 0
         var offset: la_int64_t = 0
+        var end: la_int64_t = 0
         while true {
             let status = la_read_data_block(tar, &block, &size, &offset)
             if status == ARCHIVE_EOF { break }
@@ -354,16 +230,39 @@ private struct Entry {
                 guard count > 0 else { throw RuntimeError.system("write") }
                 written += count
             }
+            end = max(end, offset + la_int64_t(size))
         }
         // A sparse file may end in a hole.
-        if la_entry_size_is_set(entry) != 0 { ftruncate(fd, off_t(la_entry_size(entry))) }
-        try metadata(fd)
+        if la_entry_size_is_set(entry) != 0, la_entry_size(entry) > end { ftruncate(fd, off_t(la_entry_size(entry))) }
+        // Owned as made unless the entry names another owner, or the directory is
+        // set-group-ID (the file took its group).
+        let uid = uid_t(la_entry_uid(entry)), gid = gid_t(la_entry_gid(entry))
+        if uid != creator.uid || gid != creator.gid || directory.inheritedGroup != nil {
+            guard fchown(fd, uid, gid) == 0 else { throw RuntimeError.system("chown") }
+        }
+        // After chown, which clears set-ID bits (a mode made whole at creation has none).
+        if mode != permissions {
+            guard fchmod(fd, permissions) == 0 else { throw RuntimeError.system("chmod") }
+        }
+        guard futimens(fd, timestamps) == 0 else { throw RuntimeError.system("set times") }
         try extendedAttributes(fd)
+        return fresh
+    }
+
+    /// Makes `name` with `make` (0 or a descriptor, else -1 with errno); when something is
+    /// there already, removes it and makes it again. The result, and whether `name` was new.
+    private func create(_ parent: Int32, _ name: String, _ what: @autoclosure () -> String, _ make: () -> Int32) throws -> (result: Int32, fresh: Bool) {
+        var result = make()
+        if result >= 0 { return (result, true) }
+        guard errno == EEXIST else { throw RuntimeError.system(what()) }
+        try removeExisting(parent, name)
+        result = make()
+        guard result >= 0 else { throw RuntimeError.system(what()) }
+        return (result, false)
     }
 
     private func node(parent: Int32, name: String, type: UInt32, device: dev_t) throws {
-        try removeExisting(parent, name)
-        guard mknodat(parent, name, mode_t(type) | permissions, device) == 0 else { throw RuntimeError.system("mknod") }
+        _ = try create(parent, name, "mknod") { mknodat(parent, name, mode_t(type) | permissions, device) }
         try owner(parent: parent, name: name)
         guard fchmodat(parent, name, permissions, 0) == 0 else { throw RuntimeError.system("chmod") }
         try times(parent: parent, name: name)
@@ -418,6 +317,39 @@ private struct Entry {
     /// A later entry replaces an earlier one of the same name.
     private func removeExisting(_ parent: Int32, _ name: String) throws {
         try removeEntry(parent, name)
+    }
+}
+
+/// Who makes the files, and what the umask leaves of the mode a file is created with.
+struct Creator {
+    let uid = geteuid()
+    let gid = getegid()
+    /// nil when /proc does not say.
+    let umask: mode_t?
+
+    /// The umask read without changing it (umask(2) sets it for every thread of the
+    /// process, downloads included).
+    static func current() -> Creator {
+        var umask: mode_t?
+        if let file = fopen("/proc/self/status", "r") {
+            defer { fclose(file) }
+            var line = [CChar](repeating: 0, count: 256)
+            while fgets(&line, Int32(line.count), file) != nil {
+                let text = String(cString: line)
+                if text.hasPrefix("Umask:") {
+                    umask = mode_t(text.dropFirst(6).trimmingPrefix(while: { $0 == " " || $0 == "\t" }).prefix(while: { $0.isNumber }), radix: 8)
+                    break
+                }
+            }
+        }
+        return Creator(umask: umask)
+    }
+
+    /// A file created with `mode` gets all of it: no set-ID or sticky bits (which chown
+    /// would clear), nothing the umask takes.
+    func keepsWhole(_ mode: mode_t) -> Bool {
+        guard let umask else { return false }
+        return mode & 0o7000 == 0 && mode & umask == 0
     }
 }
 

@@ -36,6 +36,27 @@ final class MergedView {
         /// The layer being written has it.
         var inTop: Bool { members.first?.layer == 0 }
         var topDescriptor: Int32? { inTop ? members[0].fd : nil }
+
+        /// The group a file made in it gets when the directory (in the layer being
+        /// written) is set-group-ID; nil when it is not.
+        lazy var inheritedGroup: gid_t? = {
+            var info = stat()
+            guard let fd = topDescriptor, fstat(fd, &info) == 0 else { return gid_t.max }  // unknown: chown anyway
+            return info.st_mode & 0o2000 != 0 ? info.st_gid : nil
+        }()
+    }
+
+    /// A directory of the layer being written, held open by the view's `Directory` (the
+    /// caller does not close `fd`; it stays open while the value lives).
+    struct HeldDirectory {
+        let fd: Int32
+        private let directory: Directory
+        var inheritedGroup: gid_t? { directory.inheritedGroup }
+
+        init(_ directory: Directory) {
+            self.directory = directory
+            fd = directory.topDescriptor!
+        }
     }
 
     /// A path of the view with no symlinks in it, and the view's directory at each level
@@ -46,6 +67,9 @@ final class MergedView {
         /// Every path of the view looked up on the way (symlinks' places too): what a
         /// change to the layer being written must not touch for the resolution to hold.
         var visited: [[String]] = []
+        /// The first `direct` names are the components as asked, met before any symlink:
+        /// their levels serve the resolution of any path that starts with them.
+        var direct = 0
     }
 
     /// The last parent path resolved, by the entry's own components: a layer's entries come
@@ -53,22 +77,34 @@ final class MergedView {
     /// when an entry changes a place its resolution looked at.
     private var last: (components: [String], path: Path)?
 
+    /// Without parents: the directory last handed out, by its components (the kernel
+    /// resolved them), kept while entries only add names to it.
+    private var lastTop: (components: [String], directory: Directory)?
+
     private enum Node { case directory(Directory), symlink(String), other, absent }
 
-    /// A descriptor of the directory `components` names in the layer being written (the
-    /// caller closes it), made where it is missing: as the parents have it, else 0755 and
-    /// root-owned.
-    func directory(_ components: [String]) throws -> Int32 {
-        guard hasParents else { return try top.directory(components[...]) }
-        let path = try materialized(components)
-        let fd = dup(path.levels.last!.topDescriptor!)
-        guard fd >= 0 else { throw RuntimeError.system(top.display(path.names[...])) }
-        return fd
+    /// The directory `components` names in the layer being written, made where it is
+    /// missing: as the parents have it, else 0755 and root-owned.
+    func directory(_ components: [String]) throws -> HeldDirectory {
+        guard hasParents else {
+            if let lastTop, lastTop.components == components { return HeldDirectory(lastTop.directory) }
+            let directory = Directory([(0, try top.directory(components[...]))])
+            lastTop = (components, directory)
+            return HeldDirectory(directory)
+        }
+        return HeldDirectory(try materialized(components).levels.last!)
+    }
+
+    /// Call after `name` was made in the directory `components` named where nothing had
+    /// that name: no resolution went through a name that did not exist, so all still hold.
+    func added(_ name: String, in components: [String]) {
+        if hasParents { changed(name, in: components) }
     }
 
     /// Call after writing `name` in the directory `components` named: a resolution that
     /// looked at it, or below it, no longer holds.
     func changed(_ name: String, in components: [String]) {
+        lastTop = nil
         guard hasParents, let last, last.components == components else {
             self.last = nil
             return
@@ -80,8 +116,7 @@ final class MergedView {
     /// `.wh..wh..opq` in `components`: its directory in the layer being written is opaque.
     func makeOpaque(_ components: [String]) throws {
         let parent = try directory(components)
-        defer { close(parent) }
-        let directory = openat(parent, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let directory = openat(parent.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard directory >= 0 else { throw RuntimeError.system("opaque directory") }
         defer { close(directory) }
         guard fsetxattr(directory, "trusted.overlay.opaque", "y", 1, 0) == 0 else {
@@ -103,8 +138,17 @@ final class MergedView {
 
     private func resolved(_ components: [String]) throws -> Path {
         if let last, last.components == components { return last.path }
+        // Entries come depth first: the next one's directory most often shares a start with
+        // the last one's, resolved and still holding (else `changed` dropped it).
+        var start: Path?
+        if let last {
+            var shared = 0
+            while shared < min(last.path.direct, components.count), last.components[shared] == components[shared] { shared += 1 }
+            start = Path(names: Array(components[..<shared]), levels: Array(last.path.levels[...shared]),
+                         visited: Array(last.path.visited[..<shared]), direct: shared)
+        }
         last = nil
-        let path = try resolve(components)
+        let path = try resolve(components, from: start)
         last = (components, path)
         return path
     }
@@ -113,6 +157,7 @@ final class MergedView {
     /// takes its place only if a parent has NAME to hide. overlayfs merges only directories
     /// that more than one layer has; in any other a whiteout would be listed as an entry.
     func whiteout(_ name: String, in components: [String]) throws {
+        lastTop = nil
         if !hasParents {
             let parent = top.open(components[...], flags: SHIM_O_PATH | O_DIRECTORY)
             guard parent >= 0 else { return }  // nothing here to remove
@@ -142,9 +187,9 @@ final class MergedView {
 
     /// `components` resolved in the view: each symlink followed in whichever layer provides
     /// it, an absolute target from the view's root, `..` never above it.
-    func resolve(_ components: [String]) throws -> Path {
-        var path = Path(levels: [try root()])
-        var pending = components[...]
+    func resolve(_ components: [String], from start: Path? = nil) throws -> Path {
+        var path = try start ?? Path(levels: [root()])
+        var pending = components[path.names.count...]
         var links = 0
         while let name = pending.popFirst() {
             if name.isEmpty || name == "." { continue }
@@ -152,22 +197,25 @@ final class MergedView {
                 if !path.names.isEmpty {
                     path.names.removeLast()
                     path.levels.removeLast()
+                    path.direct = min(path.direct, path.names.count)
                 }
                 continue
             }
             path.visited.append(path.names + [name])
             switch child(name, of: path.levels.last!) {
             case .directory(let directory):
+                if links == 0 { path.direct += 1 }
                 path.names.append(name)
                 path.levels.append(directory)
             case .absent:
+                if links == 0 { path.direct += 1 }
                 path.names.append(name)
                 path.levels.append(Directory([]))
             case .symlink(let target):
                 links += 1
                 guard links <= 40 else { throw RuntimeError.system(display(path.names + [name]), ELOOP) }
                 if target.hasPrefix("/") {
-                    path = Path(levels: [try root()], visited: path.visited)
+                    path = Path(levels: [try root()], visited: path.visited, direct: 0)
                 }
                 pending = (target.split(separator: "/").map(String.init) + pending)[...]
             case .other:
