@@ -101,22 +101,12 @@ import TestSupport
         }
     }
 
-    /// The busybox image's layer blob, to build images on.
-    private func busyboxLayer() throws -> String {
-        let layout = try TestImages.busybox().layout
-        let index = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: layout + "/index.json"))) as! [String: Any]
-        let manifestDigest = ((index["manifests"] as! [[String: Any]])[0]["digest"] as! String).dropFirst(7)
-        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(layout)/blobs/sha256/\(manifestDigest)"))) as! [String: Any]
-        let layer = ((manifest["layers"] as! [[String: Any]])[0]["digest"] as! String).dropFirst(7)
-        return "\(layout)/blobs/sha256/\(layer)"
-    }
-
     @Test(arguments: ["gzip", "zstd", "none"])
     func whiteoutsHideTheLowerLayers(compression: String) throws {
         try withNetctl { netctl in
             let layout = netctl.root + "-whiteouts"
             defer { try? FileManager.default.removeItem(atPath: layout) }
-            try CraftedImages.layout(at: layout, base: [try busyboxLayer()], layers: [
+            try CraftedImages.layout(at: layout, base: [try TestImages.busyboxLayer()], layers: [
                 [.directory("a"), .file("a/gone", "1"), .file("a/kept", "2"), .directory("b"), .file("b/old", "3"), .file("c", "4")],
                 [.file("a/.wh.gone", ""), .directory("b"), .file("b/.wh..wh..opq", ""), .file("b/new", "5"), .file(".wh.c", "")],
             ], compression: compression)
@@ -152,7 +142,7 @@ import TestSupport
                 [.symlink("docs", to: "usr/share/doc"), .file("docs/added", "a"), .file("lowdocs/through-lower", "b")],
             ]
             }
-            try CraftedImages.layout(at: layout, base: [try busyboxLayer()], layers: layers)
+            try CraftedImages.layout(at: layout, base: [try TestImages.busyboxLayer()], layers: layers)
             try netctl.ok("image", "import", "--name", "applied", layout)
             switch change {
             case "implicit-parent":
@@ -175,8 +165,8 @@ import TestSupport
             let lower = netctl.root + "-lower", upper = netctl.root + "-upper"
             defer { for path in [lower, upper] { try? FileManager.default.removeItem(atPath: path) } }
             let first: [CraftedImages.Entry] = [.directory("opt"), .file("opt/one", "1")]
-            try CraftedImages.layout(at: lower, base: [try busyboxLayer()], layers: [first])
-            try CraftedImages.layout(at: upper, base: [try busyboxLayer()], layers: [first, [.file("opt/two", "2")]])
+            try CraftedImages.layout(at: lower, base: [try TestImages.busyboxLayer()], layers: [first])
+            try CraftedImages.layout(at: upper, base: [try TestImages.busyboxLayer()], layers: [first, [.file("opt/two", "2")]])
             try netctl.ok("image", "import", "--name", "lower", lower)
             try netctl.ok("image", "import", "--name", "upper", upper)
             let layers = netctl.root + "/storage/layers"

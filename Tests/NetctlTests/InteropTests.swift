@@ -85,7 +85,7 @@ import TestSupport
                 let packed = try runCommand(["tar", "-C", content, "-czf", content + ".tar.gz", "big"])
                 defer { try? FileManager.default.removeItem(atPath: content + ".tar.gz") }
                 #expect(packed.status == 0, "\(packed.stderr)")
-                try CraftedImages.layout(at: layout, base: [try Self.busyboxLayer(), content + ".tar.gz"], layers: [])
+                try CraftedImages.layout(at: layout, base: [try TestImages.busyboxLayer(), content + ".tar.gz"], layers: [])
                 try netctl.ok("image", "import", "--name", "big", layout)
                 let reference = "\(server.address)/team/big:c"
                 try netctl.ok("tag", "big", reference)
@@ -223,16 +223,6 @@ import TestSupport
             throw HarnessError("no size in: \(output)")
         }
         return String(size)
-    }
-
-    /// The busybox test image's layer blob (gzip), a base for crafted images that run.
-    static func busyboxLayer() throws -> String {
-        let layout = try TestImages.busybox().layout
-        let index = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: layout + "/index.json"))) as! [String: Any]
-        let manifestDigest = ((index["manifests"] as! [[String: Any]])[0]["digest"] as! String).dropFirst(7)
-        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(layout)/blobs/sha256/\(manifestDigest)"))) as! [String: Any]
-        let layer = ((manifest["layers"] as! [[String: Any]])[0]["digest"] as! String).dropFirst(7)
-        return "\(layout)/blobs/sha256/\(layer)"
     }
 }
 

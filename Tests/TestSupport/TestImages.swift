@@ -29,4 +29,14 @@ public enum TestImages {
         built = paths
         return paths
     }
+
+    /// The busybox image's layer blob (gzip), a base for crafted images that run.
+    public static func busyboxLayer() throws -> String {
+        let layout = try busybox().layout
+        let index = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: layout + "/index.json"))) as! [String: Any]
+        let manifestDigest = ((index["manifests"] as! [[String: Any]])[0]["digest"] as! String).dropFirst(7)
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(layout)/blobs/sha256/\(manifestDigest)"))) as! [String: Any]
+        let layer = ((manifest["layers"] as! [[String: Any]])[0]["digest"] as! String).dropFirst(7)
+        return "\(layout)/blobs/sha256/\(layer)"
+    }
 }
