@@ -141,8 +141,8 @@ public enum RegistryOutsideData: String, CaseIterable, Sendable {
         if let failure, !decoded { throw failure }
     }
 
-    private static func select(_ platform: Platform, in index: RemoteIndex) throws {
-        let chosen: RemoteDescriptor
+    private static func select(_ platform: Platform, in index: ImageIndex) throws {
+        let chosen: Descriptor
         do { chosen = try ManifestDocument.select(platform, in: index, what: "index") } catch let error as RegistryError where error.kind == .notFound { return }
         guard index.manifests.contains(where: { $0.digest == chosen.digest && $0.size == chosen.size && $0.platform == chosen.platform }) else {
             throw violation("index: \(platform) selected \(chosen.digest), which it does not list")

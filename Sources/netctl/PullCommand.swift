@@ -15,8 +15,13 @@ struct PullCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The image: [HOST[:PORT]/]NAME[:TAG|@DIGEST].", valueName: "REF")) var reference: String
 
     func run() throws {
+        let chosen: Platform
         do {
-            let chosen = try platform.map(Platform.init(parsing:)) ?? .host
+            chosen = try platform.map(Platform.init(parsing:)) ?? .host
+        } catch let error as RuntimeError {
+            throw CLIError("pull \(reference): \(error.description)")
+        }
+        do {
             let mode: PullProgress.Mode = quiet ? .quiet : isatty(1) == 1 ? .terminal : .lines
             let puller = ImagePuller(images: try global.images(), configuration: RegistryConfiguration(authFile: credentials.authfile),
                                      platform: chosen, progress: PullProgress(mode: mode))

@@ -120,7 +120,7 @@ public final class ImagePuller: @unchecked Sendable {
         let name = resolved.name
         let client = resolved.client
         var manifestDigest = resolved.digest
-        var manifest: RemoteManifest
+        var manifest: ImageManifest
         var mediaType: String
         // The single-platform manifest, as the image will be pushed again.
         var manifestBytes = resolved.bytes
@@ -178,7 +178,7 @@ public final class ImagePuller: @unchecked Sendable {
     }
 
     /// The config blob, whole (a JSON document, at most 4 MiB), checked against its descriptor.
-    private func fetchConfig(_ descriptor: RemoteDescriptor, name: ImageName, client: RegistryClient) throws -> [UInt8] {
+    private func fetchConfig(_ descriptor: Descriptor, name: ImageName, client: RegistryClient) throws -> [UInt8] {
         let what = "config \(descriptor.digest)"
         if images.hasBlob(descriptor.digest),
            let bytes = try? readFile(images.blobPath(descriptor.digest), name: what, limit: .document), try Digest.of(bytes) == descriptor.digest {
@@ -202,7 +202,7 @@ public final class ImagePuller: @unchecked Sendable {
 
     // MARK: Layers
 
-    private func fetchLayers(_ descriptors: [RemoteDescriptor], diffIDs: [Digest], chainIDs: [Digest], name: ImageName,
+    private func fetchLayers(_ descriptors: [Descriptor], diffIDs: [Digest], chainIDs: [Digest], name: ImageName,
                              client: RegistryClient, staging: ImageStaging) throws {
         let layers = descriptors.indices.map { index in
             let descriptor = descriptors[index]

@@ -18,73 +18,10 @@ public enum ManifestMediaType {
     ]
 }
 
-/// A content descriptor as manifests and indexes carry it.
-struct RemoteDescriptor: Codable {
-    var mediaType: String?
-    var digest: Digest
-    var size: Int64
-    var platform: Platform?
-    var urls: [String]?
-}
-
-struct RemoteIndex: Codable {
-    var schemaVersion: Int
-    var mediaType: String?
-    var manifests: [RemoteDescriptor]
-}
-
-struct RemoteManifest: Codable {
-    var schemaVersion: Int
-    var mediaType: String?
-    var config: RemoteDescriptor
-    var layers: [RemoteDescriptor]
-}
-
-/// `os/arch[/variant]`, as `--platform` takes it and indexes describe their manifests.
-public struct Platform: Codable, Sendable, Equatable, CustomStringConvertible {
-    public var os: String
-    public var architecture: String
-    public var variant: String?
-
-    public init(os: String, architecture: String, variant: String? = nil) {
-        self.os = os
-        self.architecture = architecture
-        self.variant = variant
-    }
-
-    /// `linux/amd64`, `linux/arm64/v8`; refused in one line otherwise.
-    public init(parsing text: String) throws {
-        let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        guard (2...3).contains(parts.count), parts.allSatisfy({ !$0.isEmpty }) else {
-            throw RegistryError(.input, "platform \"\(text)\": expected OS/ARCH[/VARIANT], like linux/amd64")
-        }
-        self.init(os: parts[0], architecture: parts[1], variant: parts.count == 3 ? parts[2] : nil)
-    }
-
-    /// The host's: linux and the architecture netctl was built for.
-    public static var host: Platform {
-        #if arch(x86_64)
-        Platform(os: "linux", architecture: "amd64")
-        #elseif arch(arm64)
-        Platform(os: "linux", architecture: "arm64")
-        #else
-        Platform(os: "linux", architecture: "unknown")
-        #endif
-    }
-
-    public var description: String { [os, architecture, variant].compactMap { $0 }.joined(separator: "/") }
-
-    /// An index entry for `self`: os and architecture equal; the variant too when one was
-    /// asked for.
-    func matches(_ other: Platform) -> Bool {
-        other.os == os && other.architecture == architecture && (variant == nil || other.variant == variant)
-    }
-}
-
 /// A manifest GET's answer, decoded by its media type.
 enum ManifestDocument {
-    case index(RemoteIndex, mediaType: String)
-    case manifest(RemoteManifest, mediaType: String)
+    case index(ImageIndex, mediaType: String)
+    case manifest(ImageManifest, mediaType: String)
 
     /// `headerType` is the answer's Content-Type; when it is missing or generic the
     /// document's own mediaType field says, else its shape.
@@ -96,9 +33,9 @@ enum ManifestDocument {
         }
         switch mediaType {
         case ManifestMediaType.ociIndex?, ManifestMediaType.dockerList?:
-            return .index(try decodeDocument(RemoteIndex.self, bytes, what: what), mediaType: mediaType!)
+            return .index(try decodeDocument(ImageIndex.self, bytes, what: what), mediaType: mediaType!)
         case ManifestMediaType.ociManifest?, ManifestMediaType.dockerManifest?:
-            let manifest = try decodeDocument(RemoteManifest.self, bytes, what: what)
+            let manifest = try decodeDocument(ImageManifest.self, bytes, what: what)
             guard manifest.schemaVersion == 2 else {
                 throw RegistryError(.badContent, "\(what): schemaVersion \(manifest.schemaVersion) is not supported (expected 2)")
             }
@@ -121,7 +58,7 @@ enum ManifestDocument {
     }
 
     /// The manifest of `platform` in an index (the first that matches, as Docker takes it).
-    static func select(_ platform: Platform, in index: RemoteIndex, what: String) throws -> RemoteDescriptor {
+    static func select(_ platform: Platform, in index: ImageIndex, what: String) throws -> Descriptor {
         if let found = index.manifests.first(where: { $0.platform.map(platform.matches) ?? false }) { return found }
         let offered = index.manifests.compactMap { $0.platform?.description }
         throw RegistryError(.notFound, "\(what): no manifest for platform \(platform) (it has \(offered.isEmpty ? "none described" : offered.joined(separator: ", ")))")
@@ -129,8 +66,8 @@ enum ManifestDocument {
 
     private struct Shape: Decodable {
         var mediaType: String?
-        var manifests: [RemoteDescriptor]?
-        var config: RemoteDescriptor?
+        var manifests: [Descriptor]?
+        var config: Descriptor?
     }
 }
 

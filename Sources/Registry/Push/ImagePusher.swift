@@ -186,7 +186,7 @@ public struct ImagePusher {
 
     /// The manifest's config and layers, checked as a pull checks what it reads; a media
     /// type netctl does not push (an index, schema 1, foreign layers) is refused, naming it.
-    static func parse(_ bytes: [UInt8], mediaType: String) throws -> RemoteManifest {
+    static func parse(_ bytes: [UInt8], mediaType: String) throws -> ImageManifest {
         guard manifestTypes.contains(mediaType),
               case .manifest(let manifest, _) = try ManifestDocument.decode(bytes, headerType: mediaType, what: "manifest") else {
             throw RegistryError(.badContent, "manifest: media type \"\(mediaType)\" is not supported (expected \(manifestTypes.joined(separator: " or ")))")

@@ -1,30 +1,27 @@
-/// The JSON documents of OCI image layouts (image-spec 1.x) and docker-save archives, as
-/// far as running an image needs them.
-struct Descriptor: Codable {
-    var mediaType: String?
-    var digest: Digest
-    var size: Int64
-    var annotations: [String: String]?
-    var platform: Platform?
-
-    struct Platform: Codable {
-        var architecture: String
-        var os: String
-    }
+/// The JSON documents of OCI image layouts (image-spec 1.x) and docker-save archives, and
+/// of registries' manifests and indexes, as far as running an image needs them.
+package struct Descriptor: Codable {
+    package var mediaType: String?
+    package var digest: Digest
+    package var size: Int64
+    package var annotations: [String: String]?
+    package var platform: Platform?
+    /// Where a foreign (non-distributable) layer lives; a pull refuses those.
+    package var urls: [String]?
 }
 
 /// index.json, or a manifest list inside it.
-struct ImageIndex: Codable {
-    var schemaVersion: Int
-    var mediaType: String?
-    var manifests: [Descriptor]
+package struct ImageIndex: Codable {
+    package var schemaVersion: Int
+    package var mediaType: String?
+    package var manifests: [Descriptor]
 }
 
-struct ImageManifest: Codable {
-    var schemaVersion: Int
-    var mediaType: String?
-    var config: Descriptor
-    var layers: [Descriptor]
+package struct ImageManifest: Codable {
+    package var schemaVersion: Int
+    package var mediaType: String?
+    package var config: Descriptor
+    package var layers: [Descriptor]
 }
 
 /// docker save's manifest.json: one entry per image.
