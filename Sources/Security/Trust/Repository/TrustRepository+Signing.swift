@@ -126,7 +126,7 @@ extension TrustRepository {
                     missing = missing ?? id
                     continue
                 }
-                let method: String? = dialect == .tuf ? nil : (key.kind == .ed25519 ? "ed25519" : "ecdsa")
+                let method: String? = dialect == .tuf ? nil : key.kind.notaryMethod
                 signatures.append(TrustSignature(keyID: id, method: method, bytes: try key.sign(bytes, dialect: dialect)))
                 count += 1
             }
