@@ -89,7 +89,7 @@ let package = Package(
         .testTarget(name: "CNMTests", dependencies: ["CNM", "TestSupport"]),
         .testTarget(name: "DNSTests", dependencies: ["DNS", "TestSupport"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"]),
-        .testTarget(name: "SecurityTests", dependencies: ["Security", "CSeccomp"]),
+        .testTarget(name: "SecurityTests", dependencies: ["Security", "CSeccomp", "TestSupport"]),
         .testTarget(name: "NetctlTests", dependencies: ["TestSupport", "Netlink", "NFTables"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Runtime", "TestSupport"]),
         .testTarget(name: "VXLANTests", dependencies: ["VXLAN", "CNM", "DNS", "Netlink", "TestSupport"]),
