@@ -20,9 +20,9 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@# python-tuf, the trust tests' oracle, in a venv of the project's (gitignored as .build-*/).
-	@$(VENV)/bin/python -c 'import sys, tuf; sys.exit(tuf.__version__ != "$(TUF_VERSION)")' 2>/dev/null || { \
+	@$(VENV)/bin/python -c 'import sys, tuf, cryptography; sys.exit(tuf.__version__ != "$(TUF_VERSION)")' 2>/dev/null || { \
 		echo "installing: tuf==$(TUF_VERSION) into $(VENV)"; \
-		python3 -m venv $(VENV) && $(VENV)/bin/pip install -q --disable-pip-version-check 'tuf==$(TUF_VERSION)'; }
+		python3 -m venv $(VENV) && $(VENV)/bin/pip install -q --disable-pip-version-check 'tuf==$(TUF_VERSION)' 'securesystemslib[crypto]'; }
 
 build: deps
 	$(SWIFT) build
