@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""python-tuf (PyPI `tuf`, 6.x) as netctl's tests and benchmarks drive it: the other side
+"""python-tuf (PyPI `tuf`, 7.x) as netctl's tests and benchmarks drive it: the other side
 of every content-trust interop check on static TUF repositories.
 
   pytuf.py build  --repo DIR --keys DIR --tag T --length N --sha256 HEX
