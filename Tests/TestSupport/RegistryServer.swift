@@ -187,7 +187,7 @@ public final class RegistryServer: @unchecked Sendable {
 
     /// Stops every process (by its pid, newest first) and removes the directory.
     public func stop() {
-        processes.stopAll()
+        processes.stop()
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -247,29 +247,12 @@ public final class RegistryServer: @unchecked Sendable {
     /// The registry's log, for a failing test's message.
     public var log: String { (try? String(contentsOfFile: directory + "/log", encoding: .utf8)) ?? "" }
 
-    // A CA of its own and a server certificate for 127.0.0.1 and localhost (EC P-256: quick to make).
     private func makeCertificates() throws {
-        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                     "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=netctl test CA \(port)",
-                     "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
-        try openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                     "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"])
-        try "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"
-            .write(toFile: directory + "/server.ext", atomically: true, encoding: .utf8)
-        try openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                     "-out", "server.crt", "-days", "2", "-extfile", "server.ext"])
-        if options.clientCertificates {
-            try openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                         "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=netctl test client"])
-            try "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n".write(toFile: directory + "/client.ext", atomically: true, encoding: .utf8)
-            try openssl(["x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                         "-out", "client.cert", "-days", "2", "-extfile", "client.ext"])
-        }
+        try makeTestCertificates(in: directory, caName: "netctl test CA \(port)", clientCertificate: options.clientCertificates)
     }
 
     private func openssl(_ arguments: [String]) throws {
-        let result = try runCommand(["sh", "-c", "cd \"$0\" && exec openssl \"$@\"", directory] + arguments)
-        guard result.status == 0 else { throw HarnessError("openssl \(arguments.first ?? ""): \(result.stderr)") }
+        try TestSupport.openssl(in: directory, arguments)
     }
 
     private func launch(_ executable: String, _ arguments: [String], log name: String) throws {

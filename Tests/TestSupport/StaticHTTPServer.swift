@@ -33,7 +33,7 @@ public final class StaticHTTPServer: @unchecked Sendable {
 
     /// Stops the server (by its pid) and removes the directory.
     public func stop() {
-        processes.stopAll()
+        processes.stop()
         try? FileManager.default.removeItem(atPath: directory)
     }
 
