@@ -4,7 +4,7 @@ SWIFT ?= swift
 RELEASE_FLAGS := -c release --static-swift-stdlib
 VENV := .build-venv
 TUF_VERSION := 7.0.1
-APT_PACKAGES := libmnl-dev libnftnl-dev libseccomp-dev libapparmor-dev libarchive-dev libssl3 libcurl4-openssl-dev libyaml-dev libisal2 libisal-dev \
+APT_PACKAGES := libmnl-dev libnftnl-dev libseccomp-dev libapparmor-dev libarchive-dev libssl3 libssl-dev libcurl4-openssl-dev libyaml-dev libisal2 libisal-dev \
                 nftables iproute2 iputils-ping hyperfine containernetworking-plugins pkg-config time gcc \
                 busybox-static umoci skopeo crun runc zstd apparmor etcd-server etcd-client tcpdump iperf3 \
                 bind9-dnsutils dnsmasq-base python3 dnsperf aardvark-dns \
