@@ -2,11 +2,13 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 RELEASE_FLAGS := -c release --static-swift-stdlib
-APT_PACKAGES := libmnl-dev libnftnl-dev libseccomp-dev libapparmor-dev libarchive-dev libssl3 libcurl4-openssl-dev libyaml-dev libisal2 libisal-dev \
+VENV := .build-venv
+TUF_VERSION := 7.0.1
+APT_PACKAGES := libmnl-dev libnftnl-dev libseccomp-dev libapparmor-dev libarchive-dev libssl3 libssl-dev libcurl4-openssl-dev libyaml-dev libisal2 libisal-dev \
                 nftables iproute2 iputils-ping hyperfine containernetworking-plugins pkg-config time gcc \
                 busybox-static umoci skopeo crun runc zstd apparmor etcd-server etcd-client tcpdump iperf3 \
                 bind9-dnsutils dnsmasq-base python3 dnsperf aardvark-dns \
-                docker-registry apache2-utils
+                docker-registry apache2-utils python3-venv notary
 
 .PHONY: deps build release test run bench clean
 
@@ -17,6 +19,10 @@ deps:
 		echo "installing:" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+	@# python-tuf (with cryptography, which its signing and verifying need), the trust tests' oracle, in a venv of the project's (gitignored as .build-*/).
+	@$(VENV)/bin/python -c 'import sys, tuf, cryptography; sys.exit(tuf.__version__ != "$(TUF_VERSION)")' 2>/dev/null || { \
+		echo "installing: tuf==$(TUF_VERSION) into $(VENV)"; \
+		python3 -m venv $(VENV) && $(VENV)/bin/pip install -q --disable-pip-version-check 'tuf==$(TUF_VERSION)' 'securesystemslib[crypto]'; }
 
 build: deps
 	$(SWIFT) build

@@ -29,6 +29,7 @@ let package = Package(
         .target(name: "CLazyLibrary"),
         .target(name: "CArchive", dependencies: ["CLazyLibrary"]),
         .target(name: "CDigest", dependencies: ["CLazyLibrary"]),
+        .target(name: "CCrypto", dependencies: ["CLazyLibrary"]),
         .target(name: "CIgzip", dependencies: ["CLazyLibrary"]),
         .target(name: "CRuntimeShim"),
         .target(name: "CCurl", dependencies: ["CLazyLibrary"]),
@@ -50,8 +51,8 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
 
-        // Confinement: capabilities, seccomp, AppArmor.
-        .target(name: "Security", dependencies: ["CSeccomp"]),
+        // Confinement: capabilities, seccomp, AppArmor; content trust.
+        .target(name: "Security", dependencies: ["CSeccomp", "CCrypto"]),
 
         // Images, rootfs, containers.
         .target(name: "Runtime", dependencies: [
@@ -89,9 +90,9 @@ let package = Package(
         .testTarget(name: "CNMTests", dependencies: ["CNM", "TestSupport"]),
         .testTarget(name: "DNSTests", dependencies: ["DNS", "TestSupport"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"]),
-        .testTarget(name: "SecurityTests", dependencies: ["Security", "CSeccomp"]),
+        .testTarget(name: "SecurityTests", dependencies: ["Security", "CSeccomp", "TestSupport"]),
         .testTarget(name: "NetctlTests", dependencies: ["TestSupport", "Netlink", "NFTables"]),
-        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Runtime", "TestSupport"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Runtime", "Security", "TestSupport"]),
         .testTarget(name: "VXLANTests", dependencies: ["VXLAN", "CNM", "DNS", "Netlink", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
