@@ -256,6 +256,8 @@ import Testing
             }
             try Self.openssl("verify", "-CAfile", "\(directory)/root.crt", "-partial_chain", "\(directory)/root.crt")
 
+            #expect(key.matches(certificate) && key.matches(key.publicKey))
+            #expect(!(try PrivateKey.generate(.ecdsa)).matches(certificate))
             let inside = try certificate.certificate()
             #expect(inside.key.material == key.publicKey.material)
             #expect(inside.notAfter == notAfter)

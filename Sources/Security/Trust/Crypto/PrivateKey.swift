@@ -65,6 +65,16 @@ public struct PrivateKey: Sendable {
         return raw
     }
 
+    /// Whether metadata's `key` is this key's public half: the same material, or for the
+    /// x509 kinds a certificate over it (whatever its validity). No signature needed.
+    public func matches(_ key: PublicKey) -> Bool {
+        switch key.kind {
+        case .ecdsaX509: (try? key.certificate().key.material) == publicKey.material
+        case kind: key.material == publicKey.material
+        default: false
+        }
+    }
+
     /// PKCS#8 encrypted PEM: PBES2, PBKDF2 (HMAC-SHA1, as notary derives), AES-256-CBC;
     /// headers sorted by name as Go's encoding/pem writes them.
     public func encryptedPEM(passphrase: String, headers: [(String, String)]) throws(TrustError) -> [UInt8] {
