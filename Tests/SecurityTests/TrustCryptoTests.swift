@@ -36,4 +36,233 @@ import Testing
         let other = try PrivateKey.generate(kind)
         #expect(!other.publicKey.verify(signature, of: Self.message))
     }
+
+    // MARK: openssl as the oracle
+
+    /// A scratch directory removed when `body` ends, however it ends.
+    static func withDirectory<R>(_ body: (String) throws -> R) throws -> R {
+        let directory = NSTemporaryDirectory() + uniqueName("netctl-trust-crypto-")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        return try body(directory)
+    }
+
+    static func write(_ bytes: [UInt8], _ path: String) throws { try Data(bytes).write(to: URL(fileURLWithPath: path)) }
+    static func read(_ path: String) throws -> [UInt8] { try Array(Data(contentsOf: URL(fileURLWithPath: path))) }
+
+    @discardableResult
+    static func openssl(_ arguments: String...) throws -> CommandResult { try openssl(arguments) }
+
+    @discardableResult
+    static func openssl(_ arguments: [String]) throws -> CommandResult {
+        let result = try runCommand(["openssl"] + arguments)
+        #expect(result.status == 0, "openssl \(arguments.joined(separator: " ")): \(result.stderr)")
+        return result
+    }
+
+    static func pem(_ type: String, _ der: [UInt8]) -> [UInt8] {
+        let base64 = Data(der).base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
+        return Array("-----BEGIN \(type)-----\n\(base64)\n-----END \(type)-----\n".utf8)
+    }
+
+    /// openssl reads a public key as SubjectPublicKeyInfo; ed25519's raw 32 bytes get the
+    /// fixed RFC 8410 prefix.
+    static func subjectPublicKeyInfo(_ key: PublicKey) -> [UInt8] {
+        key.kind == .ed25519 ? [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00] + key.material : key.material
+    }
+
+    /// Without Go's `role:`/`gun:` headers, which openssl's PEM reader refuses ("not proc type").
+    static func withoutHeaders(_ pem: [UInt8]) -> [UInt8] {
+        let lines = String(decoding: pem, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        return Array(lines.filter { !$0.contains(":") && !$0.isEmpty }.joined(separator: "\n").utf8) + [0x0a]
+    }
+
+    @Test(arguments: [PublicKey.Kind.ed25519, .ecdsa])
+    func opensslVerifiesOurSignatures(kind: PublicKey.Kind) throws {
+        try Self.withDirectory { directory in
+            let key = try PrivateKey.generate(kind)
+            try Self.write(Self.message, "\(directory)/message")
+            try Self.write(Self.pem("PUBLIC KEY", Self.subjectPublicKeyInfo(key.publicKey)), "\(directory)/public.pem")
+            // TUF's signature is what openssl takes; Notary's r‖s goes back to DER for it.
+            try Self.write(try key.sign(Self.message, dialect: .tuf), "\(directory)/signature")
+            if kind == .ed25519 {
+                let verified = try Self.openssl("pkeyutl", "-verify", "-pubin", "-inkey", "\(directory)/public.pem", "-rawin",
+                                                "-in", "\(directory)/message", "-sigfile", "\(directory)/signature")
+                #expect(verified.stdout.contains("Signature Verified Successfully"))
+            } else {
+                let verified = try Self.openssl("dgst", "-sha256", "-verify", "\(directory)/public.pem",
+                                                "-signature", "\(directory)/signature", "\(directory)/message")
+                #expect(verified.stdout.contains("Verified OK"))
+                let notary = try key.sign(Self.message, dialect: .notary)
+                let r = notary[0..<32].drop { $0 == 0 }, s = notary[32...].drop { $0 == 0 }
+                func integer(_ value: ArraySlice<UInt8>) -> [UInt8] {
+                    let bytes = (value.first ?? 0) & 0x80 != 0 ? [0] + value : Array(value)
+                    return [0x02, UInt8(bytes.count)] + bytes
+                }
+                let body = integer(r) + integer(s)
+                try Self.write([0x30, UInt8(body.count)] + body, "\(directory)/notary-signature")
+                try Self.openssl("dgst", "-sha256", "-verify", "\(directory)/public.pem",
+                                 "-signature", "\(directory)/notary-signature", "\(directory)/message")
+            }
+        }
+    }
+
+    @Test func weVerifyOpensslSignatures() throws {
+        try Self.withDirectory { directory in
+            try Self.write(Self.message, "\(directory)/message")
+            func key(_ name: String, _ options: String...) throws {
+                try Self.openssl(["genpkey", "-out", "\(directory)/\(name).pem"] + options)
+                try Self.openssl("pkey", "-in", "\(directory)/\(name).pem", "-pubout", "-outform", "DER", "-out", "\(directory)/\(name).spki")
+            }
+            func sign(_ name: String, _ arguments: [String]) throws -> [UInt8] {
+                try Self.openssl([arguments[0], "-out", "\(directory)/\(name).sig"] + arguments.dropFirst())
+                return try Self.read("\(directory)/\(name).sig")
+            }
+
+            try key("ed25519", "-algorithm", "ed25519")
+            let ed25519 = PublicKey(kind: .ed25519, material: Array(try Self.read("\(directory)/ed25519.spki").suffix(32)))
+            let edSignature = try sign("ed25519", ["pkeyutl", "-sign", "-inkey", "\(directory)/ed25519.pem", "-rawin", "-in", "\(directory)/message"])
+            #expect(ed25519.verify(edSignature, of: Self.message))
+            #expect(!ed25519.verify(edSignature, of: Self.message + [0x20]))
+
+            try key("ecdsa", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256")
+            let ecdsa = PublicKey(kind: .ecdsa, material: try Self.read("\(directory)/ecdsa.spki"))
+            let ecSignature = try sign("ecdsa", ["dgst", "-sha256", "-sign", "\(directory)/ecdsa.pem", "\(directory)/message"])
+            #expect(ecdsa.verify(ecSignature, of: Self.message))
+            #expect(!ecdsa.verify(ecSignature, of: Self.message + [0x20]))
+
+            try key("rsa", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048")
+            let rsa = PublicKey(kind: .rsa, scheme: "rsassa-pss-sha256", material: try Self.read("\(directory)/rsa.spki"))
+            let pss = try sign("pss", ["dgst", "-sha256", "-sign", "\(directory)/rsa.pem", "-sigopt", "rsa_padding_mode:pss",
+                                       "-sigopt", "rsa_pss_saltlen:32", "\(directory)/message"])
+            let pkcs1 = try sign("pkcs1", ["dgst", "-sha256", "-sign", "\(directory)/rsa.pem", "\(directory)/message"])
+            #expect(rsa.verify(pss, of: Self.message))
+            #expect(!rsa.verify(pkcs1, of: Self.message), "the TUF scheme names PSS: PKCS#1 v1.5 is refused")
+            #expect(rsa.verify(pkcs1, of: Self.message, method: "rsapkcs1v15", at: .now))
+            #expect(rsa.verify(pss, of: Self.message, method: "rsapss", at: .now))
+            #expect(!rsa.verify(pss, of: Self.message, method: "rsapkcs1v15", at: .now))
+            #expect(!rsa.verify(pss, of: Self.message + [0x20]))
+
+            // A key of one kind listed as another verifies nothing.
+            #expect(!PublicKey(kind: .ecdsa, material: rsa.material).verify(pss, of: Self.message))
+            #expect(!ed25519.verify(edSignature, of: Self.message, method: "ecdsa", at: .now))
+        }
+    }
+
+    @Test(arguments: [PublicKey.Kind.ed25519, .ecdsa])
+    func opensslDecryptsOurKeyFilesAndWeDecryptItsFiles(kind: PublicKey.Kind) throws {
+        try Self.withDirectory { directory in
+            let key = try PrivateKey.generate(kind)
+            let file = try key.encryptedPEM(passphrase: "correct horse", headers: [("role", "targets"), ("gun", "127.0.0.1:5000/team/app")])
+            let text = String(decoding: file, as: UTF8.self)
+            #expect(text.hasPrefix("-----BEGIN ENCRYPTED PRIVATE KEY-----\ngun: 127.0.0.1:5000/team/app\nrole: targets\n\n"))
+            try Self.write(Self.withoutHeaders(file), "\(directory)/ours.pem")
+            let parsed = try Self.openssl("asn1parse", "-in", "\(directory)/ours.pem")
+            #expect(parsed.stdout.contains("PBES2") && parsed.stdout.contains("PBKDF2") && parsed.stdout.contains("aes-256-cbc"))
+            #expect(!parsed.stdout.contains("hmacWithSHA256"), "notary derives with HMAC-SHA1 whatever the file says")
+            try Self.openssl("pkcs8", "-in", "\(directory)/ours.pem", "-passin", "pass:correct horse", "-out", "\(directory)/clear.pem")
+            try Self.openssl("pkey", "-in", "\(directory)/clear.pem", "-pubout", "-outform", "DER", "-out", "\(directory)/spki")
+            #expect(Array(try Self.read("\(directory)/spki").suffix(key.publicKey.material.count)) == key.publicKey.material)
+
+            let wrong = try runCommand(["openssl", "pkcs8", "-in", "\(directory)/ours.pem", "-passin", "pass:wrong"])
+            #expect(wrong.status != 0)
+
+            // openssl's own file, PBES2 with its default PRF (HMAC-SHA256) and AES-256-CBC.
+            try Self.openssl("pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in", "\(directory)/clear.pem", "-passout", "pass:s3cret",
+                             "-out", "\(directory)/theirs.pem")
+            let (decrypted, headers) = try PrivateKey.decryptPEM(try Self.read("\(directory)/theirs.pem"), passphrase: "s3cret")
+            #expect(headers.isEmpty)
+            #expect(decrypted.kind == kind)
+            #expect(decrypted.publicKey == key.publicKey)
+            #expect(key.publicKey.verify(try decrypted.sign(Self.message, dialect: .tuf), of: Self.message))
+
+            // And ours read back with its headers.
+            let (again, ourHeaders) = try PrivateKey.decryptPEM(file, passphrase: "correct horse")
+            #expect(again.publicKey == key.publicKey)
+            #expect(ourHeaders.map { "\($0.0)=\($0.1)" } == ["gun=127.0.0.1:5000/team/app", "role=targets"])
+        }
+    }
+
+    @Test func wrongPassphraseGarbageAndUnknownKeysAreRefused() throws {
+        let key = try PrivateKey.generate(.ecdsa)
+        let file = try key.encryptedPEM(passphrase: "right", headers: [("role", "root")])
+        #expect(throws: TrustError.key("private key: wrong passphrase")) { try PrivateKey.decryptPEM(file, passphrase: "wrong") }
+        #expect(throws: TrustError.key("private key: wrong passphrase")) { try PrivateKey.decryptPEM(file, passphrase: "") }
+        #expect(throws: TrustError.self) { try key.encryptedPEM(passphrase: "", headers: []) }
+
+        #expect(throws: TrustError.key("not a PEM private key file")) { try PrivateKey.decryptPEM(Array(file.prefix(file.count / 2)), passphrase: "right") }
+        #expect(throws: TrustError.key("not a PEM private key file")) { try PrivateKey.decryptPEM(Array("garbage\n".utf8), passphrase: "right") }
+        #expect(throws: TrustError.key("not a PEM private key file")) { try PrivateKey.decryptPEM([0xff, 0xfe, 0x00], passphrase: "right") }
+        var corrupted = String(decoding: file, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        corrupted[4] = String(repeating: "A", count: corrupted[4].count)
+        do {
+            _ = try PrivateKey.decryptPEM(Array(corrupted.joined(separator: "\n").utf8), passphrase: "right")
+            Issue.record("a corrupted key file opened")
+        } catch {
+            #expect(error.description.hasPrefix("private key: "))
+        }
+        let certificate = Self.pem("CERTIFICATE", [0x30, 0x03, 0x02, 0x01, 0x01])
+        #expect(throws: TrustError.key(#"unsupported PEM type "CERTIFICATE": expected ENCRYPTED PRIVATE KEY"#)) {
+            try PrivateKey.decryptPEM(certificate, passphrase: "right")
+        }
+        #expect(throws: TrustError.self) { try PrivateKey.generate(.rsa) }
+
+        try Self.withDirectory { directory in
+            try Self.openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384", "-out", "\(directory)/p384.pem")
+            try Self.openssl("pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in", "\(directory)/p384.pem", "-passout", "pass:x", "-out", "\(directory)/p384.enc")
+            #expect(throws: TrustError.key("unknown private key type: expected ed25519 or ecdsa P-256")) {
+                try PrivateKey.decryptPEM(try Self.read("\(directory)/p384.enc"), passphrase: "x")
+            }
+            try Self.openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "\(directory)/rsa.pem")
+            try Self.openssl("pkcs8", "-topk8", "-nocrypt", "-in", "\(directory)/rsa.pem", "-outform", "DER", "-out", "\(directory)/rsa.der")
+            #expect(throws: TrustError.key("unsupported private key type rsa: expected ed25519 or ecdsa P-256")) {
+                try PrivateKey(pkcs8: try Self.read("\(directory)/rsa.der"))
+            }
+            #expect(throws: TrustError.self) { try PrivateKey(pkcs8: [0x30, 0x00]) }
+        }
+    }
+
+    @Test func selfSignedCertificateAsNotaryMakesIt() throws {
+        try Self.withDirectory { directory in
+            let key = try PrivateKey.generate(.ecdsa)
+            let notAfter = TrustTime(seconds: TrustTime.now.seconds + 10 * 365 * 86_400)
+            let certificate = try key.selfSignedCertificate(commonName: "127.0.0.1:5000/team/app", notAfter: notAfter)
+            #expect(certificate.kind == .ecdsaX509)
+            #expect(String(decoding: certificate.material, as: UTF8.self).hasPrefix("-----BEGIN CERTIFICATE-----\n"))
+            try Self.write(certificate.material, "\(directory)/root.crt")
+            let text = try Self.openssl("x509", "-in", "\(directory)/root.crt", "-noout", "-text").stdout
+            for expected in ["Subject: CN = 127.0.0.1:5000/team/app", "Issuer: CN = 127.0.0.1:5000/team/app", "ecdsa-with-SHA256",
+                             "NIST CURVE: P-256", "Digital Signature, Key Encipherment", "Code Signing", "CA:FALSE"] {
+                #expect(text.contains(expected), "\(expected) not in \(text)")
+            }
+            try Self.openssl("verify", "-CAfile", "\(directory)/root.crt", "-partial_chain", "\(directory)/root.crt")
+
+            let inside = try certificate.certificate()
+            #expect(inside.key.material == key.publicKey.material)
+            #expect(inside.notAfter == notAfter)
+            #expect(abs(inside.notBefore.seconds - TrustTime.now.seconds) < 5)
+
+            let signature = try key.sign(Self.message, dialect: .notary)
+            #expect(certificate.verify(signature, of: Self.message))
+            #expect(!certificate.verify(signature, of: Self.message + [0x20]))
+            // Expired, or not yet valid (a day of grace, as notary gives): refused.
+            let later = TrustTime(seconds: notAfter.seconds + 1)
+            #expect(!certificate.verify(signature, of: Self.message, method: "ecdsa", at: later))
+            #expect(throws: TrustError.key("certificate expired at \(notAfter.seconds)")) { try certificate.checkCertificate(at: later) }
+            let early = TrustTime(seconds: inside.notBefore.seconds - 2 * 86_400)
+            #expect(!certificate.verify(signature, of: Self.message, method: "ecdsa", at: early))
+            #expect(throws: TrustError.self) { try certificate.checkCertificate(at: early) }
+            try certificate.checkCertificate(at: .now)
+
+            // openssl's certificate, as DER this time, and a signature by its key.
+            try Self.openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "\(directory)/x.key",
+                             "-subj", "/CN=example", "-days", "2", "-outform", "DER", "-out", "\(directory)/x.der")
+            try Self.write(Self.message, "\(directory)/message")
+            try Self.openssl("dgst", "-sha256", "-sign", "\(directory)/x.key", "-out", "\(directory)/x.sig", "\(directory)/message")
+            let theirs = PublicKey(kind: .ecdsaX509, material: try Self.read("\(directory)/x.der"))
+            #expect(theirs.verify(try Self.read("\(directory)/x.sig"), of: Self.message))
+            #expect(try theirs.certificate().key.kind == .ecdsa)
+            #expect(throws: TrustError.self) { try PublicKey(kind: .ecdsaX509, material: Array("not a certificate".utf8)).certificate() }
+        }
+    }
 }
