@@ -320,10 +320,7 @@ public struct TrustClient: Sendable {
 
     // MARK: Fetching and decoding
 
-    static func limit(_ role: RoleName) -> Int {
-        let kind = TopRole.all.contains(role) ? role : TopRole.targets
-        return MetadataCodec.sizeLimits[kind] ?? MetadataCodec.sizeLimits[TopRole.targets] ?? 4 << 20
-    }
+    static func limit(_ role: RoleName) -> Int { MetadataCodec.sizeLimit(for: role) }
 
     private func fetch(_ role: RoleName, version: Int?, limit: Int) throws(TrustError) -> [UInt8]? {
         guard let bytes = try source.fetch(role: role, version: version, limit: limit) else { return nil }

@@ -74,9 +74,10 @@ extension TrustRepository {
         touch(delegator)
         targets[delegator]!.delegations = delegations
         // The role's own file, empty until its signer signs into it; a TUF client needs it
-        // to walk past the delegation (see `sign`, which leaves it to its signer).
-        if targets[name] == nil, snapshot.meta[name] == nil {
-            targets[name] = TargetsMetadata(version: 0, expires: TrustTime(seconds: 0))
+        // to walk past the delegation (see `sign`, which leaves it to its signer). A role
+        // delegated before goes on from the version snapshot last listed.
+        if targets[name] == nil {
+            targets[name] = TargetsMetadata(version: snapshot.meta[name]?.version ?? retiredVersions[name] ?? 0, expires: TrustTime(seconds: 0))
             touch(name)
         }
     }
@@ -97,7 +98,9 @@ extension TrustRepository {
         targets[delegator]!.forgetUnusedDelegationKeys()
     }
 
-    /// Removes the delegation `name`, its file and those of the roles it delegates to.
+    /// Removes the delegation `name` and the roles it delegates to. Snapshot goes on
+    /// listing their last files (a TUF client refuses a snapshot that drops a role it
+    /// listed, §5.5.5); no delegator reaches them any more.
     // notary delegation remove GUN targets/releases
     public mutating func removeDelegation(_ name: RoleName) throws(TrustError) {
         let delegator = try self.delegator(of: name, creating: false)
@@ -108,12 +111,12 @@ extension TrustRepository {
         while let role = doomed.popLast() {
             doomed += targets[role]?.delegations.map(\.name) ?? []
             if dialect == .notary { doomed += targets.keys.filter { $0.hasPrefix(role + "/") && !doomed.contains($0) } }
+            if let version = targets[role]?.version, fileVersions[role] != nil { retiredVersions[role] = max(version, fileVersions[role]!) }
             targets[role] = nil
             files[role] = nil
             fileVersions[role] = nil
             received[role] = nil
             pending.remove(role)
-            removed.insert(role)
         }
     }
 

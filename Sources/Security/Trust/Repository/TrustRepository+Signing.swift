@@ -36,10 +36,9 @@ extension TrustRepository {
         }
 
         let snapshotSigners = (keys: next.root.keys, role: next.root.roles[TopRole.snapshot] ?? RoleKeys(keyIDs: [], threshold: 1))
-        let snapshotChanged = !signed.isEmpty || !next.removed.isEmpty || next.pending.contains(TopRole.snapshot)
+        let snapshotChanged = !signed.isEmpty || next.pending.contains(TopRole.snapshot)
         if snapshotChanged, dialect == .tuf || ring.satisfies(snapshotSigners, dialect: dialect) {
             next.touch(TopRole.snapshot)
-            for role in next.removed { next.snapshot.meta[role] = nil }
             for (role, file) in signed where role != TopRole.root || dialect == .notary {
                 next.snapshot.meta[role] = next.metaFile(file, version: next.version(of: role))
             }
@@ -67,7 +66,6 @@ extension TrustRepository {
             next.previousRoot = (next.root.keys, next.root.roles[TopRole.root]!)
         }
         next.pending = leftToSigners
-        next.removed = []
         next.creationKeys = nil
         self = next
         return signed
@@ -126,7 +124,7 @@ extension TrustRepository {
                     missing = missing ?? id
                     continue
                 }
-                let method: String? = dialect == .tuf ? nil : (key.kind == .ed25519 ? "ed25519" : "ecdsa")
+                let method: String? = dialect == .tuf ? nil : key.kind.notaryMethod
                 signatures.append(TrustSignature(keyID: id, method: method, bytes: try key.sign(bytes, dialect: dialect)))
                 count += 1
             }
