@@ -1,5 +1,6 @@
 import Foundation
 import Security
+import TestSupport
 import Testing
 
 /// Collections made and changed by `TrustRepository`, verified by netctl's own client
@@ -289,6 +290,60 @@ import Testing
             #expect(try collection.target("2.0").file == Self.manifest(2))
         }
     }
+
+    /// python-tuf's `ngclient.Updater`, trusting root version 1, reads the static
+    /// repository over HTTP: walks the rotated root, and finds a tag of the top-level role
+    /// and one signed by a delegation, with their lengths and hashes.
+    @Test func pythonTUFReadsStaticRepository() throws {
+        let keys = try Keys(.tuf)
+        let signer = try PrivateKey.generate(.ecdsa)
+        var repository = try keys.create(.tuf)
+        try repository.addDelegation("releases", keys: [signer.publicKey], threshold: 1, paths: ["*"])
+        try repository.setTarget("1.0", Self.manifest(1), in: "releases")
+        let ring = keys.ring(.tuf).merging(KeyRing([signer], dialect: .tuf))
+        _ = try repository.sign(with: ring, now: Self.now)
+        let next = try PrivateKey.generate(.ed25519)
+        try repository.rotateRootKeys(to: [next.publicKey], threshold: 1)
+        try repository.setTarget("2.0", Self.manifest(2, length: 1_234), in: TopRole.targets)
+        _ = try repository.sign(with: ring.merging(KeyRing([next], dialect: .tuf)), now: Self.now)
+        try repository.setTarget("1.0", Self.manifest(3), in: "releases")
+        _ = try repository.sign(with: ring.merging(KeyRing([next], dialect: .tuf)), now: Self.now)
+
+        try Scratch.with { directory in
+            try repository.writeStatic(to: directory + "/repository")
+            let output = try PythonTUF.run(script: Self.updaterScript, args: [directory + "/repository", directory + "/client", "1.0", "2.0"])
+            #expect(output.split(separator: "\n").map(String.init) == [
+                "root 2",
+                "1.0 527 " + String(repeating: "03", count: 32),
+                "2.0 1234 " + String(repeating: "02", count: 32),
+            ])
+        }
+    }
+
+    /// Serves the repository on loopback and prints what `Updater` resolves.
+    static let updaterScript = """
+        import functools, http.server, os, sys, threading
+        from tuf.ngclient import Updater
+        base, work, tags = sys.argv[1], sys.argv[2], sys.argv[3:]
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args): pass
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=base))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            os.makedirs(work + "/metadata")
+            with open(base + "/1.root.json", "rb") as first:
+                root = first.read()
+            url = "http://127.0.0.1:%d/" % server.server_port
+            updater = Updater(metadata_dir=work + "/metadata", metadata_base_url=url,
+                              target_base_url=url + "targets/", target_dir=work, bootstrap=root)
+            updater.refresh()
+            print("root", updater._trusted_set.root.version)
+            for tag in tags:
+                info = updater.get_targetinfo(tag)
+                print(tag, info.length, info.hashes["sha256"])
+        finally:
+            server.shutdown()
+        """
 
     // MARK: - Measure
 
