@@ -36,10 +36,9 @@ extension TrustRepository {
         }
 
         let snapshotSigners = (keys: next.root.keys, role: next.root.roles[TopRole.snapshot] ?? RoleKeys(keyIDs: [], threshold: 1))
-        let snapshotChanged = !signed.isEmpty || !next.removed.isEmpty || next.pending.contains(TopRole.snapshot)
+        let snapshotChanged = !signed.isEmpty || next.pending.contains(TopRole.snapshot)
         if snapshotChanged, dialect == .tuf || ring.satisfies(snapshotSigners, dialect: dialect) {
             next.touch(TopRole.snapshot)
-            for role in next.removed { next.snapshot.meta[role] = nil }
             for (role, file) in signed where role != TopRole.root || dialect == .notary {
                 next.snapshot.meta[role] = next.metaFile(file, version: next.version(of: role))
             }
@@ -67,7 +66,6 @@ extension TrustRepository {
             next.previousRoot = (next.root.keys, next.root.roles[TopRole.root]!)
         }
         next.pending = leftToSigners
-        next.removed = []
         next.creationKeys = nil
         self = next
         return signed
@@ -122,7 +120,7 @@ extension TrustRepository {
             var missing: String?
             for id in requirement.role.keyIDs {
                 if signatures.contains(where: { $0.keyID == id }) { count += 1; continue }
-                guard let key = ring.key(for: id, listed: requirement.keys[id], dialect: dialect) else {
+                guard let key = ring.key(for: id, listed: requirement.keys[id]) else {
                     missing = missing ?? id
                     continue
                 }
@@ -142,7 +140,7 @@ extension TrustRepository {
 extension KeyRing {
     /// Whether the ring holds enough of a role's keys to meet its threshold.
     func satisfies(_ requirement: (keys: [String: PublicKey], role: RoleKeys), dialect: TrustDialect) -> Bool {
-        let held = requirement.role.keyIDs.filter { key(for: $0, listed: requirement.keys[$0], dialect: dialect) != nil }
+        let held = requirement.role.keyIDs.filter { key(for: $0, listed: requirement.keys[$0]) != nil }
         return !held.isEmpty && held.count >= requirement.role.threshold
     }
 }

@@ -25,8 +25,8 @@ public struct TrustRepository: Sendable {
     /// Roles changed since the last signing, already at their next version (a role changed
     /// twice is bumped once).
     var pending: Set<RoleName>
-    /// Delegated roles removed since the last signing: snapshot forgets them.
-    var removed: Set<RoleName> = []
+    /// The last versions of delegated roles removed: a role delegated again goes on from there.
+    var retiredVersions: [RoleName: Int] = [:]
     /// The root role of the last root signed: a new root must satisfy it as well as itself,
     /// so that a client trusting the old root accepts the new one.
     var previousRoot: (keys: [String: PublicKey], role: RoleKeys)
