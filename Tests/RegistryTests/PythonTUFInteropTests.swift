@@ -76,6 +76,10 @@ import TestSupport
                                                  now: Self.now(), trustedRoot: try Self.bytes(repository + "/1.root.json")).update()
                 try Self.expect(collection, tag: "1.0", is: try Self.manifest("1.0"))
 
+                let byFile = try StaticTrustSource(base: server.baseURL, gun: Self.gun, caFile: try #require(server.caCertificate))
+                #expect(try byFile.fetch(role: "timestamp", version: nil, limit: 16 << 10) == (try Self.bytes(repository + "/timestamp.json")))
+                #expect(throws: TrustError.self) { try StaticTrustSource(base: server.baseURL, gun: Self.gun, caFile: scratch + "/none.crt") }
+
                 let untrusting = try StaticTrustSource(base: server.baseURL, gun: Self.gun)
                 let error = try #require(throws: TrustError.self) { try untrusting.fetch(role: "root", version: 1, limit: 1 << 19) }
                 guard case .unavailable(let line) = error else { Issue.record("\(error)"); return }
