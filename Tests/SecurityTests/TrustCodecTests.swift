@@ -179,6 +179,37 @@ import TestSupport
         }
     }
 
+    /// The bytes the codec says the signatures cover are the ones python-tuf signed: every
+    /// signature verifies over `signedBytes` with the key as the codec read it (ecdsa and
+    /// rsa from PEM, ed25519 from hex), and none over a byte changed.
+    @Test func pythonTUFSignaturesHoldOverSignedBytes() throws {
+        let made = try Self.files(fromScriptOutput: PythonTUF.run(script: Self.pythonCollection))
+        let root = try MetadataCodec.decode(try #require(made["root"]).file, role: "root", dialect: .tuf)
+        let targets = try MetadataCodec.decode(try #require(made["targets"]).file, role: "targets", dialect: .tuf)
+        guard case .root(let rootPart) = root.signed, case .targets(let targetsPart) = targets.signed else { Issue.record("kinds"); return }
+        let keys = rootPart.keys.merging(targetsPart.delegationKeys) { a, _ in a }
+        var checked: Set<PublicKey.Kind> = []
+        for (name, python) in made {
+            let decoded = try MetadataCodec.decode(python.file, role: name, dialect: .tuf)
+            #expect(decoded.signatures.count == 1)
+            for signature in decoded.signatures {
+                let key = try #require(keys[signature.keyID])
+                #expect(key.verify(signature.bytes, of: decoded.signedBytes), "\(name) \(key.kind)")
+                var changed = decoded.signedBytes
+                changed[changed.count / 2] ^= 1
+                #expect(!key.verify(signature.bytes, of: changed))
+                checked.insert(key.kind)
+            }
+        }
+        #expect(checked == [.ecdsa, .ed25519, .rsa])
+    }
+
+    @Test func signedMemberIsTheFilesSignedObject() throws {
+        let file = try Self.fixture("notary0.3", "targets")
+        let decoded = try MetadataCodec.decode(file, role: "targets", dialect: .notary)
+        #expect(MetadataCodec.signedMember(of: decoded)?.canonical == decoded.signedBytes)
+    }
+
     /// Members python-tuf would keep as `unrecognized_fields` survive a change and a re-sign,
     /// and so do records the change left alone, to the byte.
     @Test func unknownMembersSurviveAChange() throws {
@@ -292,6 +323,31 @@ import TestSupport
             }
         }
         #expect(checked == 9)
+    }
+
+    /// Notary's signatures verify over `signedBytes` with the keys as the codec read them
+    /// (base64 DER, certificates as PEM), the method as the file names it: ecdsa, the
+    /// root's ecdsa-x509, and the delegation's rsa-x509 with rsapss. Checked at a time in
+    /// 2017, when the certificates notary made were valid.
+    @Test(arguments: ["notary0.3", "notary0.1"])
+    func notarySignaturesHoldOverSignedBytes(version: String) throws {
+        let then = TrustTime(seconds: 1_500_000_000)
+        let root = try MetadataCodec.decode(try Self.fixture(version, "root"), role: "root", dialect: .notary)
+        let targets = try MetadataCodec.decode(try Self.fixture(version, "targets"), role: "targets", dialect: .notary)
+        guard case .root(let rootPart) = root.signed, case .targets(let targetsPart) = targets.signed else { Issue.record("kinds"); return }
+        let keys = rootPart.keys.merging(targetsPart.delegationKeys) { a, _ in a }
+        var checked: Set<PublicKey.Kind> = []
+        for role in try #require(Self.notaryRoles[version]) {
+            let decoded = try MetadataCodec.decode(try Self.fixture(version, role), role: role, dialect: .notary)
+            #expect(!decoded.signatures.isEmpty)
+            for signature in decoded.signatures {
+                let key = try #require(keys[signature.keyID])
+                #expect(key.verify(signature.bytes, of: decoded.signedBytes, method: signature.method, at: then), "\(role) \(key.kind)")
+                #expect(!key.verify(signature.bytes, of: decoded.signedBytes + [0x20], method: signature.method, at: then))
+                checked.insert(key.kind)
+            }
+        }
+        #expect(checked == (version == "notary0.3" ? [.ecdsa, .ecdsaX509, .rsaX509] : [.ecdsa, .ecdsaX509]))
     }
 
     /// The snapshot and timestamp notary wrote describe the other files by length and

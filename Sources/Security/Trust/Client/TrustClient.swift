@@ -37,8 +37,8 @@ public struct TrustClient: Sendable {
     /// snapshot, targets, each checked for signatures/threshold, expiry, rollback, hashes,
     /// lengths; saves what it trusted.
     public func update() throws(TrustError) -> TrustedCollection {
-        var stored = try StoredFiles(state: state, dialect: dialect)
-        let root = try updateRoot(stored: &stored)
+        let stored = try StoredFiles(state: state, dialect: dialect)
+        let root = try updateRoot(stored: stored)
         let timestamp = try updateTimestamp(root: root, stored: stored)
         let snapshot = try updateSnapshot(root: root, timestamp: timestamp, stored: stored)
         let (targets, unverified) = try updateTargets(root: root, snapshot: snapshot, stored: stored)
@@ -49,7 +49,7 @@ public struct TrustClient: Sendable {
         }
         // Delegations no longer delegated: forget them, so that a role of the same name made
         // again later starts from version 1 without looking like a rollback.
-        let gone = try state.roles().filter {
+        let gone = stored.bytes.keys.sorted().filter {
             !TopRole.all.contains($0) && targets[$0] == nil && unverified[$0] == nil
         }
         if !changed.isEmpty || !gone.isEmpty { try state.save(changed, removing: gone) }
@@ -58,14 +58,14 @@ public struct TrustClient: Sendable {
 
     // MARK: Root (§5.2, §5.3)
 
-    private func updateRoot(stored: inout StoredFiles) throws(TrustError) -> SignedMetadata {
+    private func updateRoot(stored: StoredFiles) throws(TrustError) -> SignedMetadata {
         let limit = Self.limit(TopRole.root)
         var trusted: SignedMetadata
         var latestFetched = false
         if let pin = trustedRoot {
             trusted = try decode(pin, role: TopRole.root)
             try checkSignatures(trusted, by: rootKeys(of: trusted), role: TopRole.root)
-        } else if let root = stored.metadata[TopRole.root] {
+        } else if let root = stored.metadata(TopRole.root) {
             trusted = root
         } else {
             // Trust on first use: a root that its own keys sign. TUF starts from version 1
@@ -144,7 +144,7 @@ public struct TrustClient: Sendable {
         let bytes = try fetchRequired(TopRole.timestamp, version: nil, limit: Self.limit(TopRole.timestamp))
         let timestamp = try decode(bytes, role: TopRole.timestamp)
         try checkSignatures(timestamp, by: topKeys(TopRole.timestamp, of: root), role: TopRole.timestamp)
-        if let old = stored.metadata[TopRole.timestamp] {
+        if let old = stored.baseline(for: timestamp) {
             try checkRollback(timestamp, current: old)
             if let new = try snapshotMeta(of: timestamp).version, let current = try snapshotMeta(of: old).version, new < current {
                 throw .rollback("snapshot: version \(new) is lower than current version \(current)")
@@ -165,7 +165,7 @@ public struct TrustClient: Sendable {
         let snapshot = try decode(bytes, role: TopRole.snapshot)
         try checkSignatures(snapshot, by: topKeys(TopRole.snapshot, of: root), role: TopRole.snapshot)
         try checkVersion(snapshot, against: meta, listedBy: TopRole.timestamp)
-        if let old = stored.metadata[TopRole.snapshot] {
+        if let old = stored.baseline(for: snapshot) {
             try checkRollback(snapshot, current: old)
             // Every targets role the last snapshot listed is still listed, at no lower version (§5.5.5).
             let new = try Self.snapshot(of: snapshot).meta, current = try Self.snapshot(of: old).meta
@@ -224,7 +224,7 @@ public struct TrustClient: Sendable {
                 file = try decode(bytes, role: next.name)
                 try checkSignatures(file, by: (next.keys, next.role), role: next.name)
                 try checkVersion(file, against: listed, listedBy: TopRole.snapshot)
-                if let old = stored.metadata[next.name] { try checkRollback(file, current: old) }
+                if let old = stored.baseline(for: file) { try checkRollback(file, current: old) }
                 try checkExpiry(file)
             } catch {
                 guard next.name != TopRole.targets, error.setsDelegationAside else { throw error }
@@ -369,22 +369,39 @@ public struct TrustClient: Sendable {
     }
 }
 
-/// What the state store held when the update began, decoded: the baselines for rollback.
-private struct StoredFiles {
-    var bytes: [RoleName: [UInt8]] = [:]
-    var metadata: [RoleName: SignedMetadata] = [:]
+/// What the state store held when the update began: the baselines for rollback, decoded
+/// only when the server's file differs from the stored one (the usual run finds most the same).
+private final class StoredFiles {
+    let bytes: [RoleName: [UInt8]]
+    private let dialect: TrustDialect
+    private var decoded: [RoleName: SignedMetadata?] = [:]
+    private var forgotten = Set<RoleName>()
 
     init(state: TrustStateStore, dialect: TrustDialect) throws(TrustError) {
+        var bytes: [RoleName: [UInt8]] = [:]
         for role in try state.roles() {
-            guard let file = try state.load(role, limit: TrustClient.limit(role)) else { continue }
-            bytes[role] = file
-            // A stored file that no longer decodes is as good as none: the server's is
-            // checked on its own merits.
-            metadata[role] = try? MetadataCodec.decode(file, role: role, dialect: dialect)
+            bytes[role] = try state.load(role, limit: TrustClient.limit(role))
         }
+        self.bytes = bytes
+        self.dialect = dialect
     }
 
-    mutating func forget(_ role: RoleName) { metadata[role] = nil }
+    /// The stored file of `role`; nil when there is none or it no longer decodes (then the
+    /// server's is checked on its own merits).
+    func metadata(_ role: RoleName) -> SignedMetadata? {
+        guard !forgotten.contains(role), let file = bytes[role] else { return nil }
+        if let known = decoded[role] { return known }
+        let metadata = try? MetadataCodec.decode(file, role: role, dialect: dialect)
+        decoded[role] = metadata
+        return metadata
+    }
+
+    /// The stored file to hold `file` against, unless it is the very same file.
+    func baseline(for file: SignedMetadata) -> SignedMetadata? {
+        bytes[file.role] == file.fileBytes ? nil : metadata(file.role)
+    }
+
+    func forget(_ role: RoleName) { forgotten.insert(role) }
 }
 
 extension TrustError {

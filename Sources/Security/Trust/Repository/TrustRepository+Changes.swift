@@ -238,50 +238,28 @@ extension TargetsMetadata {
 
 extension Delegation {
     /// Whether this delegation may sign `path`: Notary's paths are prefixes (`""` is all),
-    /// TUF's shell patterns matched segment by segment as python-tuf's `fnmatch` does, or
-    /// hex prefixes of the path's sha256.
+    /// TUF's shell patterns matched part by part between slashes (the client's `fnmatch`,
+    /// Python's), or hex prefixes of the path's sha256; as `TrustedCollection` looks it up.
     func covers(_ path: String, dialect: TrustDialect) -> Bool {
-        if let prefixes = pathHashPrefixes {
-            let hash = TrustDigest.sha256(Array(path.utf8)).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-            return prefixes.contains { hash.hasPrefix($0) }
+        if let prefixes = pathHashPrefixes, !prefixes.isEmpty {
+            let digest = hex(TrustDigest.sha256(Array(path.utf8)))
+            if prefixes.contains(where: { digest.hasPrefix($0) }) { return true }
         }
         guard let paths else { return false }
         switch dialect {
         case .notary: return paths.contains { path.hasPrefix($0) }
-        case .tuf: return paths.contains { Delegation.glob($0, matches: path) }
+        case .tuf:
+            let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+            return paths.contains { pattern in
+                let patternParts = pattern.split(separator: "/", omittingEmptySubsequences: false)
+                return patternParts.count == parts.count && zip(patternParts, parts).allSatisfy { fnmatch(Array($0.utf8), Array($1.utf8)) }
+            }
         }
     }
 
     var pathsDescription: String {
         if let pathHashPrefixes { return "hash prefixes " + pathHashPrefixes.joined(separator: ", ") }
         return (paths ?? []).map { "\"\($0)\"" }.joined(separator: ", ")
-    }
-
-    /// `*` any run of characters but `/`, `?` one, segment by segment.
-    static func glob(_ pattern: String, matches path: String) -> Bool {
-        let patternParts = pattern.split(separator: "/", omittingEmptySubsequences: false)
-        let pathParts = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard patternParts.count == pathParts.count else { return false }
-        return zip(patternParts, pathParts).allSatisfy { segment($0.utf8[...], $1.utf8[...]) }
-    }
-
-    private static func segment(_ pattern: Substring.UTF8View.SubSequence, _ text: Substring.UTF8View.SubSequence) -> Bool {
-        let pattern = Array(pattern), text = Array(text)
-        // Classic wildcard matching with one backtrack point for the last `*`.
-        var p = 0, t = 0, star = -1, mark = 0
-        while t < text.count {
-            if p < pattern.count, pattern[p] == UInt8(ascii: "*") {
-                star = p; mark = t; p += 1
-            } else if p < pattern.count, pattern[p] == UInt8(ascii: "?") || pattern[p] == text[t] {
-                p += 1; t += 1
-            } else if star >= 0 {
-                p = star + 1; mark += 1; t = mark
-            } else {
-                return false
-            }
-        }
-        while p < pattern.count, pattern[p] == UInt8(ascii: "*") { p += 1 }
-        return p == pattern.count
     }
 }
 
