@@ -320,6 +320,42 @@ import Testing
         }
     }
 
+    /// The notary CLI verifies a Notary collection netctl made (a rotated root signed by
+    /// both root keys, a tag in targets and one in `targets/releases`) from its cache in a
+    /// trust dir, the server being unreachable (a refused loopback port): `notary list`.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/notary")))
+    func notaryListsOurCollection() throws {
+        let keys = try Keys(.notary)
+        let signer = try PrivateKey.generate(.ecdsa)
+        var repository = try keys.create(.notary)
+        try repository.addDelegation("targets/releases", keys: [signer.publicKey], threshold: 1, paths: [""])
+        try repository.setTarget("1.0", Self.manifest(1), in: TopRole.targets)
+        let ring = keys.ring(.notary).merging(KeyRing([signer], dialect: .notary))
+        _ = try repository.sign(with: ring, now: Self.now)
+        let next = try PrivateKey.generate(.ecdsa)
+        let certificate = try next.selfSignedCertificate(commonName: Self.gun, notAfter: TrustTime(seconds: Self.now.seconds + 86_400 * 3_650))
+        try repository.rotateRootKeys(to: [certificate], threshold: 1)
+        try repository.setTarget("2.0", Self.manifest(2, length: 1_234), in: "targets/releases")
+        _ = try repository.sign(with: ring.merging(KeyRing([next], dialect: .notary)), now: Self.now)
+        #expect(repository.root.version == 2)
+
+        try Scratch.with { trust in
+            let metadata = "\(trust)/tuf/\(Self.gun)/metadata"
+            for (role, file) in repository.files {
+                try FileManager.default.createDirectory(atPath: (metadata + "/" + role as NSString).deletingLastPathComponent,
+                                                        withIntermediateDirectories: true)
+                try Data(file).write(to: URL(fileURLWithPath: "\(metadata)/\(role).json"))
+            }
+            let list = try runCommand(["notary", "-d", trust, "-s", "https://127.0.0.1:1", "list", Self.gun])
+            #expect(list.status == 0, "\(list.stderr)")
+            let rows = list.stdout.split(separator: "\n").dropFirst(2).map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+            #expect(rows == [
+                "1.0 " + String(repeating: "01", count: 32) + " 527 targets",
+                "2.0 " + String(repeating: "02", count: 32) + " 1234 targets/releases",
+            ])
+        }
+    }
+
     /// Serves the repository on loopback and prints what `Updater` resolves.
     static let updaterScript = """
         import functools, http.server, os, sys, threading
