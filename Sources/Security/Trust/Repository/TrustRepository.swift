@@ -119,7 +119,7 @@ public struct TrustRepository: Sendable {
         for metadata in [collection.root, collection.snapshot, collection.timestamp] + Array(collection.targets.values) {
             files[metadata.role] = metadata.fileBytes
             versions[metadata.role] = metadata.signed.version
-            received[metadata.role] = try? TrustJSON.parse(metadata.signedBytes, limit: Int.max)
+            received[metadata.role] = MetadataCodec.signedMember(of: metadata)
             if case .targets(let part) = metadata.signed { targets[metadata.role] = part }
         }
         var snapshot = SnapshotMetadata(version: 0, expires: TrustTime(seconds: 0), meta: [:])
