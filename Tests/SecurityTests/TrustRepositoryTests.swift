@@ -356,6 +356,78 @@ import Testing
         }
     }
 
+    /// A collection python-tuf's Metadata API made (with a target's `custom` and a member
+    /// netctl does not know), changed by netctl from what its client trusted: the new
+    /// targets keeps both, and python-tuf's Updater reads the result.
+    @Test func changesACollectionPythonTUFMade() throws {
+        try Scratch.with { directory in
+            let base = directory + "/repository"
+            let printed = try PythonTUF.run(script: Self.metadataAPIScript, args: [base])
+            var keys: [String: PrivateKey] = [:]
+            for line in printed.split(separator: "\n") {
+                let fields = line.split(separator: " ")
+                keys[String(fields[0])] = try PrivateKey(pkcs8: Self.bytes(hex: fields[1]))
+            }
+            let firstRoot = try [UInt8](Data(contentsOf: URL(fileURLWithPath: base + "/1.root.json")))
+            let client = TrustClient(gun: Self.gun, dialect: .tuf, source: DirectorySource(base: base, dialect: .tuf),
+                                     state: TrustStateStore(directory: directory + "/state", gun: Self.gun), now: Self.now,
+                                     trustedRoot: firstRoot)
+            var repository = TrustRepository(collection: try client.update(), gun: Self.gun)
+            try repository.setTarget("2.0", Self.manifest(2), in: TopRole.targets)
+            let files = try repository.sign(with: KeyRing([keys["targets"]!, keys["snapshot"]!, keys["timestamp"]!], dialect: .tuf), now: Self.now)
+            #expect(Set(files.keys) == [TopRole.targets, TopRole.snapshot, TopRole.timestamp])
+            let targets = try #require(TrustJSON.parse(files[TopRole.targets]!, limit: 1 << 20)["signed"])
+            #expect(targets["x-netctl-test"] == .string("kept"))
+            #expect(targets["targets"]?["1.0"]?["custom"] == .object(["by": .string("python-tuf")]))
+            try repository.writeStatic(to: base)
+
+            let output = try PythonTUF.run(script: Self.updaterScript, args: [base, directory + "/python", "1.0", "2.0"])
+            #expect(output.split(separator: "\n").map(String.init) == [
+                "root 1",
+                "1.0 527 " + String(repeating: "01", count: 32),
+                "2.0 527 " + String(repeating: "02", count: 32),
+            ])
+            #expect(try client.update().targets[TopRole.targets]?.signed.version == 2)
+        }
+    }
+
+    static func bytes<S: StringProtocol>(hex: S) -> [UInt8] {
+        let digits = Array(hex.utf8)
+        return stride(from: 0, to: digits.count - 1, by: 2).map { UInt8(String(decoding: digits[$0...$0 + 1], as: UTF8.self), radix: 16)! }
+    }
+
+    /// Builds a consistent-snapshot repository with python-tuf's Metadata API and prints
+    /// each role's private key (PKCS#8 DER, hex).
+    static let metadataAPIScript = """
+        import os, sys
+        from datetime import datetime, timedelta, timezone
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        from securesystemslib.signer import CryptoSigner
+        from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp
+        from tuf.api.serialization.json import JSONSerializer
+        base = sys.argv[1]
+        os.makedirs(base)
+        expires = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=30)
+        signers = {}
+        for role in ["root", "targets", "snapshot", "timestamp"]:
+            key = Ed25519PrivateKey.generate()
+            signers[role] = CryptoSigner(key)
+            print(role, key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()).hex())
+        root = Metadata(Root(expires=expires, consistent_snapshot=True))
+        for role, signer in signers.items():
+            root.signed.add_key(signer.public_key, role)
+        targets = Metadata(Targets(expires=expires, unrecognized_fields={"x-netctl-test": "kept"}))
+        targets.signed.targets["1.0"] = TargetFile(527, {"sha256": "01" * 32}, "1.0", {"custom": {"by": "python-tuf"}})
+        snapshot = Metadata(Snapshot(expires=expires, meta={"targets.json": MetaFile(1)}))
+        timestamp = Metadata(Timestamp(expires=expires, snapshot_meta=MetaFile(1)))
+        for name, metadata, role in [("1.root.json", root, "root"), ("1.targets.json", targets, "targets"),
+                                     ("1.snapshot.json", snapshot, "snapshot"), ("timestamp.json", timestamp, "timestamp")]:
+            metadata.sign(signers[role])
+            metadata.to_file(os.path.join(base, name), JSONSerializer(compact=True))
+        """
+
     /// Serves the repository on loopback and prints what `Updater` resolves.
     static let updaterScript = """
         import functools, http.server, os, sys, threading
