@@ -75,6 +75,13 @@ extension MetadataCodec {
         return .object(members)
     }
 
+    /// The `signed` member of a decoded file, to pass as `keeping` when changing it. (Not
+    /// `TrustJSON.parse(signedBytes)`: canonical bytes hold control characters raw, which
+    /// JSON, and so the parser, refuses.)
+    public static func signedMember(of metadata: SignedMetadata) -> TrustJSON? {
+        (try? TrustJSON.parse(metadata.fileBytes, limit: .max))?["signed"]
+    }
+
     /// A whole file: {"signatures": [...], "signed": ...}, as the dialect's tools write it.
     ///
     /// Both write compact JSON: python-tuf's `Metadata.to_bytes()` with keys sorted

@@ -20,7 +20,7 @@ struct MetadataFields {
     static func entry(_ path: String, _ key: String) -> String { "\(path)[\"\(key)\"]" }
 
     func failure(_ key: String?, _ what: String) -> TrustError {
-        .malformed("\(role): \(key.map(child) ?? path): \(what)")
+        .malformed("\(role): \(key.map(child) ?? (path.isEmpty ? "the file" : path)): \(what)")
     }
     static func failure(_ role: RoleName, _ path: String, _ what: String) -> TrustError {
         .malformed("\(role): \(path): \(what)")

@@ -128,8 +128,8 @@ public enum TrustEncoding {
         let begin = "-----BEGIN \(label)-----", end = "-----END \(label)-----"
         var body = ""
         var inside = false
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let trimmed = line.hasSuffix("\r") ? line.dropLast() : line[...]
+        // "\r\n" is one Character in Swift, and a newline as "\n" is.
+        for trimmed in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
             if !inside {
                 if trimmed == begin { inside = true }
                 continue
