@@ -13,8 +13,10 @@ import Testing
     @Test(arguments: [TrustDialect.tuf, .notary])
     func verifiesTagsInTargetsAndDelegation(_ dialect: TrustDialect) throws {
         let repository = try TestCollection(dialect)
+        // Signed once: ECDSA signatures differ each time, and the second run must see the same files.
+        let source = MemorySource(files: try repository.files())
         try withState { state in
-            let collection = try repository.client(state).update()
+            let collection = try repository.client(state, source: source).update()
             let delegated = try collection.target("1.0")
             #expect(delegated.role == repository.releases)
             #expect(delegated.file == repository.manifest("1.0"))
@@ -24,7 +26,7 @@ import Testing
             #expect(Set(try state.roles()) == Set(TopRole.all + [repository.releases]))
             // A second run with nothing new on the server writes nothing.
             let before = try contents(of: state)
-            _ = try repository.client(state).update()
+            _ = try repository.client(state, source: source).update()
             #expect(try contents(of: state) == before)
         }
     }
@@ -154,6 +156,22 @@ import Testing
                 try repository.client(state, source: MemorySource(files: first)).update()
             }
             #expect(try contents(of: state) == before)
+        }
+    }
+
+    /// Notary's root key is a certificate: once it has expired, nothing it signed counts.
+    @Test func notaryRootCertificateExpired() throws {
+        var repository = try TestCollection(.notary)
+        let key = try PrivateKey.generate(.ecdsa)
+        let notAfter = TrustTime(seconds: Self.now.seconds - Self.day)
+        repository.rootSigners = [TestSigner(key: key, publicKey: try key.selfSignedCertificate(commonName: repository.gun, notAfter: notAfter))]
+        try repository.signRoot()
+        let id = repository.rootSigners[0].id(.notary)
+        do {
+            try withState { state in try repository.client(state).update() }
+            Issue.record("a root with an expired certificate accepted")
+        } catch let error as TrustError {
+            #expect(error == .key("root: the certificate of key \(id) expired at \(notAfter.rfc3339(dialect: .notary))"))
         }
     }
 
@@ -373,10 +391,11 @@ func microseconds(_ duration: Duration) -> Int {
 }
 
 /// A fresh trust directory for one test, removed whatever happens.
-func withState(_ body: (TrustStateStore) throws -> Void) throws {
+@discardableResult
+func withState<Value>(_ body: (TrustStateStore) throws -> Value) throws -> Value {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("netctl-trust-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: directory) }
-    try body(TrustStateStore(directory: directory, gun: "127.0.0.1:5000/team/app"))
+    return try body(TrustStateStore(directory: directory, gun: "127.0.0.1:5000/team/app"))
 }
 
 /// Every stored file, by path.
@@ -436,7 +455,10 @@ struct TestSigner {
         return TestSigner(key: key, publicKey: certificate)
     }
 
-    func id(_ dialect: TrustDialect) -> String { publicKey.keyID(dialect: dialect) }
+    /// The hex sha256 of the key's canonical JSON, as both dialects name keys.
+    func id(_ dialect: TrustDialect) -> String {
+        TrustDigest.sha256(publicKey.json(dialect: dialect).canonical).map { String(format: "%02x", $0) }.joined()
+    }
 }
 
 /// A small signing side for the tests: a collection with a root, the three other top-level

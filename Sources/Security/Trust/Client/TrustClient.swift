@@ -37,8 +37,8 @@ public struct TrustClient: Sendable {
     /// snapshot, targets, each checked for signatures/threshold, expiry, rollback, hashes,
     /// lengths; saves what it trusted.
     public func update() throws(TrustError) -> TrustedCollection {
-        var stored = try StoredFiles(state: state, dialect: dialect)
-        let root = try updateRoot(stored: &stored)
+        let stored = try StoredFiles(state: state, dialect: dialect)
+        let root = try updateRoot(stored: stored)
         let timestamp = try updateTimestamp(root: root, stored: stored)
         let snapshot = try updateSnapshot(root: root, timestamp: timestamp, stored: stored)
         let (targets, unverified) = try updateTargets(root: root, snapshot: snapshot, stored: stored)
@@ -49,7 +49,7 @@ public struct TrustClient: Sendable {
         }
         // Delegations no longer delegated: forget them, so that a role of the same name made
         // again later starts from version 1 without looking like a rollback.
-        let gone = try state.roles().filter {
+        let gone = stored.bytes.keys.sorted().filter {
             !TopRole.all.contains($0) && targets[$0] == nil && unverified[$0] == nil
         }
         if !changed.isEmpty || !gone.isEmpty { try state.save(changed, removing: gone) }
@@ -58,14 +58,14 @@ public struct TrustClient: Sendable {
 
     // MARK: Root (§5.2, §5.3)
 
-    private func updateRoot(stored: inout StoredFiles) throws(TrustError) -> SignedMetadata {
+    private func updateRoot(stored: StoredFiles) throws(TrustError) -> SignedMetadata {
         let limit = Self.limit(TopRole.root)
         var trusted: SignedMetadata
         var latestFetched = false
         if let pin = trustedRoot {
             trusted = try decode(pin, role: TopRole.root)
-            try checkSignatures(trusted, by: rootKeys(of: trusted), role: TopRole.root)
-        } else if let root = stored.metadata[TopRole.root] {
+            try checkSelfSigned(trusted)
+        } else if let root = stored.metadata(TopRole.root) {
             trusted = root
         } else {
             // Trust on first use: a root that its own keys sign. TUF starts from version 1
@@ -74,7 +74,7 @@ public struct TrustClient: Sendable {
                 throw .noTrustData("remote trust data does not exist for \(gun)")
             }
             trusted = try decode(bytes, role: TopRole.root)
-            try checkSignatures(trusted, by: rootKeys(of: trusted), role: TopRole.root)
+            try checkSelfSigned(trusted)
             latestFetched = dialect == .notary
         }
         let first = trusted
@@ -111,6 +111,7 @@ public struct TrustClient: Sendable {
             break
         }
         try checkExpiry(trusted)
+        try checkCertificates(of: trusted)   // the stored root's may have expired since
 
         // Fast-forward recovery (§5.3.11): after new keys, the old files' versions are no
         // bound on the new ones.
@@ -130,12 +131,47 @@ public struct TrustClient: Sendable {
         guard next.signed.version == version else {
             throw .mismatch("root: \(version).root.json holds version \(next.signed.version)")
         }
-        let (keys, role) = try rootKeys(of: trusted)
+        // The old root's certificates may have expired (the usual reason to rotate): their
+        // keys still vouch for the next root, as in notary's ValidateRoot.
+        var (keys, role) = try rootKeys(of: trusted)
+        for (id, key) in keys where role.keyIDs.contains(id) && (key.kind == .ecdsaX509 || key.kind == .rsaX509) {
+            keys[id] = try key.certificate().key
+        }
         guard count(validSignaturesOf: next, keys: keys, role: role) >= role.threshold else {
             throw .signature("valid signatures did not meet threshold for root: version \(version) is not signed by the keys of version \(trusted.signed.version)")
         }
-        try checkSignatures(next, by: rootKeys(of: next), role: TopRole.root)
+        try checkSelfSigned(next)
         return next
+    }
+
+    /// A root signed by the threshold of its own keys, whose certificates (Notary) are valid.
+    private func checkSelfSigned(_ root: SignedMetadata) throws(TrustError) {
+        try checkCertificates(of: root)
+        try checkSignatures(root, by: rootKeys(of: root), role: TopRole.root)
+    }
+
+    /// Notary's root keys are certificates (`trustpinning.ValidateRoot`): as many as the
+    /// threshold must be valid now, or the collection cannot be trusted whoever signed it.
+    private func checkCertificates(of file: SignedMetadata) throws(TrustError) {
+        let (keys, role) = try rootKeys(of: file)
+        var valid = 0
+        var problem: TrustError?
+        for id in role.keyIDs {
+            guard let key = keys[id] else { continue }
+            guard key.kind == .ecdsaX509 || key.kind == .rsaX509 else {
+                valid += 1
+                continue
+            }
+            let certificate = try key.certificate()
+            if now > certificate.notAfter {
+                problem = problem ?? .key("root: the certificate of key \(id) expired at \(certificate.notAfter.rfc3339(dialect: dialect))")
+            } else if certificate.notBefore.seconds > now.seconds + 86_400 {
+                problem = problem ?? .key("root: the certificate of key \(id) is not valid before \(certificate.notBefore.rfc3339(dialect: dialect))")
+            } else {
+                valid += 1
+            }
+        }
+        if valid < role.threshold, let problem { throw problem }
     }
 
     // MARK: Timestamp (§5.4)
@@ -144,7 +180,7 @@ public struct TrustClient: Sendable {
         let bytes = try fetchRequired(TopRole.timestamp, version: nil, limit: Self.limit(TopRole.timestamp))
         let timestamp = try decode(bytes, role: TopRole.timestamp)
         try checkSignatures(timestamp, by: topKeys(TopRole.timestamp, of: root), role: TopRole.timestamp)
-        if let old = stored.metadata[TopRole.timestamp] {
+        if let old = stored.baseline(for: timestamp) {
             try checkRollback(timestamp, current: old)
             if let new = try snapshotMeta(of: timestamp).version, let current = try snapshotMeta(of: old).version, new < current {
                 throw .rollback("snapshot: version \(new) is lower than current version \(current)")
@@ -165,7 +201,7 @@ public struct TrustClient: Sendable {
         let snapshot = try decode(bytes, role: TopRole.snapshot)
         try checkSignatures(snapshot, by: topKeys(TopRole.snapshot, of: root), role: TopRole.snapshot)
         try checkVersion(snapshot, against: meta, listedBy: TopRole.timestamp)
-        if let old = stored.metadata[TopRole.snapshot] {
+        if let old = stored.baseline(for: snapshot) {
             try checkRollback(snapshot, current: old)
             // Every targets role the last snapshot listed is still listed, at no lower version (§5.5.5).
             let new = try Self.snapshot(of: snapshot).meta, current = try Self.snapshot(of: old).meta
@@ -224,7 +260,7 @@ public struct TrustClient: Sendable {
                 file = try decode(bytes, role: next.name)
                 try checkSignatures(file, by: (next.keys, next.role), role: next.name)
                 try checkVersion(file, against: listed, listedBy: TopRole.snapshot)
-                if let old = stored.metadata[next.name] { try checkRollback(file, current: old) }
+                if let old = stored.baseline(for: file) { try checkRollback(file, current: old) }
                 try checkExpiry(file)
             } catch {
                 guard next.name != TopRole.targets, error.setsDelegationAside else { throw error }
@@ -268,7 +304,7 @@ public struct TrustClient: Sendable {
         guard role.threshold >= 1 else { return Int.min }
         var valid = Set<String>()
         for signature in file.signatures where !valid.contains(signature.keyID) && role.keyIDs.contains(signature.keyID) {
-            if let key = keys[signature.keyID], key.verify(signature.bytes, of: file.signedBytes) {
+            if let key = keys[signature.keyID], key.verify(signature.bytes, of: file.signedBytes, method: signature.method, at: now) {
                 valid.insert(signature.keyID)
                 if valid.count >= role.threshold { break }
             }
@@ -369,22 +405,39 @@ public struct TrustClient: Sendable {
     }
 }
 
-/// What the state store held when the update began, decoded: the baselines for rollback.
-private struct StoredFiles {
-    var bytes: [RoleName: [UInt8]] = [:]
-    var metadata: [RoleName: SignedMetadata] = [:]
+/// What the state store held when the update began: the baselines for rollback, decoded
+/// only when the server's file differs from the stored one (the usual run finds most the same).
+private final class StoredFiles {
+    let bytes: [RoleName: [UInt8]]
+    private let dialect: TrustDialect
+    private var decoded: [RoleName: SignedMetadata?] = [:]
+    private var forgotten = Set<RoleName>()
 
     init(state: TrustStateStore, dialect: TrustDialect) throws(TrustError) {
+        var bytes: [RoleName: [UInt8]] = [:]
         for role in try state.roles() {
-            guard let file = try state.load(role, limit: TrustClient.limit(role)) else { continue }
-            bytes[role] = file
-            // A stored file that no longer decodes is as good as none: the server's is
-            // checked on its own merits.
-            metadata[role] = try? MetadataCodec.decode(file, role: role, dialect: dialect)
+            bytes[role] = try state.load(role, limit: TrustClient.limit(role))
         }
+        self.bytes = bytes
+        self.dialect = dialect
     }
 
-    mutating func forget(_ role: RoleName) { metadata[role] = nil }
+    /// The stored file of `role`; nil when there is none or it no longer decodes (then the
+    /// server's is checked on its own merits).
+    func metadata(_ role: RoleName) -> SignedMetadata? {
+        guard !forgotten.contains(role), let file = bytes[role] else { return nil }
+        if let known = decoded[role] { return known }
+        let metadata = try? MetadataCodec.decode(file, role: role, dialect: dialect)
+        decoded[role] = metadata
+        return metadata
+    }
+
+    /// The stored file to hold `file` against, unless it is the very same file.
+    func baseline(for file: SignedMetadata) -> SignedMetadata? {
+        bytes[file.role] == file.fileBytes ? nil : metadata(file.role)
+    }
+
+    func forget(_ role: RoleName) { forgotten.insert(role) }
 }
 
 extension TrustError {
