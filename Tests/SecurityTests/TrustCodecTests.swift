@@ -558,6 +558,16 @@ import TestSupport
         for item in cases {
             #expect(throws: TrustError.malformed(item.message)) { try MetadataCodec.decode(item.bytes, role: item.role, dialect: item.dialect) }
         }
+        // Names that could leave the trust store's directory, or that the dialect refuses.
+        for (name, dialect) in [("targets/../../etc", TrustDialect.notary), ("targets//x", .notary), ("targets/x/", .notary), ("targets/X", .notary),
+                                ("targets/a.b", .notary), ("targets/" + String(repeating: "a", count: 248), .notary),
+                                ("..", .tuf), (".", .tuf), ("a\\b", .tuf), ("a\u{0}b", .tuf), ("", .tuf), (String(repeating: "a", count: 256), .tuf)] {
+            #expect(throws: TrustError.self, "\(name)") { try MetadataCodec.decode(Array("{}".utf8), role: name, dialect: dialect) }
+        }
+        // Allowed names get as far as the file.
+        for (name, dialect) in [("targets/releases", TrustDialect.notary), ("targets/a-b_c/d9", .notary), ("releases", .tuf), ("café ok", .tuf)] {
+            #expect(throws: TrustError.malformed("\(name): the file: missing \"signed\"")) { try MetadataCodec.decode(Array("{}".utf8), role: name, dialect: dialect) }
+        }
         // Delegated roles get targets' limit: 4 MiB.
         #expect(MetadataCodec.sizeLimit(for: "targets/releases") == 4 * 1024 * 1024 && MetadataCodec.sizeLimit(for: "releases") == 4 * 1024 * 1024)
         let big = [UInt8](repeating: 0x20, count: 4 * 1024 * 1024 + 1)
