@@ -8,7 +8,7 @@ APT_PACKAGES := libmnl-dev libnftnl-dev libseccomp-dev libapparmor-dev libarchiv
                 nftables iproute2 iputils-ping hyperfine containernetworking-plugins pkg-config time gcc \
                 busybox-static umoci skopeo crun runc zstd apparmor etcd-server etcd-client tcpdump iperf3 \
                 bind9-dnsutils dnsmasq-base python3 dnsperf aardvark-dns \
-                docker-registry apache2-utils python3-venv
+                docker-registry apache2-utils python3-venv notary
 
 .PHONY: deps build release test run bench clean
 

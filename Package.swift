@@ -92,7 +92,7 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"]),
         .testTarget(name: "SecurityTests", dependencies: ["Security", "CSeccomp", "TestSupport"]),
         .testTarget(name: "NetctlTests", dependencies: ["TestSupport", "Netlink", "NFTables"]),
-        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Runtime", "TestSupport"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "Runtime", "Security", "TestSupport"]),
         .testTarget(name: "VXLANTests", dependencies: ["VXLAN", "CNM", "DNS", "Netlink", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

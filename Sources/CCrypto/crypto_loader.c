@@ -1,4 +1,6 @@
 #define _GNU_SOURCE
+// d2i_EC_PUBKEY: parses a P-256 key ten times faster than OpenSSL 3's decoders (d2i_PUBKEY).
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "crypto_loader.h"
 #include "lazy_library.h"
 #include <openssl/bn.h>
@@ -25,7 +27,8 @@
     X(EVP_PKEY_CTX_set_rsa_padding) X(EVP_PKEY_CTX_set_rsa_pss_saltlen) \
     X(EVP_PKEY_Q_keygen) X(EVP_PKEY_free) X(EVP_PKEY_get_base_id) X(EVP_PKEY_get_size) X(EVP_PKEY_get_bits) \
     X(EVP_PKEY_get_group_name) X(EVP_PKEY_get_raw_public_key) X(EVP_PKEY_new_raw_public_key) \
-    X(EVP_PKEY_new_raw_private_key) \
+    X(EVP_PKEY_new_raw_private_key) X(EVP_PKEY_new) X(EVP_PKEY_assign) \
+    X(d2i_EC_PUBKEY) X(EC_KEY_free) X(EC_KEY_get0_group) X(EC_GROUP_get_curve_name) \
     X(EVP_PKEY2PKCS8) X(EVP_PKCS82PKEY) X(d2i_PKCS8_PRIV_KEY_INFO) X(i2d_PKCS8_PRIV_KEY_INFO) \
     X(PKCS8_PRIV_KEY_INFO_free) X(PKCS8_pkey_get0) X(OBJ_obj2nid) \
     X(d2i_PUBKEY) X(i2d_PUBKEY) \
@@ -119,22 +122,6 @@ static EVP_PKEY *load_private(const unsigned char *pkcs8, size_t count, char *er
     return key;
 }
 
-static int export_private(EVP_PKEY *key, unsigned char **out, size_t *out_count, char *error, size_t size) {
-    PKCS8_PRIV_KEY_INFO *info = p_EVP_PKEY2PKCS8(key);
-    int length = info ? p_i2d_PKCS8_PRIV_KEY_INFO(info, NULL) : -1;
-    unsigned char *buffer = length > 0 ? malloc((size_t)length) : NULL;
-    unsigned char *cursor = buffer;
-    if (!buffer || p_i2d_PKCS8_PRIV_KEY_INFO(info, &cursor) != length) {
-        free(buffer);
-        p_PKCS8_PRIV_KEY_INFO_free(info);
-        return fail(error, size, "cannot encode the private key as PKCS#8");
-    }
-    p_PKCS8_PRIV_KEY_INFO_free(info);
-    *out = buffer;
-    *out_count = (size_t)length;
-    return 0;
-}
-
 static int export_public(EVP_PKEY *key, unsigned char **out, size_t *out_count, char *error, size_t size) {
     if (p_EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519) {
         size_t length = 32;
@@ -159,39 +146,29 @@ static int export_public(EVP_PKEY *key, unsigned char **out, size_t *out_count, 
     return 0;
 }
 
-int crypto_generate(int kind, unsigned char **out, size_t *out_count, char *error, size_t size) {
+void crypto_key_close(crypto_key *key) { p_EVP_PKEY_free((EVP_PKEY *)key); }
+
+int crypto_key_kind(const crypto_key *key) { return kind_of((EVP_PKEY *)key); }
+
+crypto_key *crypto_generate(int kind, char *error, size_t size) {
     EVP_PKEY *key = kind == CRYPTO_ED25519 ? p_EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")
                   : kind == CRYPTO_P256    ? p_EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")
                   : NULL;
-    if (!key) return fail(error, size, "cannot generate the key");
-    int result = export_private(key, out, out_count, error, size);
-    p_EVP_PKEY_free(key);
-    return result;
+    if (!key) fail(error, size, "cannot generate the key");
+    return (crypto_key *)key;
 }
 
-int crypto_private_key(const unsigned char *pkcs8, size_t count, int *kind, unsigned char **out, size_t *out_count,
-                       char *error, size_t size) {
-    EVP_PKEY *key = load_private(pkcs8, count, error, size);
-    if (!key) return -1;
-    *kind = kind_of(key);
-    int result = export_private(key, out, out_count, error, size);
-    p_EVP_PKEY_free(key);
-    return result;
+crypto_key *crypto_key_open(const unsigned char *pkcs8, size_t count, char *error, size_t size) {
+    return (crypto_key *)load_private(pkcs8, count, error, size);
 }
 
-int crypto_public_key(const unsigned char *pkcs8, size_t count, unsigned char **out, size_t *out_count,
-                      char *error, size_t size) {
-    EVP_PKEY *key = load_private(pkcs8, count, error, size);
-    if (!key) return -1;
-    int result = export_public(key, out, out_count, error, size);
-    p_EVP_PKEY_free(key);
-    return result;
+int crypto_public_key(const crypto_key *key, unsigned char **out, size_t *out_count, char *error, size_t size) {
+    return export_public((EVP_PKEY *)key, out, out_count, error, size);
 }
 
-int crypto_sign(const unsigned char *pkcs8, size_t count, const void *message, size_t message_count,
+int crypto_sign(const crypto_key *handle, const void *message, size_t message_count,
                 unsigned char **out, size_t *out_count, char *error, size_t size) {
-    EVP_PKEY *key = load_private(pkcs8, count, error, size);
-    if (!key) return -1;
+    EVP_PKEY *key = (EVP_PKEY *)handle;
     int kind = kind_of(key);
     size_t length = (size_t)p_EVP_PKEY_get_size(key);
     unsigned char *buffer = malloc(length);
@@ -211,7 +188,6 @@ int crypto_sign(const unsigned char *pkcs8, size_t count, const void *message, s
     }
     free(buffer);
     p_EVP_MD_CTX_free(context);
-    p_EVP_PKEY_free(key);
     return result;
 }
 
@@ -219,6 +195,17 @@ static EVP_PKEY *load_public(int kind, const unsigned char *bytes, size_t count)
     if (kind == CRYPTO_ED25519)
         return count == 32 ? p_EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, bytes, 32) : NULL;
     const unsigned char *cursor = bytes;
+    if (kind == CRYPTO_P256) {
+        EC_KEY *ec = p_d2i_EC_PUBKEY(NULL, &cursor, (long)count);
+        EVP_PKEY *key = ec && cursor == bytes + count
+                && p_EC_GROUP_get_curve_name(p_EC_KEY_get0_group(ec)) == NID_X9_62_prime256v1 ? p_EVP_PKEY_new() : NULL;
+        if (!key || p_EVP_PKEY_assign(key, EVP_PKEY_EC, ec) != 1) {
+            p_EC_KEY_free(ec);
+            p_EVP_PKEY_free(key);
+            return NULL;
+        }
+        return key;
+    }
     EVP_PKEY *key = p_d2i_PUBKEY(NULL, &cursor, (long)count);
     if (key && (cursor != bytes + count || kind_of(key) != kind
                 || (kind == CRYPTO_RSA && p_EVP_PKEY_get_bits(key) < 2048))) {
@@ -283,12 +270,9 @@ int crypto_ecdsa_raw_to_der(const unsigned char raw[64], unsigned char **out, si
     return 0;
 }
 
-int crypto_encrypt_pkcs8(const unsigned char *pkcs8, size_t count, const char *passphrase, size_t passphrase_count,
+int crypto_encrypt_pkcs8(const crypto_key *key, const char *passphrase, size_t passphrase_count,
                          int iterations, unsigned char **out, size_t *out_count, char *error, size_t size) {
-    EVP_PKEY *key = load_private(pkcs8, count, error, size);
-    if (!key) return -1;
-    PKCS8_PRIV_KEY_INFO *info = p_EVP_PKEY2PKCS8(key);
-    p_EVP_PKEY_free(key);
+    PKCS8_PRIV_KEY_INFO *info = p_EVP_PKEY2PKCS8((EVP_PKEY *)key);
     // PBKDF2's PRF left at its default, HMAC-SHA1: notary derives with SHA-1 whatever the
     // file says, so a file naming HMAC-SHA256 would not open there.
     X509_ALGOR *scheme = info ? p_PKCS5_pbe2_set_iv(p_EVP_aes_256_cbc(), iterations, NULL, 0, NULL, NID_hmacWithSHA1) : NULL;
@@ -309,13 +293,15 @@ int crypto_encrypt_pkcs8(const unsigned char *pkcs8, size_t count, const char *p
     return 0;
 }
 
-int crypto_decrypt_pkcs8(const unsigned char *encrypted, size_t count, const char *passphrase, size_t passphrase_count,
-                         unsigned char **out, size_t *out_count, char *error, size_t size) {
+crypto_key *crypto_decrypt_pkcs8(const unsigned char *encrypted, size_t count, const char *passphrase, size_t passphrase_count,
+                                 int *status, char *error, size_t size) {
+    *status = -1;
     const unsigned char *cursor = encrypted;
     X509_SIG *sealed = p_d2i_X509_SIG(NULL, &cursor, (long)count);
     if (!sealed || cursor != encrypted + count) {
         p_X509_SIG_free(sealed);
-        return fail(error, size, "not an encrypted PKCS#8 private key");
+        fail(error, size, "not an encrypted PKCS#8 private key");
+        return NULL;
     }
     const X509_ALGOR *algorithm = NULL;
     const ASN1_OBJECT *oid = NULL;
@@ -324,7 +310,7 @@ int crypto_decrypt_pkcs8(const unsigned char *encrypted, size_t count, const cha
     if (p_OBJ_obj2nid(oid) != NID_pbes2) {
         p_X509_SIG_free(sealed);
         snprintf(error, size, "encrypted with something other than PBES2");
-        return -1;
+        return NULL;
     }
     PKCS8_PRIV_KEY_INFO *info = p_PKCS8_decrypt(sealed, passphrase, (int)passphrase_count);
     p_X509_SIG_free(sealed);
@@ -333,11 +319,9 @@ int crypto_decrypt_pkcs8(const unsigned char *encrypted, size_t count, const cha
     if (!key) {
         // A wrong passphrase shows as bad padding or, once in 256, as garbage DER.
         fail(error, size, "wrong passphrase");
-        return -2;
+        *status = -2;
     }
-    int result = export_private(key, out, out_count, error, size);
-    p_EVP_PKEY_free(key);
-    return result;
+    return (crypto_key *)key;
 }
 
 static int add_extension(X509 *certificate, X509V3_CTX *context, int nid, const char *value) {
@@ -347,11 +331,10 @@ static int add_extension(X509 *certificate, X509V3_CTX *context, int nid, const 
     return good;
 }
 
-int crypto_self_signed_certificate(const unsigned char *pkcs8, size_t count, const char *common_name,
+int crypto_self_signed_certificate(const crypto_key *handle, const char *common_name,
                                    int64_t not_before, int64_t not_after, unsigned char **out, size_t *out_count,
                                    char *error, size_t size) {
-    EVP_PKEY *key = load_private(pkcs8, count, error, size);
-    if (!key) return -1;
+    EVP_PKEY *key = (EVP_PKEY *)handle;
     X509 *certificate = p_X509_new();
     BIGNUM *serial = p_BN_new();
     X509_NAME *name = certificate ? p_X509_get_subject_name(certificate) : NULL;
@@ -378,7 +361,6 @@ int crypto_self_signed_certificate(const unsigned char *pkcs8, size_t count, con
     good = buffer && p_i2d_X509(certificate, &cursor) == length;
     p_BN_free(serial);
     p_X509_free(certificate);
-    p_EVP_PKEY_free(key);
     if (!good) {
         free(buffer);
         return fail(error, size, "cannot make the certificate");

@@ -222,6 +222,25 @@ import Testing
         }
     }
 
+    /// Notary writes ed25519 keys as PKCS#8 whose key octets are Go's 64 bytes (seed‖public).
+    @Test func notarysEd25519FormIsRead() throws {
+        try Self.withDirectory { directory in
+            try Self.openssl("genpkey", "-algorithm", "ed25519", "-outform", "DER", "-out", "\(directory)/key.der")
+            let standard = try Self.read("\(directory)/key.der")
+            let key = try PrivateKey(pkcs8: standard)
+            let seed = Array(standard.suffix(32))
+            let notary: [UInt8] = [0x30, 0x4c, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x40] + seed + key.publicKey.material
+            let read = try PrivateKey(pkcs8: notary)
+            #expect(read.kind == .ed25519)
+            #expect(read.publicKey == key.publicKey)
+            #expect(key.publicKey.verify(try read.sign(Self.message, dialect: .notary), of: Self.message))
+            // The public half must be the seed's.
+            var wrong = notary
+            wrong[wrong.count - 1] ^= 1
+            #expect(throws: TrustError.self) { try PrivateKey(pkcs8: wrong) }
+        }
+    }
+
     @Test func selfSignedCertificateAsNotaryMakesIt() throws {
         try Self.withDirectory { directory in
             let key = try PrivateKey.generate(.ecdsa)
@@ -237,6 +256,8 @@ import Testing
             }
             try Self.openssl("verify", "-CAfile", "\(directory)/root.crt", "-partial_chain", "\(directory)/root.crt")
 
+            #expect(key.matches(certificate) && key.matches(key.publicKey))
+            #expect(!(try PrivateKey.generate(.ecdsa)).matches(certificate))
             let inside = try certificate.certificate()
             #expect(inside.key.material == key.publicKey.material)
             #expect(inside.notAfter == notAfter)
@@ -264,5 +285,111 @@ import Testing
             #expect(try theirs.certificate().key.kind == .ecdsa)
             #expect(throws: TrustError.self) { try PublicKey(kind: .ecdsaX509, material: Array("not a certificate".utf8)).certificate() }
         }
+    }
+
+    // MARK: the key store, and notary reading it
+
+    /// Notary's key ID for an ecdsa key: sha256 of `{"keytype":"ecdsa","keyval":{"private":null,"public":"<base64 SPKI>"}}`.
+    static func notaryKeyID(_ key: PublicKey) -> String {
+        hex(TrustDigest.sha256(Array(#"{"keytype":"ecdsa","keyval":{"private":null,"public":"\#(Data(key.material).base64EncodedString())"}}"#.utf8)))
+    }
+
+    static func mode(_ path: String) throws -> Int {
+        (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue ?? -1
+    }
+
+    @Test func keyStoreSavesListsLoadsAndRemoves() throws {
+        try Self.withDirectory { directory in
+            let store = KeyStore(directory: "\(directory)/trust/private")
+            #expect(try store.list().isEmpty)
+            let root = try PrivateKey.generate(.ecdsa), targets = try PrivateKey.generate(.ed25519)
+            let rootID = Self.notaryKeyID(root.publicKey), targetsID = Self.hex(TrustDigest.sha256(targets.publicKey.material))
+            try store.save(root, id: rootID, role: "root", gun: nil, passphrase: "root pass")
+            try store.save(targets, id: targetsID, role: "targets", gun: "127.0.0.1:5000/team/app", passphrase: "repo pass")
+
+            #expect(try Self.mode("\(directory)/trust/private/\(rootID).key") == 0o600)
+            #expect(try Self.mode("\(directory)/trust/private") == 0o700)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: "\(directory)/trust/private").sorted()
+                    == ["\(rootID).key", "\(targetsID).key"].sorted(), "no temporary file left")
+            let listed = try store.list().map { "\($0.id) \($0.role) \($0.gun ?? "-")" }
+            #expect(listed == ["\(rootID) root -", "\(targetsID) targets 127.0.0.1:5000/team/app"].sorted())
+            let file = String(decoding: try Self.read("\(directory)/trust/private/\(rootID).key"), as: UTF8.self)
+            #expect(file.hasPrefix("-----BEGIN ENCRYPTED PRIVATE KEY-----\nrole: root\n\n"))
+
+            #expect(try store.load(id: rootID, passphrase: "root pass").publicKey == root.publicKey)
+            #expect(try store.load(id: targetsID, passphrase: "repo pass").publicKey == targets.publicKey)
+            #expect(throws: TrustError.key("key \(rootID): wrong passphrase")) { try store.load(id: rootID, passphrase: "repo pass") }
+            #expect(throws: TrustError.key("no key abcdef in \(directory)/trust/private")) { try store.load(id: "abcdef", passphrase: "x") }
+            #expect(throws: TrustError.key(#"key ID "../root": expected hex digits"#)) { try store.load(id: "../root", passphrase: "x") }
+
+            // Saving again replaces the file; a link in its place is never followed.
+            try store.save(root, id: rootID, role: "root", gun: nil, passphrase: "new pass")
+            #expect(try store.load(id: rootID, passphrase: "new pass").publicKey == root.publicKey)
+            try FileManager.default.createSymbolicLink(atPath: "\(directory)/trust/private/abc.key", withDestinationPath: "\(directory)/trust/private/\(rootID).key")
+            #expect(throws: TrustError.self) { try store.load(id: "abc", passphrase: "new pass") }
+            try FileManager.default.removeItem(atPath: "\(directory)/trust/private/abc.key")
+
+            try store.remove(id: rootID)
+            #expect(throws: TrustError.key("no key \(rootID) in \(directory)/trust/private")) { try store.remove(id: rootID) }
+            #expect(try store.list().map(\.id) == [targetsID])
+        }
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/notary")))
+    func notaryReadsOurKeyFilesAndWeReadNotarys() throws {
+        try Self.withDirectory { directory in
+            let trust = "\(directory)/trust"
+            let store = KeyStore(directory: "\(trust)/private")
+            let key = try PrivateKey.generate(.ecdsa)
+            let id = Self.notaryKeyID(key.publicKey)
+            try store.save(key, id: id, role: "targets", gun: "127.0.0.1:5000/team/app", passphrase: "repo pass")
+
+            let list = try runCommand(["notary", "-d", trust, "key", "list"])
+            #expect(list.status == 0, "\(list.stderr)")
+            let line = list.stdout.split(separator: "\n").first { $0.contains(id) }.map(String.init) ?? ""
+            #expect(line.split(separator: " ").prefix(3) == ["targets", "127.0.0.1:5000/team/app", Substring(id)], "\(list.stdout)")
+            // `key passwd` decrypts with the old passphrase (from the environment) before re-encrypting.
+            let wrong = try runCommand(["notary", "-d", trust, "key", "passwd", id], environment: ["NOTARY_TARGETS_PASSPHRASE": "wrong"])
+            #expect(wrong.status != 0)
+            let passwd = try runCommand(["notary", "-d", trust, "key", "passwd", id], environment: ["NOTARY_TARGETS_PASSPHRASE": "repo pass"])
+            #expect(passwd.status == 0 && passwd.stdout.contains("Successfully updated passphrase"), "\(passwd.stdout)\(passwd.stderr)")
+            // …and the file notary wrote back is ours to read.
+            #expect(try store.load(id: id, passphrase: "repo pass").publicKey == key.publicKey)
+
+            // A key notary generated: its ID is our SPKI's, its headers our roles.
+            let generated = try runCommand(["notary", "-d", trust, "key", "generate", "ecdsa", "--role", "root"],
+                                           environment: ["NOTARY_ROOT_PASSPHRASE": "root pass"])
+            #expect(generated.status == 0, "\(generated.stderr)")
+            let rootID = try #require(try store.list().first { $0.role == "root" }).id
+            let root = try store.load(id: rootID, passphrase: "root pass")
+            #expect(root.kind == .ecdsa)
+            #expect(Self.notaryKeyID(root.publicKey) == rootID)
+            #expect(throws: TrustError.key("key \(rootID): wrong passphrase")) { try store.load(id: rootID, passphrase: "repo pass") }
+        }
+    }
+
+    // MARK: figures
+
+    @Test func signAndVerifyCost() throws {
+        let clock = ContinuousClock()
+        func microseconds(_ duration: Duration, _ count: Int) -> String {
+            String(format: "%.1f", Double(duration.components.attoseconds) / 1e12 / Double(count) + Double(duration.components.seconds) * 1e6 / Double(count))
+        }
+        let load = clock.measure { _ = TrustDigest.sha256([]) }
+        print("libcrypto first use (dlopen + dlsym, or nothing if another test loaded it): \(load)")
+        for kind in [PublicKey.Kind.ed25519, .ecdsa] {
+            let key = try PrivateKey.generate(kind)
+            let rounds = 500
+            var signature: [UInt8] = []
+            let signing = try clock.measure { for _ in 0..<rounds { signature = try key.sign(Self.message, dialect: .notary) } }
+            var good = true
+            let verifying = clock.measure { for _ in 0..<rounds { good = good && key.publicKey.verify(signature, of: Self.message) } }
+            #expect(good)
+            print("\(kind.rawValue): sign \(microseconds(signing, rounds)) µs, verify \(microseconds(verifying, rounds)) µs")
+        }
+        let key = try PrivateKey.generate(.ecdsa)
+        let file = try key.encryptedPEM(passphrase: "pass", headers: [])
+        let opening = try clock.measure { for _ in 0..<20 { _ = try PrivateKey.decryptPEM(file, passphrase: "pass") } }
+        print("opening a key file (PBKDF2, 2048 rounds): \(microseconds(opening, 20)) µs")
     }
 }

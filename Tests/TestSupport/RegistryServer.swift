@@ -81,11 +81,12 @@ public final class RegistryServer: @unchecked Sendable {
     public private(set) var tokenRealm: String?
     /// The `service` the token server and registry agree on.
     public let tokenService = "netctl-test-registry"
-    private var processes: [Process] = []
+    private let processes: ServerProcesses
 
     public init(_ options: Options = Options()) throws {
         self.options = options
         directory = NSTemporaryDirectory() + uniqueName("netctl-registry-")
+        processes = ServerProcesses(directory: directory)
         try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
         let registryPort = try freeLoopbackPort()
         registryAddress = "127.0.0.1:\(registryPort)"
@@ -186,16 +187,7 @@ public final class RegistryServer: @unchecked Sendable {
 
     /// Stops every process (by its pid, newest first) and removes the directory.
     public func stop() {
-        for process in processes.reversed() where process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-            // A child that still has SIGTERM blocked (the test thread's mask is inherited)
-            // gets SIGKILL after 5 s.
-            let deadline = Date().addingTimeInterval(5)
-            while process.isRunning && Date() < deadline { usleep(10_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
-        processes = []
+        processes.stop()
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -255,45 +247,16 @@ public final class RegistryServer: @unchecked Sendable {
     /// The registry's log, for a failing test's message.
     public var log: String { (try? String(contentsOfFile: directory + "/log", encoding: .utf8)) ?? "" }
 
-    // A CA of its own and a server certificate for 127.0.0.1 and localhost (EC P-256: quick to make).
     private func makeCertificates() throws {
-        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                     "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=netctl test CA \(port)",
-                     "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
-        try openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                     "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"])
-        try "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"
-            .write(toFile: directory + "/server.ext", atomically: true, encoding: .utf8)
-        try openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                     "-out", "server.crt", "-days", "2", "-extfile", "server.ext"])
-        if options.clientCertificates {
-            try openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                         "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=netctl test client"])
-            try "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n".write(toFile: directory + "/client.ext", atomically: true, encoding: .utf8)
-            try openssl(["x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                         "-out", "client.cert", "-days", "2", "-extfile", "client.ext"])
-        }
+        try makeTestCertificates(in: directory, caName: "netctl test CA \(port)", clientCertificate: options.clientCertificates)
     }
 
     private func openssl(_ arguments: [String]) throws {
-        let result = try runCommand(["sh", "-c", "cd \"$0\" && exec openssl \"$@\"", directory] + arguments)
-        guard result.status == 0 else { throw HarnessError("openssl \(arguments.first ?? ""): \(result.stderr)") }
+        try TestSupport.openssl(in: directory, arguments)
     }
 
     private func launch(_ executable: String, _ arguments: [String], log name: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
-        _ = FileManager.default.createFile(atPath: directory + "/" + name, contents: nil)
-        let log = FileHandle(forWritingAtPath: directory + "/" + name)!
-        // The child has its own copy once it runs: this one would stay open in the test
-        // process for as long as it lives, one per server.
-        defer { try? log.close() }
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        processes.append(process)
+        try processes.launch(executable, arguments, log: name)
     }
 }
 
@@ -302,38 +265,4 @@ public func withRegistry<T>(_ options: RegistryServer.Options = .init(), _ body:
     let server = try RegistryServer(options)
     defer { server.stop() }
     return try body(server)
-}
-/// A TCP port free on 127.0.0.1 now (the kernel's choice for a bound socket, closed again).
-public func freeLoopbackPort() throws -> UInt16 {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    guard fd >= 0 else { throw HarnessError("socket: \(String(cString: strerror(errno)))") }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let ok = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-    }
-    guard ok else { throw HarnessError("bind 127.0.0.1:0: \(String(cString: strerror(errno)))") }
-    return UInt16(bigEndian: address.sin_port)
-}
-
-/// Waits until something accepts TCP connections on 127.0.0.1:`port`.
-public func waitUntilListening(port: UInt16, seconds: Double, what: String) throws {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        close(fd)
-        if connected { return }
-        usleep(20_000)
-    }
-    throw HarnessError("\(what) did not listen on 127.0.0.1:\(port) within \(Int(seconds)) s")
 }

@@ -54,8 +54,8 @@ enum Libcrypto {
     }
 }
 
-/// Bytes that hold a private key: malloc'd by CCrypto, never copied into a Swift array, and
-/// zeroed before they are freed.
+/// Bytes CCrypto handed out (malloc'd), zeroed before they are freed: the same path serves
+/// anything that could hold key material.
 final class SecretBytes: @unchecked Sendable {
     let base: UnsafeMutablePointer<UInt8>
     let count: Int

@@ -1,19 +1,20 @@
 import CCrypto
 import Glibc
 
-/// A signing key in memory: PKCS#8 DER held in bytes that are zeroed when the last copy of
-/// the key goes, and written to disk only encrypted (`encryptedPEM`).
+/// A signing key in memory: parsed once by libcrypto, which wipes it when the last copy of
+/// the key goes; written to disk only encrypted (`encryptedPEM`).
 public struct PrivateKey: Sendable {
     /// `.ed25519` or `.ecdsa` (P-256).
     public let kind: PublicKey.Kind
     /// Material: 32 raw bytes for ed25519, DER SubjectPublicKeyInfo for ecdsa; `scheme` is
     /// TUF's ("ed25519", "ecdsa-sha2-nistp256"), which Notary's encoding leaves out.
     public let publicKey: PublicKey
-    let pkcs8: SecretBytes
+    let handle: KeyHandle
 
-    /// PBKDF2 rounds for key files. Notary writes 2048; more costs every signing command
-    /// the time to open its key (~1 ms per 3,000 rounds of HMAC-SHA1).
-    static let iterations: Int32 = 10_000
+    /// PBKDF2 rounds for key files: notary's own 2048. OpenSSL 3.0's PBKDF2 costs ~1.3 µs
+    /// a round of CPU here, and `trust sign` opens up to two keys within its 20 ms budget,
+    /// so 10,000 rounds (~13 ms a key) would not fit.
+    static let iterations: Int32 = 2048
 
     public static func generate(_ kind: PublicKey.Kind) throws(TrustError) -> PrivateKey {
         let code: Int32
@@ -23,54 +24,40 @@ public struct PrivateKey: Sendable {
         default: throw .key("cannot generate a \(kind.rawValue) key: expected ed25519 or ecdsa")
         }
         try Libcrypto.load()
-        switch Libcrypto.call({ crypto_generate(code, $0, $1, $2, $3) }) {
-        case .bytes(let secret): return try PrivateKey(secret)
-        case .failed(_, let reason): throw .key("generating a \(kind.rawValue) key: \(reason)")
+        var error = [CChar](repeating: 0, count: 256)
+        guard let key = crypto_generate(code, &error, error.count) else {
+            throw .key("generating a \(kind.rawValue) key: \(Libcrypto.text(error))")
         }
+        return try PrivateKey(KeyHandle(key))
     }
 
     /// A key from PKCS#8 PrivateKeyInfo DER (ed25519 also in Notary's 64-byte form).
     public init(pkcs8 der: [UInt8]) throws(TrustError) {
         try Libcrypto.load()
-        var kind: Int32 = 0
-        let outcome = der.withUnsafeBufferPointer { input in
-            Libcrypto.call { crypto_private_key(input.baseAddress, input.count, &kind, $0, $1, $2, $3) }
+        var error = [CChar](repeating: 0, count: 256)
+        guard let key = der.withUnsafeBufferPointer({ crypto_key_open($0.baseAddress, $0.count, &error, error.count) }) else {
+            throw .key(Libcrypto.text(error))
         }
-        try self.init(Self.supported(outcome, kind: kind))
+        try self.init(KeyHandle(key))
     }
 
-    /// The key crypto_private_key gave in standard PKCS#8; `.key` for anything but ed25519 and P-256.
-    private static func supported(_ outcome: Libcrypto.Outcome, kind: Int32) throws(TrustError) -> SecretBytes {
-        switch outcome {
-        case .bytes(let secret):
-            guard kind == Int32(CRYPTO_ED25519.rawValue) || kind == Int32(CRYPTO_P256.rawValue) else {
-                throw .key(kind == Int32(CRYPTO_RSA.rawValue)
-                    ? "unsupported private key type rsa: expected ed25519 or ecdsa P-256"
-                    : "unknown private key type: expected ed25519 or ecdsa P-256")
-            }
-            return secret
-        case .failed(_, let reason): throw .key(reason)
+    /// `.key` for anything but ed25519 and P-256.
+    private init(_ handle: KeyHandle) throws(TrustError) {
+        switch crypto_key_kind(handle.key) {
+        case Int32(CRYPTO_ED25519.rawValue): kind = .ed25519
+        case Int32(CRYPTO_P256.rawValue): kind = .ecdsa
+        case Int32(CRYPTO_RSA.rawValue): throw .key("unsupported private key type rsa: expected ed25519 or ecdsa P-256")
+        default: throw .key("unknown private key type: expected ed25519 or ecdsa P-256")
         }
-    }
-
-    /// From standard PKCS#8 that CCrypto made or checked.
-    private init(_ pkcs8: SecretBytes) throws(TrustError) {
-        let material = try Libcrypto.bytes("reading the public key") { crypto_public_key(pkcs8.base, pkcs8.count, $0, $1, $2, $3) }
-        self.pkcs8 = pkcs8
-        // A raw ed25519 key is 32 bytes; a DER SubjectPublicKeyInfo never is.
-        if material.count == 32 {
-            kind = .ed25519
-            publicKey = PublicKey(kind: .ed25519, scheme: "ed25519", material: material)
-        } else {
-            kind = .ecdsa
-            publicKey = PublicKey(kind: .ecdsa, scheme: "ecdsa-sha2-nistp256", material: material)
-        }
+        let material = try Libcrypto.bytes("reading the public key") { crypto_public_key(handle.key, $0, $1, $2, $3) }
+        publicKey = PublicKey(kind: kind, scheme: kind == .ed25519 ? "ed25519" : "ecdsa-sha2-nistp256", material: material)
+        self.handle = handle
     }
 
     /// ed25519: 64 bytes; ecdsa: DER in TUF (securesystemslib), raw r‖s (64 bytes) in Notary.
     public func sign(_ message: [UInt8], dialect: TrustDialect) throws(TrustError) -> [UInt8] {
         let outcome = message.withUnsafeBytes { input in
-            Libcrypto.call { crypto_sign(pkcs8.base, pkcs8.count, input.baseAddress, input.count, $0, $1, $2, $3) }
+            Libcrypto.call { crypto_sign(handle.key, input.baseAddress, input.count, $0, $1, $2, $3) }
         }
         let signature = try Libcrypto.bytes("signing with a \(kind.rawValue) key", outcome)
         guard kind == .ecdsa, dialect == .notary else { return signature }
@@ -78,10 +65,22 @@ public struct PrivateKey: Sendable {
         return raw
     }
 
+    /// Whether metadata's `key` is this key's public half: the same material, or for the
+    /// x509 kinds a certificate over it (whatever its validity). No signature needed.
+    public func matches(_ key: PublicKey) -> Bool {
+        switch key.kind {
+        case .ecdsaX509: (try? key.certificate().key.material) == publicKey.material
+        case kind: key.material == publicKey.material
+        default: false
+        }
+    }
+
+    /// PKCS#8 encrypted PEM: PBES2, PBKDF2 (HMAC-SHA1, as notary derives), AES-256-CBC;
+    /// headers sorted by name as Go's encoding/pem writes them.
     public func encryptedPEM(passphrase: String, headers: [(String, String)]) throws(TrustError) -> [UInt8] {
         guard !passphrase.isEmpty else { throw .key("an empty passphrase would leave the key in clear: expected a passphrase") }
         let encrypted = try Libcrypto.bytes("encrypting the key") {
-            crypto_encrypt_pkcs8(pkcs8.base, pkcs8.count, passphrase, passphrase.utf8.count, Self.iterations, $0, $1, $2, $3)
+            crypto_encrypt_pkcs8(handle.key, passphrase, passphrase.utf8.count, Self.iterations, $0, $1, $2, $3)
         }
         return PEM(type: "ENCRYPTED PRIVATE KEY", headers: headers, der: encrypted).encoded
     }
@@ -93,17 +92,15 @@ public struct PrivateKey: Sendable {
         try Libcrypto.load()
         switch block.type {
         case "ENCRYPTED PRIVATE KEY":
-            let outcome = block.der.withUnsafeBufferPointer { input in
-                Libcrypto.call { crypto_decrypt_pkcs8(input.baseAddress, input.count, passphrase, passphrase.utf8.count, $0, $1, $2, $3) }
+            var status: Int32 = 0
+            var error = [CChar](repeating: 0, count: 256)
+            let key = block.der.withUnsafeBufferPointer {
+                crypto_decrypt_pkcs8($0.baseAddress, $0.count, passphrase, passphrase.utf8.count, &status, &error, error.count)
             }
-            switch outcome {
-            case .bytes(let decrypted):
-                var kind: Int32 = 0
-                let normalized = Libcrypto.call { crypto_private_key(decrypted.base, decrypted.count, &kind, $0, $1, $2, $3) }
-                return (try PrivateKey(Self.supported(normalized, kind: kind)), block.headers)
-            case .failed(-2, _): throw .key("private key: wrong passphrase")
-            case .failed(_, let reason): throw .key("private key: \(reason)")
+            guard let key else {
+                throw .key(status == -2 ? "private key: wrong passphrase" : "private key: \(Libcrypto.text(error))")
             }
+            return (try PrivateKey(KeyHandle(key)), block.headers)
         case "PRIVATE KEY":
             return (try PrivateKey(pkcs8: block.der), block.headers)
         default:
@@ -118,10 +115,20 @@ public struct PrivateKey: Sendable {
         let now = TrustTime.now
         guard notAfter > now else { throw .key("certificate for \(commonName): notAfter \(notAfter.seconds) is not after now (\(now.seconds))") }
         let der = try Libcrypto.bytes("certificate for \(commonName)") {
-            crypto_self_signed_certificate(pkcs8.base, pkcs8.count, commonName, now.seconds, notAfter.seconds, $0, $1, $2, $3)
+            crypto_self_signed_certificate(handle.key, commonName, now.seconds, notAfter.seconds, $0, $1, $2, $3)
         }
         return PublicKey(kind: .ecdsaX509, material: PEM(type: "CERTIFICATE", der: der).encoded)
     }
+}
+
+/// libcrypto's parsed key, freed (and wiped by libcrypto) with the last PrivateKey that
+/// holds it. Signing only reads it, which libcrypto allows from several threads at once.
+final class KeyHandle: @unchecked Sendable {
+    let key: OpaquePointer
+
+    init(_ key: OpaquePointer) { self.key = key }
+
+    deinit { crypto_key_close(key) }
 }
 
 extension TrustTime {

@@ -1,0 +1,145 @@
+import Foundation
+import Glibc
+@testable import Registry
+import Security
+import Testing
+import TestSupport
+
+/// netctl and the real Notary, both ways: Debian's notary-server on loopback (TLS on a CA
+/// the test makes) and its `notary` CLI as the peer that must agree.
+@Suite struct NotaryInteropTests {
+    static let gun = "127.0.0.1:5000/team/app"
+
+    /// The files netctl fetches are the files the server serves the `notary` CLI, byte for
+    /// byte (as its cache holds them after `notary list`), by name and by version; what
+    /// the server does not have is nil, not an error.
+    @Test func fetchesTheFilesTheNotaryCLIPublished() throws {
+        try withNotaryServer { server in
+            let trustDir = try server.trustDirectory()
+            try publishWithCLI(server, trustDir: trustDir, tag: "1.0", content: "a manifest\n")
+            _ = try server.notary("list", Self.gun, trustDir: trustDir)
+
+            let source = try NotarySource(server: server.url, gun: Self.gun, configuration: isolatedConfiguration(),
+                                          caFile: server.caPath)
+            let cache = "\(trustDir)/tuf/\(Self.gun)/metadata"
+            for role in ["root", "targets", "snapshot", "timestamp"] {
+                let fetched = try #require(try source.fetch(role: role, version: nil, limit: 1 << 20), "\(role)")
+                #expect(fetched == Array(try Data(contentsOf: URL(fileURLWithPath: "\(cache)/\(role).json"))), "\(role)")
+            }
+            #expect(try source.fetch(role: "root", version: 1, limit: 1 << 20) == source.fetch(role: "root", version: nil, limit: 1 << 20))
+            #expect(try source.fetch(role: "root", version: 2, limit: 1 << 20) == nil)
+            #expect(try source.fetch(role: "targets/releases", version: nil, limit: 1 << 20) == nil)
+            let elsewhere = try NotarySource(server: server.url, gun: "127.0.0.1:5000/team/other", configuration: isolatedConfiguration(),
+                                             caFile: server.caPath)
+            #expect(try elsewhere.fetch(role: "root", version: nil, limit: 1 << 20) == nil)
+        }
+    }
+
+    /// A file beyond the caller's limit is refused before it is read to its end.
+    @Test func refusesAFileBeyondTheLimit() throws {
+        try withNotaryServer { server in
+            let trustDir = try server.trustDirectory()
+            try publishWithCLI(server, trustDir: trustDir, tag: "1.0", content: "a manifest\n")
+            let source = try NotarySource(server: server.url, gun: Self.gun, configuration: isolatedConfiguration(), caFile: server.caPath)
+            let error = try #require(throws: TrustError.self) { try source.fetch(role: "root", version: nil, limit: 100) }
+            guard case .malformed(let line) = error else { Issue.record("\(error)"); return }
+            #expect(line == "root.json from trust server 127.0.0.1:\(server.port) is larger than 100 bytes", "\(line)")
+        }
+    }
+
+    /// The server's certificate is trusted only through the CA given (or certs.d): without
+    /// it, one line that says so.
+    @Test func refusesAnUntrustedServerInOneLine() throws {
+        try withNotaryServer { server in
+            let source = try NotarySource(server: server.url, gun: Self.gun, configuration: isolatedConfiguration())
+            let error = try #require(throws: TrustError.self) { try source.fetch(role: "root", version: nil, limit: 1 << 20) }
+            guard case .unavailable(let line) = error else { Issue.record("\(error)"); return }
+            #expect(line.hasPrefix("trust server 127.0.0.1:\(server.port): certificate not trusted"), "\(line)")
+            #expect(!line.contains("\n"))
+        }
+    }
+
+    /// A server nobody answers at: one line, within 5 s, whether the connection is refused
+    /// (nothing listens) or never made (a listener whose queue is full drops the SYN).
+    @Test func anUnreachableServerIsOneLineWithinFiveSeconds() throws {
+        let port = try freeLoopbackPort()
+        let refused = try NotarySource(server: "https://127.0.0.1:\(port)", gun: Self.gun, configuration: isolatedConfiguration())
+        let error = try #require(throws: TrustError.self) { try refused.fetch(role: "root", version: nil, limit: 1 << 20) }
+        guard case .unavailable(let line) = error else { Issue.record("\(error)"); return }
+        #expect(line == "trust server 127.0.0.1:\(port): cannot connect: Connection refused", "\(line)")
+
+        try withSilentListener { port in
+            let silent = try NotarySource(server: "https://127.0.0.1:\(port)", gun: Self.gun, configuration: isolatedConfiguration())
+            let started = Date()
+            let error = try #require(throws: TrustError.self) { try silent.fetch(role: "timestamp", version: nil, limit: 1 << 20) }
+            let elapsed = Date().timeIntervalSince(started)
+            guard case .unavailable(let line) = error else { Issue.record("\(error)"); return }
+            #expect(line.hasPrefix("trust server 127.0.0.1:\(port): cannot connect: "), "\(line)")
+            #expect(!line.contains("\n"))
+            // The issue's bound: connecting gives up after 4 s.
+            #expect(elapsed < 5, "\(elapsed) s")
+        }
+    }
+
+    /// The server's refusal of a publish is one line with its reason: here a root whose
+    /// certificate names another collection.
+    @Test func aRefusedPublishIsOneLine() throws {
+        try withNotaryServer { server in
+            let trustDir = try server.trustDirectory()
+            try publishWithCLI(server, trustDir: trustDir, tag: "1.0", content: "a manifest\n")
+            let root = try Array(Data(contentsOf: URL(fileURLWithPath: "\(trustDir)/tuf/\(Self.gun)/metadata/root.json")))
+            let publisher = try NotaryPublisher(server: server.url, gun: "127.0.0.1:5000/team/other", configuration: isolatedConfiguration(),
+                                                caFile: server.caPath)
+            let error = try #require(throws: TrustError.self) { try publisher.publish(["root": root]) }
+            guard case .unavailable(let line) = error else { Issue.record("\(error)"); return }
+            #expect(line.hasPrefix("trust server 127.0.0.1:\(server.port): publishing 127.0.0.1:5000/team/other: INVALID_UPDATE: Update sent by the client is invalid. ("),
+                    "\(line)")
+            #expect(!line.contains("\n"))
+            #expect(try server.notaryResult(["list", "127.0.0.1:5000/team/other"], trustDir: server.trustDirectory()).status != 0)
+        }
+    }
+}
+
+/// `notary init GUN`, `notary add GUN TAG FILE` (FILE holding `content`), `notary publish GUN`.
+func publishWithCLI(_ server: NotaryServer, trustDir: String, tag: String, content: String,
+                    gun: String = NotaryInteropTests.gun, role: String? = nil) throws {
+    let file = trustDir + "/" + uniqueName("target-")
+    try content.write(toFile: file, atomically: true, encoding: .utf8)
+    if !FileManager.default.fileExists(atPath: "\(trustDir)/tuf/\(gun)/metadata/root.json") {
+        try server.notary("init", gun, trustDir: trustDir)
+    }
+    if let role {
+        try server.notary("add", gun, tag, file, "-r", role, trustDir: trustDir)
+    } else {
+        try server.notary("add", gun, tag, file, trustDir: trustDir)
+    }
+    try server.notary("publish", gun, trustDir: trustDir)
+}
+
+/// A TCP listener on 127.0.0.1 that never accepts, its one-place queue filled by a
+/// connection of the test's own: the kernel drops further SYNs, so connecting to it times out.
+func withSilentListener<T>(_ body: (UInt16) throws -> T) throws -> T {
+    let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard listener >= 0 else { throw TestFailure("socket: \(String(cString: strerror(errno)))") }
+    defer { close(listener) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0 }
+    }
+    guard bound, listen(listener, 0) == 0 else { throw TestFailure("listen: \(String(cString: strerror(errno)))") }
+    // Backlog 0 holds one connection; two more make sure the queue is full.
+    var fillers: [Int32] = []
+    defer { fillers.forEach { close($0) } }
+    for _ in 0..<2 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        fillers.append(fd)
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+    }
+    usleep(100_000)
+    return try body(UInt16(bigEndian: address.sin_port))
+}
