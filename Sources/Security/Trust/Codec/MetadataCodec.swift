@@ -87,15 +87,28 @@ public enum MetadataCodec {
             case TopRole.snapshot: self = .snapshot
             case TopRole.timestamp: self = .timestamp
             default:
-                // Notary names delegations as paths under targets; TUF by plain names.
-                let valid = switch dialect {
-                case .notary: role.hasPrefix("targets/") && role.count > "targets/".count && !role.hasSuffix("/")
-                case .tuf: !role.isEmpty && !role.contains("/") && role != "." && role != ".."
-                }
-                guard valid else {
+                guard Self.isDelegatedRoleName(role, dialect: dialect) else {
                     throw .malformed("role \"\(role)\": not a role name (expected root, targets, snapshot, timestamp or a delegated role\(dialect == .notary ? " targets/NAME" : ""))")
                 }
                 self = .targets
+            }
+        }
+
+        /// Delegated role names become file names in the trust store and on servers, so they
+        /// are held to what the dialects allow. Notary (`data.IsDelegation`): under
+        /// `targets/`, only `[-a-z0-9_/]`, shorter than 256 bytes, and clean (no empty, `.` or
+        /// `..` segments). TUF, as netctl names them: one path segment, not `.` or `..`,
+        /// without control characters or backslashes, shorter than 256 bytes.
+        static func isDelegatedRoleName(_ role: RoleName, dialect: TrustDialect) -> Bool {
+            guard !role.isEmpty, role.utf8.count < 256, !TopRole.all.contains(role) else { return false }
+            switch dialect {
+            case .notary:
+                guard role.hasPrefix("targets/"),
+                      role.utf8.allSatisfy({ (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+                          || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "/") }) else { return false }
+                return role.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." }
+            case .tuf:
+                return role != "." && role != ".." && role.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7f && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "\\") }
             }
         }
 
@@ -221,7 +234,14 @@ public enum MetadataCodec {
     static func decodeDelegation(_ json: TrustJSON, role: RoleName, path: String, dialect: TrustDialect) throws(TrustError) -> Delegation {
         let fields = try MetadataFields(role: role, path: path, json)
         let name = try fields.string("name")
-        let keys = try decodeRoleKeys(json, role: role, path: path)
+        var keyed = json
+        if dialect == .notary, case .object(var members) = json, members["keyids"] == .null {
+            // notary (Go, a nil slice) writes a delegation whose keys were all removed
+            // (`notary delegation remove GUN ROLE KEYID`) as "keyids": null.
+            members["keyids"] = .array([])
+            keyed = .object(members)
+        }
+        let keys = try decodeRoleKeys(keyed, role: role, path: path)
         switch dialect {
         case .tuf:
             let terminating = try fields.bool("terminating")
