@@ -35,5 +35,7 @@ let package = Package(
         // answers, manifests and indexes with platform selection, WWW-Authenticate, error
         // bodies, the auth file and registries.json, through `RegistryOutsideData`.
         .executableTarget(name: "FuzzRegistry", dependencies: [.product(name: "Registry", package: "netctl")]),
+        // Trust metadata of both dialects (TUF 1.0, Notary v1), RFC 3339 times.
+        .executableTarget(name: "FuzzTrust", dependencies: [.product(name: "Security", package: "netctl")]),
     ]
 )

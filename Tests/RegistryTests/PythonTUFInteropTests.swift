@@ -62,6 +62,32 @@ import TestSupport
         }
     }
 
+    /// Over HTTPS the server's certificate must be trusted: with its CA given, the files
+    /// come as over HTTP; without, one line saying the certificate is not trusted.
+    @Test func readsOverHTTPSFromAServerItTrusts() throws {
+        try withStaticHTTPServer(tls: true) { server in
+            try withTemporaryDirectory { scratch in
+                let (repository, _) = try Self.pythonRepository(server, scratch: scratch)
+                let ca = try Self.bytes(try #require(server.caCertificate))
+                let trusting = try StaticTrustSource(base: server.baseURL, gun: Self.gun, caBundle: ca)
+                #expect(try trusting.fetch(role: "root", version: 1, limit: 1 << 19) == (try Self.bytes(repository + "/1.root.json")))
+                let collection = try TrustClient(gun: Self.gun, dialect: .tuf, source: trusting,
+                                                 state: TrustStateStore(directory: scratch + "/trust", gun: Self.gun),
+                                                 now: Self.now(), trustedRoot: try Self.bytes(repository + "/1.root.json")).update()
+                try Self.expect(collection, tag: "1.0", is: try Self.manifest("1.0"))
+
+                let byFile = try StaticTrustSource(base: server.baseURL, gun: Self.gun, caFile: try #require(server.caCertificate))
+                #expect(try byFile.fetch(role: "timestamp", version: nil, limit: 16 << 10) == (try Self.bytes(repository + "/timestamp.json")))
+                #expect(throws: TrustError.self) { try StaticTrustSource(base: server.baseURL, gun: Self.gun, caFile: scratch + "/none.crt") }
+
+                let untrusting = try StaticTrustSource(base: server.baseURL, gun: Self.gun)
+                let error = try #require(throws: TrustError.self) { try untrusting.fetch(role: "root", version: 1, limit: 1 << 19) }
+                guard case .unavailable(let line) = error else { Issue.record("\(error)"); return }
+                #expect(line.contains("not trusted") && !line.contains("\n"), "\(line)")
+            }
+        }
+    }
+
     /// Endless data: a file larger than the role's limit is read to limit + 1 bytes and no
     /// further (the client then refuses it), over HTTP and from a directory.
     @Test func stopsReadingPastTheLimit() throws {

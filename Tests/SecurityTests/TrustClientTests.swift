@@ -159,6 +159,22 @@ import Testing
         }
     }
 
+    /// Notary's root key is a certificate: once it has expired, nothing it signed counts.
+    @Test func notaryRootCertificateExpired() throws {
+        var repository = try TestCollection(.notary)
+        let key = try PrivateKey.generate(.ecdsa)
+        let notAfter = TrustTime(seconds: Self.now.seconds - Self.day)
+        repository.rootSigners = [TestSigner(key: key, publicKey: try key.selfSignedCertificate(commonName: repository.gun, notAfter: notAfter))]
+        try repository.signRoot()
+        let id = repository.rootSigners[0].id(.notary)
+        do {
+            try withState { state in try repository.client(state).update() }
+            Issue.record("a root with an expired certificate accepted")
+        } catch let error as TrustError {
+            #expect(error == .key("root: the certificate of key \(id) expired at \(notAfter.rfc3339(dialect: .notary))"))
+        }
+    }
+
     @Test(arguments: [TrustDialect.tuf, .notary])
     func thresholdTwoSignedByOne(_ dialect: TrustDialect) throws {
         var repository = try TestCollection(dialect)
@@ -375,10 +391,11 @@ func microseconds(_ duration: Duration) -> Int {
 }
 
 /// A fresh trust directory for one test, removed whatever happens.
-func withState(_ body: (TrustStateStore) throws -> Void) throws {
+@discardableResult
+func withState<Value>(_ body: (TrustStateStore) throws -> Value) throws -> Value {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("netctl-trust-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: directory) }
-    try body(TrustStateStore(directory: directory, gun: "127.0.0.1:5000/team/app"))
+    return try body(TrustStateStore(directory: directory, gun: "127.0.0.1:5000/team/app"))
 }
 
 /// Every stored file, by path.

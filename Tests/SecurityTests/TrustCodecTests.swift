@@ -350,6 +350,24 @@ import TestSupport
         #expect(checked == (version == "notary0.3" ? [.ecdsa, .ecdsaX509, .rsaX509] : [.ecdsa, .ecdsaX509]))
     }
 
+    /// notary names a root key's file by the ID of the key inside the certificate:
+    /// `private/root_keys/f4eaf871….key` holds the key of notary0.3's root certificate.
+    @Test func canonicalKeyIDsNameNotarysKeyFiles() throws {
+        let files = ["notary0.3": "f4eaf871a74aa3b3a0ff95cef2455a1e4d461639f5625418e76756fc5c948690",
+                     "notary0.1": "d0c623c8e70c70d42a8a8125c44a8598588b3f6e31d5c21a83cbc338dfde8a68"]
+        for (version, fileID) in files {
+            let root = try MetadataCodec.decode(try Self.fixture(version, "root"), role: "root", dialect: .notary)
+            guard case .root(let part) = root.signed else { Issue.record("not a root"); return }
+            let rootID = try #require(part.roles["root"]?.keyIDs.first)
+            let rootKey = try #require(part.keys[rootID])
+            #expect(rootKey.kind == .ecdsaX509 && rootKey.keyID(dialect: .notary) == rootID)
+            #expect(try rootKey.canonicalKeyID() == fileID, "\(version)")
+            for (id, key) in part.keys where key.kind == .ecdsa {
+                #expect(try key.canonicalKeyID() == id)
+            }
+        }
+    }
+
     /// The snapshot and timestamp notary wrote describe the other files by length and
     /// digests, as the codec reads them.
     @Test func notaryMetaDescribesTheFiles() throws {
@@ -557,6 +575,16 @@ import TestSupport
         ]
         for item in cases {
             #expect(throws: TrustError.malformed(item.message)) { try MetadataCodec.decode(item.bytes, role: item.role, dialect: item.dialect) }
+        }
+        // Names that could leave the trust store's directory, or that the dialect refuses.
+        for (name, dialect) in [("targets/../../etc", TrustDialect.notary), ("targets//x", .notary), ("targets/x/", .notary), ("targets/X", .notary),
+                                ("targets/a.b", .notary), ("targets/" + String(repeating: "a", count: 248), .notary),
+                                ("..", .tuf), (".", .tuf), ("a\\b", .tuf), ("a\u{0}b", .tuf), ("", .tuf), (String(repeating: "a", count: 256), .tuf)] {
+            #expect(throws: TrustError.self, "\(name)") { try MetadataCodec.decode(Array("{}".utf8), role: name, dialect: dialect) }
+        }
+        // Allowed names get as far as the file.
+        for (name, dialect) in [("targets/releases", TrustDialect.notary), ("targets/a-b_c/d9", .notary), ("releases", .tuf), ("café ok", .tuf)] {
+            #expect(throws: TrustError.malformed("\(name): the file: missing \"signed\"")) { try MetadataCodec.decode(Array("{}".utf8), role: name, dialect: dialect) }
         }
         // Delegated roles get targets' limit: 4 MiB.
         #expect(MetadataCodec.sizeLimit(for: "targets/releases") == 4 * 1024 * 1024 && MetadataCodec.sizeLimit(for: "releases") == 4 * 1024 * 1024)

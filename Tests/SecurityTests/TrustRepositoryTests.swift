@@ -320,6 +320,114 @@ import Testing
         }
     }
 
+    /// The notary CLI verifies a Notary collection netctl made (a rotated root signed by
+    /// both root keys, a tag in targets and one in `targets/releases`) from its cache in a
+    /// trust dir, the server being unreachable (a refused loopback port): `notary list`.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/notary")))
+    func notaryListsOurCollection() throws {
+        let keys = try Keys(.notary)
+        let signer = try PrivateKey.generate(.ecdsa)
+        var repository = try keys.create(.notary)
+        try repository.addDelegation("targets/releases", keys: [signer.publicKey], threshold: 1, paths: [""])
+        try repository.setTarget("1.0", Self.manifest(1), in: TopRole.targets)
+        let ring = keys.ring(.notary).merging(KeyRing([signer], dialect: .notary))
+        _ = try repository.sign(with: ring, now: Self.now)
+        let next = try PrivateKey.generate(.ecdsa)
+        let certificate = try next.selfSignedCertificate(commonName: Self.gun, notAfter: TrustTime(seconds: Self.now.seconds + 86_400 * 3_650))
+        try repository.rotateRootKeys(to: [certificate], threshold: 1)
+        try repository.setTarget("2.0", Self.manifest(2, length: 1_234), in: "targets/releases")
+        _ = try repository.sign(with: ring.merging(KeyRing([next], dialect: .notary)), now: Self.now)
+        #expect(repository.root.version == 2)
+
+        try Scratch.with { trust in
+            let metadata = "\(trust)/tuf/\(Self.gun)/metadata"
+            for (role, file) in repository.files {
+                try FileManager.default.createDirectory(atPath: (metadata + "/" + role as NSString).deletingLastPathComponent,
+                                                        withIntermediateDirectories: true)
+                try Data(file).write(to: URL(fileURLWithPath: "\(metadata)/\(role).json"))
+            }
+            let list = try runCommand(["notary", "-d", trust, "-s", "https://127.0.0.1:1", "list", Self.gun])
+            #expect(list.status == 0, "\(list.stderr)")
+            let rows = list.stdout.split(separator: "\n").dropFirst(2).map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+            #expect(rows == [
+                "1.0 " + String(repeating: "01", count: 32) + " 527 targets",
+                "2.0 " + String(repeating: "02", count: 32) + " 1234 targets/releases",
+            ])
+        }
+    }
+
+    /// A collection python-tuf's Metadata API made (with a target's `custom` and a member
+    /// netctl does not know), changed by netctl from what its client trusted: the new
+    /// targets keeps both, and python-tuf's Updater reads the result.
+    @Test func changesACollectionPythonTUFMade() throws {
+        try Scratch.with { directory in
+            let base = directory + "/repository"
+            let printed = try PythonTUF.run(script: Self.metadataAPIScript, args: [base])
+            var keys: [String: PrivateKey] = [:]
+            for line in printed.split(separator: "\n") {
+                let fields = line.split(separator: " ")
+                keys[String(fields[0])] = try PrivateKey(pkcs8: Self.bytes(hex: fields[1]))
+            }
+            let firstRoot = try [UInt8](Data(contentsOf: URL(fileURLWithPath: base + "/1.root.json")))
+            let client = TrustClient(gun: Self.gun, dialect: .tuf, source: DirectorySource(base: base, dialect: .tuf),
+                                     state: TrustStateStore(directory: directory + "/state", gun: Self.gun), now: Self.now,
+                                     trustedRoot: firstRoot)
+            var repository = TrustRepository(collection: try client.update(), gun: Self.gun)
+            try repository.setTarget("2.0", Self.manifest(2), in: TopRole.targets)
+            let files = try repository.sign(with: KeyRing([keys["targets"]!, keys["snapshot"]!, keys["timestamp"]!], dialect: .tuf), now: Self.now)
+            #expect(Set(files.keys) == [TopRole.targets, TopRole.snapshot, TopRole.timestamp])
+            let targets = try #require(TrustJSON.parse(files[TopRole.targets]!, limit: 1 << 20)["signed"])
+            #expect(targets["x-netctl-test"] == .string("kept"))
+            #expect(targets["targets"]?["1.0"]?["custom"] == .object(["by": .string("python-tuf")]))
+            try repository.writeStatic(to: base)
+
+            let output = try PythonTUF.run(script: Self.updaterScript, args: [base, directory + "/python", "1.0", "2.0"])
+            #expect(output.split(separator: "\n").map(String.init) == [
+                "root 1",
+                "1.0 527 " + String(repeating: "01", count: 32),
+                "2.0 527 " + String(repeating: "02", count: 32),
+            ])
+            #expect(try client.update().targets[TopRole.targets]?.signed.version == 2)
+        }
+    }
+
+    static func bytes<S: StringProtocol>(hex: S) -> [UInt8] {
+        let digits = Array(hex.utf8)
+        return stride(from: 0, to: digits.count - 1, by: 2).map { UInt8(String(decoding: digits[$0...$0 + 1], as: UTF8.self), radix: 16)! }
+    }
+
+    /// Builds a consistent-snapshot repository with python-tuf's Metadata API and prints
+    /// each role's private key (PKCS#8 DER, hex).
+    static let metadataAPIScript = """
+        import os, sys
+        from datetime import datetime, timedelta, timezone
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        from securesystemslib.signer import CryptoSigner
+        from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp
+        from tuf.api.serialization.json import JSONSerializer
+        base = sys.argv[1]
+        os.makedirs(base)
+        expires = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=30)
+        signers = {}
+        for role in ["root", "targets", "snapshot", "timestamp"]:
+            key = Ed25519PrivateKey.generate()
+            signers[role] = CryptoSigner(key)
+            print(role, key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()).hex())
+        root = Metadata(Root(expires=expires, consistent_snapshot=True))
+        for role, signer in signers.items():
+            root.signed.add_key(signer.public_key, role)
+        targets = Metadata(Targets(expires=expires, unrecognized_fields={"x-netctl-test": "kept"}))
+        targets.signed.targets["1.0"] = TargetFile(527, {"sha256": "01" * 32}, "1.0", {"custom": {"by": "python-tuf"}})
+        snapshot = Metadata(Snapshot(expires=expires, meta={"targets.json": MetaFile(1)}))
+        timestamp = Metadata(Timestamp(expires=expires, snapshot_meta=MetaFile(1)))
+        for name, metadata, role in [("1.root.json", root, "root"), ("1.targets.json", targets, "targets"),
+                                     ("1.snapshot.json", snapshot, "snapshot"), ("timestamp.json", timestamp, "timestamp")]:
+            metadata.sign(signers[role])
+            metadata.to_file(os.path.join(base, name), JSONSerializer(compact=True))
+        """
+
     /// Serves the repository on loopback and prints what `Updater` resolves.
     static let updaterScript = """
         import functools, http.server, os, sys, threading
@@ -347,14 +455,18 @@ import Testing
 
     // MARK: - Measure
 
-    /// Signing one tag change in an existing collection (targets, snapshot and timestamp
-    /// re-signed), as `trust sign` does after fetching: printed, not asserted.
-    @Test(arguments: [TrustDialect.tuf, .notary])
+    /// Signing one tag change in an existing collection of 50 tags, as a client trusted it
+    /// (targets, snapshot and timestamp re-signed), as `trust sign` does after fetching:
+    /// printed, not asserted.
+    @Test(.serialized, arguments: [TrustDialect.tuf, .notary])
     func measureSigningOneTag(_ dialect: TrustDialect) throws {
         let keys = try Keys(dialect)
-        var repository = try keys.create(dialect)
-        for tag in 0..<50 { try repository.setTarget("\(tag).0", Self.manifest(UInt8(tag)), in: TopRole.targets) }
-        _ = try repository.sign(with: KeyRing([:]), now: Self.now)
+        var created = try keys.create(dialect)
+        for tag in 0..<50 { try created.setTarget("\(tag).0", Self.manifest(UInt8(tag)), in: TopRole.targets) }
+        let source = MemorySource(dialect)
+        source.publish(try created.sign(with: KeyRing([:]), now: Self.now), created)
+        let trusted = try Scratch.with { try source.client(directory: $0, gun: Self.gun, now: Self.now).update() }
+        var repository = TrustRepository(collection: trusted, gun: Self.gun)
         let ring = keys.ring(dialect)
         let rounds = 50
         let clock = ContinuousClock()

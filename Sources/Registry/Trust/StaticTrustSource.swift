@@ -15,6 +15,15 @@ public struct StaticTrustSource: TrustSource {
     public let location: String
     private let client: RegistryClient?
 
+    /// `caFile`: a PEM file of certificates to trust for an `https` base instead of the
+    /// system's (as NotarySource's `caFile`).
+    public init(base: String, gun: String, caFile: String) throws(TrustError) {
+        guard let bundle = try Self.read(caFile, limit: 1 << 20), !bundle.isEmpty, bundle.count <= 1 << 20 else {
+            throw .unavailable("CA file \(caFile): expected a PEM file of certificates (missing, empty or over 1 MiB)")
+        }
+        try self.init(base: base, gun: gun, caBundle: bundle)
+    }
+
     /// `caBundle`: PEM certificates to trust for an `https` base instead of the system's.
     public init(base: String, gun: String, caBundle: [UInt8]? = nil) throws(TrustError) {
         guard !gun.isEmpty, !gun.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
@@ -64,7 +73,7 @@ public struct StaticTrustSource: TrustSource {
         }
         let name = Self.fileName(role: role, version: version)
         if let client { return try download(name, limit: limit, client: client) }
-        return try read(location + name, limit: limit)
+        return try Self.read(location + name, limit: limit)
     }
 
     // Over HTTP: a GET, 404 (and 403, which S3-like stores answer for a missing object, as
@@ -110,7 +119,7 @@ public struct StaticTrustSource: TrustSource {
     }
 
     // From a directory: ENOENT is nil; a file larger than limit + 1 is not read further.
-    private func read(_ path: String, limit: Int) throws(TrustError) -> [UInt8]? {
+    private static func read(_ path: String, limit: Int) throws(TrustError) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             if errno == ENOENT || errno == ENOTDIR { return nil }

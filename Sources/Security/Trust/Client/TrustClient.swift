@@ -64,7 +64,7 @@ public struct TrustClient: Sendable {
         var latestFetched = false
         if let pin = trustedRoot {
             trusted = try decode(pin, role: TopRole.root)
-            try checkSignatures(trusted, by: rootKeys(of: trusted), role: TopRole.root)
+            try checkSelfSigned(trusted)
         } else if let root = stored.metadata(TopRole.root) {
             trusted = root
         } else {
@@ -74,7 +74,7 @@ public struct TrustClient: Sendable {
                 throw .noTrustData("remote trust data does not exist for \(gun)")
             }
             trusted = try decode(bytes, role: TopRole.root)
-            try checkSignatures(trusted, by: rootKeys(of: trusted), role: TopRole.root)
+            try checkSelfSigned(trusted)
             latestFetched = dialect == .notary
         }
         let first = trusted
@@ -111,6 +111,7 @@ public struct TrustClient: Sendable {
             break
         }
         try checkExpiry(trusted)
+        try checkCertificates(of: trusted)   // the stored root's may have expired since
 
         // Fast-forward recovery (§5.3.11): after new keys, the old files' versions are no
         // bound on the new ones.
@@ -130,12 +131,47 @@ public struct TrustClient: Sendable {
         guard next.signed.version == version else {
             throw .mismatch("root: \(version).root.json holds version \(next.signed.version)")
         }
-        let (keys, role) = try rootKeys(of: trusted)
+        // The old root's certificates may have expired (the usual reason to rotate): their
+        // keys still vouch for the next root, as in notary's ValidateRoot.
+        var (keys, role) = try rootKeys(of: trusted)
+        for (id, key) in keys where role.keyIDs.contains(id) && (key.kind == .ecdsaX509 || key.kind == .rsaX509) {
+            keys[id] = try key.certificate().key
+        }
         guard count(validSignaturesOf: next, keys: keys, role: role) >= role.threshold else {
             throw .signature("valid signatures did not meet threshold for root: version \(version) is not signed by the keys of version \(trusted.signed.version)")
         }
-        try checkSignatures(next, by: rootKeys(of: next), role: TopRole.root)
+        try checkSelfSigned(next)
         return next
+    }
+
+    /// A root signed by the threshold of its own keys, whose certificates (Notary) are valid.
+    private func checkSelfSigned(_ root: SignedMetadata) throws(TrustError) {
+        try checkCertificates(of: root)
+        try checkSignatures(root, by: rootKeys(of: root), role: TopRole.root)
+    }
+
+    /// Notary's root keys are certificates (`trustpinning.ValidateRoot`): as many as the
+    /// threshold must be valid now, or the collection cannot be trusted whoever signed it.
+    private func checkCertificates(of file: SignedMetadata) throws(TrustError) {
+        let (keys, role) = try rootKeys(of: file)
+        var valid = 0
+        var problem: TrustError?
+        for id in role.keyIDs {
+            guard let key = keys[id] else { continue }
+            guard key.kind == .ecdsaX509 || key.kind == .rsaX509 else {
+                valid += 1
+                continue
+            }
+            let certificate = try key.certificate()
+            if now > certificate.notAfter {
+                problem = problem ?? .key("root: the certificate of key \(id) expired at \(certificate.notAfter.rfc3339(dialect: dialect))")
+            } else if certificate.notBefore.seconds > now.seconds + 86_400 {
+                problem = problem ?? .key("root: the certificate of key \(id) is not valid before \(certificate.notBefore.rfc3339(dialect: dialect))")
+            } else {
+                valid += 1
+            }
+        }
+        if valid < role.threshold, let problem { throw problem }
     }
 
     // MARK: Timestamp (§5.4)
@@ -268,7 +304,7 @@ public struct TrustClient: Sendable {
         guard role.threshold >= 1 else { return Int.min }
         var valid = Set<String>()
         for signature in file.signatures where !valid.contains(signature.keyID) && role.keyIDs.contains(signature.keyID) {
-            if let key = keys[signature.keyID], key.verify(signature.bytes, of: file.signedBytes) {
+            if let key = keys[signature.keyID], key.verify(signature.bytes, of: file.signedBytes, method: signature.method, at: now) {
                 valid.insert(signature.keyID)
                 if valid.count >= role.threshold { break }
             }

@@ -87,15 +87,28 @@ public enum MetadataCodec {
             case TopRole.snapshot: self = .snapshot
             case TopRole.timestamp: self = .timestamp
             default:
-                // Notary names delegations as paths under targets; TUF by plain names.
-                let valid = switch dialect {
-                case .notary: role.hasPrefix("targets/") && role.count > "targets/".count && !role.hasSuffix("/")
-                case .tuf: !role.isEmpty && !role.contains("/") && role != "." && role != ".."
-                }
-                guard valid else {
+                guard Self.isDelegatedRoleName(role, dialect: dialect) else {
                     throw .malformed("role \"\(role)\": not a role name (expected root, targets, snapshot, timestamp or a delegated role\(dialect == .notary ? " targets/NAME" : ""))")
                 }
                 self = .targets
+            }
+        }
+
+        /// Delegated role names become file names in the trust store and on servers, so they
+        /// are held to what the dialects allow. Notary (`data.IsDelegation`): under
+        /// `targets/`, only `[-a-z0-9_/]`, shorter than 256 bytes, and clean (no empty, `.` or
+        /// `..` segments). TUF, as netctl names them: one path segment, not `.` or `..`,
+        /// without control characters or backslashes, shorter than 256 bytes.
+        static func isDelegatedRoleName(_ role: RoleName, dialect: TrustDialect) -> Bool {
+            guard !role.isEmpty, role.utf8.count < 256, !TopRole.all.contains(role) else { return false }
+            switch dialect {
+            case .notary:
+                guard role.hasPrefix("targets/"),
+                      role.utf8.allSatisfy({ (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+                          || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "/") }) else { return false }
+                return role.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." }
+            case .tuf:
+                return role != "." && role != ".." && role.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7f && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "\\") }
             }
         }
 

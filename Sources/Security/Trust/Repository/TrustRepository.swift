@@ -119,7 +119,11 @@ public struct TrustRepository: Sendable {
         for metadata in [collection.root, collection.snapshot, collection.timestamp] + Array(collection.targets.values) {
             files[metadata.role] = metadata.fileBytes
             versions[metadata.role] = metadata.signed.version
-            received[metadata.role] = try? TrustJSON.parse(metadata.signedBytes, limit: Int.max)
+            // Kept only when it holds what the model does not (unknown members, other
+            // spellings): merging with it costs more than writing the role afresh.
+            if let member = MetadataCodec.signedMember(of: metadata), member != MetadataCodec.signedJSON(metadata.signed, dialect: dialect) {
+                received[metadata.role] = member
+            }
             if case .targets(let part) = metadata.signed { targets[metadata.role] = part }
         }
         var snapshot = SnapshotMetadata(version: 0, expires: TrustTime(seconds: 0), meta: [:])
