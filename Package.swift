@@ -83,6 +83,9 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux]))]
         ),
 
+        // Content trust's in-process costs for Benchmarks/trust.sh: not a product, nothing links it.
+        .executableTarget(name: "netctl-bench", dependencies: ["Security", "Registry"], path: "Benchmarks/Swift/TrustBench"),
+
         // Tests.
         .target(name: "TestSupport", dependencies: ["Netlink"], path: "Tests/TestSupport"),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "TestSupport"]),
