@@ -58,6 +58,39 @@ import Testing
         }
     }
 
+    /// A delegation signs only the paths it is given: TUF's patterns, Notary's prefixes.
+    @Test(arguments: [TrustDialect.tuf, .notary])
+    func delegationPaths(_ dialect: TrustDialect) throws {
+        var repository = try TestCollection(dialect)
+        try repository.delegate(repository.releases, to: repository.roleSigners[repository.releases]!,
+                                paths: [dialect == .tuf ? "1.*" : "1."], keepTargets: true)
+        repository.targets[repository.releases]!.targets["2.0"] = repository.manifest("2.0")
+        try withState { state in
+            let collection = try repository.client(state).update()
+            #expect(try collection.target("1.0").role == repository.releases)
+            #expect(throws: TrustError.noTrustData("No valid trust data for 2.0")) { try collection.target("2.0") }
+            #expect(collection.allTargets().map(\.tag) == ["1.0", "latest"])
+        }
+    }
+
+    /// TUF: a terminating delegation that covers the tag ends the search, even without it.
+    @Test func terminatingDelegation() throws {
+        var repository = try TestCollection(.tuf)
+        var top = repository.targets[TopRole.targets]!
+        top.delegations[0].terminating = true
+        repository.targets[TopRole.targets] = top
+        try repository.delegate("secops", to: [try TestSigner(repository.keyKind)], paths: ["*"])
+        repository.targets["secops"]!.targets["3.0"] = repository.manifest("3.0")
+        try withState { state in
+            let collection = try repository.client(state).update()
+            #expect(throws: TrustError.noTrustData("No valid trust data for 3.0")) { try collection.target("3.0") }
+        }
+        repository.targets[TopRole.targets]!.delegations[0].terminating = false
+        try withState { state throws in
+            #expect(try repository.client(state).update().target("3.0").role == "secops")
+        }
+    }
+
     // MARK: Attacks
 
     /// The targets file changed after it was signed; in Notary the server, which holds the
@@ -455,10 +488,7 @@ struct TestSigner {
         return TestSigner(key: key, publicKey: certificate)
     }
 
-    /// The hex sha256 of the key's canonical JSON, as both dialects name keys.
-    func id(_ dialect: TrustDialect) -> String {
-        TrustDigest.sha256(publicKey.json(dialect: dialect).canonical).map { String(format: "%02x", $0) }.joined()
-    }
+    func id(_ dialect: TrustDialect) -> String { publicKey.keyID(dialect: dialect) }
 }
 
 /// A small signing side for the tests: a collection with a root, the three other top-level
