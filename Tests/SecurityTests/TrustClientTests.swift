@@ -576,7 +576,7 @@ struct TestCollection {
         let signed = MetadataCodec.signedJSON(part, dialect: dialect)
         let bytes = signed.canonical
         let signatures = try signers.map { signer in
-            TrustSignature(keyID: signer.id(dialect), method: dialect == .notary ? (signer.key.kind == .ed25519 ? "ed25519" : "ecdsa") : nil,
+            TrustSignature(keyID: signer.id(dialect), method: dialect == .notary ? signer.key.kind.notaryMethod : nil,
                            bytes: try signer.key.sign(bytes, dialect: dialect))
         }
         return MetadataCodec.file(signed: signed, signatures: signatures, dialect: dialect)
