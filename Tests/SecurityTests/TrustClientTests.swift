@@ -315,6 +315,17 @@ import Testing
         }
     }
 
+    /// Role names come from the server: none may lead out of the collection's directory.
+    @Test func stateStoreRefusesPathsOutOfItsDirectory() throws {
+        try withState { state throws in
+            for role in ["targets/../../../etc/x", "targets//a", ".."] {
+                #expect(throws: TrustError.self) { try state.save([role: [1]]) }
+                #expect(throws: TrustError.self) { try state.load(role, limit: 10) }
+            }
+            #expect(try contents(of: state).isEmpty)
+        }
+    }
+
     // MARK: Root rotation
 
     @Test(arguments: [TrustDialect.tuf, .notary])
