@@ -25,18 +25,12 @@ public struct KeyRing: Sendable {
         KeyRing(keys.merging(other.keys) { _, theirs in theirs })
     }
 
-    /// The private key for `id` as `listed` in metadata: by ID, by the ID of its public key in
-    /// `dialect`, or, for a certificate (Notary's root keys), the key whose signature the
-    /// certificate's key verifies.
-    func key(for id: String, listed: PublicKey?, dialect: TrustDialect) -> PrivateKey? {
+    /// The private key for `id` as `listed` in metadata: by ID, or the key whose public
+    /// half it is (by material, or for a certificate, Notary's root keys, the certificate's key).
+    func key(for id: String, listed: PublicKey?) -> PrivateKey? {
         if let key = keys[id] { return key }
-        for key in keys.values where key.publicKey.forMetadata(dialect).keyID(dialect: dialect) == id { return key }
-        guard let listed, listed.kind == .ecdsaX509 || listed.kind == .rsaX509 else { return nil }
-        let probe = Array("netctl key ring probe \(id)".utf8)
-        for key in keys.values where key.kind == .ecdsa {
-            if let signature = try? key.sign(probe, dialect: dialect), listed.verify(signature, of: probe) { return key }
-        }
-        return nil
+        guard let listed else { return nil }
+        return keys.values.first { $0.matches(listed) }
     }
 }
 

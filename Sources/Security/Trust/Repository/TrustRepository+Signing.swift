@@ -120,7 +120,7 @@ extension TrustRepository {
             var missing: String?
             for id in requirement.role.keyIDs {
                 if signatures.contains(where: { $0.keyID == id }) { count += 1; continue }
-                guard let key = ring.key(for: id, listed: requirement.keys[id], dialect: dialect) else {
+                guard let key = ring.key(for: id, listed: requirement.keys[id]) else {
                     missing = missing ?? id
                     continue
                 }
@@ -140,7 +140,7 @@ extension TrustRepository {
 extension KeyRing {
     /// Whether the ring holds enough of a role's keys to meet its threshold.
     func satisfies(_ requirement: (keys: [String: PublicKey], role: RoleKeys), dialect: TrustDialect) -> Bool {
-        let held = requirement.role.keyIDs.filter { key(for: $0, listed: requirement.keys[$0], dialect: dialect) != nil }
+        let held = requirement.role.keyIDs.filter { key(for: $0, listed: requirement.keys[$0]) != nil }
         return !held.isEmpty && held.count >= requirement.role.threshold
     }
 }
