@@ -14,7 +14,9 @@ extension PublicKey {
         guard (try? Libcrypto.load()) != nil else { return false }
         switch kind {
         case .ed25519:
-            guard method == nil || method == "ed25519" else { return false }
+            // Notary's method for ed25519 is "eddsa" (data.EDDSASignature), what it and
+            // `PublicKey.Kind.notaryMethod` write.
+            guard method == nil || method == "eddsa" || method == "ed25519" else { return false }
             return check(.ed25519, material, signature, message, padding: 0)
         case .ecdsa:
             guard method == nil || method == "ecdsa" else { return false }
