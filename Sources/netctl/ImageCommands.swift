@@ -21,8 +21,9 @@ struct ImageCommand: ParsableCommand {
 
         func run() throws {
             let images = try global.images()
+            let accept = try TrustedImages.importCheck(root: global.rootPath)
             for path in paths {
-                for image in try images.importImages(from: path, name: name) {
+                for image in try images.importImages(from: path, name: name, accept: accept) {
                     print(image.tagged.isEmpty ? "Loaded image ID: \(image.id)" : image.tagged.map { "Loaded image: \($0)" }.joined(separator: "\n"))
                 }
             }

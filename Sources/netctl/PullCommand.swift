@@ -26,7 +26,7 @@ struct PullCommand: ParsableCommand {
             let puller = ImagePuller(images: try global.images(), configuration: RegistryConfiguration(authFile: credentials.authfile),
                                      platform: chosen, progress: PullProgress(mode: mode))
             puller.platformRequired = platform != nil
-            try puller.pull(reference)
+            try puller.pull(try TrustedImages.pullReference(reference, root: global.rootPath, announce: !quiet))
         } catch let error as RegistryError {
             throw CLIError(error.kind == .input && !error.message.hasPrefix("pull ") ? "pull \(reference): \(error.message)" : error.message)
         }

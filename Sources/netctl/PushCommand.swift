@@ -40,6 +40,7 @@ struct PushCommand: ParsableCommand {
         }
         try store.addRepoDigest(result.repoDigest, to: image.id)
         print(quiet ? reference : result.line(tag: name.effectiveTag))
+        try TrustedImages.signPushed(name, digest: result.digest, size: result.size, root: global.rootPath, authFile: credentials.authfile, quiet: quiet)
     }
 
     /// The image REF names: by tag as the store keeps tags, or by the digest of its manifest.

@@ -15,6 +15,7 @@ enum RunPull {
         guard let policy = Policy(rawValue: text ?? "missing") else {
             throw CLIError("--pull \"\(text ?? "")\": expected missing, always or never")
         }
+        if try TrustedImages.prepareRun(runtime, policy: policy, image: image) { return }
         switch policy {
         case .never: break
         case .always: try pull(image, into: runtime.images)

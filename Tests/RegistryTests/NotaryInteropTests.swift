@@ -98,6 +98,124 @@ import TestSupport
             #expect(try server.notaryResult(["list", "127.0.0.1:5000/team/other"], trustDir: server.trustDirectory()).status != 0)
         }
     }
+
+    /// A tag the `notary` CLI signs and publishes verifies in netctl's client (root trusted
+    /// on first use, timestamp and snapshot signed by the server), with the digest and
+    /// length `notary lookup` gives.
+    @Test func verifiesATagTheNotaryCLIPublished() throws {
+        try withNotaryServer { server in
+            let cli = try server.trustDirectory()
+            let manifest = #"{"schemaVersion": 2, "netctl": "notary interop"}"#
+            try publishWithCLI(server, trustDir: cli, tag: "1.0", content: manifest)
+            let lookup = try server.notary("lookup", Self.gun, "1.0", trustDir: cli).split(separator: " ").map(String.init)
+
+            let collection = try verify(server, trustDir: server.trustDirectory("netctl"))
+            let (file, role) = try collection.target("1.0")
+            #expect(role == "targets")
+            #expect(file.length == Int64(manifest.utf8.count))
+            #expect(lookup == ["1.0", "sha256:" + hex(file.hashes["sha256"] ?? []), "\(manifest.utf8.count)\n"], "\(lookup)")
+            #expect(throws: TrustError.self) { try collection.target("2.0") }
+        }
+    }
+
+    /// A collection netctl creates as Docker does (root and targets keys its own, timestamp
+    /// and snapshot keys the server's), with a tag it signs and publishes, is listed by the
+    /// `notary` CLI with its digest, and `notary lookup` agrees; a second tag signed into
+    /// the published collection joins it.
+    @Test func theNotaryCLIListsATagNetctlPublished() throws {
+        try withNotaryServer { server in
+            let publisher = try NotaryPublisher(server: server.url, gun: Self.gun, configuration: isolatedConfiguration(), caFile: server.caPath)
+            let timestampKey = try publisher.remoteKey(TopRole.timestamp)
+            let snapshotKey = try publisher.remoteKey(TopRole.snapshot)
+            #expect(timestampKey.kind == .ed25519 && snapshotKey.kind == .ed25519)
+
+            let rootKey = try PrivateKey.generate(.ecdsa)
+            let targetsKey = try PrivateKey.generate(.ecdsa)
+            var repository = try TrustRepository.create(gun: Self.gun, dialect: .notary, rootKeys: [rootKey], targetsKey: targetsKey,
+                                                        snapshotKey: nil, timestampKey: nil,
+                                                        serverKeys: [TopRole.timestamp: timestampKey, TopRole.snapshot: snapshotKey], now: now())
+            let manifest = Array(#"{"schemaVersion": 2, "signed": "by netctl"}"#.utf8)
+            try repository.setTarget("1.0", TargetFile(length: Int64(manifest.count), hashes: ["sha256": TrustDigest.sha256(manifest)]), in: TopRole.targets)
+            let files = try repository.sign(with: KeyRing([rootKey, targetsKey], dialect: .notary), now: now())
+            #expect(Set(files.keys) == [TopRole.root, TopRole.targets])
+            try publisher.publish(files)
+
+            let digest = hex(TrustDigest.sha256(manifest))
+            let cli = try server.trustDirectory()
+            let list = try server.notary("list", Self.gun, trustDir: cli)
+            #expect(list.split(separator: "\n").contains { $0.split(separator: " ", omittingEmptySubsequences: true) == ["1.0", Substring(digest), "\(manifest.count)", "targets"] },
+                    "\(list)")
+            #expect(try server.notary("lookup", Self.gun, "1.0", trustDir: cli) == "1.0 sha256:\(digest) \(manifest.count)\n")
+
+            // Before root names them, each GET makes a new key (the server keeps them all);
+            // after, it gives the key root names.
+            #expect(try publisher.remoteKey(TopRole.timestamp) == timestampKey)
+            #expect(try publisher.remoteKey(TopRole.snapshot) == snapshotKey)
+            // The timestamp the server signed is by the key it gave.
+            let timestamp = try #require(try NotarySource(server: server.url, gun: Self.gun, configuration: isolatedConfiguration(), caFile: server.caPath)
+                .fetch(role: TopRole.timestamp, version: nil, limit: 1 << 16))
+            let signatures = try MetadataCodec.decode(timestamp, role: TopRole.timestamp, dialect: .notary).signatures
+            #expect(signatures.map(\.keyID) == [timestampKey.keyID(dialect: .notary)])
+
+            // A change to the published collection: a second tag.
+            let netctl = try server.trustDirectory("netctl")
+            var published = TrustRepository(collection: try verify(server, trustDir: netctl), gun: Self.gun)
+            let second = Array(#"{"schemaVersion": 2, "signed": "again"}"#.utf8)
+            try published.setTarget("2.0", TargetFile(length: Int64(second.count), hashes: ["sha256": TrustDigest.sha256(second)]), in: TopRole.targets)
+            try publisher.publish(try published.sign(with: KeyRing([targetsKey], dialect: .notary), now: now()))
+            #expect(try server.notary("lookup", Self.gun, "2.0", trustDir: cli) == "2.0 sha256:\(hex(TrustDigest.sha256(second))) \(second.count)\n")
+            let again = try verify(server, trustDir: netctl)
+            #expect(Set(again.allTargets().map(\.tag)) == ["1.0", "2.0"])
+        }
+    }
+
+    /// A delegation the `notary` CLI adds (`notary delegation add … --all-paths`) and a tag
+    /// signed into it (`notary add -r targets/releases`) are honoured by netctl; once the
+    /// delegation's key is removed (`notary delegation remove GUN targets/releases KEYID`),
+    /// netctl refuses the tag, as `notary list` no longer shows it.
+    @Test func honoursADelegationTheNotaryCLIAdded() throws {
+        try withNotaryServer { server in
+            let cli = try server.trustDirectory()
+            try server.notary("init", Self.gun, trustDir: cli)
+            try server.notary("publish", Self.gun, trustDir: cli)
+            try openssl(in: server.directory, ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                                               "-keyout", "releases.key", "-out", "releases.crt", "-days", "30", "-subj", "/CN=releases"])
+            let added = try server.notary("delegation", "add", Self.gun, "targets/releases", server.directory + "/releases.crt", "--all-paths",
+                                          trustDir: cli)
+            let keyID = try #require(added.firstMatch(of: /with keys \[([0-9a-f]{64})\]/)?.1, "\(added)")
+            try server.notary("key", "import", server.directory + "/releases.key", "--role", "targets/releases", trustDir: cli)
+            try publishWithCLI(server, trustDir: cli, tag: "2.0", content: "released\n", role: "targets/releases")
+
+            let netctl = try server.trustDirectory("netctl")
+            let collection = try verify(server, trustDir: netctl)
+            let (file, role) = try collection.target("2.0", requiredRoles: ["targets/releases"])
+            #expect(role == "targets/releases")
+            #expect(file.hashes["sha256"] == TrustDigest.sha256(Array("released\n".utf8)))
+
+            try server.notary("delegation", "remove", Self.gun, "targets/releases", String(keyID), trustDir: cli)
+            try server.notary("publish", Self.gun, trustDir: cli)
+            #expect(!(try server.notary("list", Self.gun, trustDir: cli)).contains("2.0"))
+            // Both a client that trusted the delegation before and a new one refuse the tag, in
+            // the words the notary CLI logs.
+            for directory in [netctl, try server.trustDirectory("fresh")] {
+                let error = try #require(throws: TrustError.self) { try verify(server, trustDir: directory).target("2.0") }
+                #expect(error == .signature("valid signatures did not meet threshold for targets/releases"), "\(error)")
+            }
+        }
+    }
+
+    /// netctl's client over this server, its state in `trustDir`.
+    func verify(_ server: NotaryServer, trustDir: String) throws -> TrustedCollection {
+        let source = try NotarySource(server: server.url, gun: Self.gun, configuration: isolatedConfiguration(), caFile: server.caPath)
+        return try TrustClient(gun: Self.gun, dialect: .notary, source: source, state: TrustStateStore(directory: trustDir, gun: Self.gun),
+                               now: now()).update()
+    }
+}
+
+func now() -> TrustTime { TrustTime(seconds: Int64(time(nil))) }
+
+func hex(_ bytes: [UInt8]) -> String {
+    bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
 }
 
 /// `notary init GUN`, `notary add GUN TAG FILE` (FILE holding `content`), `notary publish GUN`.

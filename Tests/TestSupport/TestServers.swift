@@ -81,7 +81,7 @@ final class ServerProcesses {
 }
 
 /// `openssl ARGUMENTS…` run in `directory`.
-func openssl(in directory: String, _ arguments: [String]) throws {
+public func openssl(in directory: String, _ arguments: [String]) throws {
     let result = try runCommand(["sh", "-c", "cd \"$0\" && exec openssl \"$@\"", directory] + arguments)
     guard result.status == 0 else { throw HarnessError("openssl \(arguments.first ?? ""): \(result.stderr)") }
 }

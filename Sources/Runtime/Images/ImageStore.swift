@@ -119,7 +119,10 @@ public final class ImageStore {
     /// Imports every image in an OCI image layout (a directory or a tar of one) or a
     /// `docker save` archive. Every blob's digest and size is checked; nothing is recorded
     /// unless all of it checks out, and a failure leaves the store as it was.
-    public func importImages(from path: String, name: String? = nil, policy: ExtractionPolicy = .init()) throws -> [ImportedImage] {
+    /// `accept` sees each image before anything is recorded, and may refuse it (content
+    /// trust checks that each tag's signed digest is the imported manifest's).
+    public func importImages(from path: String, name: String? = nil, policy: ExtractionPolicy = .init(),
+                             accept: ((ImageRecord) throws -> Void)? = nil) throws -> [ImportedImage] {
         var info = stat()
         guard stat(path, &info) == 0 else { throw RuntimeError.system("image import \(path)") }
         let type = info.st_mode & FileType.mask
@@ -149,6 +152,7 @@ public final class ImageStore {
             for (index, candidate) in candidates.enumerated() {
                 prepared.append(try prepare(candidate, staging: "\(staging)/image\(index)", policy: policy))
             }
+            for item in prepared { try accept?(item.image) }
             faults.reach("import.after-layers")
             return try store.locked { try commit(prepared) }
         } catch let error as RuntimeError {

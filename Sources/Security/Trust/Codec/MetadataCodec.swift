@@ -221,7 +221,14 @@ public enum MetadataCodec {
     static func decodeDelegation(_ json: TrustJSON, role: RoleName, path: String, dialect: TrustDialect) throws(TrustError) -> Delegation {
         let fields = try MetadataFields(role: role, path: path, json)
         let name = try fields.string("name")
-        let keys = try decodeRoleKeys(json, role: role, path: path)
+        var keyed = json
+        if dialect == .notary, case .object(var members) = json, members["keyids"] == .null {
+            // notary (Go, a nil slice) writes a delegation whose keys were all removed
+            // (`notary delegation remove GUN ROLE KEYID`) as "keyids": null.
+            members["keyids"] = .array([])
+            keyed = .object(members)
+        }
+        let keys = try decodeRoleKeys(keyed, role: role, path: path)
         switch dialect {
         case .tuf:
             let terminating = try fields.bool("terminating")

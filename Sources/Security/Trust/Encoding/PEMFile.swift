@@ -1,70 +1,17 @@
-import FoundationEssentials
-
-/// PEM text (RFC 7468) with the optional `name: value` headers Notary and Docker put
-/// before the base64 (`role: alice`).
+/// PEM files users hand to the trust commands, and the ones they give back (`NAME.pub`),
+/// in the armour `PEM` writes (Go's, with Notary's `role:` header).
 public enum PEMFile {
-    public struct Block: Sendable {
-        public var label: String
-        public var headers: [(String, String)]
-        public var der: [UInt8]
-    }
-
     public static func encode(label: String, headers: [(String, String)] = [], der: [UInt8]) -> [UInt8] {
-        var text = "-----BEGIN \(label)-----\n"
-        for (name, value) in headers { text += "\(name): \(value)\n" }
-        if !headers.isEmpty { text += "\n" }
-        let body = Data(der).base64EncodedString()
-        var index = body.startIndex
-        while index < body.endIndex {
-            let end = body.index(index, offsetBy: 64, limitedBy: body.endIndex) ?? body.endIndex
-            text += body[index..<end] + "\n"
-            index = end
-        }
-        text += "-----END \(label)-----\n"
-        return Array(text.utf8)
-    }
-
-    /// Every block of `bytes`, in order.
-    public static func decode(_ bytes: [UInt8], what: String) throws(TrustError) -> [Block] {
-        guard let text = String(validating: bytes, as: UTF8.self) else { throw .malformed("\(what): not PEM text") }
-        var blocks: [Block] = []
-        var current: (label: String, headers: [(String, String)], body: String, inHeaders: Bool)?
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
-            if line.hasPrefix("-----BEGIN "), line.hasSuffix("-----") {
-                guard current == nil else { throw .malformed("\(what): a BEGIN line inside a PEM block") }
-                current = (String(line.dropFirst(11).dropLast(5)), [], "", true)
-            } else if line.hasPrefix("-----END "), line.hasSuffix("-----") {
-                guard let block = current, String(line.dropFirst(9).dropLast(5)) == block.label else {
-                    throw .malformed("\(what): an END line that does not close its BEGIN")
-                }
-                guard let der = Data(base64Encoded: block.body), !der.isEmpty else { throw .malformed("\(what): the \(block.label) block is not base64") }
-                blocks.append(Block(label: block.label, headers: block.headers, der: Array(der)))
-                current = nil
-            } else if var block = current {
-                if block.inHeaders, let colon = line.firstIndex(of: ":"), !line[..<colon].contains(" ") {
-                    block.headers.append((String(line[..<colon]), String(line[line.index(after: colon)...].drop { $0 == " " })))
-                } else if line.isEmpty {
-                    block.inHeaders = false
-                } else {
-                    block.inHeaders = false
-                    block.body += line
-                }
-                current = block
-            }
-        }
-        guard current == nil else { throw .malformed("\(what): a PEM block without its END line") }
-        guard !blocks.isEmpty else { throw .malformed("\(what): no PEM block (expected -----BEGIN …-----)") }
-        return blocks
+        PEM(type: label, headers: headers, der: der).encoded
     }
 
     /// A signer's public key: `PUBLIC KEY` (SubjectPublicKeyInfo; ECDSA P-256, Ed25519 or
     /// RSA) or `CERTIFICATE` (as Notary's x509 keys, the PEM kept whole).
     public static func publicKey(_ bytes: [UInt8], path: String) throws(TrustError) -> PublicKey {
-        let block = try decode(bytes, what: path)[0]
-        switch block.label {
+        guard let block = PEM(bytes) else { throw .malformed("\(path): not a PEM file (expected -----BEGIN PUBLIC KEY-----)") }
+        switch block.type {
         case "CERTIFICATE":
-            return PublicKey(kind: .ecdsaX509, material: encode(label: "CERTIFICATE", der: block.der))
+            return PublicKey(kind: .ecdsaX509, material: PEM(type: "CERTIFICATE", der: block.der).encoded)
         case "PUBLIC KEY":
             // The algorithm's OID inside the SubjectPublicKeyInfo names the kind.
             let ed25519: [UInt8] = [0x06, 0x03, 0x2b, 0x65, 0x70]
@@ -75,7 +22,7 @@ public enum PEMFile {
             if contains(block.der, rsa) { return PublicKey(kind: .rsa, material: block.der) }
             throw .key("\(path): a public key of a type netctl does not sign with (expected ECDSA P-256, Ed25519 or RSA)")
         default:
-            throw .key("\(path): a PEM \(block.label), expected a PUBLIC KEY or a CERTIFICATE")
+            throw .key("\(path): a PEM \(block.type), expected a PUBLIC KEY or a CERTIFICATE")
         }
     }
 
