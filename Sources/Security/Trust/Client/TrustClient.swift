@@ -304,7 +304,9 @@ public struct TrustClient: Sendable {
         guard role.threshold >= 1 else { return Int.min }
         var valid = Set<String>()
         for signature in file.signatures where !valid.contains(signature.keyID) && role.keyIDs.contains(signature.keyID) {
-            if let key = keys[signature.keyID], key.verify(signature.bytes, of: file.signedBytes, method: signature.method, at: now) {
+            // notary names ed25519 signatures "eddsa" (data.EDDSASignature).
+            let method = signature.method == "eddsa" ? "ed25519" : signature.method
+            if let key = keys[signature.keyID], key.verify(signature.bytes, of: file.signedBytes, method: method, at: now) {
                 valid.insert(signature.keyID)
                 if valid.count >= role.threshold { break }
             }

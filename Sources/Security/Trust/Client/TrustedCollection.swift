@@ -85,7 +85,7 @@ public struct TrustedCollection: Sendable {
             if !visit(role, .success(metadata.targets[tag])) { return }
             guard depth < TrustClient.maximumDelegationDepth else { continue }
             var children: [(RoleName, Int)] = []
-            for delegation in metadata.delegations where covers(delegation, tag) {
+            for delegation in metadata.delegations where delegation.covers(tag, dialect: dialect) {
                 children.append((delegation.name, depth + 1))
                 if delegation.terminating {
                     pending.removeAll()
@@ -93,27 +93,6 @@ public struct TrustedCollection: Sendable {
                 }
             }
             pending += children.reversed()
-        }
-    }
-
-    /// Whether a delegation may sign `tag`: TUF's shell-style patterns matched part by part
-    /// between slashes, or a prefix of the tag's sha256; Notary's path prefixes (`""` is all).
-    func covers(_ delegation: Delegation, _ tag: String) -> Bool {
-        if let prefixes = delegation.pathHashPrefixes, !prefixes.isEmpty {
-            let digest = hex(TrustDigest.sha256(Array(tag.utf8)))
-            if prefixes.contains(where: { digest.hasPrefix($0) }) { return true }
-        }
-        guard let paths = delegation.paths else { return false }
-        switch dialect {
-        case .notary:
-            return paths.contains { tag.hasPrefix($0) }
-        case .tuf:
-            let parts = tag.split(separator: "/", omittingEmptySubsequences: false)
-            return paths.contains { pattern in
-                let patternParts = pattern.split(separator: "/", omittingEmptySubsequences: false)
-                return patternParts.count == parts.count
-                    && zip(patternParts, parts).allSatisfy { fnmatch(Array($0.utf8), Array($1.utf8)) }
-            }
         }
     }
 
