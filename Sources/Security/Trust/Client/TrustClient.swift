@@ -304,9 +304,7 @@ public struct TrustClient: Sendable {
         guard role.threshold >= 1 else { return Int.min }
         var valid = Set<String>()
         for signature in file.signatures where !valid.contains(signature.keyID) && role.keyIDs.contains(signature.keyID) {
-            // notary names ed25519 signatures "eddsa" (data.EDDSASignature).
-            let method = signature.method == "eddsa" ? "ed25519" : signature.method
-            if let key = keys[signature.keyID], key.verify(signature.bytes, of: file.signedBytes, method: method, at: now) {
+            if let key = keys[signature.keyID], key.verify(signature.bytes, of: file.signedBytes, method: signature.method, at: now) {
                 valid.insert(signature.keyID)
                 if valid.count >= role.threshold { break }
             }
@@ -347,7 +345,7 @@ public struct TrustClient: Sendable {
             default: continue
             }
             guard actual == expected else {
-                throw .mismatch("\(role): \(algorithm) \(hex(actual)) does not match \(hex(expected)) in \(parent)")
+                throw .mismatch("\(role): \(algorithm) \(TrustEncoding.hex(actual)) does not match \(TrustEncoding.hex(expected)) in \(parent)")
             }
             checked += 1
         }
@@ -452,15 +450,4 @@ extension TrustError {
         default: false
         }
     }
-}
-
-func hex(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var out: [UInt8] = []
-    out.reserveCapacity(bytes.count * 2)
-    for byte in bytes {
-        out.append(digits[Int(byte >> 4)])
-        out.append(digits[Int(byte & 0xf)])
-    }
-    return String(decoding: out, as: UTF8.self)
 }
