@@ -32,8 +32,8 @@ struct PEM {
     /// The first block of `text`; nil when there is none or it is not well formed.
     init?(_ text: [UInt8]) {
         guard let string = String(validating: text, as: UTF8.self) else { return nil }
-        var lines = string.split(separator: "\n", omittingEmptySubsequences: false)
-            .map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }[...]
+        // "\r\n" is one Character in Swift, and a newline as "\n" is.
+        var lines = string.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)[...]
         while let line = lines.first, !(line.hasPrefix("-----BEGIN ") && line.hasSuffix("-----")) { lines = lines.dropFirst() }
         guard let begin = lines.popFirst() else { return nil }
         let type = String(begin.dropFirst(11).dropLast(5))
