@@ -94,6 +94,15 @@ import TestSupport
 
             let add = try netctl.netctl("trust", "signer", "add", "--key", keys + "/alice.pub", "alice", repository, environment: trust)
             #expect(add.status == 0, "\(add.stdout)\(add.stderr)")
+            // A wrong passphrase for alice's key: one line, and nothing signed.
+            var wrong = trust
+            wrong["NETCTL_CONTENT_TRUST_REPOSITORY_PASSPHRASE"] = "not-the-passphrase"
+            let refusedKey = try netctl.netctl("trust", "sign", reference, environment: wrong)
+            #expect(refusedKey.status != 0 && refusedKey.stderr.hasSuffix(": wrong passphrase\n"), "\(refusedKey.stderr)")
+            #expect(refusedKey.stderr.split(separator: "\n").count == 1)
+            let notSigned = try netctl.netctl("trust", "verify", reference, environment: trust)
+            #expect(notSigned.status != 0 && notSigned.stderr.contains("No valid trust data for 1.0"), "\(notSigned.stdout)\(notSigned.stderr)")
+
             let sign = try netctl.netctl("trust", "sign", reference, environment: trust)
             #expect(sign.status == 0, "\(sign.stderr)")
             #expect(sign.stdout.contains("into alice, releases") || sign.stdout.contains("into releases, alice"), "\(sign.stdout)")

@@ -250,7 +250,7 @@ public struct TrustClient: Sendable {
                     // Notary delegates before the first file is published; TUF lists every role.
                     if next.name == TopRole.targets { throw TrustError.mismatch("snapshot lists no targets") }
                     if dialect == .notary { continue }
-                    throw TrustError.noTrustData("snapshot lists no \(next.name)")
+                    throw TrustError.noTrustData("\(next.name): not in the snapshot (the role has no metadata yet: its signer has signed nothing)")
                 }
                 guard let bytes = try fetch(next.name, version: consistent ? listed.version : nil,
                                             limit: listed.length.map { Int($0) } ?? Self.limit(next.name)) else {
