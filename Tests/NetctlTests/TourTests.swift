@@ -51,7 +51,10 @@ import TestSupport
 
             let path = bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
             let environment = netctl.environment.merging(
-                ["PATH": path, "REGISTRY": registry.address, "REGISTRY_AUTH_FILE": work + "/auth.json"]) { $1 }
+                ["PATH": path, "REGISTRY": registry.address, "REGISTRY_AUTH_FILE": work + "/auth.json",
+                 // Content trust: a static TUF repository in the tour's directory, passphrases for new keys.
+                 "NETCTL_CONTENT_TRUST_SERVER": "tuf+file://\(work)/trust", "NETCTL_CONTENT_TRUST_ROOT_PASSPHRASE": "tour-root-passphrase",
+                 "NETCTL_CONTENT_TRUST_REPOSITORY_PASSPHRASE": "tour-repository-passphrase"]) { $1 }
             for line in lines {
                 // A terminal for every line (`run -it` needs one), in the tour's directory.
                 let script = "cd '\(work)' && \(line)"

@@ -113,7 +113,7 @@ import TestSupport
             let (file, role) = try collection.target("1.0")
             #expect(role == "targets")
             #expect(file.length == Int64(manifest.utf8.count))
-            #expect(lookup == ["1.0", "sha256:" + hex(file.hashes["sha256"] ?? []), "\(manifest.utf8.count)\n"], "\(lookup)")
+            #expect(lookup == ["1.0", "sha256:" + TrustEncoding.hex(file.hashes["sha256"] ?? []), "\(manifest.utf8.count)\n"], "\(lookup)")
             #expect(throws: TrustError.self) { try collection.target("2.0") }
         }
     }
@@ -140,7 +140,7 @@ import TestSupport
             #expect(Set(files.keys) == [TopRole.root, TopRole.targets])
             try publisher.publish(files)
 
-            let digest = hex(TrustDigest.sha256(manifest))
+            let digest = TrustEncoding.hex(TrustDigest.sha256(manifest))
             let cli = try server.trustDirectory()
             let list = try server.notary("list", Self.gun, trustDir: cli)
             #expect(list.split(separator: "\n").contains { $0.split(separator: " ", omittingEmptySubsequences: true) == ["1.0", Substring(digest), "\(manifest.count)", "targets"] },
@@ -163,7 +163,7 @@ import TestSupport
             let second = Array(#"{"schemaVersion": 2, "signed": "again"}"#.utf8)
             try published.setTarget("2.0", TargetFile(length: Int64(second.count), hashes: ["sha256": TrustDigest.sha256(second)]), in: TopRole.targets)
             try publisher.publish(try published.sign(with: KeyRing([targetsKey], dialect: .notary), now: now()))
-            #expect(try server.notary("lookup", Self.gun, "2.0", trustDir: cli) == "2.0 sha256:\(hex(TrustDigest.sha256(second))) \(second.count)\n")
+            #expect(try server.notary("lookup", Self.gun, "2.0", trustDir: cli) == "2.0 sha256:\(TrustEncoding.hex(TrustDigest.sha256(second))) \(second.count)\n")
             let again = try verify(server, trustDir: netctl)
             #expect(Set(again.allTargets().map(\.tag)) == ["1.0", "2.0"])
         }
@@ -212,11 +212,7 @@ import TestSupport
     }
 }
 
-func now() -> TrustTime { TrustTime(seconds: Int64(time(nil))) }
-
-func hex(_ bytes: [UInt8]) -> String {
-    bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
-}
+func now() -> TrustTime { .now }
 
 /// `notary init GUN`, `notary add GUN TAG FILE` (FILE holding `content`), `notary publish GUN`.
 func publishWithCLI(_ server: NotaryServer, trustDir: String, tag: String, content: String,

@@ -285,16 +285,12 @@ import TestSupport
         return stride(from: 0, to: digits.count, by: 2).map { digits[$0] << 4 | digits[$0 + 1] }
     }
 
-    static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
-    }
-
     /// `tag` resolves in `collection`, through `releases`, to `manifest`'s length and sha256.
     static func expect(_ collection: TrustedCollection, tag: String, is manifest: (bytes: [UInt8], length: Int, sha256: String),
                        sourceLocation: SourceLocation = #_sourceLocation) throws {
         let (file, role) = try collection.target(tag)
         #expect(role == "releases", sourceLocation: sourceLocation)
         #expect(file.length == Int64(manifest.length), sourceLocation: sourceLocation)
-        #expect(hex(file.hashes["sha256"] ?? []) == manifest.sha256, sourceLocation: sourceLocation)
+        #expect(TrustEncoding.hex(file.hashes["sha256"] ?? []) == manifest.sha256, sourceLocation: sourceLocation)
     }
 }

@@ -8,12 +8,11 @@ import Testing
 @Suite struct TrustCryptoTests {
     static let message = Array(#"{"_type":"targets","expires":"2030-01-01T00:00:00Z","targets":{},"version":1}"#.utf8)
 
-    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 
     @Test func digestsMatchTheStandardVectors() {
-        #expect(Self.hex(TrustDigest.sha256(Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(Self.hex(TrustDigest.sha512(Array("abc".utf8))).hasPrefix("ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"))
-        #expect(Self.hex(TrustDigest.sha256([])) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(TrustEncoding.hex(TrustDigest.sha256(Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(TrustEncoding.hex(TrustDigest.sha512(Array("abc".utf8))).hasPrefix("ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"))
+        #expect(TrustEncoding.hex(TrustDigest.sha256([])) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
     }
 
     @Test(arguments: [PublicKey.Kind.ed25519, .ecdsa], [TrustDialect.tuf, .notary])
@@ -291,7 +290,7 @@ import Testing
 
     /// Notary's key ID for an ecdsa key: sha256 of `{"keytype":"ecdsa","keyval":{"private":null,"public":"<base64 SPKI>"}}`.
     static func notaryKeyID(_ key: PublicKey) -> String {
-        hex(TrustDigest.sha256(Array(#"{"keytype":"ecdsa","keyval":{"private":null,"public":"\#(Data(key.material).base64EncodedString())"}}"#.utf8)))
+        TrustEncoding.hex(TrustDigest.sha256(Array(#"{"keytype":"ecdsa","keyval":{"private":null,"public":"\#(Data(key.material).base64EncodedString())"}}"#.utf8)))
     }
 
     static func mode(_ path: String) throws -> Int {
@@ -303,7 +302,7 @@ import Testing
             let store = KeyStore(directory: "\(directory)/trust/private")
             #expect(try store.list().isEmpty)
             let root = try PrivateKey.generate(.ecdsa), targets = try PrivateKey.generate(.ed25519)
-            let rootID = Self.notaryKeyID(root.publicKey), targetsID = Self.hex(TrustDigest.sha256(targets.publicKey.material))
+            let rootID = Self.notaryKeyID(root.publicKey), targetsID = TrustEncoding.hex(TrustDigest.sha256(targets.publicKey.material))
             try store.save(root, id: rootID, role: "root", gun: nil, passphrase: "root pass")
             try store.save(targets, id: targetsID, role: "targets", gun: "127.0.0.1:5000/team/app", passphrase: "repo pass")
 

@@ -484,32 +484,32 @@ import Testing
 // MARK: - Helpers
 
 extension TrustRepositoryTests {
-/// The keys of a test collection: an ecdsa root (Notary's must be; its certificate is
-/// made by `create`), ed25519 for the others.
-struct Keys {
-    let root: PrivateKey, targets: PrivateKey, snapshot: PrivateKey, timestamp: PrivateKey
+    /// The keys of a test collection: an ecdsa root (Notary's must be; its certificate is
+    /// made by `create`), ed25519 for the others.
+    struct Keys {
+        let root: PrivateKey, targets: PrivateKey, snapshot: PrivateKey, timestamp: PrivateKey
 
-    init(_ dialect: TrustDialect) throws {
-        root = try PrivateKey.generate(.ecdsa)
-        targets = try PrivateKey.generate(.ed25519)
-        snapshot = try PrivateKey.generate(.ecdsa)
-        timestamp = try PrivateKey.generate(.ed25519)
-    }
+        init(_ dialect: TrustDialect) throws {
+            root = try PrivateKey.generate(.ecdsa)
+            targets = try PrivateKey.generate(.ed25519)
+            snapshot = try PrivateKey.generate(.ecdsa)
+            timestamp = try PrivateKey.generate(.ed25519)
+        }
 
-    func create(_ dialect: TrustDialect) throws -> TrustRepository {
-        try TrustRepository.create(gun: TrustRepositoryTests.gun, dialect: dialect, rootKeys: [root], targetsKey: targets,
-                                   snapshotKey: snapshot, timestampKey: timestamp, now: TrustRepositoryTests.now)
-    }
+        func create(_ dialect: TrustDialect) throws -> TrustRepository {
+            try TrustRepository.create(gun: TrustRepositoryTests.gun, dialect: dialect, rootKeys: [root], targetsKey: targets,
+                                       snapshotKey: snapshot, timestampKey: timestamp, now: TrustRepositoryTests.now)
+        }
 
-    /// As a publisher loads them from the key store: by the bare keys' IDs.
-    func ring(_ dialect: TrustDialect) -> KeyRing {
-        KeyRing([root, targets, snapshot, timestamp], dialect: dialect)
-    }
+        /// As a publisher loads them from the key store: by the bare keys' IDs.
+        func ring(_ dialect: TrustDialect) -> KeyRing {
+            KeyRing([root, targets, snapshot, timestamp], dialect: dialect)
+        }
 
-    static func without(_ ring: KeyRing, _ key: PrivateKey, _ dialect: TrustDialect) -> KeyRing {
-        KeyRing(ring.keys.filter { $0.value.publicKey != key.publicKey })
+        static func without(_ ring: KeyRing, _ key: PrivateKey, _ dialect: TrustDialect) -> KeyRing {
+            KeyRing(ring.keys.filter { $0.value.publicKey != key.publicKey })
+        }
     }
-}
 
 }
 
@@ -523,60 +523,60 @@ extension PublicKey {
 }
 
 extension TrustRepositoryTests {
-/// A trust server in memory: every version of every role's file, and the newest.
-final class MemorySource: TrustSource, @unchecked Sendable {
-    let dialect: TrustDialect
-    private let lock = NSLock()
-    private var versions: [RoleName: [Int: [UInt8]]] = [:]
-    private var latest: [RoleName: [UInt8]] = [:]
+    /// A trust server in memory: every version of every role's file, and the newest.
+    final class MemorySource: TrustSource, @unchecked Sendable {
+        let dialect: TrustDialect
+        private let lock = NSLock()
+        private var versions: [RoleName: [Int: [UInt8]]] = [:]
+        private var latest: [RoleName: [UInt8]] = [:]
 
-    init(_ dialect: TrustDialect) { self.dialect = dialect }
+        init(_ dialect: TrustDialect) { self.dialect = dialect }
 
-    func publish(_ files: [RoleName: [UInt8]], _ repository: TrustRepository) {
-        lock.withLock {
-            for (role, file) in files {
-                versions[role, default: [:]][repository.fileVersions[role] ?? 0] = file
-                latest[role] = file
+        func publish(_ files: [RoleName: [UInt8]], _ repository: TrustRepository) {
+            lock.withLock {
+                for (role, file) in files {
+                    versions[role, default: [:]][repository.fileVersions[role] ?? 0] = file
+                    latest[role] = file
+                }
+                for role in latest.keys where repository.files[role] == nil { latest[role] = nil }
             }
-            for role in latest.keys where repository.files[role] == nil { latest[role] = nil }
+        }
+
+        func fetch(role: RoleName, version: Int?, limit: Int) throws(TrustError) -> [UInt8]? {
+            lock.withLock {
+                if let version, role != TopRole.timestamp { return versions[role]?[version] }
+                return latest[role]
+            }
+        }
+
+        func client(directory: String, gun: String, now: TrustTime, trustedRoot: [UInt8]? = nil) -> TrustClient {
+            TrustClient(gun: gun, dialect: dialect, source: self, state: TrustStateStore(directory: directory, gun: gun),
+                        now: now, trustedRoot: trustedRoot)
         }
     }
 
-    func fetch(role: RoleName, version: Int?, limit: Int) throws(TrustError) -> [UInt8]? {
-        lock.withLock {
-            if let version, role != TopRole.timestamp { return versions[role]?[version] }
-            return latest[role]
+    /// A static repository on disk, read as `StaticTrustSource` reads one over HTTP:
+    /// `N.R.json` with a version, `R.json` without.
+    struct DirectorySource: TrustSource {
+        let base: String
+        let dialect: TrustDialect
+
+        func fetch(role: RoleName, version: Int?, limit: Int) throws(TrustError) -> [UInt8]? {
+            let name = version.map { "\($0).\(role).json" } ?? "\(role).json"
+            guard let data = FileManager.default.contents(atPath: base + "/" + name) else { return nil }
+            guard data.count <= limit else { throw .malformed("\(name) is \(data.count) bytes, more than \(limit)") }
+            return [UInt8](data)
         }
     }
 
-    func client(directory: String, gun: String, now: TrustTime, trustedRoot: [UInt8]? = nil) -> TrustClient {
-        TrustClient(gun: gun, dialect: dialect, source: self, state: TrustStateStore(directory: directory, gun: gun),
-                    now: now, trustedRoot: trustedRoot)
+    /// A temporary directory for one test, removed whatever happens.
+    enum Scratch {
+        static func with<T>(_ body: (String) throws -> T) throws -> T {
+            var template = Array("/tmp/netctl-trust-repo-XXXXXX".utf8CString)
+            guard let made = mkdtemp(&template) else { throw TrustError.storage("mkdtemp: \(String(cString: strerror(errno)))") }
+            let directory = String(cString: made)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            return try body(directory)
+        }
     }
-}
-
-/// A static repository on disk, read as `StaticTrustSource` reads one over HTTP:
-/// `N.R.json` with a version, `R.json` without.
-struct DirectorySource: TrustSource {
-    let base: String
-    let dialect: TrustDialect
-
-    func fetch(role: RoleName, version: Int?, limit: Int) throws(TrustError) -> [UInt8]? {
-        let name = version.map { "\($0).\(role).json" } ?? "\(role).json"
-        guard let data = FileManager.default.contents(atPath: base + "/" + name) else { return nil }
-        guard data.count <= limit else { throw .malformed("\(name) is \(data.count) bytes, more than \(limit)") }
-        return [UInt8](data)
-    }
-}
-
-/// A temporary directory for one test, removed whatever happens.
-enum Scratch {
-    static func with<T>(_ body: (String) throws -> T) throws -> T {
-        var template = Array("/tmp/netctl-trust-repo-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw TrustError.storage("mkdtemp: \(String(cString: strerror(errno)))") }
-        let directory = String(cString: made)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        return try body(directory)
-    }
-}
 }

@@ -250,7 +250,7 @@ public struct TrustClient: Sendable {
                     // Notary delegates before the first file is published; TUF lists every role.
                     if next.name == TopRole.targets { throw TrustError.mismatch("snapshot lists no targets") }
                     if dialect == .notary { continue }
-                    throw TrustError.noTrustData("snapshot lists no \(next.name)")
+                    throw TrustError.noTrustData("\(next.name): not in the snapshot (the role has no metadata yet: its signer has signed nothing)")
                 }
                 guard let bytes = try fetch(next.name, version: consistent ? listed.version : nil,
                                             limit: listed.length.map { Int($0) } ?? Self.limit(next.name)) else {
@@ -345,7 +345,7 @@ public struct TrustClient: Sendable {
             default: continue
             }
             guard actual == expected else {
-                throw .mismatch("\(role): \(algorithm) \(hex(actual)) does not match \(hex(expected)) in \(parent)")
+                throw .mismatch("\(role): \(algorithm) \(TrustEncoding.hex(actual)) does not match \(TrustEncoding.hex(expected)) in \(parent)")
             }
             checked += 1
         }
@@ -450,15 +450,4 @@ extension TrustError {
         default: false
         }
     }
-}
-
-func hex(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var out: [UInt8] = []
-    out.reserveCapacity(bytes.count * 2)
-    for byte in bytes {
-        out.append(digits[Int(byte >> 4)])
-        out.append(digits[Int(byte & 0xf)])
-    }
-    return String(decoding: out, as: UTF8.self)
 }

@@ -111,33 +111,13 @@ public enum TrustEncoding {
     /// ending in a newline: the exact text securesystemslib puts in `keyval.public`, so key
     /// IDs computed over it agree.
     public static func pem(_ der: [UInt8], label: String) -> String {
-        let body = Array(base64(der).utf8)
-        var text = "-----BEGIN \(label)-----\n"
-        var index = 0
-        while index < body.count {
-            let end = min(index + 64, body.count)
-            text += String(decoding: body[index..<end], as: UTF8.self) + "\n"
-            index = end
-        }
-        return text + "-----END \(label)-----\n"
+        String(decoding: PEM(type: label, der: der).encoded, as: UTF8.self)
     }
 
-    /// The first block labelled `label` (headers, as in encrypted keys, are not expected
-    /// here); nil when there is none or its base64 is bad.
+    /// The first block, which must be labelled `label` and carry no headers (those are for
+    /// encrypted keys); nil when there is none or its base64 is bad.
     public static func bytes(pem text: String, label: String) -> [UInt8]? {
-        let begin = "-----BEGIN \(label)-----", end = "-----END \(label)-----"
-        var body = ""
-        var inside = false
-        // "\r\n" is one Character in Swift, and a newline as "\n" is.
-        for trimmed in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
-            if !inside {
-                if trimmed == begin { inside = true }
-                continue
-            }
-            if trimmed == end { return bytes(base64: body) }
-            if trimmed.contains(":") { return nil }
-            body += trimmed
-        }
-        return nil
+        guard let block = PEM(Array(text.utf8)), block.type == label, block.headers.isEmpty else { return nil }
+        return block.der
     }
 }

@@ -12,7 +12,7 @@ struct PEM {
         var text = "-----BEGIN \(type)-----\n"
         for (name, value) in headers.sorted(by: { $0.0 < $1.0 }) { text += "\(name): \(value)\n" }
         if !headers.isEmpty { text += "\n" }
-        let base64 = Base64.encode(der)
+        let base64 = TrustEncoding.base64(der)
         var start = base64.startIndex
         while start < base64.endIndex {
             let end = base64.index(start, offsetBy: 64, limitedBy: base64.endIndex) ?? base64.endIndex
@@ -32,8 +32,8 @@ struct PEM {
     /// The first block of `text`; nil when there is none or it is not well formed.
     init?(_ text: [UInt8]) {
         guard let string = String(validating: text, as: UTF8.self) else { return nil }
-        var lines = string.split(separator: "\n", omittingEmptySubsequences: false)
-            .map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }[...]
+        // "\r\n" is one Character in Swift, and a newline as "\n" is.
+        var lines = string.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)[...]
         while let line = lines.first, !(line.hasPrefix("-----BEGIN ") && line.hasSuffix("-----")) { lines = lines.dropFirst() }
         guard let begin = lines.popFirst() else { return nil }
         let type = String(begin.dropFirst(11).dropLast(5))
@@ -50,64 +50,7 @@ struct PEM {
             if line == "-----END \(type)-----" { break }
             base64 += line.filter { $0 != " " && $0 != "\t" }
         }
-        guard let der = Base64.decode(base64), !der.isEmpty else { return nil }
+        guard let der = TrustEncoding.bytes(base64: base64), !der.isEmpty else { return nil }
         self.init(type: type, headers: headers, der: der)
-    }
-}
-
-/// Standard base64 with padding (RFC 4648 §4).
-enum Base64 {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-    static func encode(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var index = 0
-        while index < bytes.count {
-            let a = bytes[index], b = index + 1 < bytes.count ? bytes[index + 1] : 0, c = index + 2 < bytes.count ? bytes[index + 2] : 0
-            out.append(alphabet[Int(a >> 2)])
-            out.append(alphabet[Int((a & 3) << 4 | b >> 4)])
-            out.append(index + 1 < bytes.count ? alphabet[Int((b & 15) << 2 | c >> 6)] : UInt8(ascii: "="))
-            out.append(index + 2 < bytes.count ? alphabet[Int(c & 63)] : UInt8(ascii: "="))
-            index += 3
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    static func decode(_ text: String) -> [UInt8]? {
-        let input = Array(text.utf8)
-        guard input.count % 4 == 0 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(input.count / 4 * 3)
-        var index = 0
-        while index < input.count {
-            var values: [UInt8] = []
-            var padding = 0
-            for character in input[index..<index + 4] {
-                if character == UInt8(ascii: "=") {
-                    padding += 1
-                    continue
-                }
-                guard padding == 0, let value = value(character) else { return nil }
-                values.append(value)
-            }
-            guard padding <= 2, padding == 0 || index + 4 == input.count else { return nil }
-            out.append(values[0] << 2 | values[1] >> 4)
-            if values.count > 2 { out.append(values[1] << 4 | values[2] >> 2) }
-            if values.count > 3 { out.append(values[2] << 6 | values[3]) }
-            index += 4
-        }
-        return out
-    }
-
-    private static func value(_ character: UInt8) -> UInt8? {
-        switch character {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"): character - UInt8(ascii: "A")
-        case UInt8(ascii: "a")...UInt8(ascii: "z"): character - UInt8(ascii: "a") + 26
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): character - UInt8(ascii: "0") + 52
-        case UInt8(ascii: "+"): 62
-        case UInt8(ascii: "/"): 63
-        default: nil
-        }
     }
 }

@@ -7,14 +7,15 @@ extension PublicKey {
         verify(signature, of: message, method: nil, at: .now)
     }
 
-    /// `method`: Notary's signature method ("ecdsa", "ed25519", "rsapss", "rsapkcs1v15"),
+    /// `method`: Notary's signature method ("ecdsa", "eddsa", "rsapss", "rsapkcs1v15"),
     /// which must suit the key; nil takes TUF's scheme, or any padding for rsa. x509 kinds
     /// are checked against `now` as notary does (a day's grace on notBefore).
     public func verify(_ signature: [UInt8], of message: [UInt8], method: String?, at now: TrustTime) -> Bool {
         guard (try? Libcrypto.load()) != nil else { return false }
         switch kind {
         case .ed25519:
-            guard method == nil || method == "ed25519" else { return false }
+            // Notary writes "eddsa" (data.EDDSASignature); "ed25519" is the key type's name.
+            guard method == nil || method == "eddsa" || method == "ed25519" else { return false }
             return check(.ed25519, material, signature, message, padding: 0)
         case .ecdsa:
             guard method == nil || method == "ecdsa" else { return false }

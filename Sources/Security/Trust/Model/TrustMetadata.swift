@@ -162,7 +162,7 @@ public enum SignedPart: Equatable, Sendable {
 /// One signature over a role's canonical `signed` bytes.
 public struct TrustSignature: Equatable, Sendable {
     public var keyID: String
-    /// Notary's `method` ("ecdsa", "ed25519", "rsapss"); TUF keeps the scheme in the key.
+    /// Notary's `method` ("ecdsa", "eddsa" for ed25519 keys, "rsapss"); TUF keeps the scheme in the key.
     public var method: String?
     public var bytes: [UInt8]
     public init(keyID: String, method: String? = nil, bytes: [UInt8]) {

@@ -235,31 +235,3 @@ extension TargetsMetadata {
         delegationKeys = delegationKeys.filter { used.contains($0.key) }
     }
 }
-
-extension Delegation {
-    /// Whether this delegation may sign `path`: Notary's paths are prefixes (`""` is all),
-    /// TUF's shell patterns matched part by part between slashes (the client's `fnmatch`,
-    /// Python's), or hex prefixes of the path's sha256; as `TrustedCollection` looks it up.
-    func covers(_ path: String, dialect: TrustDialect) -> Bool {
-        if let prefixes = pathHashPrefixes, !prefixes.isEmpty {
-            let digest = hex(TrustDigest.sha256(Array(path.utf8)))
-            if prefixes.contains(where: { digest.hasPrefix($0) }) { return true }
-        }
-        guard let paths else { return false }
-        switch dialect {
-        case .notary: return paths.contains { path.hasPrefix($0) }
-        case .tuf:
-            let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-            return paths.contains { pattern in
-                let patternParts = pattern.split(separator: "/", omittingEmptySubsequences: false)
-                return patternParts.count == parts.count && zip(patternParts, parts).allSatisfy { fnmatch(Array($0.utf8), Array($1.utf8)) }
-            }
-        }
-    }
-
-    var pathsDescription: String {
-        if let pathHashPrefixes { return "hash prefixes " + pathHashPrefixes.joined(separator: ", ") }
-        return (paths ?? []).map { "\"\($0)\"" }.joined(separator: ", ")
-    }
-}
-
