@@ -38,8 +38,14 @@ TAG=${TAG:-1.0}
 GUN=127.0.0.1:5000/bench/app
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 unset NETCTL_ROOT            # the run's own root, trust directories and registry settings only
-WORK=$(mktemp -d /tmp/netctl-bench-trust.XXXXXX)
-mkdir -p "$OUT" "$WORK/www" "$WORK/root" "$WORK/certs.d"
+# On tmpfs by default, as registry.sh: this host's ext4 creates inodes slowly next to many
+# freed in the last 30 s (ext4's recently_deleted), and each run here makes and removes a
+# trust state; and fsync costs nothing there, where netctl's state store syncs each file it
+# keeps and python-tuf's does not. BENCH_TMP=/tmp measures on disk.
+BENCH_TMP=${BENCH_TMP:-/dev/shm}
+WORK=$(mktemp -d "$BENCH_TMP/netctl-bench-trust.XXXXXX")
+mkdir -p "$OUT" "$WORK/www" "$WORK/root" "$WORK/certs.d" "$WORK/tmp"
+export TMPDIR=$WORK/tmp     # python-tuf's and netctl-bench's fresh states alike
 echo '{}' > "$WORK/registries.json"
 export NETCTL_REGISTRIES_CONF=$WORK/registries.json NETCTL_CERTS_D=$WORK/certs.d
 export NETCTL_CONTENT_TRUST_ROOT_PASSPHRASE=bench-root-passphrase NETCTL_CONTENT_TRUST_REPOSITORY_PASSPHRASE=bench-repository-passphrase

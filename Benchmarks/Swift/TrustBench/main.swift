@@ -9,8 +9,8 @@ import Security
 //       The full chain (root → newer roots → timestamp → snapshot → targets → delegations
 //       → TAG's length and sha256) from the static repository BASE/GUN/ (a directory,
 //       file:///DIR, or http://HOST:PORT/PATH), each run from an empty trust state (a new
-//       directory), ROOT (a root file) pinned or else trust on first use. One line per
-//       run: milliseconds.
+//       directory in $TMPDIR, else /tmp), ROOT (a root file) pinned or else trust on first
+//       use. One line per run: milliseconds.
 //   netctl-bench sign DIR GUN RUNS
 //       A tag change in an existing collection: netctl makes a TUF collection (its keys
 //       ecdsa, as `trust sign` makes them, and a delegation `releases`) in DIR/GUN, then
@@ -31,14 +31,20 @@ func decimal(_ milliseconds: Double) -> String {
     return "\(micro / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
 }
 
-func clock() -> timespec {
+func monotonic() -> timespec {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
     return now
 }
 
+/// A line on standard error (fd 2: the C `stderr` global is not concurrency-safe).
+func note(_ message: String) {
+    let line = Array("netctl-bench: \(message)\n".utf8)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
+
 func fail(_ message: String) -> Never {
-    fputs("netctl-bench: \(message)\n", stderr)
+    note(message)
     exit(1)
 }
 
@@ -67,7 +73,8 @@ func removeTree(_ path: String) {
 }
 
 func temporaryDirectory() -> String {
-    var template = Array("/tmp/netctl-bench-state.XXXXXX".utf8CString)
+    let base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+    var template = Array("\(base)/netctl-bench-state.XXXXXX".utf8CString)
     guard let made = mkdtemp(&template) else { fail("mkdtemp: \(String(cString: strerror(errno)))") }
     return String(cString: made)
 }
@@ -76,7 +83,7 @@ func verify(base: String, gun: String, tag: String, runs: Int, rootPath: String?
     let pinned = rootPath.map(readWhole)
     for run in 0..<runs {
         let state = temporaryDirectory()
-        let start = clock()
+        let start = monotonic()
         let target: (file: TargetFile, role: RoleName)
         do {
             let source = try StaticTrustSource(base: base, gun: gun)
@@ -90,7 +97,7 @@ func verify(base: String, gun: String, tag: String, runs: Int, rootPath: String?
         guard let hash = target.file.hashes["sha256"], hash.count == 32 else { fail("\(gun):\(tag): no sha256") }
         let elapsed = milliseconds(since: start)
         removeTree(state)
-        if run == 0 { fputs("netctl-bench: \(gun):\(tag) sha256:\(TrustEncoding.hex(hash)) (\(target.file.length) bytes, signed by \(target.role))\n", stderr) }
+        if run == 0 { note("\(gun):\(tag) sha256:\(TrustEncoding.hex(hash)) (\(target.file.length) bytes, signed by \(target.role))") }
         print(decimal(elapsed))
     }
 }
@@ -112,14 +119,14 @@ func sign(directory: String, gun: String, runs: Int) {
         _ = try repository.sign(with: ring, now: now)
         try repository.writeStatic(to: directory + "/" + gun)
         for run in 1...runs {
-            let start = clock()
+            let start = monotonic()
             try repository.setTarget("1.0", manifest(run), in: TopRole.targets)
             let files = try repository.sign(with: ring, now: .now)
             let signing = milliseconds(since: start)
-            let writeStart = clock()
+            let writeStart = monotonic()
             try repository.writeStatic(to: directory + "/" + gun)
             let writing = milliseconds(since: writeStart)
-            if run == 1 { fputs("netctl-bench: re-signed \(files.keys.sorted().joined(separator: ", "))\n", stderr) }
+            if run == 1 { note("re-signed \(files.keys.sorted().joined(separator: ", "))") }
             print(decimal(signing), decimal(writing))
         }
     } catch {
