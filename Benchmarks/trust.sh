@@ -4,7 +4,8 @@
 # repository over plain HTTP (python3 -m http.server on a free 127.0.0.1 port), with a
 # fresh client state each run (only the first root trusted), as:
 #  - python-tuf's ngclient.Updater in-process: refresh() + get_targetinfo() timed inside
-#    one Python process (Tests/Fixtures/python-tuf/pytuf.py bench), RUNS runs, median;
+#    one Python process (Tests/Fixtures/python-tuf/pytuf.py bench), RUNS runs, median, over
+#    the HTTP server and over the directory it serves (a file:// fetcher of pytuf.py's);
 #  - python-tuf as a whole command (`pytuf.py get`: interpreter start-up, imports, the same
 #    work), hyperfine median;
 #  - netctl in-process (netctl-bench verify: TrustClient, StaticTrustSource, the same root
@@ -104,6 +105,7 @@ URL=$BASE/$GUN/
 echo "== verify $GUN:$TAG over HTTP ($URL), fresh client state each run, $RUNS runs"
 echo "python-tuf in-process: $("$PYTHON_TUF" "$SCRIPT" get --url "$URL" --root "$ROOT" --tag "$TAG")"   # what it verified
 "$PYTHON_TUF" "$SCRIPT" bench --url "$URL" --root "$ROOT" --tag "$TAG" --runs "$RUNS" > "$WORK/pytuf-inprocess.txt"
+"$PYTHON_TUF" "$SCRIPT" bench --url "file://$WORK/www/$GUN/" --root "$ROOT" --tag "$TAG" --runs "$RUNS" > "$WORK/pytuf-inprocess-dir.txt"
 "$NETCTL_BENCH" verify "$BASE" "$GUN" "$TAG" "$RUNS" "$ROOT" > "$WORK/netctl-inprocess-http.txt"
 "$NETCTL_BENCH" verify "$WORK/www" "$GUN" "$TAG" "$RUNS" "$ROOT" > "$WORK/netctl-inprocess-dir.txt"
 
@@ -205,7 +207,7 @@ def command(name):
 ms = lambda v: "—" if v is None else f"{v:.2f} ms"
 def ratio(peer, ours):
     return "—" if peer is None or ours is None else f"{peer / ours:.1f}×"
-py = column("pytuf-inprocess.txt")
+py, py_dir = column("pytuf-inprocess.txt"), column("pytuf-inprocess-dir.txt")
 http, directory = column("netctl-inprocess-http.txt"), column("netctl-inprocess-dir.txt")
 sign, write = column("netctl-sign-inprocess.txt", 0), column("netctl-sign-inprocess.txt", 1)
 pyget, verify_http = command("pytuf-get"), command("netctl-verify-http")
@@ -213,7 +215,7 @@ lookup, verify_notary = command("notary-lookup"), command("netctl-verify-notary"
 sign_cmd, verify_dir, round_trip = command("netctl-sign"), command("netctl-verify-dir"), command("registry-get")
 rows = [
     ("verify, in-process, static repo over HTTP", http, py, "python-tuf Updater (HTTP)", "≤ 5 ms, ≥ 10×"),
-    ("verify, in-process, static repo in a directory", directory, py, "python-tuf Updater (HTTP)", "≤ 5 ms, ≥ 10×"),
+    ("verify, in-process, static repo in a directory", directory, py_dir, "python-tuf Updater (directory)", "≤ 5 ms, ≥ 10×"),
     ("verify, whole command, static repo over HTTP", verify_http, pyget, "python-tuf pytuf.py get", ""),
     ("verify, whole command, notary-server", verify_notary, lookup, "notary lookup", ""),
     ("sign a tag change, in-process (targets+snapshot+timestamp)", sign, None, "", "≤ 20 ms"),

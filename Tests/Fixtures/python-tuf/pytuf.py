@@ -16,7 +16,8 @@ of every content-trust interop check on static TUF repositories.
       T added to (or changed in) `releases`; releases, snapshot and timestamp re-signed
       with versions bumped.
   pytuf.py get    --url URL --root FILE --tag T [--metadata DIR]
-      ngclient.Updater from the trusted root FILE against URL: refresh, then the target
+      ngclient.Updater from the trusted root FILE against URL (http(s)://, or file:///DIR/
+      read from disk): refresh, then the target
       info of T, printed as one JSON line {"path", "length", "sha256"}, or {"error": "…"}
       (exit status 1) when the updater refuses anything, or {"error": null} (exit 2)
       when T is not a target.
@@ -197,7 +198,25 @@ def updater(url, root, metadata):
     from tuf.ngclient import Updater
     with open(root, "rb") as f:
         trusted = f.read()
-    return Updater(metadata_dir=metadata, metadata_base_url=url, bootstrap=trusted)
+    fetcher = FileFetcher() if url.startswith("file://") else None
+    return Updater(metadata_dir=metadata, metadata_base_url=url, bootstrap=trusted, fetcher=fetcher)
+
+
+def FileFetcher():
+    """A file:// URL read from disk (a missing file is a 404, as a web server says), so that
+    the Updater can be timed on a directory as netctl's client is."""
+    from tuf.api.exceptions import DownloadHTTPError
+    from tuf.ngclient.fetcher import FetcherInterface
+
+    class Fetcher(FetcherInterface):
+        def _fetch(self, url):
+            try:
+                with open(url[len("file://"):], "rb") as f:
+                    return iter([f.read()])
+            except FileNotFoundError:
+                raise DownloadHTTPError("not found: " + url, 404)
+
+    return Fetcher()
 
 
 def lookup(url, root, metadata, tag):
