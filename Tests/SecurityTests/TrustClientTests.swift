@@ -240,6 +240,26 @@ import Testing
         }
     }
 
+    /// TUF role names are flat: a signer delegated only `b-*` delegates `releases` again,
+    /// to a key of its own, and signs `1.0` there. The file was checked with that key, so a
+    /// lookup through targets' own delegation to `releases` must not take it.
+    @Test func delegationReachedThroughAnotherDelegator() throws {
+        var repository = try TestCollection(.tuf)
+        let b = try TestSigner(repository.keyKind), intruder = try TestSigner(repository.keyKind)
+        try repository.delegate("b", to: [b], paths: ["b-*"])
+        // targets delegates b first, then releases.
+        try repository.delegate(repository.releases, to: repository.roleSigners[repository.releases]!, paths: ["*"], keepTargets: true)
+        repository.targets["b"]!.delegationKeys[intruder.id(.tuf)] = intruder.publicKey
+        repository.targets["b"]!.delegations = [Delegation(name: repository.releases, keys: RoleKeys(keyIDs: [intruder.id(.tuf)], threshold: 1), paths: ["*"])]
+        repository.signingOverride[repository.releases] = [intruder]
+        repository.targets[repository.releases]!.targets["1.0"] = repository.manifest("intruder's")
+        try withState { state in
+            let collection = try repository.client(state).update()
+            #expect(throws: TrustError.self) { try collection.target("1.0") }
+            #expect(collection.allTargets().allSatisfy { $0.file != repository.manifest("intruder's") })
+        }
+    }
+
     /// `trust signer remove`: the signer's key leaves the delegation; what it signed
     /// before no longer counts.
     @Test(arguments: [TrustDialect.tuf, .notary])

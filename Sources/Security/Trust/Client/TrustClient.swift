@@ -41,7 +41,7 @@ public struct TrustClient: Sendable {
         let root = try updateRoot(stored: stored)
         let timestamp = try updateTimestamp(root: root, stored: stored)
         let snapshot = try updateSnapshot(root: root, timestamp: timestamp, stored: stored)
-        let (targets, unverified) = try updateTargets(root: root, snapshot: snapshot, stored: stored)
+        let (targets, unverified, delegators) = try updateTargets(root: root, snapshot: snapshot, stored: stored)
 
         var changed: [RoleName: [UInt8]] = [:]
         for file in [root, timestamp, snapshot] + targets.values where stored.bytes[file.role] != file.fileBytes {
@@ -53,7 +53,8 @@ public struct TrustClient: Sendable {
             !TopRole.all.contains($0) && targets[$0] == nil && unverified[$0] == nil
         }
         if !changed.isEmpty || !gone.isEmpty { try state.save(changed, removing: gone) }
-        return TrustedCollection(root: root, timestamp: timestamp, snapshot: snapshot, targets: targets, unverifiedRoles: unverified)
+        return TrustedCollection(root: root, timestamp: timestamp, snapshot: snapshot, targets: targets, unverifiedRoles: unverified,
+                                 delegators: delegators)
     }
 
     // MARK: Root (§5.2, §5.3)
@@ -224,6 +225,7 @@ public struct TrustClient: Sendable {
 
     private struct Pending {
         var name: RoleName
+        var parent: RoleName?
         var keys: [String: PublicKey]
         var role: RoleKeys
         var depth: Int
@@ -233,17 +235,21 @@ public struct TrustClient: Sendable {
     /// A delegation whose signatures or expiry fail is set aside with its error; anything
     /// that shows the files themselves are not the ones snapshot names fails the update.
     private func updateTargets(root: SignedMetadata, snapshot: SignedMetadata, stored: StoredFiles)
-        throws(TrustError) -> ([RoleName: SignedMetadata], [RoleName: TrustError]) {
+        throws(TrustError) -> ([RoleName: SignedMetadata], [RoleName: TrustError], [RoleName: RoleName]) {
         let top = try topKeys(TopRole.targets, of: root)
-        var pending = [Pending(name: TopRole.targets, keys: top.keys, role: top.role, depth: 0)]
+        var pending = [Pending(name: TopRole.targets, parent: nil, keys: top.keys, role: top.role, depth: 0)]
         var visited = Set<RoleName>()
         var loaded: [RoleName: SignedMetadata] = [:]
         var unverified: [RoleName: TrustError] = [:]
+        // The role whose keys each delegation was checked with: a TUF role delegated by two
+        // parents (flat names) is trusted only below the one it was checked for.
+        var delegators: [RoleName: RoleName] = [:]
         let meta = try Self.snapshot(of: snapshot).meta
         let consistent = try self.root(of: root).consistentSnapshot && dialect == .tuf
 
         while let next = pending.popLast() {
             guard visited.insert(next.name).inserted else { continue }
+            if let parent = next.parent { delegators[next.name] = parent }
             let file: SignedMetadata
             do throws(TrustError) {
                 guard let listed = meta[next.name] else {
@@ -274,10 +280,10 @@ public struct TrustClient: Sendable {
                     if unverified[delegation.name] == nil && !visited.contains(delegation.name) { unverified[delegation.name] = problem }
                     continue
                 }
-                pending.append(Pending(name: delegation.name, keys: targets.delegationKeys, role: delegation.keys, depth: next.depth + 1))
+                pending.append(Pending(name: delegation.name, parent: next.name, keys: targets.delegationKeys, role: delegation.keys, depth: next.depth + 1))
             }
         }
-        return (loaded, unverified)
+        return (loaded, unverified, delegators)
     }
 
     /// Names a delegation may not have: a top-level role's, or in Notary one that is not
@@ -299,13 +305,17 @@ public struct TrustClient: Sendable {
     }
 
     /// Distinct keys of the role whose signatures verify (a key counts once however often
-    /// it signs; a threshold below 1 is met by nothing).
+    /// it signs, and once however many IDs the role lists it under; a threshold below 1 is
+    /// met by nothing).
     private func count(validSignaturesOf file: SignedMetadata, keys: [String: PublicKey], role: RoleKeys) -> Int {
         guard role.threshold >= 1 else { return Int.min }
         var valid = Set<String>()
+        var material = Set<[UInt8]>()
         for signature in file.signatures where !valid.contains(signature.keyID) && role.keyIDs.contains(signature.keyID) {
-            if let key = keys[signature.keyID], key.verify(signature.bytes, of: file.signedBytes, method: signature.method, at: now) {
+            if let key = keys[signature.keyID], !material.contains(key.material),
+               key.verify(signature.bytes, of: file.signedBytes, method: signature.method, at: now) {
                 valid.insert(signature.keyID)
+                material.insert(key.material)
                 if valid.count >= role.threshold { break }
             }
         }

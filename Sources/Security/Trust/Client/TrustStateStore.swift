@@ -104,37 +104,6 @@ public struct TrustStateStore: Sendable {
     }
 
     private func write(_ bytes: [UInt8], to path: String) throws(TrustError) {
-        try makeDirectories(path[..<path.lastIndex(of: "/")!])
-        let temporary = "\(path).\(getpid()).tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .storage("\(temporary): \(String(cString: strerror(errno)))") }
-        var written = 0
-        while written < bytes.count {
-            let count = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                let message = String(cString: strerror(errno))
-                close(fd)
-                unlink(temporary)
-                throw .storage("\(temporary): \(message)")
-            }
-            written += count
-        }
-        guard fsync(fd) == 0, close(fd) == 0, rename(temporary, path) == 0 else {
-            let message = String(cString: strerror(errno))
-            unlink(temporary)
-            throw .storage("\(path): \(message)")
-        }
-    }
-
-    /// `mkdir -p`.
-    private func makeDirectories(_ path: Substring) throws(TrustError) {
-        var prefix = path.hasPrefix("/") ? "" : "."
-        for component in path.split(separator: "/") {
-            prefix += "/" + component
-            if mkdir(prefix, 0o700) != 0 && errno != EEXIST {
-                throw .storage("mkdir \(prefix): \(String(cString: strerror(errno)))")
-            }
-        }
+        try TrustFiles.replace(path, with: bytes, mode: 0o644, directoryMode: 0o700)
     }
 }
