@@ -89,11 +89,17 @@ public struct ContentTrust: Sendable {
         return TrustedTarget(name: name, digest: Digest(hex: TrustEncoding.hex(hash)), length: file.length, role: role)
     }
 
-    /// Trust pinning: the collection's root must be signed with one of the pinned keys.
+    /// Trust pinning: the collection's root must be signed with one of the pinned keys. A
+    /// root that only lists a pinned key is not enough: with threshold 1, any other key it
+    /// lists could have signed it alone.
     func checkPinnedRoot(_ collection: TrustedCollection, gun: String) throws {
         guard let pinned = settings.pinnedRootKeys(for: gun) else { return }
-        guard case .root(let root) = collection.root.signed, let rootKeys = root.roles[TopRole.root]?.keyIDs,
-              rootKeys.contains(where: pinned.contains) else {
+        let file = collection.root
+        guard case .root(let root) = file.signed, let rootKeys = root.roles[TopRole.root]?.keyIDs,
+              file.signatures.contains(where: { signature in
+                  pinned.contains(signature.keyID) && rootKeys.contains(signature.keyID)
+                      && root.keys[signature.keyID]?.verify(signature.bytes, of: file.signedBytes, method: signature.method, at: now) == true
+              }) else {
             throw TrustError.signature("\(gun): the root is not signed with a pinned root key (\(pinned.map { String($0.prefix(12)) }.joined(separator: ", ")))")
         }
     }
