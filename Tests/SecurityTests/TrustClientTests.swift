@@ -260,6 +260,18 @@ import Testing
         }
     }
 
+    /// A stored root that no longer decodes is not a reason to trust the server's afresh.
+    @Test func undecodableStoredRootIsNotTrustOnFirstUse() throws {
+        let repository = try TestCollection(.tuf)
+        try withState { state in
+            _ = try repository.client(state).update()
+            try state.save([TopRole.root: Array("{\"signed\": ".utf8)], removing: [])
+            let error = #expect(throws: TrustError.self) { try repository.client(state).update() }
+            #expect(error?.description.contains("\(repository.gun): the trusted root in ") == true, "\(String(describing: error))")
+            #expect(error?.description.hasSuffix("root.json does not decode; remove it to trust the server's root anew") == true, "\(String(describing: error))")
+        }
+    }
+
     /// `trust signer remove`: the signer's key leaves the delegation; what it signed
     /// before no longer counts.
     @Test(arguments: [TrustDialect.tuf, .notary])

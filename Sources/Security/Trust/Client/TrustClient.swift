@@ -68,6 +68,10 @@ public struct TrustClient: Sendable {
             try checkSelfSigned(trusted)
         } else if let root = stored.metadata(TopRole.root) {
             trusted = root
+        } else if stored.bytes[TopRole.root] != nil {
+            // Trusting the server's root afresh would undo the pinning that trust on first
+            // use gave: the user decides.
+            throw .storage("\(gun): the trusted root in \(try state.path(of: TopRole.root)) does not decode; remove it to trust the server's root anew")
         } else {
             // Trust on first use: a root that its own keys sign. TUF starts from version 1
             // and walks the chain from there, so that the latest is vouched for by each before.
