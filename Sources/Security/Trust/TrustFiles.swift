@@ -1,9 +1,10 @@
 import Glibc
 
-/// The one way Security/Trust writes a file (a private key, a trusted metadata file, a
-/// static repository's file): whole or not at all. A temporary beside it, created
-/// exclusively and never through a link, so no one can have it point elsewhere; written,
-/// synced, renamed over the old one, so a reader sees the old file or the whole new one.
+/// How Security/Trust reads a file (bounded, never through a link) and writes one (a
+/// private key, a trusted metadata file, a static repository's file): whole or not at all.
+/// A temporary beside it, created exclusively and never through a link, so no one can have
+/// it point elsewhere; written, synced, renamed over the old one, so a reader sees the old
+/// file or the whole new one.
 enum TrustFiles {
     /// `what` opens the error line (`key file `, ``).
     static func replace(_ path: String, with bytes: [UInt8], mode: mode_t, directoryMode: mode_t, what: String = "") throws(TrustError) {
@@ -34,6 +35,29 @@ enum TrustFiles {
             unlink(temporary)
             throw .storage("\(what)\(path): \(failure)")
         }
+    }
+
+    /// A file's bytes, nil when it does not exist. Reading stops after `limit + 1` bytes:
+    /// more than `limit` means the file is not what it should be, which the caller says.
+    static func read(_ path: String, limit: Int, what: String = "") throws(TrustError) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw .storage("\(what)\(path): \(reason())")
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while bytes.count <= limit {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, min($0.count, limit + 1 - bytes.count)) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw .storage("\(what)\(path): \(reason())")
+            }
+            if count == 0 { break }
+            bytes += chunk[..<count]
+        }
+        return bytes
     }
 
     /// `mkdir -p -m MODE` (the mode for the directories it makes).

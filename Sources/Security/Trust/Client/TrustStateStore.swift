@@ -17,24 +17,9 @@ public struct TrustStateStore: Sendable {
     /// The stored file of `role`, or nil when there is none.
     public func load(_ role: RoleName, limit: Int) throws(TrustError) -> [UInt8]? {
         let path = try self.path(of: role)
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            if errno == ENOENT || errno == ENOTDIR { return nil }
-            throw .storage("\(path): \(String(cString: strerror(errno)))")
-        }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 << 10)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .storage("\(path): \(String(cString: strerror(errno)))")
-            }
-            if count == 0 { return bytes }
-            bytes += chunk[..<count]
-            guard bytes.count <= limit else { throw .storage("\(path): larger than \(limit) bytes") }
-        }
+        guard let bytes = try TrustFiles.read(path, limit: limit) else { return nil }
+        guard bytes.count <= limit else { throw .storage("\(path): larger than \(limit) bytes") }
+        return bytes
     }
 
     /// Writes each file whole (a temporary file renamed over the old one, so that a crash

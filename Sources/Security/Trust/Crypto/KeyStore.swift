@@ -69,24 +69,10 @@ public struct KeyStore {
     }
 
     private func read(_ id: String) throws(TrustError) -> [UInt8] {
-        let path = self.path(id)
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else {
-            if errno == ENOENT { throw .key("no key \(id) in \(directory)") }
-            throw .storage("key file \(path): \(Self.reason())")
-        }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count >= 0 else { throw .storage("key file \(path): \(Self.reason())") }
-            if count == 0 { break }
-            bytes += chunk[..<count]
-            // A key file is a few hundred bytes; anything near this is not one.
-            guard bytes.count <= 64 * 1024 else { throw .key("key file \(path): larger than 64 KiB, not a key") }
-        }
+        // A key file is a few hundred bytes; anything much larger is not one.
+        let limit = 64 << 10
+        guard let bytes = try TrustFiles.read(path(id), limit: limit, what: "key file ") else { throw .key("no key \(id) in \(directory)") }
+        guard bytes.count <= limit else { throw .key("key file \(path(id)): larger than 64 KiB, not a key") }
         return bytes
     }
 
