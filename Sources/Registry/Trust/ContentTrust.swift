@@ -70,9 +70,12 @@ public struct ContentTrust: Sendable {
 
     // MARK: Verifying
 
-    /// The collection, brought up to date and checked (the TUF client workflow).
+    /// The collection, brought up to date and checked (the TUF client workflow), its root
+    /// against the pinned keys: for signing and inspecting as much as for verifying.
     func update(_ location: Location) throws -> TrustedCollection {
-        try TrustClient(gun: location.gun, dialect: location.dialect, source: location.source, state: location.state, now: now).update()
+        let collection = try TrustClient(gun: location.gun, dialect: location.dialect, source: location.source, state: location.state, now: now).update()
+        try checkPinnedRoot(collection, gun: location.gun)
+        return collection
     }
 
     /// The signed manifest of `name`'s tag, checked against every required signer.
@@ -80,7 +83,6 @@ public struct ContentTrust: Sendable {
         let tag = name.tag ?? "latest"
         let location = try location(of: name)
         let collection = try update(location)
-        try checkPinnedRoot(collection, gun: location.gun)
         let required = settings.requiredSigners(for: location.gun).map { TrustNames.role(ofSigner: $0, dialect: location.dialect) }
         let (file, role) = try collection.target(tag, requiredRoles: required)
         guard let hash = file.hashes["sha256"], hash.count == 32 else {
