@@ -410,6 +410,31 @@ import Testing
         }
     }
 
+    /// Pinning by key ID (config.json's trust-pinning): a root that lists the pinned key
+    /// beside another, threshold 1, signed by the other alone, is refused and not stored.
+    @Test(arguments: [TrustDialect.tuf, .notary])
+    func pinnedRootKeyMustSign(_ dialect: TrustDialect) throws {
+        var repository = try TestCollection(dialect)
+        let pinned = repository.rootSigners[0]
+        let intruder = try TestSigner.root(repository)
+        repository.rootSigners = [pinned, intruder]
+        try repository.signRoot(by: [intruder])
+        let source = MemorySource(files: try repository.files())
+        let message = "\(repository.gun): the root is not signed with a pinned root key (\(pinned.id(dialect).prefix(12)))"
+        try withState { state throws in
+            let client = TrustClient(gun: repository.gun, dialect: dialect, source: source, state: state, now: Self.now,
+                                     pinnedRootKeyIDs: [pinned.id(dialect)])
+            #expect(throws: TrustError.signature(message)) { try client.update() }
+            #expect(try contents(of: state).isEmpty)
+        }
+        try repository.signRoot(by: [pinned])
+        try withState { state in
+            let client = TrustClient(gun: repository.gun, dialect: dialect, source: MemorySource(files: try repository.files()), state: state,
+                                     now: Self.now, pinnedRootKeyIDs: [pinned.id(dialect)])
+            #expect(try client.update().target("latest").role == TopRole.targets)
+        }
+    }
+
     @Test func pinnedRootRefusesAnotherCollection() throws {
         let repository = try TestCollection(.tuf)
         let other = try TestCollection(.tuf)

@@ -73,9 +73,8 @@ public struct ContentTrust: Sendable {
     /// The collection, brought up to date and checked (the TUF client workflow), its root
     /// against the pinned keys: for signing and inspecting as much as for verifying.
     func update(_ location: Location) throws -> TrustedCollection {
-        let collection = try TrustClient(gun: location.gun, dialect: location.dialect, source: location.source, state: location.state, now: now).update()
-        try checkPinnedRoot(collection, gun: location.gun)
-        return collection
+        try TrustClient(gun: location.gun, dialect: location.dialect, source: location.source, state: location.state, now: now,
+                        pinnedRootKeyIDs: settings.pinnedRootKeys(for: location.gun)).update()
     }
 
     /// The signed manifest of `name`'s tag, checked against every required signer.
@@ -89,20 +88,5 @@ public struct ContentTrust: Sendable {
             throw TrustError.malformed("\(location.gun): target \(tag) has no sha256 hash")
         }
         return TrustedTarget(name: name, digest: Digest(hex: TrustEncoding.hex(hash)), length: file.length, role: role)
-    }
-
-    /// Trust pinning: the collection's root must be signed with one of the pinned keys. A
-    /// root that only lists a pinned key is not enough: with threshold 1, any other key it
-    /// lists could have signed it alone.
-    func checkPinnedRoot(_ collection: TrustedCollection, gun: String) throws {
-        guard let pinned = settings.pinnedRootKeys(for: gun) else { return }
-        let file = collection.root
-        guard case .root(let root) = file.signed, let rootKeys = root.roles[TopRole.root]?.keyIDs,
-              file.signatures.contains(where: { signature in
-                  pinned.contains(signature.keyID) && rootKeys.contains(signature.keyID)
-                      && root.keys[signature.keyID]?.verify(signature.bytes, of: file.signedBytes, method: signature.method, at: now) == true
-              }) else {
-            throw TrustError.signature("\(gun): the root is not signed with a pinned root key (\(pinned.map { String($0.prefix(12)) }.joined(separator: ", ")))")
-        }
     }
 }

@@ -17,6 +17,10 @@ public struct TrustClient: Sendable {
     /// The update's start: everything is checked for expiry against this one time (§5.1).
     public let now: TrustTime
     public let trustedRoot: [UInt8]?
+    /// Trust pinning by key (Docker's `trust-pinning` `root-keys`): the root must carry a
+    /// valid signature by one of these key IDs, checked before anything is saved, so that
+    /// a root that fails it is never trusted on first use.
+    public let pinnedRootKeyIDs: [String]?
 
     /// python-tuf's bound on the root versions one update walks through.
     public static let maximumRootRotations = 256
@@ -24,13 +28,15 @@ public struct TrustClient: Sendable {
     public static let maximumDelegationDepth = 32
 
     public init(gun: String, dialect: TrustDialect, source: any TrustSource, state: TrustStateStore,
-                now: TrustTime, trustedRoot: [UInt8]? = nil /* pin; else the stored root; else trust on first use */) {
+                now: TrustTime, trustedRoot: [UInt8]? = nil /* pin; else the stored root; else trust on first use */,
+                pinnedRootKeyIDs: [String]? = nil) {
         self.gun = gun
         self.dialect = dialect
         self.source = source
         self.state = state
         self.now = now
         self.trustedRoot = trustedRoot
+        self.pinnedRootKeyIDs = pinnedRootKeyIDs
     }
 
     /// The TUF client workflow (spec §5 "Detailed client workflow"): root chain, timestamp,
@@ -39,6 +45,7 @@ public struct TrustClient: Sendable {
     public func update() throws(TrustError) -> TrustedCollection {
         let stored = try StoredFiles(state: state, dialect: dialect)
         let root = try updateRoot(stored: stored)
+        if let pinnedRootKeyIDs { try checkPinned(root, keyIDs: pinnedRootKeyIDs) }
         let timestamp = try updateTimestamp(root: root, stored: stored)
         let snapshot = try updateSnapshot(root: root, timestamp: timestamp, stored: stored)
         let (targets, unverified, delegators) = try updateTargets(root: root, snapshot: snapshot, stored: stored)
@@ -147,6 +154,19 @@ public struct TrustClient: Sendable {
         }
         try checkSelfSigned(next)
         return next
+    }
+
+    /// A valid signature by a pinned key that the root lists for itself. Listing one is not
+    /// enough: with threshold 1, any other key it lists could have signed it alone.
+    private func checkPinned(_ root: SignedMetadata, keyIDs pinned: [String]) throws(TrustError) {
+        let (keys, role) = try rootKeys(of: root)
+        let signed = root.signatures.contains { signature in
+            pinned.contains(signature.keyID) && role.keyIDs.contains(signature.keyID)
+                && keys[signature.keyID]?.verify(signature.bytes, of: root.signedBytes, method: signature.method, at: now) == true
+        }
+        guard signed else {
+            throw .signature("\(gun): the root is not signed with a pinned root key (\(pinned.map { String($0.prefix(12)) }.joined(separator: ", ")))")
+        }
     }
 
     /// A root signed by the threshold of its own keys, whose certificates (Notary) are valid.
