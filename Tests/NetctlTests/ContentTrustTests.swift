@@ -101,6 +101,15 @@ import TestSupport
 
             let add = try netctl.netctl("trust", "signer", "add", "--key", keys + "/alice.pub", "alice", repository, environment: trust)
             #expect(add.status == 0, "\(add.stdout)\(add.stderr)")
+            // A wrong passphrase for alice's key: one line, and nothing signed.
+            var wrong = trust
+            wrong["NETCTL_CONTENT_TRUST_REPOSITORY_PASSPHRASE"] = "not-the-passphrase"
+            let refusedKey = try netctl.netctl("trust", "sign", reference, environment: wrong)
+            #expect(refusedKey.status != 0 && refusedKey.stderr.hasSuffix(": wrong passphrase\n"), "\(refusedKey.stderr)")
+            #expect(refusedKey.stderr.split(separator: "\n").count == 1)
+            let notSigned = try netctl.netctl("trust", "verify", reference, environment: trust)
+            #expect(notSigned.status != 0 && notSigned.stderr.contains("No valid trust data for 1.0"), "\(notSigned.stdout)\(notSigned.stderr)")
+
             let sign = try netctl.netctl("trust", "sign", reference, environment: trust)
             #expect(sign.status == 0, "\(sign.stderr)")
             #expect(sign.stdout.contains("into alice, releases") || sign.stdout.contains("into releases, alice"), "\(sign.stdout)")
@@ -121,6 +130,21 @@ import TestSupport
             let refused = try netctl.netctl("pull", reference, environment: policy)
             #expect(refused.status != 0)
             #expect(refused.stderr.contains("secops"), "\(refused.stderr)")
+
+            // Trust pinning: a root signed by none of the pinned keys is refused, and nothing
+            // of the collection stays trusted; the real root key is accepted.
+            let rootKey = try #require(((report?["AdministrativeKeys"] as? [[String: Any]])?.first { $0["Name"] as? String == "Root" }?["Keys"] as? [[String: Any]])?.first?["ID"] as? String)
+            let bogus = String(repeating: "ab", count: 32)
+            try Data(#"{"content-trust": {"mode": "enforced", "trust-pinning": {"root-keys": {"\#(repository)": ["\#(bogus)"]}}}}"#.utf8)
+                .write(to: URL(fileURLWithPath: netctl.root + "/config.json"))
+            let unpinned = try netctl.netctl("pull", reference, environment: policy)
+            #expect(unpinned.status != 0 && unpinned.stderr.contains("not signed with a pinned root key (abababababab)"), "\(unpinned.stderr)")
+            let metadata = "\(netctl.root)/trust/tuf/\(repository)/metadata"
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: metadata)) ?? []).filter { $0.hasSuffix(".json") }.isEmpty)
+            try Data(#"{"content-trust": {"mode": "enforced", "trust-pinning": {"root-keys": {"\#(server.address)/*": ["\#(rootKey)"]}}}}"#.utf8)
+                .write(to: URL(fileURLWithPath: netctl.root + "/config.json"))
+            let pinned = try netctl.netctl("pull", reference, environment: policy)
+            #expect(pinned.status == 0, "\(pinned.stderr)")
             try FileManager.default.removeItem(atPath: netctl.root + "/config.json")
 
             let revoke = try netctl.netctl("trust", "revoke", reference, environment: trust)

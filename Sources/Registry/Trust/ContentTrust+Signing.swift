@@ -190,6 +190,11 @@ extension ContentTrust {
         var (repository, collection) = try openRepository(location, ring: &ring)
         if let collection { _ = try heldKeys(Self.keys(of: TopRole.targets, in: collection), role: TopRole.targets, into: &ring) }
         try loadKeys(for: [], collection: collection, ring: &ring)
+        // The signer's own key, when this host holds it, signs the new roles' first files
+        // (TUF lists every role in the snapshot; without them a lookup stops at the role).
+        for role in [TrustNames.role(ofSigner: signer, dialect: location.dialect), TrustNames.releases(location.dialect)] {
+            _ = try heldKeys(keys.map { ($0.keyID(dialect: location.dialect), $0) }, role: role, into: &ring)
+        }
         let all = location.dialect == .notary ? [""] : ["*"]
         for role in [TrustNames.role(ofSigner: signer, dialect: location.dialect), TrustNames.releases(location.dialect)] {
             try repository.addDelegation(role, keys: keys, threshold: 1, paths: all)

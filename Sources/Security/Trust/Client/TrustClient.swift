@@ -19,7 +19,7 @@ public struct TrustClient: Sendable {
     public let trustedRoot: [UInt8]?
     /// Trust pinning by key (Docker's `trust-pinning` `root-keys`): the root must carry a
     /// valid signature by one of these key IDs, checked before anything is saved, so that
-    /// a root that fails it is never trusted on first use.
+    /// a root that fails it is never trusted on first use (and what was stored is removed).
     public let pinnedRootKeyIDs: [String]?
 
     /// python-tuf's bound on the root versions one update walks through.
@@ -45,7 +45,15 @@ public struct TrustClient: Sendable {
     public func update() throws(TrustError) -> TrustedCollection {
         let stored = try StoredFiles(state: state, dialect: dialect)
         let root = try updateRoot(stored: stored)
-        if let pinnedRootKeyIDs { try checkPinned(root, keyIDs: pinnedRootKeyIDs) }
+        if let pinnedRootKeyIDs {
+            do throws(TrustError) {
+                try checkPinned(root, keyIDs: pinnedRootKeyIDs)
+            } catch {
+                // Nothing of a collection whose root the pins refuse stays trusted here.
+                if !stored.bytes.isEmpty { try? state.save([:], removing: stored.bytes.keys.sorted()) }
+                throw error
+            }
+        }
         let timestamp = try updateTimestamp(root: root, stored: stored)
         let snapshot = try updateSnapshot(root: root, timestamp: timestamp, stored: stored)
         let (targets, unverified, delegators) = try updateTargets(root: root, snapshot: snapshot, stored: stored)
@@ -280,7 +288,7 @@ public struct TrustClient: Sendable {
                     // Notary delegates before the first file is published; TUF lists every role.
                     if next.name == TopRole.targets { throw TrustError.mismatch("snapshot lists no targets") }
                     if dialect == .notary { continue }
-                    throw TrustError.noTrustData("snapshot lists no \(next.name)")
+                    throw TrustError.noTrustData("\(next.name): not in the snapshot (the role has no metadata yet: its signer has signed nothing)")
                 }
                 guard let bytes = try fetch(next.name, version: consistent ? listed.version : nil,
                                             limit: listed.length.map { Int($0) } ?? Self.limit(next.name)) else {
