@@ -350,7 +350,9 @@ enum TrustPassphrases {
     }
 
     @Sendable static func ask(role: RoleName, keyID: String, creating: Bool) throws -> String {
-        for name in variable(for: role) { if let value = environment(name) { return value } }
+        // An empty variable is no passphrase (as Docker reads them): a key is never
+        // "encrypted" with the empty string.
+        for name in variable(for: role) { if let value = environment(name), !value.isEmpty { return value } }
         let short = String(keyID.prefix(7))
         guard let tty = fopen("/dev/tty", "r+") else {
             throw TrustError.key("no passphrase for the \(role) key \(short): set \(variable(for: role)[0]) (there is no terminal to ask on)")

@@ -19,14 +19,19 @@ enum TrustedImages {
         return trust.settings.enabled ? trust : nil
     }
 
-    /// What `pull REF` fetches: REF itself without trust or when it names a digest; with
-    /// trust, the tag pinned to its signed digest (`name:tag@sha256:…`).
+    /// What `pull REF` fetches: REF itself without trust or when it names only a digest;
+    /// with trust, the tag pinned to its signed digest (`name:tag@sha256:…`). A reference
+    /// with both (`name:tag@sha256:…`) would store the tag: its digest must be the signed one.
     static func pullReference(_ reference: String, root: String, announce: Bool) throws -> String {
         guard let trust = try enabled(root: root) else { return reference }
-        guard let name = try? ImageName(parsing: reference, defaultRegistry: trust.configuration.defaultRegistry), name.digest == nil else {
+        guard let name = try? ImageName(parsing: reference, defaultRegistry: trust.configuration.defaultRegistry),
+              name.digest == nil || name.tag != nil else {
             return reference
         }
         let target = try verify(name, trust: trust)
+        if let digest = name.digest, digest != target.digest {
+            throw CLIError("\(reference): trust data signs \(target.digest) for tag \(name.tag ?? "latest"), not \(digest)")
+        }
         if announce { print("Pull (1 of 1): \(target.pinned)") }
         return target.pinned
     }
@@ -56,7 +61,13 @@ enum TrustedImages {
         if let local = try? runtime.images.imageIfPresent(image), local.id.hex.hasPrefix(image) || image.hasPrefix("sha256:") { return false }
         guard let name = try? ImageName(parsing: image, defaultRegistry: trust.configuration.defaultRegistry), name.digest == nil else { return false }
         let target = try verify(name, trust: trust)
-        let signed = try runtime.images.images().first { $0.manifestDigest == target.digest }
+        // A multi-platform image is signed by its index's digest; the store keeps the
+        // platform's manifest and the index digest as a repo digest.
+        let repoDigest = "\(name.familiarName)@\(target.digest)"
+        func isSigned(_ record: ImageRecord) -> Bool {
+            record.manifestDigest == target.digest || record.repoDigests?.contains(repoDigest) == true
+        }
+        let signed = try runtime.images.images().first(where: isSigned)
         if signed == nil || policy == .always {
             guard policy != .never else {
                 throw CLIError("image \(image): the store has no image with the signed digest \(target.digest) (pull it, or run with --pull missing)")
@@ -65,10 +76,18 @@ enum TrustedImages {
             try RunPull.pull(target.pinned, into: runtime.images)
         }
         // The runtime looks the tag up again: make it name the signed image.
-        guard let record = try runtime.images.images().first(where: { $0.manifestDigest == target.digest }) else {
+        guard let record = try runtime.images.images().first(where: isSigned) else {
             throw CLIError("image \(image): the pull did not leave the signed digest \(target.digest) in the store")
         }
-        if let tag = name.storedTag, !record.repoTags.contains(tag) { try runtime.images.tag(record.id.hex, as: tag) }
+        // The tag as the runtime resolves `image` (which may differ from the trust name's
+        // when a default registry is configured), then checked: never run another image.
+        let tag = try TrustCLI.run { () throws -> String in
+            do { return try ImageReference.normalize(image) } catch let error as RuntimeError { throw CLIError(error.description) }
+        }
+        if !record.repoTags.contains(tag) { try runtime.images.tag(record.id.hex, as: tag) }
+        guard try runtime.images.imageIfPresent(image)?.id == record.id else {
+            throw CLIError("image \(image): does not resolve to the signed image \(record.id.short) (\(target.digest))")
+        }
         return true
     }
 

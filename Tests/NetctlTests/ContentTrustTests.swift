@@ -51,12 +51,19 @@ import TestSupport
             #expect(pull.stdout.contains("Pull (1 of 1): \(gun):1.0@\(signed)"), "\(pull.stdout)")
             let inspected = try netctl.ok("image", "inspect", reference)
             #expect(inspected.contains("\(gun)@\(signed)"), "\(inspected)")
-            let run = try netctl.netctl("run", "--rm", "--network", "none", reference, "cat", "/unsigned", environment: trust)
-            #expect(run.status != 0, "the signed image has no /unsigned: \(run.stdout)")
+            let run = try netctl.netctl("run", "--rm", "--network", "none", reference, "sh", "-c", "test ! -e /unsigned && echo signed", environment: trust)
+            #expect(run.status == 0 && run.stdout == "signed\n", "the signed image has no /unsigned: \(run.stdout)\(run.stderr)")
 
             // Without trust, the moved tag is what a pull takes; a trusted run then goes back
             // to the signed image.
             #expect(try netctl.netctl("pull", reference, environment: off).status == 0)
+            // A trusted pull naming the tag and another digest would store the tag on it: refused.
+            let moved = try JSONSerialization.jsonObject(with: Data(try netctl.ok("image", "inspect", reference).utf8)) as? [[String: Any]]
+            let unsignedDigest = try #require((moved?.first?["RepoDigests"] as? [String])?
+                .compactMap { $0.split(separator: "@").last.map(String.init) }.first { $0 != signed })
+            let pinnedElsewhere = try netctl.netctl("pull", "\(reference)@\(unsignedDigest)", environment: trust)
+            #expect(pinnedElsewhere.status != 0 && pinnedElsewhere.stderr.contains("trust data signs \(signed) for tag 1.0, not \(unsignedDigest)"),
+                    "\(pinnedElsewhere.stderr)")
             let trustedRun = try netctl.netctl("run", "--rm", "--network", "none", reference, "sh", "-c", "test ! -e /unsigned && echo signed", environment: trust)
             #expect(trustedRun.status == 0 && trustedRun.stdout == "signed\n", "\(trustedRun.stdout)\(trustedRun.stderr)")
 

@@ -233,17 +233,13 @@ func publishWithCLI(_ server: NotaryServer, trustDir: String, tag: String, conte
 /// A TCP listener on 127.0.0.1 that never accepts, its one-place queue filled by a
 /// connection of the test's own: the kernel drops further SYNs, so connecting to it times out.
 func withSilentListener<T>(_ body: (UInt16) throws -> T) throws -> T {
-    let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    guard listener >= 0 else { throw TestFailure("socket: \(String(cString: strerror(errno)))") }
+    let (listener, port) = try boundLoopbackSocket()
     defer { close(listener) }
+    guard listen(listener, 0) == 0 else { throw TestFailure("listen: \(String(cString: strerror(errno)))") }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = port.bigEndian
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0 }
-    }
-    guard bound, listen(listener, 0) == 0 else { throw TestFailure("listen: \(String(cString: strerror(errno)))") }
     // Backlog 0 holds one connection; two more make sure the queue is full.
     var fillers: [Int32] = []
     defer { fillers.forEach { close($0) } }
@@ -255,5 +251,5 @@ func withSilentListener<T>(_ body: (UInt16) throws -> T) throws -> T {
         }
     }
     usleep(100_000)
-    return try body(UInt16(bigEndian: address.sin_port))
+    return try body(port)
 }

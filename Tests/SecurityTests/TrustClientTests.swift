@@ -240,6 +240,40 @@ import Testing
         }
     }
 
+    /// TUF role names are flat: a signer delegated only `b-*` delegates `releases` again,
+    /// to a key of its own, and signs `1.0` there. The file was checked with that key, so a
+    /// lookup through targets' own delegation to `releases` must not take it.
+    @Test func delegationReachedThroughAnotherDelegator() throws {
+        var repository = try TestCollection(.tuf)
+        let b = try TestSigner(repository.keyKind), intruder = try TestSigner(repository.keyKind)
+        try repository.delegate("b", to: [b], paths: ["b-*"])
+        // targets delegates b first, then releases.
+        try repository.delegate(repository.releases, to: repository.roleSigners[repository.releases]!, paths: ["*"], keepTargets: true)
+        repository.targets["b"]!.delegationKeys[intruder.id(.tuf)] = intruder.publicKey
+        repository.targets["b"]!.delegations = [Delegation(name: repository.releases, keys: RoleKeys(keyIDs: [intruder.id(.tuf)], threshold: 1), paths: ["*"])]
+        repository.signingOverride[repository.releases] = [intruder]
+        repository.targets[repository.releases]!.targets["1.0"] = repository.manifest("intruder's")
+        try withState { state in
+            let collection = try repository.client(state).update()
+            #expect(throws: TrustError.signature("valid signatures did not meet threshold for releases: it was checked with the keys b delegates to it, not those of targets")) {
+                try collection.target("1.0")
+            }
+            #expect(collection.allTargets().allSatisfy { $0.file != repository.manifest("intruder's") })
+        }
+    }
+
+    /// A stored root that no longer decodes is not a reason to trust the server's afresh.
+    @Test func undecodableStoredRootIsNotTrustOnFirstUse() throws {
+        let repository = try TestCollection(.tuf)
+        try withState { state in
+            _ = try repository.client(state).update()
+            try state.save([TopRole.root: Array("{\"signed\": ".utf8)], removing: [])
+            let error = #expect(throws: TrustError.self) { try repository.client(state).update() }
+            #expect(error?.description.contains("\(repository.gun): the trusted root in ") == true, "\(String(describing: error))")
+            #expect(error?.description.hasSuffix("root.json does not decode; remove it to trust the server's root anew") == true, "\(String(describing: error))")
+        }
+    }
+
     /// `trust signer remove`: the signer's key leaves the delegation; what it signed
     /// before no longer counts.
     @Test(arguments: [TrustDialect.tuf, .notary])
@@ -373,6 +407,31 @@ import Testing
             repository.versions[TopRole.timestamp] = 1
             let collection = try repository.client(state).update()
             #expect(collection.timestamp.signed.version == 1)
+        }
+    }
+
+    /// Pinning by key ID (config.json's trust-pinning): a root that lists the pinned key
+    /// beside another, threshold 1, signed by the other alone, is refused and not stored.
+    @Test(arguments: [TrustDialect.tuf, .notary])
+    func pinnedRootKeyMustSign(_ dialect: TrustDialect) throws {
+        var repository = try TestCollection(dialect)
+        let pinned = repository.rootSigners[0]
+        let intruder = try TestSigner.root(repository)
+        repository.rootSigners = [pinned, intruder]
+        try repository.signRoot(by: [intruder])
+        let source = MemorySource(files: try repository.files())
+        let message = "\(repository.gun): the root is not signed with a pinned root key (\(pinned.id(dialect).prefix(12)))"
+        try withState { state throws in
+            let client = TrustClient(gun: repository.gun, dialect: dialect, source: source, state: state, now: Self.now,
+                                     pinnedRootKeyIDs: [pinned.id(dialect)])
+            #expect(throws: TrustError.signature(message)) { try client.update() }
+            #expect(try contents(of: state).isEmpty)
+        }
+        try repository.signRoot(by: [pinned])
+        try withState { state in
+            let client = TrustClient(gun: repository.gun, dialect: dialect, source: MemorySource(files: try repository.files()), state: state,
+                                     now: Self.now, pinnedRootKeyIDs: [pinned.id(dialect)])
+            #expect(try client.update().target("latest").role == TopRole.targets)
         }
     }
 

@@ -98,7 +98,7 @@ import Testing
             try repository.removeTarget("1.0", from: TopRole.targets)
             source.publish(try repository.sign(with: keys.ring(dialect), now: later), repository)
             let removed = try source.client(directory: state, gun: Self.gun, now: later).update()
-            #expect(throws: TrustError.self) { try removed.target("1.0") }
+            #expect(throws: TrustError.noTrustData("No valid trust data for 1.0")) { try removed.target("1.0") }
             #expect(try removed.target("2.0").file == Self.manifest(3))
         }
     }
@@ -194,7 +194,7 @@ import Testing
             #expect(Set(files.keys) == [TopRole.targets, TopRole.snapshot, TopRole.timestamp])
             source.publish(files, repository)
             let revoked = try source.client(directory: state, gun: Self.gun, now: Self.now).update()
-            #expect(throws: TrustError.self) { try revoked.target("1.0") }
+            #expect(throws: TrustError.signature("valid signatures did not meet threshold for \(releases)")) { try revoked.target("1.0") }
 
             // Removed: no delegator reaches it (snapshot still lists its last file, as a TUF
             // client requires of a new snapshot).
@@ -206,7 +206,7 @@ import Testing
             #expect(meta.meta[releases] != nil)
             let gone = try source.client(directory: state, gun: Self.gun, now: Self.now).update()
             #expect(gone.targets[releases] == nil)
-            #expect(throws: TrustError.self) { try gone.target("1.0") }
+            #expect(throws: TrustError.noTrustData("No valid trust data for 1.0")) { try gone.target("1.0") }
 
             // Delegated again to a new signer: its file goes on from the last version.
             let successor = try PrivateKey.generate(.ed25519)
@@ -216,7 +216,7 @@ import Testing
             #expect(repository.fileVersions[releases] == 2)
             let again = try source.client(directory: state, gun: Self.gun, now: Self.now).update()
             #expect(try again.target("1.1").role == releases)
-            #expect(throws: TrustError.self) { try again.target("1.0") }
+            #expect(throws: TrustError.noTrustData("No valid trust data for 1.0")) { try again.target("1.0") }
         }
     }
 

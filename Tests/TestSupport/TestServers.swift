@@ -5,11 +5,10 @@ import Glibc
 // ports, readiness with a deadline, a CA of the test's own, and processes started with
 // their output in a log file and stopped by pid.
 
-/// A TCP port free on 127.0.0.1 now (the kernel's choice for a bound socket, closed again).
-public func freeLoopbackPort() throws -> UInt16 {
+/// A TCP socket bound to 127.0.0.1 on a port the kernel chose, and that port; the caller closes it.
+public func boundLoopbackSocket() throws -> (fd: Int32, port: UInt16) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw HarnessError("socket: \(String(cString: strerror(errno)))") }
-    defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -17,8 +16,19 @@ public func freeLoopbackPort() throws -> UInt16 {
     let ok = withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
     }
-    guard ok else { throw HarnessError("bind 127.0.0.1:0: \(String(cString: strerror(errno)))") }
-    return UInt16(bigEndian: address.sin_port)
+    guard ok else {
+        let reason = String(cString: strerror(errno))
+        close(fd)
+        throw HarnessError("bind 127.0.0.1:0: \(reason)")
+    }
+    return (fd, UInt16(bigEndian: address.sin_port))
+}
+
+/// A TCP port free on 127.0.0.1 now (the kernel's choice for a bound socket, closed again).
+public func freeLoopbackPort() throws -> UInt16 {
+    let (fd, port) = try boundLoopbackSocket()
+    close(fd)
+    return port
 }
 
 /// Waits until something accepts TCP connections on 127.0.0.1:`port`.

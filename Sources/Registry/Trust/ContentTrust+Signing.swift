@@ -39,8 +39,8 @@ extension ContentTrust {
     /// The collection as it stands (brought up to date), or a new one when the server has
     /// none: `created` says which.
     func openRepository(_ location: Location, ring: inout [String: PrivateKey]) throws -> (repository: TrustRepository, collection: TrustedCollection?) {
-        if try location.source.fetch(role: TopRole.root, version: nil, limit: 1 << 19) != nil
-            || location.source.fetch(role: TopRole.root, version: 1, limit: 1 << 19) != nil {
+        if try location.source.fetch(role: TopRole.root, version: nil, limit: MetadataCodec.sizeLimit(for: TopRole.root)) != nil
+            || location.source.fetch(role: TopRole.root, version: 1, limit: MetadataCodec.sizeLimit(for: TopRole.root)) != nil {
             let collection = try update(location)
             return (TrustRepository(collection: collection, gun: location.gun), collection)
         }

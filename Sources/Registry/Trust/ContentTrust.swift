@@ -70,18 +70,11 @@ public struct ContentTrust: Sendable {
 
     // MARK: Verifying
 
-    /// The collection, brought up to date and checked (the TUF client workflow).
-    /// With root keys pinned for the repository, a root signed by none of them is refused,
-    /// and nothing of the collection stays trusted on this host.
+    /// The collection, brought up to date and checked (the TUF client workflow), its root
+    /// against the pinned keys: for signing and inspecting as much as for verifying.
     func update(_ location: Location) throws -> TrustedCollection {
-        let collection = try TrustClient(gun: location.gun, dialect: location.dialect, source: location.source, state: location.state, now: now).update()
-        do {
-            try checkPinnedRoot(collection, gun: location.gun)
-        } catch {
-            try? location.state.save([:], removing: (try? location.state.roles()) ?? [])
-            throw error
-        }
-        return collection
+        try TrustClient(gun: location.gun, dialect: location.dialect, source: location.source, state: location.state, now: now,
+                        pinnedRootKeyIDs: settings.pinnedRootKeys(for: location.gun)).update()
     }
 
     /// The signed manifest of `name`'s tag, checked against every required signer.
@@ -95,14 +88,5 @@ public struct ContentTrust: Sendable {
             throw TrustError.malformed("\(location.gun): target \(tag) has no sha256 hash")
         }
         return TrustedTarget(name: name, digest: Digest(hex: TrustEncoding.hex(hash)), length: file.length, role: role)
-    }
-
-    /// Trust pinning: the collection's root must be signed with one of the pinned keys.
-    func checkPinnedRoot(_ collection: TrustedCollection, gun: String) throws {
-        guard let pinned = settings.pinnedRootKeys(for: gun) else { return }
-        guard case .root(let root) = collection.root.signed, let rootKeys = root.roles[TopRole.root]?.keyIDs,
-              rootKeys.contains(where: pinned.contains) else {
-            throw TrustError.signature("\(gun): the root is not signed with a pinned root key (\(pinned.map { String($0.prefix(12)) }.joined(separator: ", ")))")
-        }
     }
 }

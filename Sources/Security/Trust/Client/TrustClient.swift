@@ -17,6 +17,10 @@ public struct TrustClient: Sendable {
     /// The update's start: everything is checked for expiry against this one time (§5.1).
     public let now: TrustTime
     public let trustedRoot: [UInt8]?
+    /// Trust pinning by key (Docker's `trust-pinning` `root-keys`): the root must carry a
+    /// valid signature by one of these key IDs, checked before anything is saved, so that
+    /// a root that fails it is never trusted on first use (and what was stored is removed).
+    public let pinnedRootKeyIDs: [String]?
 
     /// python-tuf's bound on the root versions one update walks through.
     public static let maximumRootRotations = 256
@@ -24,13 +28,15 @@ public struct TrustClient: Sendable {
     public static let maximumDelegationDepth = 32
 
     public init(gun: String, dialect: TrustDialect, source: any TrustSource, state: TrustStateStore,
-                now: TrustTime, trustedRoot: [UInt8]? = nil /* pin; else the stored root; else trust on first use */) {
+                now: TrustTime, trustedRoot: [UInt8]? = nil /* pin; else the stored root; else trust on first use */,
+                pinnedRootKeyIDs: [String]? = nil) {
         self.gun = gun
         self.dialect = dialect
         self.source = source
         self.state = state
         self.now = now
         self.trustedRoot = trustedRoot
+        self.pinnedRootKeyIDs = pinnedRootKeyIDs
     }
 
     /// The TUF client workflow (spec §5 "Detailed client workflow"): root chain, timestamp,
@@ -39,9 +45,18 @@ public struct TrustClient: Sendable {
     public func update() throws(TrustError) -> TrustedCollection {
         let stored = try StoredFiles(state: state, dialect: dialect)
         let root = try updateRoot(stored: stored)
+        if let pinnedRootKeyIDs {
+            do throws(TrustError) {
+                try checkPinned(root, keyIDs: pinnedRootKeyIDs)
+            } catch {
+                // Nothing of a collection whose root the pins refuse stays trusted here.
+                if !stored.bytes.isEmpty { try? state.save([:], removing: stored.bytes.keys.sorted()) }
+                throw error
+            }
+        }
         let timestamp = try updateTimestamp(root: root, stored: stored)
         let snapshot = try updateSnapshot(root: root, timestamp: timestamp, stored: stored)
-        let (targets, unverified) = try updateTargets(root: root, snapshot: snapshot, stored: stored)
+        let (targets, unverified, delegators) = try updateTargets(root: root, snapshot: snapshot, stored: stored)
 
         var changed: [RoleName: [UInt8]] = [:]
         for file in [root, timestamp, snapshot] + targets.values where stored.bytes[file.role] != file.fileBytes {
@@ -53,7 +68,8 @@ public struct TrustClient: Sendable {
             !TopRole.all.contains($0) && targets[$0] == nil && unverified[$0] == nil
         }
         if !changed.isEmpty || !gone.isEmpty { try state.save(changed, removing: gone) }
-        return TrustedCollection(root: root, timestamp: timestamp, snapshot: snapshot, targets: targets, unverifiedRoles: unverified)
+        return TrustedCollection(root: root, timestamp: timestamp, snapshot: snapshot, targets: targets, unverifiedRoles: unverified,
+                                 delegators: delegators)
     }
 
     // MARK: Root (§5.2, §5.3)
@@ -67,6 +83,10 @@ public struct TrustClient: Sendable {
             try checkSelfSigned(trusted)
         } else if let root = stored.metadata(TopRole.root) {
             trusted = root
+        } else if stored.bytes[TopRole.root] != nil {
+            // Trusting the server's root afresh would undo the pinning that trust on first
+            // use gave: the user decides.
+            throw .storage("\(gun): the trusted root in \(try state.path(of: TopRole.root)) does not decode; remove it to trust the server's root anew")
         } else {
             // Trust on first use: a root that its own keys sign. TUF starts from version 1
             // and walks the chain from there, so that the latest is vouched for by each before.
@@ -142,6 +162,19 @@ public struct TrustClient: Sendable {
         }
         try checkSelfSigned(next)
         return next
+    }
+
+    /// A valid signature by a pinned key that the root lists for itself. Listing one is not
+    /// enough: with threshold 1, any other key it lists could have signed it alone.
+    private func checkPinned(_ root: SignedMetadata, keyIDs pinned: [String]) throws(TrustError) {
+        let (keys, role) = try rootKeys(of: root)
+        let signed = root.signatures.contains { signature in
+            pinned.contains(signature.keyID) && role.keyIDs.contains(signature.keyID)
+                && keys[signature.keyID]?.verify(signature.bytes, of: root.signedBytes, method: signature.method, at: now) == true
+        }
+        guard signed else {
+            throw .signature("\(gun): the root is not signed with a pinned root key (\(pinned.map { String($0.prefix(12)) }.joined(separator: ", ")))")
+        }
     }
 
     /// A root signed by the threshold of its own keys, whose certificates (Notary) are valid.
@@ -224,6 +257,7 @@ public struct TrustClient: Sendable {
 
     private struct Pending {
         var name: RoleName
+        var parent: RoleName?
         var keys: [String: PublicKey]
         var role: RoleKeys
         var depth: Int
@@ -233,17 +267,21 @@ public struct TrustClient: Sendable {
     /// A delegation whose signatures or expiry fail is set aside with its error; anything
     /// that shows the files themselves are not the ones snapshot names fails the update.
     private func updateTargets(root: SignedMetadata, snapshot: SignedMetadata, stored: StoredFiles)
-        throws(TrustError) -> ([RoleName: SignedMetadata], [RoleName: TrustError]) {
+        throws(TrustError) -> ([RoleName: SignedMetadata], [RoleName: TrustError], [RoleName: RoleName]) {
         let top = try topKeys(TopRole.targets, of: root)
-        var pending = [Pending(name: TopRole.targets, keys: top.keys, role: top.role, depth: 0)]
+        var pending = [Pending(name: TopRole.targets, parent: nil, keys: top.keys, role: top.role, depth: 0)]
         var visited = Set<RoleName>()
         var loaded: [RoleName: SignedMetadata] = [:]
         var unverified: [RoleName: TrustError] = [:]
+        // The role whose keys each delegation was checked with: a TUF role delegated by two
+        // parents (flat names) is trusted only below the one it was checked for.
+        var delegators: [RoleName: RoleName] = [:]
         let meta = try Self.snapshot(of: snapshot).meta
         let consistent = try self.root(of: root).consistentSnapshot && dialect == .tuf
 
         while let next = pending.popLast() {
             guard visited.insert(next.name).inserted else { continue }
+            if let parent = next.parent { delegators[next.name] = parent }
             let file: SignedMetadata
             do throws(TrustError) {
                 guard let listed = meta[next.name] else {
@@ -274,10 +312,10 @@ public struct TrustClient: Sendable {
                     if unverified[delegation.name] == nil && !visited.contains(delegation.name) { unverified[delegation.name] = problem }
                     continue
                 }
-                pending.append(Pending(name: delegation.name, keys: targets.delegationKeys, role: delegation.keys, depth: next.depth + 1))
+                pending.append(Pending(name: delegation.name, parent: next.name, keys: targets.delegationKeys, role: delegation.keys, depth: next.depth + 1))
             }
         }
-        return (loaded, unverified)
+        return (loaded, unverified, delegators)
     }
 
     /// Names a delegation may not have: a top-level role's, or in Notary one that is not
@@ -299,13 +337,17 @@ public struct TrustClient: Sendable {
     }
 
     /// Distinct keys of the role whose signatures verify (a key counts once however often
-    /// it signs; a threshold below 1 is met by nothing).
+    /// it signs, and once however many IDs the role lists it under; a threshold below 1 is
+    /// met by nothing).
     private func count(validSignaturesOf file: SignedMetadata, keys: [String: PublicKey], role: RoleKeys) -> Int {
         guard role.threshold >= 1 else { return Int.min }
         var valid = Set<String>()
+        var material = Set<[UInt8]>()
         for signature in file.signatures where !valid.contains(signature.keyID) && role.keyIDs.contains(signature.keyID) {
-            if let key = keys[signature.keyID], key.verify(signature.bytes, of: file.signedBytes, method: signature.method, at: now) {
+            if let key = keys[signature.keyID], !material.contains(key.material),
+               key.verify(signature.bytes, of: file.signedBytes, method: signature.method, at: now) {
                 valid.insert(signature.keyID)
+                material.insert(key.material)
                 if valid.count >= role.threshold { break }
             }
         }

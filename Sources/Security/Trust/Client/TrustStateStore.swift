@@ -17,24 +17,9 @@ public struct TrustStateStore: Sendable {
     /// The stored file of `role`, or nil when there is none.
     public func load(_ role: RoleName, limit: Int) throws(TrustError) -> [UInt8]? {
         let path = try self.path(of: role)
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            if errno == ENOENT || errno == ENOTDIR { return nil }
-            throw .storage("\(path): \(String(cString: strerror(errno)))")
-        }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 << 10)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .storage("\(path): \(String(cString: strerror(errno)))")
-            }
-            if count == 0 { return bytes }
-            bytes += chunk[..<count]
-            guard bytes.count <= limit else { throw .storage("\(path): larger than \(limit) bytes") }
-        }
+        guard let bytes = try TrustFiles.read(path, limit: limit) else { return nil }
+        guard bytes.count <= limit else { throw .storage("\(path): larger than \(limit) bytes") }
+        return bytes
     }
 
     /// Writes each file whole (a temporary file renamed over the old one, so that a crash
@@ -104,37 +89,6 @@ public struct TrustStateStore: Sendable {
     }
 
     private func write(_ bytes: [UInt8], to path: String) throws(TrustError) {
-        try makeDirectories(path[..<path.lastIndex(of: "/")!])
-        let temporary = "\(path).\(getpid()).tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .storage("\(temporary): \(String(cString: strerror(errno)))") }
-        var written = 0
-        while written < bytes.count {
-            let count = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                let message = String(cString: strerror(errno))
-                close(fd)
-                unlink(temporary)
-                throw .storage("\(temporary): \(message)")
-            }
-            written += count
-        }
-        guard fsync(fd) == 0, close(fd) == 0, rename(temporary, path) == 0 else {
-            let message = String(cString: strerror(errno))
-            unlink(temporary)
-            throw .storage("\(path): \(message)")
-        }
-    }
-
-    /// `mkdir -p`.
-    private func makeDirectories(_ path: Substring) throws(TrustError) {
-        var prefix = path.hasPrefix("/") ? "" : "."
-        for component in path.split(separator: "/") {
-            prefix += "/" + component
-            if mkdir(prefix, 0o700) != 0 && errno != EEXIST {
-                throw .storage("mkdir \(prefix): \(String(cString: strerror(errno)))")
-            }
-        }
+        try TrustFiles.replace(path, with: bytes, mode: 0o644, directoryMode: 0o700)
     }
 }

@@ -9,14 +9,20 @@ public struct TrustedCollection: Sendable {
     /// Delegations set aside, with why (under threshold, expired, missing): a lookup that
     /// reaches one of them fails with its error rather than passing it over.
     public var unverifiedRoles: [RoleName: TrustError]
+    /// Each delegated role's delegator, whose keys it was checked with. In TUF two roles
+    /// may delegate to the same name with different keys; the file was checked against one
+    /// of them only, so a lookup reaching it through the other must not trust it.
+    public var delegators: [RoleName: RoleName]
 
     public init(root: SignedMetadata, timestamp: SignedMetadata, snapshot: SignedMetadata,
-                targets: [RoleName: SignedMetadata], unverifiedRoles: [RoleName: TrustError] = [:]) {
+                targets: [RoleName: SignedMetadata], unverifiedRoles: [RoleName: TrustError] = [:],
+                delegators: [RoleName: RoleName] = [:]) {
         self.root = root
         self.timestamp = timestamp
         self.snapshot = snapshot
         self.targets = targets
         self.unverifiedRoles = unverifiedRoles
+        self.delegators = delegators
     }
 
     public var dialect: TrustDialect { root.dialect }
@@ -73,10 +79,15 @@ public struct TrustedCollection: Sendable {
     /// covers the tag ends the search after its own subtree. `visit` gets each role's entry
     /// for the tag (nil: none) or the error it was set aside with, and returns whether to go on.
     private func walk(for tag: String, _ visit: (RoleName, Result<TargetFile?, TrustError>) -> Bool) {
-        var pending: [(role: RoleName, depth: Int)] = [(TopRole.targets, 0)]
+        var pending: [(role: RoleName, parent: RoleName?, depth: Int)] = [(TopRole.targets, nil, 0)]
         var visited = Set<RoleName>()
-        while let (role, depth) = pending.popLast() {
+        while let (role, parent, depth) = pending.popLast() {
             guard visited.insert(role).inserted else { continue }
+            if let parent, let checkedBy = delegators[role], checkedBy != parent {
+                let error = TrustError.signature("valid signatures did not meet threshold for \(role): it was checked with the keys \(checkedBy) delegates to it, not those of \(parent)")
+                if !visit(role, .failure(error)) { return }
+                continue
+            }
             if let error = unverifiedRoles[role] {
                 if !visit(role, .failure(error)) { return }
                 continue
@@ -84,9 +95,9 @@ public struct TrustedCollection: Sendable {
             guard let file = targets[role], case .targets(let metadata) = file.signed else { continue }
             if !visit(role, .success(metadata.targets[tag])) { return }
             guard depth < TrustClient.maximumDelegationDepth else { continue }
-            var children: [(RoleName, Int)] = []
+            var children: [(RoleName, RoleName?, Int)] = []
             for delegation in metadata.delegations where delegation.covers(tag, dialect: dialect) {
-                children.append((delegation.name, depth + 1))
+                children.append((delegation.name, role, depth + 1))
                 if delegation.terminating {
                     pending.removeAll()
                     break

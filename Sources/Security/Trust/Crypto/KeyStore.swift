@@ -17,33 +17,7 @@ public struct KeyStore {
         var headers = [("role", role)]
         if let gun { headers.append(("gun", gun)) }
         let pem = try key.encryptedPEM(passphrase: passphrase, headers: headers)
-        try makeDirectory()
-        let path = self.path(id)
-        let temporary = "\(directory)/.\(id).key.\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .storage("key file \(temporary): \(Self.reason())") }
-        var written = 0
-        let failure: String? = pem.withUnsafeBytes { bytes in
-            while written < bytes.count {
-                let count = write(fd, bytes.baseAddress! + written, bytes.count - written)
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    return Self.reason()
-                }
-                written += count
-            }
-            return fsync(fd) == 0 ? nil : Self.reason()
-        }
-        close(fd)
-        if let failure {
-            unlink(temporary)
-            throw .storage("key file \(temporary): \(failure)")
-        }
-        guard rename(temporary, path) == 0 else {
-            let reason = Self.reason()
-            unlink(temporary)
-            throw .storage("key file \(path): \(reason)")
-        }
+        try TrustFiles.replace(path(id), with: pem, mode: 0o600, directoryMode: 0o700, what: "key file ")
     }
 
     public func load(id: String, passphrase: String) throws(TrustError) -> PrivateKey {
@@ -95,33 +69,11 @@ public struct KeyStore {
     }
 
     private func read(_ id: String) throws(TrustError) -> [UInt8] {
-        let path = self.path(id)
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else {
-            if errno == ENOENT { throw .key("no key \(id) in \(directory)") }
-            throw .storage("key file \(path): \(Self.reason())")
-        }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count >= 0 else { throw .storage("key file \(path): \(Self.reason())") }
-            if count == 0 { break }
-            bytes += chunk[..<count]
-            // A key file is a few hundred bytes; anything near this is not one.
-            guard bytes.count <= 64 * 1024 else { throw .key("key file \(path): larger than 64 KiB, not a key") }
-        }
+        // A key file is a few hundred bytes; anything much larger is not one.
+        let limit = 64 << 10
+        guard let bytes = try TrustFiles.read(path(id), limit: limit, what: "key file ") else { throw .key("no key \(id) in \(directory)") }
+        guard bytes.count <= limit else { throw .key("key file \(path(id)): larger than 64 KiB, not a key") }
         return bytes
-    }
-
-    private func makeDirectory() throws(TrustError) {
-        var prefix = directory.hasPrefix("/") ? "" : "."
-        for component in directory.split(separator: "/") {
-            prefix += "/" + component
-            if mkdir(prefix, 0o700) != 0, errno != EEXIST { throw .storage("key store \(prefix): \(Self.reason())") }
-        }
     }
 
     private static func reason() -> String { String(cString: strerror(errno)) }

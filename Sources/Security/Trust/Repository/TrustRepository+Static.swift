@@ -31,39 +31,13 @@ extension TrustRepository {
     }
 }
 
-/// Files of a static repository, with plain system calls.
+/// Files of a static repository, readable by any web server.
 enum StaticRepositoryFiles {
-    /// Writes a file whole: a new file beside it, renamed over it.
     static func write(_ path: String, _ bytes: [UInt8]) throws(TrustError) {
-        if let slash = path.lastIndex(of: "/") { try makeDirectories(String(path[..<slash])) }
-        let temporary = "\(path).tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .storage("\(temporary): \(String(cString: strerror(errno)))") }
-        var failure: Int32 = 0
-        bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let count = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if count < 0 { if errno == EINTR { continue }; failure = errno; return }
-                offset += count
-            }
-        }
-        close(fd)
-        if failure == 0, rename(temporary, path) != 0 { failure = errno }
-        if failure != 0 {
-            unlink(temporary)
-            throw .storage("\(path): \(String(cString: strerror(failure)))")
-        }
+        try TrustFiles.replace(path, with: bytes, mode: 0o644, directoryMode: 0o755)
     }
 
-    /// `mkdir -p`.
     static func makeDirectories(_ path: String) throws(TrustError) {
-        var current = path.hasPrefix("/") ? "" : "."
-        for part in path.split(separator: "/") {
-            current += "/" + part
-            if mkdir(current, 0o755) != 0 && errno != EEXIST {
-                throw .storage("mkdir \(current): \(String(cString: strerror(errno)))")
-            }
-        }
+        try TrustFiles.makeDirectories(path, mode: 0o755)
     }
 }
