@@ -20,8 +20,9 @@ public struct RegistryConfiguration: Sendable {
     /// fall back to plain HTTP, but a certificate they present is verified.
     public var insecure: [String] = []
     public var certsDirectories: [String]
-    /// The system's roots, which certs.d CAs are added to.
-    public var systemBundle = "/etc/ssl/certs/ca-certificates.crt"
+    /// The system's roots, which certs.d CAs are trusted beside: a directory of them by
+    /// subject hash (c_rehash's, which Debian's ca-certificates keeps).
+    public var systemRoots = "/etc/ssl/certs"
     /// Where credentials are read (`--authfile`, else the environment's).
     public var authFile: AuthFile
     /// The configuration file that was read, if any.
@@ -33,7 +34,6 @@ public struct RegistryConfiguration: Sendable {
     /// Files beyond these sizes are not what they claim to be.
     static let configurationLimit = ReadLimit(bytes: 1 << 20, kind: "a registries configuration")
     static let certificateLimit = ReadLimit(bytes: 1 << 20, kind: "a PEM certificate")
-    static let systemBundleLimit = ReadLimit(bytes: 16 << 20, kind: "a CA bundle")
 
     /// The configuration in effect: the environment's files, and `authFile` (a
     /// `--authfile` flag) if given.
@@ -85,12 +85,13 @@ public struct RegistryConfiguration: Sendable {
             }
         }
         if !authorities.isEmpty {
-            var bundle = (try? readSmallFile(systemBundle, name: "CA bundle \(systemBundle)", limit: Self.systemBundleLimit)) ?? []
+            var bundle: [UInt8] = []
             for authority in authorities {
                 if let last = bundle.last, last != 0x0a { bundle.append(0x0a) }
                 bundle += authority
             }
             endpoint.caBundle = bundle
+            endpoint.rootsDirectory = systemRoots
         }
         endpoint.authFile = authFile.path
         switch try authFile.entry(for: registry) {

@@ -44,9 +44,8 @@ struct NotaryConnection: Sendable {
             // A Notary server speaks TLS, loopback or not: no plain-HTTP fallback.
             endpoint.fallbackURL = nil
             if let caFile {
-                var bundle = endpoint.caBundle
-                    ?? (try? readSmallFile(configuration.systemBundle, name: "CA bundle \(configuration.systemBundle)",
-                                           limit: RegistryConfiguration.systemBundleLimit)) ?? []
+                var bundle = endpoint.caBundle ?? []
+                endpoint.rootsDirectory = configuration.systemRoots
                 let authority = try readSmallFile(caFile, name: "CA certificate \(caFile)", limit: RegistryConfiguration.certificateLimit)
                 if let last = bundle.last, last != 0x0a { bundle.append(0x0a) }
                 endpoint.caBundle = bundle + authority
