@@ -35,6 +35,7 @@ struct Netctl: ParsableCommand {
         "network": ["create": NetworkCommand.Create.self, "disconnect": NetworkCommand.Disconnect.self,
                     "rm": NetworkCommand.Remove.self, "inspect": NetworkCommand.Inspect.self],
         "sandbox": ["create": SandboxCommand.Create.self, "rm": SandboxCommand.Remove.self],
+        "trust": ["verify": TrustCommand.Verify.self],
         "runtime": ["run": RuntimeCommand.Run.self, "create": RuntimeCommand.Create.self, "start": RuntimeCommand.Start.self,
                     "delete": RuntimeCommand.Delete.self, "state": RuntimeCommand.State.self],
     ]

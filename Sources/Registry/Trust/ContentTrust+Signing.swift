@@ -32,13 +32,20 @@ extension NotaryPublisher: TrustPublisher {
     }
 }
 
+/// The private keys one command has decrypted, by the IDs metadata gives them, and the
+/// key store's list, read once.
+struct SigningKeys {
+    var keys: [String: PrivateKey] = [:]
+    var held: Set<String>?
+}
+
 extension ContentTrust {
     /// The key store of the trust directory.
     var keyStore: KeyStore { KeyStore(directory: settings.directory + "/private") }
 
     /// The collection as it stands (brought up to date), or a new one when the server has
     /// none: `created` says which.
-    func openRepository(_ location: Location, ring: inout [String: PrivateKey]) throws -> (repository: TrustRepository, collection: TrustedCollection?) {
+    func openRepository(_ location: Location, ring: inout SigningKeys) throws -> (repository: TrustRepository, collection: TrustedCollection?) {
         if try location.source.fetch(role: TopRole.root, version: nil, limit: MetadataCodec.sizeLimit(for: TopRole.root)) != nil
             || location.source.fetch(role: TopRole.root, version: 1, limit: MetadataCodec.sizeLimit(for: TopRole.root)) != nil {
             let collection = try update(location)
@@ -54,7 +61,7 @@ extension ContentTrust {
     /// the host's root key (made on first use), a new targets ("repository") key, and
     /// timestamp and snapshot keys held by the Notary server (or made here for a static
     /// repository).
-    func initialize(_ location: Location, publisher: any TrustPublisher, ring: inout [String: PrivateKey]) throws -> TrustRepository {
+    func initialize(_ location: Location, publisher: any TrustPublisher, ring: inout SigningKeys) throws -> TrustRepository {
         let rootKey = try rootKey(dialect: location.dialect)
         let targetsKey = try newKey(role: TopRole.targets, gun: location.gun, dialect: location.dialect)
         let serverKeys = try publisher.serverKeys()
@@ -63,7 +70,7 @@ extension ContentTrust {
         if serverKeys[TopRole.snapshot] == nil { snapshotKey = try newKey(role: TopRole.snapshot, gun: location.gun, dialect: location.dialect) }
         if serverKeys[TopRole.timestamp] == nil { timestampKey = try newKey(role: TopRole.timestamp, gun: location.gun, dialect: location.dialect) }
         for key in [rootKey, targetsKey, snapshotKey, timestampKey].compactMap({ $0 }) {
-            ring[key.publicKey.keyID(dialect: location.dialect)] = key
+            ring.keys[key.publicKey.keyID(dialect: location.dialect)] = key
         }
         return try TrustRepository.create(gun: location.gun, dialect: location.dialect, rootKeys: [rootKey], targetsKey: targetsKey,
                                           snapshotKey: snapshotKey, timestampKey: timestampKey, serverKeys: serverKeys, now: now)
@@ -89,13 +96,18 @@ extension ContentTrust {
     /// the IDs the metadata gives them; returns how many it holds. A key file is found by
     /// that ID or by the key's ID in either dialect (`trust key generate` names files as
     /// Docker does, by the Notary ID, before any collection says which dialect it is in).
-    func heldKeys(_ keys: [(id: String, key: PublicKey?)], role: RoleName, into ring: inout [String: PrivateKey]) throws -> Int {
-        let held = Set(try keyStore.list().map(\.id))
+    func heldKeys(_ keys: [(id: String, key: PublicKey?)], role: RoleName, into ring: inout SigningKeys) throws -> Int {
+        if ring.held == nil { ring.held = Set(try keyStore.list().map(\.id)) }
+        let held = ring.held ?? []
         var count = 0
         for (id, key) in keys {
+            if ring.keys[id] != nil {
+                count += 1
+                continue
+            }
             let names = [id] + (key.map { [$0.keyID(dialect: .notary), $0.keyID(dialect: .tuf)] } ?? [])
             guard let file = names.first(where: held.contains) else { continue }
-            if ring[id] == nil { ring[id] = try keyStore.load(id: file, passphrase: try passphrase(role, file, false)) }
+            ring.keys[id] = try keyStore.load(id: file, passphrase: try passphrase(role, file, false))
             count += 1
         }
         return count
@@ -121,7 +133,7 @@ extension ContentTrust {
     /// The roles a change to targets is signed into: the delegations whose keys this host
     /// holds when the collection has signers (as Docker signs into `targets/releases` and
     /// the signer's own role), else the top-level targets role.
-    func signingRoles(_ collection: TrustedCollection?, gun: String, ring: inout [String: PrivateKey]) throws -> [RoleName] {
+    func signingRoles(_ collection: TrustedCollection?, gun: String, ring: inout SigningKeys) throws -> [RoleName] {
         guard let collection, case .targets(let top)? = collection.targets[TopRole.targets]?.signed, !top.delegations.isEmpty else {
             return [TopRole.targets]
         }
@@ -140,7 +152,7 @@ extension ContentTrust {
 
     /// Keys for the roles a publish re-signs beside `roles`: targets when delegations
     /// change, and snapshot and timestamp when this host holds them.
-    func loadKeys(for roles: [RoleName], collection: TrustedCollection?, ring: inout [String: PrivateKey]) throws {
+    func loadKeys(for roles: [RoleName], collection: TrustedCollection?, ring: inout SigningKeys) throws {
         guard let collection else { return }
         for role in roles + [TopRole.snapshot, TopRole.timestamp] {
             _ = try heldKeys(Self.keys(of: role, in: collection), role: role, into: &ring)
@@ -152,7 +164,7 @@ extension ContentTrust {
     @discardableResult
     public func sign(_ name: ImageName, digest: Digest, length: Int64) throws -> [RoleName] {
         let location = try location(of: name)
-        var ring: [String: PrivateKey] = [:]
+        var ring = SigningKeys()
         var (repository, collection) = try openRepository(location, ring: &ring)
         let roles = try signingRoles(collection, gun: location.gun, ring: &ring)
         try loadKeys(for: roles, collection: collection, ring: &ring)
@@ -165,7 +177,7 @@ extension ContentTrust {
     /// Removes `name`'s tag (or every tag, without one) from the roles this host may sign.
     public func revoke(_ name: ImageName, allTags: Bool) throws -> [String] {
         let location = try location(of: name)
-        var ring: [String: PrivateKey] = [:]
+        var ring = SigningKeys()
         let collection = try update(location)
         var repository = TrustRepository(collection: collection, gun: location.gun)
         let roles = try signingRoles(collection, gun: location.gun, ring: &ring)
@@ -186,7 +198,7 @@ extension ContentTrust {
     /// the collection when there is none.
     public func addSigner(_ signer: String, keys: [PublicKey], to name: ImageName) throws -> Bool {
         let location = try location(of: name)
-        var ring: [String: PrivateKey] = [:]
+        var ring = SigningKeys()
         var (repository, collection) = try openRepository(location, ring: &ring)
         if let collection { _ = try heldKeys(Self.keys(of: TopRole.targets, in: collection), role: TopRole.targets, into: &ring) }
         try loadKeys(for: [], collection: collection, ring: &ring)
@@ -206,7 +218,7 @@ extension ContentTrust {
     /// Removes signer `signer`: its role, and its keys from the releases role.
     public func removeSigner(_ signer: String, from name: ImageName) throws {
         let location = try location(of: name)
-        var ring: [String: PrivateKey] = [:]
+        var ring = SigningKeys()
         let collection = try update(location)
         var repository = TrustRepository(collection: collection, gun: location.gun)
         let role = TrustNames.role(ofSigner: signer, dialect: location.dialect)
@@ -224,11 +236,11 @@ extension ContentTrust {
         try publish(&repository, location: location, ring: ring)
     }
 
-    func publish(_ repository: inout TrustRepository, location: Location, ring: [String: PrivateKey]) throws {
+    func publish(_ repository: inout TrustRepository, location: Location, ring: SigningKeys) throws {
         guard let publisher = location.publisher else {
             throw TrustError.unavailable("\(location.gun): netctl publishes a static repository only to a directory (tuf+file:///DIR), not to \(location.server)")
         }
-        let files = try repository.sign(with: KeyRing(ring), now: now)
+        let files = try repository.sign(with: KeyRing(ring.keys), now: now)
         try publisher.publish(files, repository: repository)
     }
 

@@ -118,7 +118,9 @@ public struct ContentTrustSettings: Sendable, Equatable {
     private static func show(_ value: TrustJSON) -> String { String(decoding: value.canonical, as: UTF8.self) }
 
     static func checkServer(_ server: String) throws(RegistryError) {
-        let known = ["https://", "http://", "tuf+https://", "tuf+http://", "tuf+file://"]
+        // A Notary server speaks TLS (as Docker requires); a static repository may be plain
+        // HTTP, since every file it serves is signed.
+        let known = ["https://", "tuf+https://", "tuf+http://", "tuf+file://"]
         guard known.contains(where: server.hasPrefix), server.count > 8 else {
             throw RegistryError(.input, "trust server \"\(server)\": expected https://HOST[:PORT] (Notary) or tuf+https://…, tuf+http://…, tuf+file:///DIR (a static TUF repository)")
         }
