@@ -88,8 +88,8 @@ import TestSupport
             let trustDir = try server.trustDirectory()
             try publishWithCLI(server, trustDir: trustDir, tag: "1.0", content: "a manifest\n")
             let root = try Array(Data(contentsOf: URL(fileURLWithPath: "\(trustDir)/tuf/\(Self.gun)/metadata/root.json")))
-            let publisher = try NotaryPublisher(server: server.url, gun: "127.0.0.1:5000/team/other", configuration: isolatedConfiguration(),
-                                                caFile: server.caPath)
+            let publisher = NotaryPublisher(try NotarySource(server: server.url, gun: "127.0.0.1:5000/team/other", configuration: isolatedConfiguration(),
+                                                                          caFile: server.caPath))
             let error = try #require(throws: TrustError.self) { try publisher.publish(["root": root]) }
             guard case .unavailable(let line) = error else { Issue.record("\(error)"); return }
             #expect(line.hasPrefix("trust server 127.0.0.1:\(server.port): publishing 127.0.0.1:5000/team/other: INVALID_UPDATE: Update sent by the client is invalid. ("),
@@ -124,7 +124,7 @@ import TestSupport
     /// the published collection joins it.
     @Test func theNotaryCLIListsATagNetctlPublished() throws {
         try withNotaryServer { server in
-            let publisher = try NotaryPublisher(server: server.url, gun: Self.gun, configuration: isolatedConfiguration(), caFile: server.caPath)
+            let publisher = NotaryPublisher(try NotarySource(server: server.url, gun: Self.gun, configuration: isolatedConfiguration(), caFile: server.caPath))
             let timestampKey = try publisher.remoteKey(TopRole.timestamp)
             let snapshotKey = try publisher.remoteKey(TopRole.snapshot)
             #expect(timestampKey.kind == .ed25519 && snapshotKey.kind == .ed25519)

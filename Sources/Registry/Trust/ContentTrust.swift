@@ -64,8 +64,7 @@ public struct ContentTrust: Sendable {
             return Location(gun: gun, dialect: .tuf, source: source, server: server, publisher: publisher, state: state)
         }
         let source = try NotarySource(server: server, gun: gun, configuration: configuration)
-        return Location(gun: gun, dialect: .notary, source: source, server: server,
-                        publisher: try NotaryPublisher(server: server, gun: gun, configuration: configuration), state: state)
+        return Location(gun: gun, dialect: .notary, source: source, server: server, publisher: NotaryPublisher(source), state: state)
     }
 
     // MARK: Verifying

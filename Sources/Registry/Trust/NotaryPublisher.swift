@@ -11,11 +11,9 @@ public struct NotaryPublisher: Sendable {
     public var gun: String { connection.gun }
     public var server: String { connection.server }
 
-    /// As `NotarySource.init`.
-    public init(server: String, gun: String, configuration: RegistryConfiguration = RegistryConfiguration(),
-                caFile: String? = nil, credentials: RegistryCredentials? = nil) throws(TrustError) {
-        connection = try NotaryConnection(server: server, gun: gun, configuration: configuration, caFile: caFile,
-                                          credentials: credentials)
+    /// Publishes where `source` reads: the same server, collection, TLS trust and credentials.
+    public init(_ source: NotarySource) {
+        connection = source.connection
     }
 
     /// The server's public key for `role` (`timestamp` or `snapshot`): `GET
