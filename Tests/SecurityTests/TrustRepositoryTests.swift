@@ -103,17 +103,23 @@ import Testing
         }
     }
 
+    /// A new collection with tag 1.0 in targets, signed and published to a memory source.
+    static func published(_ dialect: TrustDialect) throws -> (Keys, TrustRepository, MemorySource) {
+        let keys = try Keys(dialect)
+        var repository = try keys.create(dialect)
+        try repository.setTarget("1.0", Self.manifest(1), in: TopRole.targets)
+        let source = MemorySource(dialect)
+        source.publish(try repository.sign(with: KeyRing([:]), now: Self.now), repository)
+        return (keys, repository, source)
+    }
+
     // MARK: - Root rotation
 
     /// Two rotations: a client that trusts only root version 1 walks 1 → 2 → 3, each new
     /// root signed by the keys of the one before it and its own.
     @Test(arguments: [TrustDialect.tuf, .notary])
     func rootRotationChain(_ dialect: TrustDialect) throws {
-        let keys = try Keys(dialect)
-        var repository = try keys.create(dialect)
-        try repository.setTarget("1.0", Self.manifest(1), in: TopRole.targets)
-        let source = MemorySource(dialect)
-        source.publish(try repository.sign(with: KeyRing([:]), now: Self.now), repository)
+        var (keys, repository, source) = try Self.published(dialect)
         let firstRoot = repository.files[TopRole.root]!
 
         var ring = keys.ring(dialect)
@@ -148,11 +154,7 @@ import Testing
     /// A new targets key: root lists it, targets is re-signed with it, the client follows.
     @Test(arguments: [TrustDialect.tuf, .notary])
     func rotateTargetsKey(_ dialect: TrustDialect) throws {
-        let keys = try Keys(dialect)
-        var repository = try keys.create(dialect)
-        try repository.setTarget("1.0", Self.manifest(1), in: TopRole.targets)
-        let source = MemorySource(dialect)
-        source.publish(try repository.sign(with: KeyRing([:]), now: Self.now), repository)
+        var (keys, repository, source) = try Self.published(dialect)
         try Scratch.with { state in
             _ = try source.client(directory: state, gun: Self.gun, now: Self.now).update()
             let fresh = try PrivateKey.generate(.ed25519)
