@@ -183,6 +183,17 @@ import TestSupport
                                        environment: netctl.environment.merging(noPassphrase) { $1 })
             #expect(asked.status != 0 && asked.stderr.contains("NETCTL_CONTENT_TRUST_REPOSITORY_PASSPHRASE"), "\(asked.stderr)")
             #expect(!FileManager.default.fileExists(atPath: keys + "/carol.pub"))
+
+            // A new collection that cannot be published (its directory cannot be made)
+            // leaves none of the keys made for it: only alice's, made before, stays.
+            var unwritable = Self.trustEnvironment(netctl)
+            unwritable["NETCTL_CONTENT_TRUST_SERVER"] = "tuf+file:///proc/netctl-no-such-directory"
+            #expect(try netctl.netctl("trust", "key", "generate", "alice", "--dir", keys, environment: unwritable).status == 0)
+            let failed = try netctl.netctl("trust", "signer", "add", "--key", keys + "/alice.pub", "alice", "198.18.0.1:5000/team/app",
+                                           environment: unwritable)
+            #expect(failed.status != 0 && failed.stderr.split(separator: "\n").count == 1, "\(failed.stderr)")
+            let left = try FileManager.default.contentsOfDirectory(atPath: netctl.root + "/trust/private")
+            #expect(left.count == 1, "\(left)")
         }
     }
 }

@@ -37,6 +37,8 @@ extension NotaryPublisher: TrustPublisher {
 struct SigningKeys {
     var keys: [String: PrivateKey] = [:]
     var held: Set<String>?
+    /// Key files this command made (a new collection's keys): removed if it fails.
+    var created: [String] = []
 }
 
 extension ContentTrust {
@@ -44,7 +46,7 @@ extension ContentTrust {
     var keyStore: KeyStore { KeyStore(directory: settings.directory + "/private") }
 
     /// The collection as it stands (brought up to date), or a new one when the server has
-    /// none: `created` says which.
+    /// none (then `collection` is nil).
     func openRepository(_ location: Location, ring: inout SigningKeys) throws -> (repository: TrustRepository, collection: TrustedCollection?) {
         if try location.source.fetch(role: TopRole.root, version: nil, limit: MetadataCodec.sizeLimit(for: TopRole.root)) != nil
             || location.source.fetch(role: TopRole.root, version: 1, limit: MetadataCodec.sizeLimit(for: TopRole.root)) != nil {
@@ -62,13 +64,13 @@ extension ContentTrust {
     /// timestamp and snapshot keys held by the Notary server (or made here for a static
     /// repository).
     func initialize(_ location: Location, publisher: any TrustPublisher, ring: inout SigningKeys) throws -> TrustRepository {
-        let rootKey = try rootKey(dialect: location.dialect)
-        let targetsKey = try newKey(role: TopRole.targets, gun: location.gun, dialect: location.dialect)
+        let rootKey = try rootKey(dialect: location.dialect, ring: &ring)
+        let targetsKey = try newKey(role: TopRole.targets, gun: location.gun, dialect: location.dialect, ring: &ring)
         let serverKeys = try publisher.serverKeys()
         var snapshotKey: PrivateKey?
         var timestampKey: PrivateKey?
-        if serverKeys[TopRole.snapshot] == nil { snapshotKey = try newKey(role: TopRole.snapshot, gun: location.gun, dialect: location.dialect) }
-        if serverKeys[TopRole.timestamp] == nil { timestampKey = try newKey(role: TopRole.timestamp, gun: location.gun, dialect: location.dialect) }
+        if serverKeys[TopRole.snapshot] == nil { snapshotKey = try newKey(role: TopRole.snapshot, gun: location.gun, dialect: location.dialect, ring: &ring) }
+        if serverKeys[TopRole.timestamp] == nil { timestampKey = try newKey(role: TopRole.timestamp, gun: location.gun, dialect: location.dialect, ring: &ring) }
         for key in [rootKey, targetsKey, snapshotKey, timestampKey].compactMap({ $0 }) {
             ring.keys[key.publicKey.keyID(dialect: location.dialect)] = key
         }
@@ -77,19 +79,31 @@ extension ContentTrust {
     }
 
     /// The root key of this trust directory: the one there is, or a new one.
-    func rootKey(dialect: TrustDialect) throws -> PrivateKey {
+    func rootKey(dialect: TrustDialect, ring: inout SigningKeys) throws -> PrivateKey {
         if let entry = try keyStore.list().first(where: { $0.role == TopRole.root }) {
             return try keyStore.load(id: entry.id, passphrase: try passphrase(TopRole.root, entry.id, false))
         }
-        return try newKey(role: TopRole.root, gun: nil, dialect: dialect)
+        return try newKey(role: TopRole.root, gun: nil, dialect: dialect, ring: &ring)
     }
 
     /// A new ECDSA P-256 key (what Docker makes), saved encrypted under the role's passphrase.
-    func newKey(role: RoleName, gun: String?, dialect: TrustDialect) throws -> PrivateKey {
+    func newKey(role: RoleName, gun: String?, dialect: TrustDialect, ring: inout SigningKeys) throws -> PrivateKey {
         let key = try PrivateKey.generate(.ecdsa)
         let id = key.publicKey.keyID(dialect: dialect)
         try keyStore.save(key, id: id, role: role, gun: gun, passphrase: try passphrase(role, id, true))
+        ring.created.append(id)
         return key
+    }
+
+    /// Runs `body`; when it fails, the key files it made are removed, so that a collection
+    /// that was never published leaves no keys for it behind.
+    func removingCreatedKeys<T>(_ ring: inout SigningKeys, _ body: (inout SigningKeys) throws -> T) throws -> T {
+        do {
+            return try body(&ring)
+        } catch {
+            for id in ring.created { try? keyStore.remove(id: id) }
+            throw error
+        }
     }
 
     /// Decrypts the private keys this trust directory holds of `keys` into `ring`, under
@@ -165,13 +179,15 @@ extension ContentTrust {
     public func sign(_ name: ImageName, digest: Digest, length: Int64) throws -> [RoleName] {
         let location = try location(of: name)
         var ring = SigningKeys()
-        var (repository, collection) = try openRepository(location, ring: &ring)
-        let roles = try signingRoles(collection, gun: location.gun, ring: &ring)
-        try loadKeys(for: roles, collection: collection, ring: &ring)
-        let file = TargetFile(length: length, hashes: ["sha256": TrustEncoding.bytes(hex: digest.hex) ?? []])
-        for role in roles { try repository.setTarget(name.tag ?? "latest", file, in: role) }
-        try publish(&repository, location: location, ring: ring)
-        return roles
+        return try removingCreatedKeys(&ring) { ring in
+            var (repository, collection) = try openRepository(location, ring: &ring)
+            let roles = try signingRoles(collection, gun: location.gun, ring: &ring)
+            try loadKeys(for: roles, collection: collection, ring: &ring)
+            let file = TargetFile(length: length, hashes: ["sha256": TrustEncoding.bytes(hex: digest.hex) ?? []])
+            for role in roles { try repository.setTarget(name.tag ?? "latest", file, in: role) }
+            try publish(&repository, location: location, ring: ring)
+            return roles
+        }
     }
 
     /// Removes `name`'s tag (or every tag, without one) from the roles this host may sign.
@@ -199,20 +215,22 @@ extension ContentTrust {
     public func addSigner(_ signer: String, keys: [PublicKey], to name: ImageName) throws -> Bool {
         let location = try location(of: name)
         var ring = SigningKeys()
-        var (repository, collection) = try openRepository(location, ring: &ring)
-        if let collection { _ = try heldKeys(Self.keys(of: TopRole.targets, in: collection), role: TopRole.targets, into: &ring) }
-        try loadKeys(for: [], collection: collection, ring: &ring)
-        // The signer's own key, when this host holds it, signs the new roles' first files
-        // (TUF lists every role in the snapshot; without them a lookup stops at the role).
-        for role in [TrustNames.role(ofSigner: signer, dialect: location.dialect), TrustNames.releases(location.dialect)] {
-            _ = try heldKeys(keys.map { ($0.keyID(dialect: location.dialect), $0) }, role: role, into: &ring)
+        return try removingCreatedKeys(&ring) { ring in
+            var (repository, collection) = try openRepository(location, ring: &ring)
+            if let collection { _ = try heldKeys(Self.keys(of: TopRole.targets, in: collection), role: TopRole.targets, into: &ring) }
+            try loadKeys(for: [], collection: collection, ring: &ring)
+            // The signer's own key, when this host holds it, signs the new roles' first files
+            // (TUF lists every role in the snapshot; without them a lookup stops at the role).
+            for role in [TrustNames.role(ofSigner: signer, dialect: location.dialect), TrustNames.releases(location.dialect)] {
+                _ = try heldKeys(keys.map { ($0.keyID(dialect: location.dialect), $0) }, role: role, into: &ring)
+            }
+            let all = location.dialect == .notary ? [""] : ["*"]
+            for role in [TrustNames.role(ofSigner: signer, dialect: location.dialect), TrustNames.releases(location.dialect)] {
+                try repository.addDelegation(role, keys: keys, threshold: 1, paths: all)
+            }
+            try publish(&repository, location: location, ring: ring)
+            return collection == nil
         }
-        let all = location.dialect == .notary ? [""] : ["*"]
-        for role in [TrustNames.role(ofSigner: signer, dialect: location.dialect), TrustNames.releases(location.dialect)] {
-            try repository.addDelegation(role, keys: keys, threshold: 1, paths: all)
-        }
-        try publish(&repository, location: location, ring: ring)
-        return collection == nil
     }
 
     /// Removes signer `signer`: its role, and its keys from the releases role.
