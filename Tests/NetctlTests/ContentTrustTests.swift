@@ -184,6 +184,22 @@ import TestSupport
             #expect(asked.status != 0 && asked.stderr.contains("NETCTL_CONTENT_TRUST_REPOSITORY_PASSPHRASE"), "\(asked.stderr)")
             #expect(!FileManager.default.fileExists(atPath: keys + "/carol.pub"))
 
+            // `trust key load`: a PEM key openssl made, encrypted with a passphrase of its own,
+            // is stored re-encrypted under the repository passphrase; a wrong one is one line.
+            let ecKey = keys + "/dave.pem"
+            let made = try runCommand(["sh", "-c", "openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -v2 aes-256-cbc -passout pass:dave-secret-1 -out '\(ecKey)'"])
+            #expect(made.status == 0, "\(made.stderr)")
+            var loadEnvironment = Self.trustEnvironment(netctl)
+            loadEnvironment["NETCTL_CONTENT_TRUST_REPOSITORY_PASSPHRASE"] = "wrong-secret-1"
+            let wrongLoad = try netctl.netctl("trust", "key", "load", "--name", "dave", ecKey, environment: loadEnvironment)
+            #expect(wrongLoad.status != 0 && wrongLoad.stderr.contains("wrong passphrase"), "\(wrongLoad.stderr)")
+            loadEnvironment["NETCTL_CONTENT_TRUST_REPOSITORY_PASSPHRASE"] = "dave-secret-1"
+            let load = try netctl.netctl("trust", "key", "load", "--name", "dave", ecKey, environment: loadEnvironment)
+            #expect(load.status == 0, "\(load.stderr)")
+            let listed = try netctl.netctl("trust", "key", "ls", environment: loadEnvironment).stdout
+            #expect(listed.contains("dave"), "\(listed)")
+            try FileManager.default.removeItem(atPath: netctl.root + "/trust/private")
+
             // A new collection that cannot be published (its directory cannot be made)
             // leaves none of the keys made for it: only alice's, made before, stays.
             var unwritable = Self.trustEnvironment(netctl)
