@@ -219,17 +219,24 @@ extension TrustJSON {
         return out
     }
 
-    public func appendCanonical(to out: inout [UInt8]) {
+    public func appendCanonical(to out: inout [UInt8]) { append(to: &out, escapingControls: false) }
+
+    /// Compact JSON with sorted keys, as the dialects' tools write files: the canonical
+    /// form, except that control characters in strings are escaped as JSON requires
+    /// (canonical JSON writes them raw).
+    func appendCompact(to out: inout [UInt8]) { append(to: &out, escapingControls: true) }
+
+    private func append(to out: inout [UInt8], escapingControls: Bool) {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let value): out.append(contentsOf: (value ? "true" : "false").utf8)
         case .integer(let value): out.append(contentsOf: String(value).utf8)
-        case .string(let value): Self.appendCanonical(string: value, to: &out)
+        case .string(let value): Self.append(string: value, to: &out, escapingControls: escapingControls)
         case .array(let elements):
             out.append(UInt8(ascii: "["))
             for (index, element) in elements.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                element.appendCanonical(to: &out)
+                element.append(to: &out, escapingControls: escapingControls)
             }
             out.append(UInt8(ascii: "]"))
         case .object(let members):
@@ -238,19 +245,30 @@ extension TrustJSON {
             // compares by grapheme, which differs for combining characters).
             for (index, key) in members.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                Self.appendCanonical(string: key, to: &out)
+                Self.append(string: key, to: &out, escapingControls: escapingControls)
                 out.append(UInt8(ascii: ":"))
-                members[key]!.appendCanonical(to: &out)
+                members[key]!.append(to: &out, escapingControls: escapingControls)
             }
             out.append(UInt8(ascii: "}"))
         }
     }
 
-    private static func appendCanonical(string: String, to out: inout [UInt8]) {
+    private static func append(string: String, to out: inout [UInt8], escapingControls: Bool) {
         out.append(UInt8(ascii: "\""))
         for byte in string.utf8 {
-            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
-            out.append(byte)
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                out.append(UInt8(ascii: "\\"))
+                out.append(byte)
+            case 0..<0x20 where escapingControls:
+                switch byte {
+                case 0x0a: out.append(contentsOf: "\\n".utf8)
+                case 0x0d: out.append(contentsOf: "\\r".utf8)
+                case 0x09: out.append(contentsOf: "\\t".utf8)
+                default: out.append(contentsOf: Array("\\u00\(TrustEncoding.hex([byte]))".utf8))
+                }
+            default: out.append(byte)
+            }
         }
         out.append(UInt8(ascii: "\""))
     }
