@@ -4,11 +4,13 @@ SWIFT ?= swift
 RELEASE_FLAGS := -c release --static-swift-stdlib
 VENV := .build-venv
 TUF_VERSION := 7.0.1
+SCAN_ORACLES := 'packaging==25.0' 'cvss==3.6' 'cyclonedx-python-lib[json-validation]==11.12.0' 'jsonschema==4.25.1'
 APT_PACKAGES := libmnl-dev libnftnl-dev libseccomp-dev libapparmor-dev libarchive-dev libssl3 libssl-dev libcurl4-openssl-dev libyaml-dev libisal2 libisal-dev \
                 nftables iproute2 iputils-ping hyperfine containernetworking-plugins pkg-config time gcc \
                 busybox-static umoci skopeo crun runc zstd apparmor etcd-server etcd-client tcpdump iperf3 \
                 bind9-dnsutils dnsmasq-base python3 dnsperf aardvark-dns \
-                docker-registry apache2-utils python3-venv notary
+                docker-registry apache2-utils python3-venv notary \
+                libsqlite3-dev rpm golang-go
 
 .PHONY: deps build release test run bench clean
 
@@ -19,10 +21,13 @@ deps:
 		echo "installing:" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@# python-tuf (with cryptography, which its signing and verifying need), the trust tests' oracle, in a venv of the project's (gitignored as .build-*/).
-	@$(VENV)/bin/python -c 'import sys, tuf, cryptography; sys.exit(tuf.__version__ != "$(TUF_VERSION)")' 2>/dev/null || { \
-		echo "installing: tuf==$(TUF_VERSION) into $(VENV)"; \
-		python3 -m venv $(VENV) && $(VENV)/bin/pip install -q --disable-pip-version-check 'tuf==$(TUF_VERSION)' 'securesystemslib[crypto]'; }
+	@# The test oracles, in a venv of the project's (gitignored as .build-*/): python-tuf (with
+	@# cryptography, which its signing and verifying need) for trust; packaging (PEP 440
+	@# order), cvss (CVSS base scores), cyclonedx-python-lib and jsonschema (SBOM and SARIF
+	@# validation) for scanning.
+	@$(VENV)/bin/python -c 'import sys, tuf, cryptography, packaging, cvss, cyclonedx.validation.json, jsonschema; sys.exit(tuf.__version__ != "$(TUF_VERSION)")' 2>/dev/null || { \
+		echo "installing: tuf==$(TUF_VERSION) $(SCAN_ORACLES) into $(VENV)"; \
+		python3 -m venv $(VENV) && $(VENV)/bin/pip install -q --disable-pip-version-check 'tuf==$(TUF_VERSION)' 'securesystemslib[crypto]' $(SCAN_ORACLES); }
 
 build: deps
 	$(SWIFT) build

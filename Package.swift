@@ -34,6 +34,7 @@ let package = Package(
         .target(name: "CRuntimeShim"),
         .target(name: "CCurl", dependencies: ["CLazyLibrary"]),
         .target(name: "CYAML", dependencies: ["CLazyLibrary"]),
+        .target(name: "CSQLite", dependencies: ["CLazyLibrary"]),
 
         // Typed kernel interfaces.
         .target(name: "Netlink", dependencies: ["CNetlink"]),
@@ -51,8 +52,8 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
 
-        // Confinement: capabilities, seccomp, AppArmor; content trust.
-        .target(name: "Security", dependencies: ["CSeccomp", "CCrypto"]),
+        // Confinement: capabilities, seccomp, AppArmor; content trust; vulnerability scanning.
+        .target(name: "Security", dependencies: ["CSeccomp", "CCrypto", "CSQLite", "CArchive"]),
 
         // Images, rootfs, containers.
         .target(name: "Runtime", dependencies: [

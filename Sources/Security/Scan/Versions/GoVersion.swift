@@ -1,0 +1,4 @@
+// Placeholder until the versions work lands: replaced by the real ordering.
+enum GoVersion {
+    static func compare(_ a: String, _ b: String) -> Int? { a == b ? 0 : (a < b ? -1 : 1) }
+}
