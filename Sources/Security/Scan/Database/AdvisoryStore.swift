@@ -10,7 +10,9 @@ import Glibc
 /// Tables: `advisories` holds what reports show (one row per OSV record); `affected` one
 /// row per affected package of a scanned ecosystem, with what matching evaluates packed
 /// in one blob (`AffectedEntry.encoded`), found by (ecosystem, name); ecosystem names are
-/// numbered in `ecosystems` so that the index stays small.
+/// numbered in `ecosystems` so that the index stays small. Advisory keys are never reused
+/// (AUTOINCREMENT): the entries of a replaced record are deleted by its key after the
+/// import's inserts, which must not reach its successor.
 enum AdvisoryStore {
     static func databaseDirectory(_ directory: String) -> String { directory + "/db" }
     static func currentFile(_ directory: String) -> String { databaseDirectory(directory) + "/current" }
@@ -28,7 +30,7 @@ enum AdvisoryStore {
     static let schema = """
         CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
         CREATE TABLE advisories(
-            key INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, modified TEXT NOT NULL, modified_key INTEGER NOT NULL,
+            key INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, modified TEXT NOT NULL, modified_key INTEGER NOT NULL,
             withdrawn INTEGER NOT NULL, severity INTEGER NOT NULL, score REAL, vector TEXT, summary TEXT,
             published TEXT, aliases TEXT NOT NULL, refs TEXT NOT NULL);
         CREATE TABLE ecosystems(key INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
