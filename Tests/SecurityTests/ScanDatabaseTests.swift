@@ -484,3 +484,73 @@ import TestSupport
         return entry
     }
 }
+
+/// The issue's figures on a generated database (`NETCTL_SCAN_DB_BENCH=N` advisories, e.g.
+/// 200000): import time, then opening it and 1,000 matches. Off by default; the
+/// benchmarks' own run (Benchmarks/) measures the release build.
+@Suite struct ScanDatabaseFigures {
+    static let count = ProcessInfo.processInfo.environment["NETCTL_SCAN_DB_BENCH"].flatMap { Int($0) }
+
+    @Test(.enabled(if: count != nil)) func importAndMatch() throws {
+        let count = Self.count!
+        let scratch = NSTemporaryDirectory() + uniqueName("netctl-scandb-bench-")
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        // OSV's all.zip shape: a member per record, 1–3 affected packages of the scanned
+        // ecosystems, introduced/fixed ranges, a CVSS vector on a third of them.
+        try PythonTUF.run(script: Self.generator, args: ["\(scratch)/all.zip", "\(count)"])
+        let clock = ContinuousClock()
+        var summary: ImportSummary?
+        let importTime = try clock.measure {
+            summary = try AdvisoryImport.run(paths: ["\(scratch)/all.zip"], directory: scratch, skipInvalid: false)
+        }
+        #expect(summary?.advisories == count)
+        var found = 0
+        let scanTime = try clock.measure {
+            let database = try #require(try AdvisoryDatabase.open(directory: scratch))
+            for index in 0..<1000 {
+                let (ecosystem, name, version) = Self.query(index)
+                found += try database.matches(ecosystem: ecosystem, package: name, version: version).count
+            }
+        }
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let size = (try FileManager.default.attributesOfItem(atPath: "\(scratch)/db/\(summary!.version).sqlite")[.size] as? Int) ?? 0
+        print("scan db figures: \(count) advisories imported in \(importTime), database \(size / 1_000_000) MB; open + 1000 matches in \(scanTime) (\(found) findings); peak RSS of the test process \(usage.ru_maxrss / 1024) MB")
+    }
+
+    static func query(_ index: Int) -> (Ecosystem, String, String) {
+        switch index % 4 {
+        case 0: (Ecosystem(osv: "Debian:12"), "pkg\(index * 37 % 5000)", "1.\(index % 9)-1")
+        case 1: (Ecosystem(osv: "Alpine:v3.19"), "pkg\(index * 37 % 5000)", "1.\(index % 9)-r0")
+        case 2: (Ecosystem(name: "PyPI"), "Pkg_\(index * 37 % 5000)", "1.\(index % 9).0")
+        default: (Ecosystem(name: "npm"), "pkg\(index * 37 % 5000)", "1.\(index % 9).0")
+        }
+    }
+
+    static let generator = """
+        import sys, zipfile, json, random
+        random.seed(16)
+        path, count = sys.argv[1], int(sys.argv[2])
+        ecosystems = [("Debian:12", "-1"), ("Debian", "-1"), ("Alpine:v3.19", "-r0"), ("PyPI", ".0"), ("npm", ".0"), ("Go", ".0")]
+        vectors = ["CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:C/C:H/I:N/A:N", "CVSS:3.0/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:N"]
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+            for n in range(count):
+                affected = []
+                for _ in range(random.randint(1, 3)):
+                    ecosystem, suffix = random.choice(ecosystems)
+                    name = "pkg%d" % random.randrange(5000)
+                    if ecosystem == "Go": name = "example.com/" + name
+                    low, high = sorted(random.sample(range(10), 2))
+                    affected.append({"package": {"ecosystem": ecosystem, "name": name},
+                                     "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "1.%d%s" % (low, suffix)}, {"fixed": "1.%d%s" % (high, suffix)}]}],
+                                     "versions": ["1.%d%s" % (v, suffix) for v in range(low, high)],
+                                     "ecosystem_specific": {"urgency": "low"}})
+                record = {"schema_version": "1.6.0", "id": "GEN-%07d" % n, "modified": "2024-01-01T00:00:00Z", "published": "2023-06-01T00:00:00Z",
+                          "aliases": ["CVE-2024-%05d" % n], "summary": "Generated advisory %d for the import benchmark" % n,
+                          "details": "Details " * 40, "affected": affected,
+                          "references": [{"type": "ADVISORY", "url": "https://example.com/advisories/%d" % n}, {"type": "WEB", "url": "https://example.com/fix/%d" % n}]}
+                if n % 3 == 0: record["severity"] = [{"type": "CVSS_V3", "score": vectors[n % len(vectors)]}]
+                archive.writestr("GEN-%07d.json" % n, json.dumps(record, indent=2))
+        """
+}

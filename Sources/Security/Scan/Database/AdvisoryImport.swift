@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 
 /// What an import did.
@@ -80,64 +81,77 @@ public enum AdvisoryImport {
         while try listEcosystems.step() { ecosystems[listEcosystems.text(1) ?? ""] = listEcosystems.integer(0) }
 
         var changed = Set<String>()
-        for source in paths {
-            var fromSource = 0
-            try OSVSources.each(in: source) { (item) throws(ScanError) in
-                summary.files += 1
-                let record: OSVAdvisory
-                do throws(ScanError) {
-                    switch item {
-                    case .oversized(let name, let size):
-                        throw .invalid("\(name): \(size) bytes, more than the \(OSVAdvisory.maximumFileSize >> 20) MiB an OSV file may have")
-                    case .file(let name, let bytes):
-                        record = try OSVAdvisory(decoding: bytes, file: name)
-                    }
-                } catch {
-                    guard skipInvalid, case .invalid(let line) = error else { throw error }
-                    summary.skipped.append(line)
+        var fromSource = 0
+        // Stores one decoded record (or skips a bad file, or stops at it).
+        func store(_ result: Result<OSVAdvisory, ScanError>) throws(ScanError) {
+            summary.files += 1
+            let record: OSVAdvisory
+            switch result {
+            case .success(let decoded):
+                record = decoded
+            case .failure(let error):
+                guard skipInvalid, case .invalid(let line) = error else { throw error }
+                summary.skipped.append(line)
+                return
+            }
+            for (ecosystem, count) in record.unsupported { summary.unsupported[ecosystem, default: 0] += count }
+
+            try lookup.bind([.text(record.advisory.id)])
+            if try lookup.step() {
+                let key = lookup.integer(0), modified = lookup.integer(1)
+                // The same or an older `modified` than what is stored: kept as it is.
+                guard record.modifiedKey > modified else {
+                    summary.unchanged += 1
                     return
                 }
-                for (ecosystem, count) in record.unsupported { summary.unsupported[ecosystem, default: 0] += count }
-
-                try lookup.bind([.text(record.advisory.id)])
-                if try lookup.step() {
-                    let key = lookup.integer(0), modified = lookup.integer(1)
-                    // The same or an older `modified` than what is stored: kept as it is.
-                    guard record.modifiedKey > modified else {
-                        summary.unchanged += 1
-                        return
-                    }
-                    try remove.run([.integer(key)])
-                    try markReplaced.run([.integer(key)])
-                }
-                let advisory = record.advisory
-                try insertAdvisory.bind([
-                    .text(advisory.id), .text(advisory.modified), .integer(record.modifiedKey), .integer(record.withdrawn ? 1 : 0),
-                    .integer(Int64(advisory.severity.rawValue)), advisory.score.map { .real($0) }, advisory.vector.map { .text($0) },
-                    advisory.summary.map { .text($0) }, advisory.published.map { .text($0) },
-                    .text(AdvisoryStore.joined(advisory.aliases)), .text(AdvisoryStore.joined(advisory.references)),
-                ])
-                guard try insertAdvisory.step() else { throw .database("\(path): no key for \(advisory.id)") }
-                let key = insertAdvisory.integer(0)
-                while try insertAdvisory.step() {}
-                changed.insert(advisory.id)
-                fromSource += 1
-                // A withdrawn advisory stays for `info`, with nothing to match.
-                guard !record.withdrawn else { return }
-                for affected in record.affected {
-                    let ecosystem: Int64
-                    if let known = ecosystems[affected.ecosystem] {
-                        ecosystem = known
-                    } else {
-                        try insertEcosystem.bind([.text(affected.ecosystem)])
-                        guard try insertEcosystem.step() else { throw .database("\(path): no key for \(affected.ecosystem)") }
-                        ecosystem = insertEcosystem.integer(0)
-                        while try insertEcosystem.step() {}
-                        ecosystems[affected.ecosystem] = ecosystem
-                    }
-                    try insertAffected.run([.integer(key), .integer(ecosystem), .text(affected.name), .blob(affected.entry.encoded)])
-                }
+                try remove.run([.integer(key)])
+                try markReplaced.run([.integer(key)])
             }
+            let advisory = record.advisory
+            try insertAdvisory.bind([
+                .text(advisory.id), .text(advisory.modified), .integer(record.modifiedKey), .integer(record.withdrawn ? 1 : 0),
+                .integer(Int64(advisory.severity.rawValue)), advisory.score.map { .real($0) }, advisory.vector.map { .text($0) },
+                advisory.summary.map { .text($0) }, advisory.published.map { .text($0) },
+                .text(AdvisoryStore.joined(advisory.aliases)), .text(AdvisoryStore.joined(advisory.references)),
+            ])
+            guard try insertAdvisory.step() else { throw .database("\(path): no key for \(advisory.id)") }
+            let key = insertAdvisory.integer(0)
+            while try insertAdvisory.step() {}
+            changed.insert(advisory.id)
+            fromSource += 1
+            // A withdrawn advisory stays for `info`, with nothing to match.
+            guard !record.withdrawn else { return }
+            for affected in record.affected {
+                let ecosystem: Int64
+                if let known = ecosystems[affected.ecosystem] {
+                    ecosystem = known
+                } else {
+                    try insertEcosystem.bind([.text(affected.ecosystem)])
+                    guard try insertEcosystem.step() else { throw .database("\(path): no key for \(affected.ecosystem)") }
+                    ecosystem = insertEcosystem.integer(0)
+                    while try insertEcosystem.step() {}
+                    ecosystems[affected.ecosystem] = ecosystem
+                }
+                try insertAffected.run([.integer(key), .integer(ecosystem), .text(affected.name), .blob(affected.entry.encoded)])
+            }
+        }
+
+        // Files are read in batches, decoded on every core, then stored in their order.
+        var batch: [OSVSources.Item] = []
+        var batchBytes = 0
+        func flush() throws(ScanError) {
+            for result in decode(batch) { try store(result) }
+            batch.removeAll(keepingCapacity: true)
+            batchBytes = 0
+        }
+        for source in paths {
+            fromSource = 0
+            try OSVSources.each(in: source) { (item) throws(ScanError) in
+                batch.append(item)
+                if case .file(_, let bytes) = item { batchBytes += bytes.count }
+                if batch.count >= 1024 || batchBytes >= 32 << 20 { try flush() }
+            }
+            try flush()
             let absolute = source.hasPrefix("/") ? source : currentDirectory() + "/" + source
             try database.prepare("INSERT OR REPLACE INTO sources VALUES(?, ?, ?)")
                 .run([.text(absolute), .integer(Int64(fromSource)), .text(now)])
@@ -151,6 +165,53 @@ public enum AdvisoryImport {
         try setMeta.run([.text("version"), .text(version)])
         try setMeta.run([.text("updated"), .text(now)])
         try database.execute("COMMIT")
+    }
+
+    /// Decodes and checks a batch of files on every core: JSON decoding is most of an
+    /// import's time, and each file decodes alone.
+    private static func decode(_ items: [OSVSources.Item]) -> [Result<OSVAdvisory, ScanError>] {
+        let results = Slots<Result<OSVAdvisory, ScanError>>(count: items.count)
+        let width = max(1, min(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 8, items.count))
+        DispatchQueue.concurrentPerform(iterations: width) { worker in
+            for index in stride(from: worker, to: items.count, by: width) {
+                switch items[index] {
+                case .oversized(let name, let size):
+                    results[index] = .failure(.invalid("\(name): \(size) bytes, more than the \(OSVAdvisory.maximumFileSize >> 20) MiB an OSV file may have"))
+                case .file(let name, let bytes):
+                    do throws(ScanError) {
+                        results[index] = .success(try OSVAdvisory(decoding: bytes, file: name))
+                    } catch {
+                        results[index] = .failure(error)
+                    }
+                }
+            }
+        }
+        return results.values
+    }
+
+    /// One slot per item, each written by one worker only.
+    private final class Slots<Value>: @unchecked Sendable {
+        private let pointer: UnsafeMutablePointer<Value?>
+
+        init(count: Int) {
+            pointer = .allocate(capacity: max(count, 1))
+            pointer.initialize(repeating: nil, count: count)
+            self.count = count
+        }
+
+        let count: Int
+
+        deinit {
+            pointer.deinitialize(count: count)
+            pointer.deallocate()
+        }
+
+        subscript(index: Int) -> Value? {
+            get { pointer[index] }
+            set { pointer[index] = newValue }
+        }
+
+        var values: [Value] { (0..<count).map { pointer[$0]! } }
     }
 
     /// `20261202T091500Z-3f9a1c07`: ordered by time, and unique though two imports share a second.

@@ -7,7 +7,7 @@ import Glibc
 enum OSVSources {
     /// One file's bytes, or why they are not an OSV file's (too large): an import may skip
     /// those. A file that cannot be read at all stops the import instead.
-    enum Item {
+    enum Item: Sendable {
         case file(name: String, bytes: [UInt8])
         case oversized(name: String, size: Int)
     }
