@@ -57,6 +57,12 @@ public enum AdvisoryImport {
         return summary
     }
 
+    /// Reads one OSV file as an import does, without storing it: the advisory as reports
+    /// would show it, or the one-line error an import would stop at (`file` names it).
+    public static func check(osv bytes: [UInt8], file: String) throws(ScanError) -> Advisory {
+        try OSVAdvisory(decoding: bytes, file: file).advisory
+    }
+
     /// Adds every record under `paths` to the database file at `path`, in one transaction.
     private static func build(into path: String, fresh: Bool, paths: [String], version: String, now: String,
                               skipInvalid: Bool, summary: inout ImportSummary) throws(ScanError) {

@@ -30,7 +30,7 @@ public enum CVSS {
 
         init(_ text: String) throws(ScanError) {
             func fail(_ what: String) -> ScanError {
-                .invalid("CVSS vector \"\(text.prefix(200))\": \(what)")
+                .invalid("CVSS vector \(quoted(text, limit: 200)): \(what)")
             }
             guard text.utf8.count <= 256 else { throw fail("longer than 256 characters") }
             let parts = text.split(separator: "/", omittingEmptySubsequences: false)
@@ -42,11 +42,11 @@ public enum CVSS {
             metrics = [:]
             for part in parts.dropFirst() {
                 let pair = part.split(separator: ":", omittingEmptySubsequences: false)
-                guard pair.count == 2 else { throw fail("\"\(part)\" is not METRIC:VALUE") }
+                guard pair.count == 2 else { throw fail("\(quoted(part)) is not METRIC:VALUE") }
                 let name = String(pair[0]), value = String(pair[1])
-                guard let allowed = Self.values[name] else { throw fail("unknown metric \"\(name)\"") }
+                guard let allowed = Self.values[name] else { throw fail("unknown metric \(quoted(name))") }
                 guard allowed.contains(value) else {
-                    throw fail("\(name):\(value) is not a value of \(name) (expected one of \(allowed.sorted().joined(separator: ", ")))")
+                    throw fail("\(oneLine("\(name):\(value)", limit: 80)) is not a value of \(name) (expected one of \(allowed.sorted().joined(separator: ", ")))")
                 }
                 guard metrics.updateValue(value, forKey: name) == nil else { throw fail("metric \(name) given twice") }
             }

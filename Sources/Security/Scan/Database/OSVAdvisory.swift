@@ -41,12 +41,12 @@ struct OSVAdvisory: Sendable {
         } catch let error as DecodingError {
             throw .invalid("\(file): \(Self.describe(error))")
         } catch {
-            throw .invalid("\(file): not JSON (\(error))")
+            throw .invalid("\(file): not JSON (\(oneLine("\(error)", limit: 200)))")
         }
 
         guard let id = record.id else { throw fail("id", "missing; every OSV record has one") }
         guard !id.isEmpty, id.utf8.count <= Self.maximumIDLength, !id.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7f }) else {
-            throw fail("id", "\"\(id.prefix(80))\" is not an id (expected up to \(Self.maximumIDLength) characters without spaces)")
+            throw fail("id", "\(quoted(id)) is not an id (expected up to \(Self.maximumIDLength) characters without spaces)")
         }
         guard let modified = record.modified else { throw fail("modified", "missing; expected an RFC 3339 time") }
         modifiedKey = try Self.microseconds(modified, field: "modified", file: file)
@@ -72,7 +72,7 @@ struct OSVAdvisory: Sendable {
             }
             let parsed = Ecosystem(osv: ecosystem)
             guard OSVEcosystems.defined.contains(parsed.name) else {
-                throw fail("\(field).package.ecosystem", "\"\(ecosystem.prefix(80))\" is not an ecosystem OSV defines (Debian, Alpine, PyPI, npm, Go, …)")
+                throw fail("\(field).package.ecosystem", "\(quoted(ecosystem)) is not an ecosystem OSV defines (Debian, Alpine, PyPI, npm, Go, …)")
             }
             var ranges: [VersionRange] = []
             for (rangeIndex, range) in (item.ranges ?? []).enumerated() {
@@ -136,7 +136,7 @@ struct OSVAdvisory: Sendable {
         func fail(_ what: String) -> ScanError { .invalid("\(file): \(field): \(what)") }
         guard let type = range.type else { throw fail("type missing; expected ECOSYSTEM, SEMVER or GIT") }
         guard ["ECOSYSTEM", "SEMVER", "GIT"].contains(type) else {
-            throw fail("type \"\(type.prefix(40))\" is not a range type (expected ECOSYSTEM, SEMVER or GIT)")
+            throw fail("type \(quoted(type)) is not a range type (expected ECOSYSTEM, SEMVER or GIT)")
         }
         guard let events = range.events, !events.isEmpty else { throw fail("events missing; a range has at least an introduced event") }
         var kept: [RangeEvent] = []
@@ -184,7 +184,7 @@ struct OSVAdvisory: Sendable {
         do {
             seconds = try TrustTime(rfc3339: text).seconds
         } catch {
-            throw .invalid("\(file): \(field): \"\(text.prefix(64))\" is not an RFC 3339 time (expected 2024-03-29T15:00:00Z)")
+            throw .invalid("\(file): \(field): \(quoted(text)) is not an RFC 3339 time (expected 2024-03-29T15:00:00Z)")
         }
         var micros: Int64 = 0
         if let dot = text.utf8.firstIndex(of: UInt8(ascii: ".")) {
@@ -216,7 +216,7 @@ struct OSVAdvisory: Sendable {
         case .keyNotFound(let key, let context):
             return "\(path(context.codingPath + [key])): missing"
         case .dataCorrupted(let context):
-            return context.codingPath.isEmpty ? "not JSON (\(context.debugDescription))" : "\(path(context.codingPath)): \(context.debugDescription)"
+            return context.codingPath.isEmpty ? "not JSON (\(oneLine(context.debugDescription, limit: 200)))" : "\(path(context.codingPath)): \(oneLine(context.debugDescription, limit: 200))"
         @unknown default:
             return "not an OSV record"
         }
@@ -243,4 +243,22 @@ enum OSVEcosystems {
         // Named by earlier schema versions, still in older exports.
         "GSD", "UVI",
     ]
+}
+
+/// `"text"` for an error line: at most `limit` characters, control characters escaped, so
+/// that a value from a file can never break the line or fill a screen.
+func quoted(_ text: some StringProtocol, limit: Int = 80) -> String {
+    "\"" + oneLine(text, limit: limit) + "\""
+}
+
+func oneLine(_ text: some StringProtocol, limit: Int) -> String {
+    var result = ""
+    for (index, scalar) in text.unicodeScalars.enumerated() {
+        if index == limit {
+            result += "…"
+            break
+        }
+        result += scalar.value < 0x20 || scalar.value == 0x7f ? scalar.escaped(asASCII: true) : String(scalar)
+    }
+    return result
 }
