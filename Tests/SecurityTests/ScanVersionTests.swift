@@ -103,7 +103,7 @@ import TestSupport
         case 0: return s + r.pick(["~rc1", "~", "+b1", ".0", "a", "-1", "+"])
         case 1: return s.hasPrefix("0:") ? String(s.dropFirst(2)) : (s.contains(":") ? s : "0:" + s)
         case 2: return s.replacingOccurrences(of: "1", with: r.pick(["01", "2", "10", "0"]))
-        case 3: return String(s.dropLast(min(s.count - 1, 1 + r.below(3))))
+        case 3: return String(s.dropLast(max(0, min(s.count - 1, 1 + r.below(3)))))
         case 4: return s.replacingOccurrences(of: ".", with: r.pick(["+", "~", "."]))
         case 5: return s.replacingOccurrences(of: "a", with: r.pick(["b", "A", "+", "~"]))
         default: return s.replacingOccurrences(of: "-", with: r.pick(["-1.", "~", "-"]))
@@ -211,7 +211,7 @@ import TestSupport
         case 4: return s.replacingOccurrences(of: "alpha", with: "a").replacingOccurrences(of: "rc", with: "c")
         case 5: return "v" + s
         case 6: return s.replacingOccurrences(of: "post", with: "r").replacingOccurrences(of: "pre", with: "rc")
-        case 7: return String(s.dropLast(min(s.count - 1, 1 + r.below(3))))
+        case 7: return String(s.dropLast(max(0, min(s.count - 1, 1 + r.below(3)))))
         default: return s.replacingOccurrences(of: "0", with: r.pick(["00", "", "1"]))
         }
     }
@@ -283,7 +283,7 @@ import TestSupport
         case 0: return s + r.pick(["~rc1", "^git1", "~", "^", ".0", "a", "-1", ".el8"])
         case 1: return s.hasPrefix("0:") ? String(s.dropFirst(2)) : (s.contains(":") ? s : "0:" + s)
         case 2: return s.replacingOccurrences(of: "1", with: r.pick(["01", "2", "10", "0"]))
-        case 3: return String(s.dropLast(min(s.count - 1, 1 + r.below(3))))
+        case 3: return String(s.dropLast(max(0, min(s.count - 1, 1 + r.below(3)))))
         case 4: return s.replacingOccurrences(of: ".", with: r.pick(["_", "~", "^", "+", ".."]))
         case 5: return s.replacingOccurrences(of: "a", with: r.pick(["b", "A", "1"]))
         default: return s.replacingOccurrences(of: "-", with: r.pick(["-1.", "~", "-", "."]))
@@ -424,6 +424,112 @@ import TestSupport
         // Go wants the v; a stray part or leading zero is no version.
         for invalid in ["1.2.3", "v1.2.3.4", "v01.2.3", "v1.2.3-01", "v1.2.3+", "V1.2.3", ""] {
             #expect(GoVersion.compare(invalid, "v1.0.0") == nil, "\(invalid)")
+        }
+    }
+
+    static let goSemver: String? = {
+        guard let root = try? runCommand(["go", "env", "GOROOT"]), root.status == 0 else { return nil }
+        let path = root.stdout.trimmingCharacters(in: .whitespacesAndNewlines) + "/src/cmd/vendor/golang.org/x/mod/semver/semver.go"
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }()
+
+    /// The Go toolchain's own copy of golang.org/x/mod/semver (vendored in GOROOT for the
+    /// go command) as an oracle: generated Go versions, and SemVer versions with a `v`.
+    @Test(.enabled(if: goSemver != nil, "no Go toolchain with a vendored x/mod/semver"))
+    func goAndSemverAgainstXModSemver() throws {
+        var random = SeededRandom(seed: 0x60)
+        let goPairs = Self.pairs(3000, &random, Self.goVersion, mutate: Self.goMutation)
+        let semverPairs = Self.pairs(2000, &random, { String(Self.goVersion(&$0).dropFirst()) }, mutate: Self.goMutation)
+        let oracle = try Self.xModSemver(goPairs + semverPairs.map { ("v" + $0.0, "v" + $0.1) })
+        print("x/mod/semver: \(Self.tally(oracle))")
+        var disagreements: [String] = []
+        for (index, (a, b)) in goPairs.enumerated() where GoVersion.compare(a, b) != oracle[index] {
+            disagreements.append("Go \(a) vs \(b): ours \(String(describing: GoVersion.compare(a, b))), x/mod \(String(describing: oracle[index]))")
+        }
+        // SemVer is Go's order without the v and without Go's v1 and v1.2 shorthands.
+        func full(_ v: String) -> Bool { v.prefix { $0 != "-" && $0 != "+" }.filter { $0 == "." }.count == 2 }
+        for (index, (a, b)) in semverPairs.enumerated() {
+            let expected = full(a) && full(b) ? oracle[goPairs.count + index] : nil
+            if SemanticVersion.compare(a, b) != expected {
+                disagreements.append("SemVer \(a) vs \(b): ours \(String(describing: SemanticVersion.compare(a, b))), x/mod \(String(describing: expected))")
+            }
+        }
+        #expect(disagreements.isEmpty, "\(disagreements.count): \(disagreements.prefix(10).joined(separator: "; "))")
+        #expect(Set(oracle) == [-1, 0, 1, nil])
+    }
+
+    /// semver.Compare per pair, nil where semver.IsValid refuses either, from one `go run`.
+    static func xModSemver(_ pairs: [(String, String)]) throws -> [Int?] {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("netctl-versions-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("semver"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.copyItem(atPath: try #require(goSemver), toPath: directory.appendingPathComponent("semver/semver.go").path)
+        try "module oracle\n\ngo 1.19\n".write(to: directory.appendingPathComponent("go.mod"), atomically: true, encoding: .utf8)
+        try """
+            package main
+
+            import (
+            \t"bufio"
+            \t"fmt"
+            \t"os"
+            \t"strings"
+
+            \t"oracle/semver"
+            )
+
+            func main() {
+            \tscanner := bufio.NewScanner(os.Stdin)
+            \tfor scanner.Scan() {
+            \t\tpair := strings.SplitN(scanner.Text(), "\\t", 2)
+            \t\tif !semver.IsValid(pair[0]) || !semver.IsValid(pair[1]) {
+            \t\t\tfmt.Println("nil")
+            \t\t} else {
+            \t\t\tfmt.Println(semver.Compare(pair[0], pair[1]))
+            \t\t}
+            \t}
+            }
+            """.write(to: directory.appendingPathComponent("main.go"), atomically: true, encoding: .utf8)
+        let input = directory.appendingPathComponent("pairs.tsv").path
+        try pairs.map { "\($0.0)\t\($0.1)\n" }.joined().write(toFile: input, atomically: true, encoding: .utf8)
+        // Offline: the module has no requirements, and the proxy is off in any case.
+        let result = try runCommand(["bash", "-c", "cd \"$1\" && go run . < \"$2\"", "go-oracle", directory.path, input],
+                                    environment: ["GOPROXY": "off", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local", "GO111MODULE": "on"])
+        try #require(result.status == 0, "go run failed: \(result.stderr)")
+        let answers = result.stdout.split(separator: "\n").map { Int($0) }
+        try #require(answers.count == pairs.count, "x/mod/semver answered \(answers.count) of \(pairs.count)")
+        return answers
+    }
+
+    static func goVersion(_ r: inout SeededRandom) -> String {
+        if r.chance(10) {
+            // Pseudo-versions: no tag, after a pre-release, after a release.
+            let stamp = "2019\(r.pick(["01", "11", "12"]))0\(r.below(10))\(r.pick(["021931", "000000", "235959"]))-\(r.pick(["daa7c04131f5", "abcdefabcdef"]))"
+            return r.pick(["v0.0.0-\(stamp)", "v1.2.4-0.\(stamp)", "v1.2.3-pre.0.\(stamp)", "v2.0.0-\(stamp)+incompatible"])
+        }
+        // Numbers mostly canonical: a leading zero makes the whole version invalid.
+        func number(_ r: inout SeededRandom) -> String { r.chance(92) ? r.pick([String(r.below(12)), "0", "0", "123456789012345678901"]) : r.number() }
+        var s = r.pick(["v", "v", "v", "v", "v", "v", "v", "v", "v", "v", "V", ""]) + number(&r)
+        let parts = r.chance(85) ? 2 : r.below(2)
+        for _ in 0..<parts { s += "." + number(&r) }
+        if r.chance(40) {
+            s += "-"
+            for index in 0..<1 + r.below(3) {
+                s += (index > 0 ? "." : "") + (r.chance(50) ? number(&r) : r.pick(["alpha", "beta", "rc", "pre", "A", "x-y", "-", "0a", "", "alpha"]))
+            }
+        }
+        if r.chance(20) { s += "+" + r.pick(["incompatible", "meta", "build.1", "001", "x..y", ""]) }
+        return s
+    }
+
+    static func goMutation(_ s: String, _ r: inout SeededRandom) -> String {
+        switch r.below(8) {
+        case 0: return s + r.pick(["-rc.1", ".1", "+incompatible", "-0", "-alpha", ".0"])
+        case 1: return s.replacingOccurrences(of: "1", with: r.pick(["01", "2", "10", "0"]))
+        case 2: return String(s.dropLast(max(0, min(s.count - 1, 1 + r.below(3)))))
+        case 3: return s.replacingOccurrences(of: ".", with: r.pick([".", "-", "..", ".0."]))
+        case 4: return s.replacingOccurrences(of: "-", with: r.pick(["-", "+", "-0.", "."]))
+        case 5: return s.replacingOccurrences(of: "a", with: r.pick(["b", "A", "1", "-"]))
+        default: return s.replacingOccurrences(of: "0", with: r.pick(["1", "00", "9"]))
         }
     }
 
