@@ -182,7 +182,7 @@ public enum AdvisoryImport {
             for index in stride(from: worker, to: items.count, by: width) {
                 switch items[index] {
                 case .oversized(let name, let size):
-                    results[index] = .failure(.invalid("\(name): \(size) bytes, more than the \(OSVAdvisory.maximumFileSize >> 20) MiB an OSV file may have"))
+                    results[index] = .failure(OSVAdvisory.oversized(name, size: size))
                 case .file(let name, let bytes):
                     do throws(ScanError) {
                         results[index] = .success(try OSVAdvisory(decoding: bytes, file: name))

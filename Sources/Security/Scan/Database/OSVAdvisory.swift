@@ -32,9 +32,7 @@ struct OSVAdvisory: Sendable {
     /// Decodes and checks `bytes`, the OSV file `file` (named in every error).
     init(decoding bytes: [UInt8], file: String) throws(ScanError) {
         func fail(_ field: String, _ what: String) -> ScanError { .invalid("\(file): \(field): \(what)") }
-        guard bytes.count <= Self.maximumFileSize else {
-            throw .invalid("\(file): \(bytes.count) bytes, more than the \(Self.maximumFileSize >> 20) MiB an OSV file may have")
-        }
+        guard bytes.count <= Self.maximumFileSize else { throw Self.oversized(file, size: bytes.count) }
         let record: OSVRecord
         do {
             record = try JSONDecoder().decode(OSVRecord.self, from: Data(bytes))
@@ -112,6 +110,10 @@ struct OSVAdvisory: Sendable {
             published: record.published,
             modified: modified,
             references: Self.references(record.references ?? []))
+    }
+
+    static func oversized(_ file: String, size: Int) -> ScanError {
+        .invalid("\(file): \(size) bytes, more than the \(maximumFileSize >> 20) MiB an OSV file may have")
     }
 
     /// How matching spells a package's name: PyPI's names as PEP 503 normalises them
