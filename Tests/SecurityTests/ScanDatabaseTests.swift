@@ -87,6 +87,14 @@ import TestSupport
             #expect(try database.matches(ecosystem: Ecosystem(name: "npm"), package: "n", version: "1.10.0").isEmpty)
             #expect(try database.matches(ecosystem: Ecosystem(name: "Debian"), package: "s", version: "1.0.0-rc.1").map(\.advisory.id) == ["SEMVER-IN-DEBIAN"])
             #expect(try database.matches(ecosystem: Ecosystem(name: "Debian"), package: "t", version: "1.0.0-rc.1").isEmpty)
+            // Not a SemVer version: in no range (though `introduced: 0`), only in versions[].
+            try write(osv("LISTED", affected: [affected("npm", "u", ranges: [("ECOSYSTEM", [("introduced", "0")])], versions: ["nightly"])]),
+                      to: "\(scratch)/in2/d.json")
+            _ = try AdvisoryImport.run(paths: ["\(scratch)/in2"], directory: scratch, skipInvalid: false)
+            let again = try #require(try AdvisoryDatabase.open(directory: scratch))
+            #expect(try again.matches(ecosystem: Ecosystem(name: "npm"), package: "u", version: "latest").isEmpty)
+            #expect(try again.matches(ecosystem: Ecosystem(name: "npm"), package: "u", version: "nightly").map(\.advisory.id) == ["LISTED"])
+            #expect(try again.matches(ecosystem: Ecosystem(name: "npm"), package: "u", version: "0.0.1").map(\.advisory.id) == ["LISTED"])
         }
     }
 
@@ -119,7 +127,7 @@ import TestSupport
     /// PyPI names compare as PEP 503 normalises them, on both sides; other ecosystems' exactly.
     @Test func pypiNamesAreNormalised() throws {
         try withScratch { scratch in
-            let range = [("ECOSYSTEM", [("introduced", "0"), ("fixed", "2.0")])]
+            let range = [("ECOSYSTEM", [("introduced", "0"), ("fixed", "2.0.0")])]
             try write(osv("PY-1", affected: [affected("PyPI", "Foo_Bar.baz", ranges: range)]), to: "\(scratch)/in/1.json")
             try write(osv("NPM-1", affected: [affected("npm", "Foo_Bar", ranges: range)]), to: "\(scratch)/in/2.json")
             _ = try AdvisoryImport.run(paths: ["\(scratch)/in"], directory: scratch, skipInvalid: false)
@@ -128,8 +136,8 @@ import TestSupport
                 #expect(try database.matches(ecosystem: Ecosystem(name: "PyPI"), package: name, version: "1.0").map(\.advisory.id) == ["PY-1"], "\(name)")
             }
             #expect(try database.matches(ecosystem: Ecosystem(name: "PyPI"), package: "foobar-baz", version: "1.0").isEmpty)
-            #expect(try database.matches(ecosystem: Ecosystem(name: "npm"), package: "Foo_Bar", version: "1.0").map(\.advisory.id) == ["NPM-1"])
-            #expect(try database.matches(ecosystem: Ecosystem(name: "npm"), package: "foo-bar", version: "1.0").isEmpty)
+            #expect(try database.matches(ecosystem: Ecosystem(name: "npm"), package: "Foo_Bar", version: "1.0.0").map(\.advisory.id) == ["NPM-1"])
+            #expect(try database.matches(ecosystem: Ecosystem(name: "npm"), package: "foo-bar", version: "1.0.0").isEmpty)
         }
     }
 
@@ -355,7 +363,7 @@ import TestSupport
             #expect(summary.skipped.first?.hasPrefix("\(scratch)/in/b.json: not JSON") == true)
             #expect(summary.skipped.last == "\(scratch)/in/d.json: affected[0].package.ecosystem: \"Nope\" is not an ecosystem OSV defines (Debian, Alpine, PyPI, npm, Go, …)")
             let database = try #require(try AdvisoryDatabase.open(directory: scratch))
-            #expect(try database.matches(ecosystem: Ecosystem(name: "npm"), package: "k", version: "1").map(\.advisory.id) == ["OK-1", "OK-2"])
+            #expect(try database.matches(ecosystem: Ecosystem(name: "npm"), package: "k", version: "1.0.0").map(\.advisory.id) == ["OK-1", "OK-2"])
         }
     }
 
@@ -416,7 +424,7 @@ import TestSupport
 
             #expect(AdvisoryDatabase.currentVersion(directory: scratch) == before.version)
             let database = try #require(try AdvisoryDatabase.open(directory: scratch))
-            #expect(try database.matches(ecosystem: Ecosystem(name: "npm"), package: "o", version: "1").map(\.advisory.id) == ["OLD-1"])
+            #expect(try database.matches(ecosystem: Ecosystem(name: "npm"), package: "o", version: "1.0.0").map(\.advisory.id) == ["OLD-1"])
             #expect(try temporaryFiles(scratch).isEmpty)
             #expect(try FileManager.default.contentsOfDirectory(atPath: "\(scratch)/db").sorted() == ["\(before.version).sqlite", "current", "lock"])
         }
@@ -431,10 +439,10 @@ import TestSupport
             _ = try AdvisoryImport.run(paths: ["\(scratch)/a"], directory: scratch, skipInvalid: false)
             let old = try #require(try AdvisoryDatabase.open(directory: scratch))
             let summary = try AdvisoryImport.run(paths: ["\(scratch)/b"], directory: scratch, skipInvalid: false)
-            #expect(try old.matches(ecosystem: Ecosystem(name: "npm"), package: "v", version: "1").map(\.advisory.id) == ["V1"])
+            #expect(try old.matches(ecosystem: Ecosystem(name: "npm"), package: "v", version: "1.0.0").map(\.advisory.id) == ["V1"])
             let new = try #require(try AdvisoryDatabase.open(directory: scratch))
             #expect(new.version == summary.version)
-            #expect(try new.matches(ecosystem: Ecosystem(name: "npm"), package: "v", version: "1").map(\.advisory.id) == ["V1", "V2"])
+            #expect(try new.matches(ecosystem: Ecosystem(name: "npm"), package: "v", version: "1.0.0").map(\.advisory.id) == ["V1", "V2"])
         }
     }
 

@@ -2,7 +2,8 @@
 /// schema's "Evaluation" section writes it (`IsVulnerable`, `IncludedInVersions`,
 /// `IncludedInRanges`, `BeforeLimits`): ECOSYSTEM ranges in the ecosystem's scheme, SEMVER
 /// ranges in SemVer. A comparison the scheme cannot make (a version that is not one of
-/// its versions) is false, so an event the scheme cannot read changes nothing.
+/// its versions) is false, so an event the scheme cannot read changes nothing, and an
+/// installed version the scheme cannot read is affected only when `versions[]` lists it.
 extension AffectedEntry {
     /// Whether `version` is affected, and the lowest `fixed` above it when it is.
     func evaluate(_ version: String, scheme: VersionScheme) -> (affected: Bool, fixed: String?) {
@@ -16,7 +17,9 @@ extension AffectedEntry {
     }
 
     static func includedInRange(_ v: String, _ range: VersionRange, scheme: VersionScheme) -> Bool {
-        guard beforeLimits(v, range, scheme: scheme) else { return false }
+        // A version the scheme cannot read is in no range of it: `introduced: 0` alone
+        // would otherwise call it affected and never fixed.
+        guard scheme.compare(v, v) != nil, beforeLimits(v, range, scheme: scheme) else { return false }
         var vulnerable = false
         for event in sorted(range.events, scheme: scheme) {
             switch event.kind {
