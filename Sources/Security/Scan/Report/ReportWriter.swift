@@ -1,0 +1,52 @@
+import FoundationEssentials
+
+/// Writes a `ScanReport` in each format. Output is deterministic: the same report gives
+/// the same bytes (JSON keys sorted, no timestamps of its own).
+public enum ReportWriter {
+    /// `width` is the terminal's, for the table (the other formats ignore it).
+    public static func render(_ report: ScanReport, format: ReportFormat, tool: ReportTool = .netctl, width: Int = 100) -> String {
+        switch format {
+        case .table: TableReport.findings(report, width: width)
+        case .json: encoded(report)
+        case .sarif: encoded(SARIFReport.log(report, tool: tool))
+        case .cyclonedx: encoded(CycloneDXReport.bom(report, tool: tool, withVulnerabilities: true))
+        }
+    }
+
+    public static func renderPackages(_ report: ScanReport, format: PackageListFormat, tool: ReportTool = .netctl, width: Int = 100) -> String {
+        switch format {
+        case .table: TableReport.packages(report, width: width)
+        case .json: encoded(PackageListJSON(report))
+        case .cyclonedx: encoded(CycloneDXReport.bom(report, tool: tool, withVulnerabilities: false))
+        }
+    }
+
+    /// Pretty, sorted keys, `/` unescaped (URLs and paths stay readable), newline-terminated.
+    static func encoded<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        // Every value here is strings, integers, finite doubles (scores pass `finiteScore`)
+        // and arrays of them: encoding cannot fail.
+        guard let data = try? encoder.encode(value) else { preconditionFailure("report JSON: unencodable value") }
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}
+
+/// The JSON of `--list-packages --format json` (see `PackageListFormat.json`).
+struct PackageListJSON: Encodable {
+    var formatVersion = 1
+    var target: String
+    var imageID: String?
+    var os: OSRelease?
+    var packages: [PackageJSON]
+    var skipped: [String]
+
+    init(_ report: ScanReport) {
+        let os = report.os ?? report.inventory.os
+        target = report.target
+        imageID = report.imageID
+        self.os = os
+        packages = report.inventory.packages.map { PackageJSON($0, os: os) }
+        skipped = report.inventory.skipped
+    }
+}
