@@ -1,39 +1,23 @@
 /// The table formats, for a terminal of `width` columns: a few header lines naming what
-/// was scanned, the table, and a summary. Columns take the width of their widest cell; when
-/// that is too wide, aliases give way first (`CVE-2024-1234 +2`), then the widest of the
-/// other text columns is cut in the middle (`0.0.0-2…7dbd1f`), keeping both ends of
-/// versions and ids, which is where they differ.
+/// was scanned, the table, and a summary. Like Trivy's, findings are grouped by package
+/// (the package named once) with the worst first; unlike Trivy's, there are no box
+/// borders to eat the width, so `cut`, `awk` and `grep` still work on it. Cells too wide
+/// for their column wrap; nothing is cut short.
 enum TableReport {
     static func findings(_ report: ScanReport, width: Int) -> String {
         var lines = header(report)
         let groups = packageGroups(report.findings)
-        let showLayer = groups.contains { $0.package.layer != nil }
         if groups.isEmpty {
             lines.append("No vulnerabilities to report in \(plural(report.inventory.packages.count, "package")).")
         } else {
-            var columns = [
-                Column(title: "PACKAGE", minimum: 12), Column(title: "INSTALLED", minimum: 12), Column(title: "FIXED", minimum: 12),
-                Column(title: "SEVERITY", minimum: 8), Column(title: "ID", minimum: 13), Column(title: "ALIASES", minimum: 7, isAliasList: true),
-            ]
-            if showLayer { columns.append(Column(title: "LAYER", minimum: 12)) }
-            var rows: [Row] = []
-            for group in groups {
-                for (index, finding) in group.findings.enumerated() {
-                    var cells = [
-                        index == 0 ? group.package.name : "", index == 0 ? group.package.version : "",
-                        finding.fixedVersion ?? "(no fix)", finding.advisory.severity.name, finding.advisory.id,
-                        finding.advisory.aliases.joined(separator: ", "),
-                    ]
-                    if showLayer { cells.append(index == 0 ? group.package.layer.map(shortLayer) ?? "" : "") }
-                    rows.append(.cells(cells))
-                }
-                // Language packages and Go binaries can be anywhere: say where, so the
-                // user knows which copy (which binary's stdlib) to upgrade.
-                if ![.dpkg, .apk, .rpm].contains(group.package.kind) {
-                    rows.append(.note("  in \(group.package.location)"))
-                }
+            let hasLayers = groups.contains { $0.package.layer != nil }
+            var table = findingsTable(groups, layerColumn: hasLayers, width: width)
+            // Too narrow for a LAYER column: the layer goes under the package instead,
+            // leaving the room to versions and ids.
+            if hasLayers, table.contains(where: { $0.count > width }) {
+                table = findingsTable(groups, layerColumn: false, width: width)
             }
-            lines += table(columns: &columns, rows: rows, width: width)
+            lines += table
             lines.append("")
             lines.append(summary(report))
         }
@@ -44,6 +28,38 @@ enum TableReport {
         }
         lines += skipped(report)
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    private static func findingsTable(_ groups: [Group], layerColumn: Bool, width: Int) -> [String] {
+        var columns = [
+            Column(title: "PACKAGE", minimum: 12), Column(title: "INSTALLED", minimum: 12), Column(title: "FIXED", minimum: 12),
+            Column(title: "SEVERITY", minimum: 8), Column(title: "ID", minimum: 13), Column(title: "ALIASES", minimum: 14, isAliasList: true),
+        ]
+        if layerColumn { columns.append(Column(title: "LAYER", minimum: 12)) }
+        var rows: [Row] = []
+        for group in groups {
+            let package = group.package
+            for (index, finding) in group.findings.enumerated() {
+                var cells = [
+                    index == 0 ? package.name : "", index == 0 ? package.version : "",
+                    finding.fixedVersion ?? "(no fix)", finding.advisory.severity.name, finding.advisory.id,
+                    finding.advisory.aliases.joined(separator: ", "),
+                ]
+                if layerColumn { cells.append(index == 0 ? package.layer.map(shortLayer) ?? "" : "") }
+                rows.append(.cells(cells))
+            }
+            // Language packages and Go binaries can be anywhere: say where, so the user
+            // knows which copy (which binary's stdlib) to upgrade.
+            let isOSPackage = [.dpkg, .apk, .rpm].contains(package.kind)
+            let layer = layerColumn ? nil : package.layer.map(shortLayer)
+            switch (isOSPackage, layer) {
+            case (false, let layer?): rows.append(.note("in \(package.location), layer \(layer)"))
+            case (false, nil): rows.append(.note("in \(package.location)"))
+            case (true, let layer?): rows.append(.note("layer \(layer)"))
+            case (true, nil): break
+            }
+        }
+        return table(columns: &columns, rows: rows, width: width)
     }
 
     static func packages(_ report: ScanReport, width: Int) -> String {
@@ -134,13 +150,15 @@ enum TableReport {
         if ka != kb { return ka < kb }
         if a.version != b.version { return a.version < b.version }
         if a.location != b.location { return a.location < b.location }
-        return (a.layer ?? "", a.architecture ?? "") < (b.layer ?? "", b.architecture ?? "")
+        return (a.layer ?? "", a.architecture ?? "", a.sourceName ?? "", a.sourceVersion ?? "")
+            < (b.layer ?? "", b.architecture ?? "", b.sourceName ?? "", b.sourceVersion ?? "")
     }
 
     // MARK: - Layout
 
     struct Column {
         var title: String
+        /// What it may shrink to (cells then wrap); never below the title or the widest cell.
         var minimum: Int
         var isAliasList = false
         var width = 0
@@ -148,10 +166,14 @@ enum TableReport {
 
     enum Row {
         case cells([String])
-        /// A line of its own under the row before (cut to the width).
+        /// A line of its own under the row before, indented (`  in usr/bin/umoci`).
         case note(String)
     }
 
+    /// Columns as wide as their widest cell; when the table is wider than `width`, the
+    /// aliases give way first, then the other columns, one character at a time, down to
+    /// the minimums. A cell wider than its column wraps onto lines below rather
+    /// than being cut: a version or id cut short cannot be copied.
     static func table(columns: inout [Column], rows: [Row], width: Int) -> [String] {
         let gap = 2
         for index in columns.indices {
@@ -159,28 +181,41 @@ enum TableReport {
                 if case .cells(let cells) = row { return max(widest, cells[index].count) }
                 return widest
             }
-            columns[index].minimum = min(columns[index].minimum, columns[index].width)
+            columns[index].minimum = max(columns[index].title.count, min(columns[index].minimum, columns[index].width))
         }
         func total() -> Int { columns.reduce(0) { $0 + $1.width } + gap * (columns.count - 1) }
-        // Aliases give way first, then the widest other column, one character at a time.
         if let aliases = columns.firstIndex(where: \.isAliasList) {
             columns[aliases].width = max(columns[aliases].minimum, columns[aliases].width - max(0, total() - width))
         }
+        // Each step narrows the column where it makes the fewest cells wrap that did not
+        // already (a column with one long pseudo-version gives way before one whose every
+        // cell is a Debian version of the same length); among equals the widest, leftmost.
+        let cells = columns.indices.map { index in
+            rows.compactMap { row -> Int? in if case .cells(let cells) = row { cells[index].count } else { nil } }
+        }
         while total() > width {
             let shrinkable = columns.indices.filter { columns[$0].width > columns[$0].minimum }
-            guard let widest = shrinkable.max(by: { columns[$0].width < columns[$1].width }) else { break }
-            columns[widest].width -= 1
+            func cost(_ index: Int) -> Int { cells[index].filter { $0 == columns[index].width }.count }
+            guard let chosen = shrinkable.min(by: { a, b in
+                (cost(a), -columns[a].width, a) < (cost(b), -columns[b].width, b)
+            }) else { break }
+            columns[chosen].width -= 1
         }
         var lines = [line(columns.map(\.title), columns)]
         for row in rows {
             switch row {
             case .cells(let cells):
-                let fitted = cells.indices.map { index in
-                    columns[index].isAliasList ? fitAliases(cells[index], columns[index].width) : cutMiddle(cells[index], columns[index].width)
+                let wrapped = cells.indices.map { index in
+                    columns[index].isAliasList ? wrapList(cells[index], columns[index].width) : wrap(cells[index], columns[index].width)
                 }
-                lines.append(line(fitted, columns))
+                let height = wrapped.map(\.count).max() ?? 1
+                for number in 0..<height {
+                    lines.append(line(wrapped.map { number < $0.count ? $0[number] : "" }, columns))
+                }
             case .note(let text):
-                lines.append(cutMiddle(text, width))
+                let parts = wrap(text, max(8, width - 4))
+                lines.append("  " + parts[0])
+                lines += parts.dropFirst().map { "    " + $0 }
             }
         }
         return lines
@@ -190,30 +225,60 @@ enum TableReport {
         var out = ""
         for (index, cell) in cells.enumerated() {
             out += cell
-            if index < cells.count - 1 { out += String(repeating: " ", count: columns[index].width - cell.count + 2) }
+            if index < cells.count - 1 { out += String(repeating: " ", count: max(0, columns[index].width - cell.count) + 2) }
         }
         while out.last == " " { out.removeLast() }
         return out
     }
 
-    /// `A, B, C` in `width` columns: as many whole aliases as fit, then `+N` for the rest.
-    static func fitAliases(_ text: String, _ width: Int) -> String {
-        guard text.count > width else { return text }
-        let aliases = text.split(separator: ", ").map(String.init)
-        for kept in stride(from: aliases.count - 1, through: 1, by: -1) {
-            let candidate = aliases.prefix(kept).joined(separator: ", ") + " +\(aliases.count - kept)"
-            if candidate.count <= width { return candidate }
+    /// `text` in lines of at most `width`, broken after a `/` (paths), else a space, else
+    /// one of `-+.~:_` (versions, ids), where that keeps at least half a line; else at the width.
+    static func wrap(_ text: String, _ width: Int) -> [String] {
+        guard text.count > width, width > 0 else { return [text] }
+        var lines: [String] = []
+        var rest = Substring(text)
+        while rest.count > width {
+            let window = rest.prefix(width)
+            func breakAfter(_ separators: String) -> Substring.Index? {
+                guard let cut = window.lastIndex(where: { separators.contains($0) }),
+                      window.distance(from: window.startIndex, to: cut) + 1 >= (width + 1) / 2 else { return nil }
+                return cut
+            }
+            if let cut = breakAfter("/") ?? breakAfter(" ") ?? breakAfter("-+.~:_") {
+                lines.append(String(rest[cut] == " " ? rest[..<cut] : rest[...cut]))
+                rest = rest[rest.index(after: cut)...]
+            } else {
+                lines.append(String(window))
+                rest = rest.dropFirst(width)
+            }
         }
-        return cutMiddle(aliases[0] + (aliases.count > 1 ? " +\(aliases.count - 1)" : ""), width)
+        if !rest.isEmpty { lines.append(String(rest)) }
+        return lines
     }
 
-    /// `text` in at most `width` characters, its middle replaced by `…` when too long.
-    static func cutMiddle(_ text: String, _ width: Int) -> String {
-        guard text.count > width else { return text }
-        guard width > 1 else { return String(repeating: "…", count: max(0, width)) }
-        let tail = (width - 1) / 2
-        let head = width - 1 - tail
-        return String(text.prefix(head)) + "…" + String(text.suffix(tail))
+    /// `A, B, C` in lines of at most `width`: whole items per line (a line break stands for
+    /// the comma), an item too long for a line of its own wrapped as `wrap` does.
+    static func wrapList(_ text: String, _ width: Int) -> [String] {
+        guard text.count > width else { return [text] }
+        var lines: [String] = []
+        var current = ""
+        for item in text.split(separator: ", ").map(String.init) {
+            let candidate = current.isEmpty ? item : current + ", " + item
+            if candidate.count <= width {
+                current = candidate
+                continue
+            }
+            if !current.isEmpty { lines.append(current) }
+            if item.count + 1 <= width {
+                current = item
+            } else {
+                let parts = wrap(item, width)
+                lines += parts.dropLast()
+                current = parts.last ?? ""
+            }
+        }
+        if !current.isEmpty { lines.append(current) }
+        return lines
     }
 
     /// `sha256:3f4ca61aafcd…` → `3f4ca61aafcd`, as `docker images` shortens ids.
