@@ -272,7 +272,7 @@ extension ScanReportTests {
         #expect(suppression["kind"] as? String == "external")
         #expect(suppression["status"] as? String == "accepted")
         #expect(suppression["justification"] as? String
-                == "ignore file line 2 (CVE-2023-32681): requests is only used against our own registry, which sends no proxy headers., until 2099-01-01")
+                == "ignore file line 2 (CVE-2023-32681, until 2099-01-01): requests is only used against our own registry, which sends no proxy headers.")
     }
 
     @Test func sarifLocationsAreURIReferences() throws {
@@ -349,7 +349,7 @@ extension ScanReportTests {
         #expect(unrated["severity"] as? String == "unknown")
         #expect(unrated["method"] == nil)
         #expect((vulnerabilities[3]["analysis"] as? [String: Any])?["detail"] as? String
-                == "Ignored by the ignore file (line 2, CVE-2023-32681): requests is only used against our own registry, which sends no proxy headers.; until 2099-01-01")
+                == "Ignored by the ignore file (line 2, CVE-2023-32681, until 2099-01-01): requests is only used against our own registry, which sends no proxy headers.")
     }
 
     /// Two copies of one npm package get refs of their own.
@@ -612,6 +612,7 @@ extension ScanReportTests {
         #expect(decoded.databaseVersion == report.databaseVersion)
         #expect(decoded.databaseUpdated == report.databaseUpdated)
         #expect(ReportWriter.render(decoded, format: .json) == json)
+        #expect(json.contains("\"aliases\" : [],"))
 
         let object = try Self.object(json)
         #expect(object["formatVersion"] as? Int == 1)

@@ -86,7 +86,7 @@ enum CycloneDXReport {
             if ignoredIDs.contains(advisory.id) {
                 let entry = report.ignoredBy[advisory.id]
                 analysis = Analysis(detail: "Ignored by the ignore file" + (entry.map { entry in
-                    " (line \(entry.line), \(entry.id))" + (entry.reason.map { ": \($0)" } ?? "") + (entry.expires.map { "; until \($0)" } ?? "")
+                    " (line \(entry.line), \(entry.id)" + (entry.expires.map { ", until \($0)" } ?? "") + ")" + (entry.reason.map { ": \($0)" } ?? "")
                 } ?? ""))
             }
             return Vulnerability(

@@ -28,7 +28,33 @@ public enum ReportWriter {
         // Every value here is strings, integers, finite doubles (scores pass `finiteScore`)
         // and arrays of them: encoding cannot fail.
         guard let data = try? encoder.encode(value) else { preconditionFailure("report JSON: unencodable value") }
-        return String(decoding: data, as: UTF8.self) + "\n"
+        return String(decoding: collapsingEmptyContainers([UInt8](data)), as: UTF8.self) + "\n"
+    }
+
+    /// `[\n\n    ]` → `[]` (and the same for `{}`), as JSONEncoder's pretty printing
+    /// writes empty arrays. Safe on JSON text: a string holds no raw line break, so a
+    /// bracket followed by nothing but whitespace with a line break in it is formatting.
+    static func collapsingEmptyContainers(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            out.append(byte)
+            index += 1
+            guard byte == UInt8(ascii: "[") || byte == UInt8(ascii: "{") else { continue }
+            var next = index, lineBreaks = 0
+            while next < bytes.count, bytes[next] == UInt8(ascii: " ") || bytes[next] == UInt8(ascii: "\n") {
+                if bytes[next] == UInt8(ascii: "\n") { lineBreaks += 1 }
+                next += 1
+            }
+            let close = byte == UInt8(ascii: "[") ? UInt8(ascii: "]") : UInt8(ascii: "}")
+            if lineBreaks > 0, next < bytes.count, bytes[next] == close {
+                out.append(close)
+                index = next + 1
+            }
+        }
+        return out
     }
 }
 

@@ -21,7 +21,8 @@ enum SARIFReport {
         results += ignored.map { finding in
             let entry = report.ignoredBy[finding.advisory.id]
             let justification = entry.map { entry in
-                "ignore file line \(entry.line) (\(entry.id))" + (entry.reason.map { ": \($0)" } ?? "") + (entry.expires.map { ", until \($0)" } ?? "")
+                "ignore file line \(entry.line) (\(entry.id)" + (entry.expires.map { ", until \($0)" } ?? "") + ")"
+                    + (entry.reason.map { ": \($0)" } ?? "")
             }
             return result(finding, ruleIndex: ruleIndex[finding.advisory.id]!, os: os,
                           suppression: Suppression(kind: "external", status: "accepted", justification: justification ?? "ignore file"))
