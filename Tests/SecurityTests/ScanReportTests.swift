@@ -216,6 +216,50 @@ extension ScanReportTests {
     }
 }
 
+extension ScanReportTests {
+    /// This machine's own dpkg database: every installed package's purl reads back in
+    /// packageurl-python as the same name, version and qualifiers, and the SBOM of them
+    /// all validates.
+    @Test func hostPackagesThroughPackageURLAndCycloneDX() throws {
+        let status = try String(contentsOfFile: "/var/lib/dpkg/status", encoding: .utf8)
+        var packages: [InstalledPackage] = []
+        for stanza in status.components(separatedBy: "\n\n") {
+            var fields: [String: String] = [:]
+            for line in stanza.split(separator: "\n") where !line.hasPrefix(" ") {
+                guard let colon = line.firstIndex(of: ":") else { continue }
+                fields[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            }
+            guard let name = fields["Package"], let version = fields["Version"], fields["Status"] == "install ok installed" else { continue }
+            packages.append(InstalledPackage(kind: .dpkg, name: name, version: version, architecture: fields["Architecture"],
+                                             location: "var/lib/dpkg/status"))
+        }
+        #expect(packages.count > 50)
+        let script = """
+            import json, sys
+            from packageurl import PackageURL
+            for line in open(sys.argv[1]).read().splitlines():
+                p = PackageURL.from_string(line)
+                print(json.dumps([p.name, p.version, p.qualifiers or {}, p.to_string() == line]))
+            """
+        let purls = packages.map { $0.purl(os: Self.debian) }
+        let lines = try Self.python(script, input: purls.joined(separator: "\n")).split(separator: "\n")
+        #expect(lines.count == packages.count)
+        for (line, package) in zip(lines, packages) {
+            let parsed = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [Any])
+            #expect(parsed[0] as? String == package.name.lowercased())
+            #expect(parsed[1] as? String == package.version)
+            var qualifiers = ["distro": "debian-12"]
+            qualifiers["arch"] = package.architecture
+            #expect(parsed[2] as? [String: String] == qualifiers)
+            #expect(parsed[3] as? Bool == true, "\(package.name) \(package.version)")
+        }
+        let report = ScanReport(target: "host", os: Self.debian, findings: [], inventory: Inventory(os: Self.debian, packages: packages),
+                                databaseVersion: "1")
+        #expect(try Self.cycloneDXError(ReportWriter.renderPackages(report, format: .cyclonedx)) == nil)
+        for line in ReportWriter.renderPackages(report, format: .table).split(separator: "\n") { #expect(line.count <= 100) }
+    }
+}
+
 // MARK: - SARIF
 
 extension ScanReportTests {
