@@ -558,7 +558,8 @@ extension ScanReportTests {
               in usr/bin/umoci
 
             6 vulnerabilities (CRITICAL: 1, HIGH: 2, MEDIUM: 1, LOW: 1, UNKNOWN: 1) in 4 of 7 packages
-            Ignored by the ignore file: 1 finding (GHSA-j8r2-6x86-q33q); reasons in --format json.
+            1 finding ignored by the ignore file (reasons in --format json):
+              GHSA-j8r2-6x86-q33q
             Skipped 1 entry that could not be read:
               var/lib/dpkg/status: entry 12 ("libfoo"): no Version field
 
@@ -600,6 +601,24 @@ extension ScanReportTests {
             """)
         let rows = table.components(separatedBy: "\n\n")[1]
         for line in rows.split(separator: "\n") { #expect(line.count <= 80) }
+    }
+
+    @Test func tableListsIgnoredIDsWrapped() throws {
+        let ids = Self.findings.map(\.advisory.id).joined(separator: "\n")
+        let filter = FindingFilter(ignoreFile: try IgnoreFile(parsing: ids, path: "x"), today: Self.today)
+        let report = filter.apply(to: ScanReport(target: "t", findings: Self.findings, inventory: Inventory(packages: [Self.libc6]), databaseVersion: "1"))
+        #expect(report.findings.isEmpty)
+        #expect(ReportWriter.render(report, format: .table, width: 50) == """
+            Target:   t
+            Database: 1
+
+            No vulnerabilities to report in 1 package.
+            7 findings ignored by the ignore file (reasons in --format json):
+              CVE-2010-4756, CVE-2023-4806, CVE-2023-4911,
+              CVE-2024-3094, GHSA-j8r2-6x86-q33q,
+              GO-2023-1705
+
+            """)
     }
 
     @Test func tableWithNothingFound() throws {

@@ -22,9 +22,11 @@ enum TableReport {
             lines.append(summary(report))
         }
         if !report.ignored.isEmpty {
-            let ids = unique(report.ignored.map(\.advisory.id))
-            let named = ids.count <= 5 ? ids.joined(separator: ", ") : ids.prefix(5).joined(separator: ", ") + ", …"
-            lines.append("Ignored by the ignore file: \(plural(report.ignored.count, "finding")) (\(named)); reasons in --format json.")
+            let ids = unique(report.ignored.map(\.advisory.id)).sorted()
+            lines.append("\(plural(report.ignored.count, "finding")) ignored by the ignore file (reasons in --format json):")
+            // One column short of the width, for the comma each line break stands for.
+            let listed = wrapList(ids.joined(separator: ", "), max(20, width - 3))
+            lines += listed.enumerated().map { index, line in "  " + line + (index < listed.count - 1 ? "," : "") }
         }
         lines += skipped(report)
         return lines.joined(separator: "\n") + "\n"
