@@ -32,7 +32,8 @@ import TestSupport
         id: "CVE-2023-4911", aliases: ["DSA-5514-1"], summary: "Buffer overflow in the GNU C library's dynamic loader",
         severity: .high, score: 7.8, vector: "CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H",
         published: "2023-10-03T18:15:00Z", modified: "2024-01-10T12:00:00Z",
-        references: ["https://security-tracker.debian.org/tracker/CVE-2023-4911", "https://www.qualys.com/2023/10/03/cve-2023-4911/looney-tunables-local-privilege-escalation-glibc-ld-so.txt"])
+        references: ["https://security-tracker.debian.org/tracker/CVE-2023-4911",
+                     "https://www.qualys.com/2023/10/03/cve-2023-4911/looney-tunables-local-privilege-escalation-glibc-ld-so.txt"])
     static let getaddrinfo = Advisory(
         id: "CVE-2023-4806", summary: "glibc: potential use-after-free in getaddrinfo()", severity: .medium, score: 5.9,
         vector: "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:N/A:H", modified: "2024-01-10T12:00:00Z")

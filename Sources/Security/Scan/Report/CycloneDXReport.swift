@@ -115,7 +115,9 @@ enum CycloneDXReport {
     /// The CVSS score, its rating and vector when there is one; else the database's rating.
     static func rating(_ advisory: Advisory) -> Rating {
         let severity = advisory.severity == .unknown ? "unknown" : advisory.severity.name.lowercased()
-        guard let score = advisory.score.finiteScore else { return Rating(score: nil, severity: severity, method: advisory.severity == .unknown ? nil : "other", vector: nil) }
+        guard let score = advisory.score.reportableScore else {
+            return Rating(score: nil, severity: severity, method: advisory.severity == .unknown ? nil : "other", vector: nil)
+        }
         var method: String?
         if let vector = advisory.vector {
             if vector.hasPrefix("CVSS:3.1/") { method = "CVSSv31" }

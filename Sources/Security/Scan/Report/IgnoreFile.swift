@@ -148,7 +148,7 @@ public struct IgnoreFile: Hashable, Sendable {
     }
 }
 
-extension StringProtocol {
+fileprivate extension StringProtocol {
     var trimmingWhitespace: SubSequence {
         var start = startIndex, end = endIndex
         while start < end, self[start].isWhitespace { start = index(after: start) }

@@ -123,11 +123,11 @@ extension InstalledPackage {
     public func purl(os: OSRelease?) -> String { packageURL(os: os).description }
 }
 
-extension Character {
+fileprivate extension Character {
     var isASCIIDigitCharacter: Bool { isASCII && isNumber }
 }
 
-extension StringProtocol {
+fileprivate extension StringProtocol {
     var trimmingSlashes: Substring {
         let trimmed = drop(while: { $0 == "/" })
         var end = trimmed.endIndex

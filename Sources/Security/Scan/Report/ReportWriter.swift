@@ -16,7 +16,7 @@ public enum ReportWriter {
     public static func renderPackages(_ report: ScanReport, format: PackageListFormat, tool: ReportTool = .netctl, width: Int = 100) -> String {
         switch format {
         case .table: TableReport.packages(report, width: width)
-        case .json: encoded(PackageListJSON(report))
+        case .json: encoded(ReportPackageListJSON(report))
         case .cyclonedx: encoded(CycloneDXReport.bom(report, tool: tool, withVulnerabilities: false))
         }
     }
@@ -25,7 +25,7 @@ public enum ReportWriter {
     static func encoded<T: Encodable>(_ value: T) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        // Every value here is strings, integers, finite doubles (scores pass `finiteScore`)
+        // Every value here is strings, integers, finite doubles (scores pass `reportableScore`)
         // and arrays of them: encoding cannot fail.
         guard let data = try? encoder.encode(value) else { preconditionFailure("report JSON: unencodable value") }
         return String(decoding: collapsingEmptyContainers([UInt8](data)), as: UTF8.self) + "\n"
@@ -59,12 +59,12 @@ public enum ReportWriter {
 }
 
 /// The JSON of `--list-packages --format json` (see `PackageListFormat.json`).
-struct PackageListJSON: Encodable {
+struct ReportPackageListJSON: Encodable {
     var formatVersion = 1
     var target: String
     var imageID: String?
     var os: OSRelease?
-    var packages: [PackageJSON]
+    var packages: [ReportPackageJSON]
     var skipped: [String]
 
     init(_ report: ScanReport) {
@@ -72,7 +72,7 @@ struct PackageListJSON: Encodable {
         target = report.target
         imageID = report.imageID
         self.os = os
-        packages = report.inventory.packages.map { PackageJSON($0, os: os) }
+        packages = report.inventory.packages.map { ReportPackageJSON($0, os: os) }
         skipped = report.inventory.skipped
     }
 }

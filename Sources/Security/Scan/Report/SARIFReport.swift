@@ -29,10 +29,12 @@ enum SARIFReport {
         }
         let run = Run(
             tool: Tool(driver: Driver(name: tool.name, version: tool.version, informationUri: tool.informationURI, rules: rules)),
-            originalUriBaseIds: [rootBase: ArtifactLocation(uri: "file:///", uriBaseId: nil, description: Message(text: "The root filesystem of \(report.target)"))],
+            originalUriBaseIds: [rootBase: ArtifactLocation(uri: "file:///", uriBaseId: nil,
+                                                            description: Message(text: "The root filesystem of \(report.target)"))],
             results: results,
             properties: RunProperties(target: report.target, imageID: report.imageID, databaseVersion: report.databaseVersion,
-                                      databaseUpdated: report.databaseUpdated, os: os.map { [$0.id, $0.versionID].compactMap { $0 }.joined(separator: " ") }))
+                                      databaseUpdated: report.databaseUpdated,
+                                      os: os.map { [$0.id, $0.versionID].compactMap { $0 }.joined(separator: " ") }))
         return Log(schema: schema, version: "2.1.0", runs: [run])
     }
 
@@ -96,13 +98,13 @@ enum SARIFReport {
 
     /// `HIGH 7.8` or `HIGH`.
     static func severityText(_ advisory: Advisory) -> String {
-        advisory.score.finiteScore.map { "\(advisory.severity.name) \(oneDecimal($0))" } ?? advisory.severity.name
+        advisory.score.reportableScore.map { "\(advisory.severity.name) \(oneDecimal($0))" } ?? advisory.severity.name
     }
 
     /// GitHub's `security-severity`, a CVSS score as a string; without a score, a value
     /// inside the advisory's rating band (as Trivy gives), none for an unknown rating.
     static func securitySeverity(_ advisory: Advisory) -> String? {
-        if let score = advisory.score.finiteScore { return oneDecimal(score) }
+        if let score = advisory.score.reportableScore { return oneDecimal(score) }
         switch advisory.severity {
         case .critical: return "9.5"
         case .high: return "8.0"
@@ -241,7 +243,7 @@ enum SARIFReport {
     }
 }
 
-extension String {
+fileprivate extension String {
     var replacingColons: String {
         var out = ""
         for character in self { out += character == ":" ? "%3A" : String(character) }

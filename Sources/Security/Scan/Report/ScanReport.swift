@@ -113,9 +113,9 @@ struct ReportJSON: Codable {
     var os: OSRelease?
     var database: Database
     var summary: Summary?
-    var findings: [FindingJSON]
-    var ignored: [FindingJSON]
-    var packages: [PackageJSON]
+    var findings: [ReportFindingJSON]
+    var ignored: [ReportFindingJSON]
+    var packages: [ReportPackageJSON]
     var skipped: [String]
 
     init(_ report: ScanReport) {
@@ -129,23 +129,23 @@ struct ReportJSON: Codable {
         for (severity, count) in report.severityCounts { severities[severity.name] = count }
         summary = Summary(vulnerabilities: report.findings.count, severities: severities, affectedPackages: report.affectedPackageCount,
                           packages: report.inventory.packages.count, ignored: report.ignored.count)
-        findings = report.findings.map { FindingJSON($0, os: os, ignoredBy: nil) }
-        ignored = report.ignored.map { FindingJSON($0, os: os, ignoredBy: report.ignoredBy[$0.advisory.id]) }
-        packages = report.inventory.packages.map { PackageJSON($0, os: os) }
+        findings = report.findings.map { ReportFindingJSON($0, os: os, ignoredBy: nil) }
+        ignored = report.ignored.map { ReportFindingJSON($0, os: os, ignoredBy: report.ignoredBy[$0.advisory.id]) }
+        packages = report.inventory.packages.map { ReportPackageJSON($0, os: os) }
         skipped = report.inventory.skipped
     }
 }
 
-struct FindingJSON: Codable {
-    var package: PackageJSON
-    var advisory: AdvisoryJSON
+struct ReportFindingJSON: Codable {
+    var package: ReportPackageJSON
+    var advisory: ReportAdvisoryJSON
     var fixedVersion: String?
     var ecosystem: String
     var ignoredBy: IgnoreFile.Entry?
 
     init(_ finding: Finding, os: OSRelease?, ignoredBy: IgnoreFile.Entry?) {
-        package = PackageJSON(finding.package, os: os)
-        advisory = AdvisoryJSON(finding.advisory)
+        package = ReportPackageJSON(finding.package, os: os)
+        advisory = ReportAdvisoryJSON(finding.advisory)
         fixedVersion = finding.fixedVersion
         ecosystem = finding.ecosystem
         self.ignoredBy = ignoredBy
@@ -156,7 +156,7 @@ struct FindingJSON: Codable {
     }
 }
 
-struct AdvisoryJSON: Codable {
+struct ReportAdvisoryJSON: Codable {
     var id: String
     var aliases: [String]
     var summary: String?
@@ -172,7 +172,7 @@ struct AdvisoryJSON: Codable {
         aliases = advisory.aliases
         summary = advisory.summary
         severity = advisory.severity.name
-        score = advisory.score.finiteScore
+        score = advisory.score.reportableScore
         vector = advisory.vector
         published = advisory.published
         modified = advisory.modified
@@ -181,14 +181,15 @@ struct AdvisoryJSON: Codable {
 
     func advisory() throws -> Advisory {
         guard let rating = Severity(rating: severity) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "advisory \(id): severity \"\(severity)\": expected CRITICAL, HIGH, MEDIUM, LOW or UNKNOWN"))
+            throw DecodingError.dataCorrupted(.init(
+                codingPath: [], debugDescription: "advisory \(id): severity \"\(severity)\": expected CRITICAL, HIGH, MEDIUM, LOW or UNKNOWN"))
         }
         return Advisory(id: id, aliases: aliases, summary: summary, severity: rating, score: score, vector: vector,
                         published: published, modified: modified, references: references)
     }
 }
 
-struct PackageJSON: Codable {
+struct ReportPackageJSON: Codable {
     var kind: InstalledPackage.Kind
     var name: String
     var version: String
@@ -220,5 +221,5 @@ struct PackageJSON: Codable {
 extension Optional where Wrapped == Double {
     /// A score JSON can carry: NaN or infinity (which no CVSS formula gives) is left out
     /// rather than making the whole report unencodable.
-    var finiteScore: Double? { flatMap { $0.isFinite ? $0 : nil } }
+    var reportableScore: Double? { flatMap { $0.isFinite ? $0 : nil } }
 }

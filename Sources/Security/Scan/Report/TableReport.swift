@@ -107,7 +107,8 @@ enum TableReport {
         let counts = report.severityCounts
         let bySeverity = Severity.allCases.reversed().map { "\($0.name): \(counts[$0] ?? 0)" }.joined(separator: ", ")
         let total = report.inventory.packages.count
-        return "\(plural(report.findings.count, "vulnerability", "vulnerabilities")) (\(bySeverity)) in \(report.affectedPackageCount) of \(plural(total, "package"))"
+        let found = plural(report.findings.count, "vulnerability", "vulnerabilities")
+        return "\(found) (\(bySeverity)) in \(report.affectedPackageCount) of \(plural(total, "package"))"
     }
 
     private static func skipped(_ report: ScanReport) -> [String] {
