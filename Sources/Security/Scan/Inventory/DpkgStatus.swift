@@ -1,3 +1,5 @@
+import Glibc
+
 /// dpkg's database: `var/lib/dpkg/status`, and the one-stanza files of
 /// `var/lib/dpkg/status.d/` that distroless images carry instead. Stanzas of RFC 822-like
 /// fields separated by blank lines (deb-control(5)); only the fields the inventory needs are
@@ -74,7 +76,9 @@ struct ControlStanzas: Sequence, IteratorProtocol {
     }
     struct Field {
         var name: Name
-        var value: String
+        /// The value's bytes: made text only for the fields a parser keeps.
+        var bytes: ArraySlice<UInt8>
+        var value: String { ControlStanzas.text(bytes) }
     }
     struct Stanza { var fields: [Field] }
 
@@ -85,36 +89,43 @@ struct ControlStanzas: Sequence, IteratorProtocol {
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 
     mutating func next() -> Stanza? {
-        var fields: [Field] = []
-        while position < bytes.count {
-            let start = position
-            var end = start
-            while end < bytes.count && bytes[end] != 0x0A { end += 1 }
-            position = end + 1
-            line += 1
-            var lineEnd = end
-            if lineEnd > start && bytes[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-            if Self.isBlank(bytes[start..<lineEnd]) {
-                if fields.isEmpty { continue }
-                return Stanza(fields: fields)
+        // Over the raw buffer, ranges first and slices after: this is most of a status
+        // file's parse, and array accesses cost a retain each in unoptimised builds.
+        var ranges: [(name: Range<Int>?, value: Range<Int>, line: Int)] = []
+        let count = bytes.count
+        bytes.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            while position < count {
+                let start = position
+                let end = memchr(base + start, 0x0A, count - start).map { base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) } ?? count
+                position = end + 1
+                line += 1
+                var lineEnd = end
+                if lineEnd > start && buffer[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+                var blank = true
+                for at in start..<lineEnd where buffer[at] != 0x20 && buffer[at] != 0x09 { blank = false; break }
+                if blank {
+                    if ranges.isEmpty { continue }
+                    return
+                }
+                let first = buffer[start]
+                if first == 0x20 || first == 0x09 {
+                    if ranges.isEmpty { ranges.append((nil, start..<lineEnd, line)) }
+                    continue
+                }
+                if first == UInt8(ascii: "#") { continue }
+                guard let colon = memchr(base + start, Int32(UInt8(ascii: ":")), lineEnd - start) else {
+                    ranges.append((nil, start..<lineEnd, line))
+                    continue
+                }
+                let at = base.distance(to: colon.assumingMemoryBound(to: UInt8.self))
+                ranges.append((start..<at, (at + 1)..<lineEnd, line))
             }
-            let first = bytes[start]
-            if first == 0x20 || first == 0x09 {
-                if fields.isEmpty { fields.append(Field(name: .malformed(line), value: Self.text(bytes[start..<lineEnd]))) }
-                continue
-            }
-            if first == UInt8(ascii: "#") { continue }
-            guard let colon = bytes[start..<lineEnd].firstIndex(of: UInt8(ascii: ":")) else {
-                fields.append(Field(name: .malformed(line), value: Self.text(bytes[start..<lineEnd])))
-                continue
-            }
-            fields.append(Field(name: .named(bytes[start..<colon]), value: Self.text(bytes[(colon + 1)..<lineEnd])))
         }
-        return fields.isEmpty ? nil : Stanza(fields: fields)
-    }
-
-    static func isBlank(_ line: ArraySlice<UInt8>) -> Bool {
-        line.allSatisfy { $0 == 0x20 || $0 == 0x09 }
+        guard !ranges.isEmpty else { return nil }
+        return Stanza(fields: ranges.map { range in
+            Field(name: range.name.map { .named(bytes[$0]) } ?? .malformed(range.line), bytes: bytes[range.value])
+        })
     }
 
     /// The bytes as text without surrounding spaces and tabs.

@@ -99,21 +99,29 @@ struct JSONScanner {
     mutating func string() throws(Failure) -> String {
         try expect(UInt8(ascii: "\""), "a string")
         let start = index
-        var plain = true
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") {
-                defer { index += 1 }
-                return plain ? String(decoding: bytes[start..<index], as: UTF8.self) : try unescape(bytes[start..<index])
+        // The closing quote, over the raw buffer: strings are most of a package.json.
+        let (end, plain, control) = bytes.withUnsafeBufferPointer { buffer -> (Int?, Bool, Bool) in
+            var at = start, plain = true
+            while at < buffer.count {
+                let byte = buffer[at]
+                if byte == 0x22 { return (at, plain, false) }
+                if byte < 0x20 { return (at, plain, true) }
+                if byte == 0x5C {
+                    plain = false
+                    at += 1
+                }
+                at += 1
             }
-            if byte < 0x20 { throw failure("no control characters in a string") }
-            if byte == UInt8(ascii: "\\") {
-                plain = false
-                index += 1
-            }
-            index += 1
+            return (nil, plain, false)
         }
-        throw failure("the string's closing quote")
+        guard let end else {
+            index = bytes.count
+            throw failure("the string's closing quote")
+        }
+        index = end
+        if control { throw failure("no control characters in a string") }
+        index = end + 1
+        return plain ? String(decoding: bytes[start..<end], as: UTF8.self) : try unescape(bytes[start..<end])
     }
 
     private func unescape(_ raw: ArraySlice<UInt8>) throws(Failure) -> String {

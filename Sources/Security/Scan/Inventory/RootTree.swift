@@ -187,7 +187,7 @@ final class RootTree {
                 directory(fd: fd, node: child, path: path + [name], insideNodeModules: insideNodeModules || name == "node_modules")
             case Int(DT_REG):
                 var kind = Self.classify(name: name, path: path, insideNodeModules: insideNodeModules)
-                if kind == nil {
+                if kind == nil && !Self.isData(name) {
                     if !haveInfo { guard fstatat(dirfd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { return } }
                     if info.st_mode & 0o111 != 0 && info.st_size >= 64 { kind = .executable }
                 }
@@ -229,6 +229,20 @@ final class RootTree {
             file.linkTarget = linkTarget
             node.children?[name] = file
         }
+
+        /// Names no Go binary has (sources, text, images, compressed data): most files of
+        /// a root, which then need no stat for their execute bits.
+        static func isData(_ name: String) -> Bool {
+            guard let dot = name.utf8.lastIndex(of: UInt8(ascii: ".")) else { return false }
+            return dataExtensions.contains(Substring(name.utf8[name.utf8.index(after: dot)...]))
+        }
+
+        static let dataExtensions: Set<Substring> = [
+            "py", "pyc", "pyi", "pth", "js", "mjs", "cjs", "ts", "map", "json", "md", "txt", "rst", "html", "css",
+            "h", "hpp", "c", "cc", "go", "rs", "rb", "pl", "pm", "php", "java", "class", "jar", "gz", "xz", "bz2", "zst",
+            "png", "svg", "jpg", "gif", "ico", "mo", "po", "xml", "yml", "yaml", "toml", "ini", "cfg", "conf",
+            "pem", "crt", "cnf", "sh", "bash", "ps", "pod", "tmpl", "tcl", "el", "elc", "typed", "pc", "cmake", "a", "o",
+        ]
 
         private static func isFixedPath(_ kind: CandidateKind) -> Bool {
             switch kind {
