@@ -221,6 +221,39 @@ import TestSupport
         #expect(inventory.skipped.first?.hasPrefix("var/lib/rpm/rpmdb.sqlite: package \(hnum): RPM header of 40 bytes") == true)
     }
 
+    /// A database whose last transaction is still in its -wal (rpm stopped before a
+    /// checkpoint): the inventory sees it as rpm does, and writes nothing beside it.
+    @Test func rpmDatabaseWithUncheckpointedWAL() throws {
+        let work = try ScanTree("netctl-scan-rpm-")
+        let root = try ScanTree()
+        let oracle = try ScanTree("netctl-scan-rpm-oracle-")
+        defer { work.remove(); root.remove(); oracle.remove() }
+        let db = try Self.makeRPMDatabase(in: work)
+        try root.makeDirectory("var/lib/rpm")
+        let erase = try runCommand(["python3", "-c", """
+            import sqlite3, sys, shutil
+            c = sqlite3.connect(sys.argv[1] + "/rpmdb.sqlite")
+            c.execute("PRAGMA wal_autocheckpoint = 0")
+            c.execute("DELETE FROM Packages WHERE hnum = (SELECT max(hnum) FROM Packages)")
+            c.commit()
+            for target in sys.argv[2:]:
+                for suffix in ("", "-wal"):
+                    shutil.copy(sys.argv[1] + "/rpmdb.sqlite" + suffix, target + "/rpmdb.sqlite" + suffix)
+            """, db, root.absolute("var/lib/rpm"), oracle.path])
+        try #require(erase.status == 0, "\(erase.stderr)")
+        let walSize = try FileManager.default.attributesOfItem(atPath: root.absolute("var/lib/rpm/rpmdb.sqlite-wal"))[.size] as? Int
+        #expect((walSize ?? 0) > 0)
+        let before = try FileManager.default.contentsOfDirectory(atPath: root.absolute("var/lib/rpm")).sorted()
+
+        let inventory = try InventoryScanner.inventory(of: ScanRoot(directory: root.path))
+        let query = try runCommand(["rpm", "--dbpath", oracle.path, "--define", "_db_backend sqlite", "-qa", "--qf", "%{NAME}\n"])
+        #expect(query.status == 0)
+        #expect(inventory.packages.map(\.name) == query.stdout.split(separator: "\n").map(String.init).sorted())
+        #expect(inventory.packages.count == 2)
+        #expect(inventory.skipped == [])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root.absolute("var/lib/rpm")).sorted() == before)
+    }
+
     // MARK: - apk
 
     /// A database in the form apk-tools writes (fields as in alpine:3.19's).

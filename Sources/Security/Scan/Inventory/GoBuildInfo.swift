@@ -54,7 +54,7 @@ public struct GoBuildInfo: Hashable, Sendable {
         let pointerSize = Int(window[header + 14]), flags = window[header + 15]
         var version: [UInt8], modules: [UInt8]
         if flags & 2 != 0 {
-            var offset = start.offset + UInt64(header + 32)
+            var offset = start.offset &+ UInt64(header + 32)
             version = try inlineString(source, at: &offset)
             modules = try inlineString(source, at: &offset)
         } else {
@@ -87,9 +87,9 @@ public struct GoBuildInfo: Hashable, Sendable {
             shift += 7
         }
         guard length <= UInt64(maximumString) else { throw .invalid("Go build info: a string of \(length) bytes, expected at most \(maximumString)") }
-        let bytes = source.bytes(at: offset + UInt64(used), count: Int(length))
+        let bytes = source.bytes(at: offset &+ UInt64(used), count: Int(length))
         guard bytes.count == Int(length) else { throw .invalid("Go build info: a string of \(length) bytes cut short at \(bytes.count)") }
-        offset += UInt64(used) + length
+        offset = offset &+ UInt64(used) &+ length
         return bytes
     }
 

@@ -98,8 +98,10 @@ public enum InventoryScanner {
                     return nil
                 case .success(let fd):
                     defer { close(fd) }
+                    let wal = try? files.openFile(path + "-wal", layer: layer).get()
+                    defer { if let wal { close(wal) } }
                     do {
-                        let parsed = try RPMDatabase.read(fd: fd, location: path)
+                        let parsed = try RPMDatabase.read(fd: fd, wal: wal, location: path)
                         skipped += parsed.skipped
                         return parsed.packages
                     } catch {

@@ -52,7 +52,7 @@ final class RootTree {
     /// glibc's fgetxattr(2) wrapper, looked up at run time: Swift's Glibc module does not
     /// include <sys/xattr.h>, and Security has no C module of its own for one call.
     typealias GetXattr = @convention(c) (Int32, UnsafePointer<CChar>, UnsafeMutableRawPointer?, Int) -> Int
-    nonisolated(unsafe) static let fgetxattr: GetXattr? = {
+    static let fgetxattr: GetXattr? = {
         guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "fgetxattr") else { return nil }
         return unsafeBitCast(symbol, to: GetXattr.self)
     }()
