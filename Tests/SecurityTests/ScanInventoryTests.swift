@@ -131,6 +131,80 @@ import TestSupport
         #expect(try GoBuildInfo.parse(ls) == nil)
     }
 
+    /// Go before 1.18 points at its strings: an ELF written here in that layout (Go's
+    /// debug/buildinfo: header in the first writable segment when there are no section
+    /// headers, pointers to {data, len} string headers, little-endian).
+    @Test func goBuildInfoInThePointerFormat() throws {
+        var elf = [UInt8](repeating: 0, count: 0x2000)
+        func put(_ value: UInt64, at offset: Int, size: Int) {
+            for index in 0..<size { elf[offset + index] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(index))) }
+        }
+        elf.replaceSubrange(0..<4, with: [0x7F, 0x45, 0x4C, 0x46])
+        elf[4] = 2; elf[5] = 1; elf[6] = 1                               // ELFCLASS64, little-endian
+        put(64, at: 0x20, size: 8); put(56, at: 0x36, size: 2); put(1, at: 0x38, size: 2)
+        put(1, at: 64, size: 4); put(6, at: 68, size: 4)                 // PT_LOAD, PF_R|PF_W
+        put(0x1000, at: 72, size: 8); put(0x400000, at: 80, size: 8); put(0x1000, at: 96, size: 8)
+        elf.replaceSubrange(0x1000..<0x100E, with: [0xFF] + Array(" Go buildinf:".utf8))
+        elf[0x100E] = 8; elf[0x100F] = 0
+        put(0x400100, at: 0x1010, size: 8); put(0x400110, at: 0x1018, size: 8)
+        let version = Array("go1.16.3".utf8)
+        let sentinel = [UInt8](repeating: 0x30, count: 16)
+        let modules = sentinel + Array("path\texample.com/old/cmd\nmod\texample.com/old\tv0.1.0\th1:x=\ndep\tgolang.org/x/text\tv0.3.5\th1:y=\n".utf8) + sentinel
+        put(0x400200, at: 0x1100, size: 8); put(UInt64(version.count), at: 0x1108, size: 8)
+        put(0x400300, at: 0x1110, size: 8); put(UInt64(modules.count), at: 0x1118, size: 8)
+        elf.replaceSubrange(0x1200..<(0x1200 + version.count), with: version)
+        elf.replaceSubrange(0x1300..<(0x1300 + modules.count), with: modules)
+
+        let info = try #require(try GoBuildInfo.parse(elf))
+        #expect(info.packages(location: "app").map { "\($0.name) \($0.version)" } == ["stdlib 1.16.3", "example.com/old v0.1.0", "golang.org/x/text v0.3.5"])
+        #expect(info.path == "example.com/old/cmd")
+    }
+
+    /// Every parser of outside bytes, on damaged copies of real inputs: each answers (a
+    /// value, nil or an error), none traps.
+    @Test func parsersSurviveDamagedInput() throws {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func random(_ bound: Int) -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        func damaged(_ bytes: [UInt8], near window: Range<Int>? = nil) -> [UInt8] {
+            var copy = bytes
+            if random(4) == 0 { copy.removeLast(random(copy.count)) }
+            let range = window.map { $0.clamped(to: 0..<max(copy.count, 1)) } ?? 0..<max(copy.count, 1)
+            for _ in 0..<(1 + random(8)) where !copy.isEmpty && !range.isEmpty {
+                copy[range.lowerBound + random(range.count)] = UInt8(random(256))
+            }
+            return copy
+        }
+        let status = Array((dpkgStanza("libc6", "2.36-9", source: "glibc (2.36-9)") + dpkgStanza("zlib1g", "1:1.2.13")).utf8)
+        let apk = Array(Self.apkInstalled.utf8)
+        let lock = Array(#"{"lockfileVersion": 3, "packages": {"node_modules/a": {"version": "1.0.0", "dev": false, "name": "b\u00e9\ud83d\ude00"}}}"#.utf8)
+        for _ in 0..<3000 {
+            _ = DpkgStatus.parse(damaged(status), location: "s")
+            _ = APKDatabase.parse(damaged(apk), location: "a")
+            _ = try? NPMPackage.parse(lockfile: damaged(lock), location: "l")
+            _ = try? NPMPackage.parse(packageJSON: damaged(lock), location: "p")
+            _ = try? PythonMetadata.parse(damaged(status), location: "m")
+            _ = OSReleaseFile.parse(damaged(Array("ID=\"debian\\\"x\"\nVERSION_ID='12'\n".utf8)))
+        }
+        // A header of rpm's own, and Go binaries damaged where their ELF headers and build
+        // information are.
+        let work = try ScanTree("netctl-scan-rpm-")
+        defer { work.remove() }
+        let db = try Self.makeRPMDatabase(in: work)
+        let blob = try runCommand(["python3", "-c", "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT hex(blob) FROM Packages LIMIT 1').fetchone()[0])", db + "/rpmdb.sqlite"])
+        let hex = Array(blob.stdout.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+        let header = stride(from: 0, to: hex.count - 1, by: 2).map { UInt8(String(decoding: hex[$0..<($0 + 2)], as: UTF8.self), radix: 16)! }
+        #expect(try RPMHeader.parse(header).package(location: "r")?.name.hasPrefix("tiny-") == true)
+        for _ in 0..<3000 { _ = try? RPMHeader.parse(damaged(header)).package(location: "r") }
+        let umoci = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "/usr/bin/umoci")))
+        for _ in 0..<40 {
+            _ = try? GoBuildInfo.parse(damaged(umoci, near: 0..<4096))
+            _ = try? GoBuildInfo.parse(damaged(umoci, near: (umoci.count - 8192)..<umoci.count))
+        }
+    }
+
     // MARK: - RPM
 
     static let rpmSpecs: [(name: String, spec: String)] = [
