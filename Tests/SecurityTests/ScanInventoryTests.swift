@@ -25,7 +25,9 @@ import TestSupport
         let root = try ScanTree()
         defer { root.remove() }
         try root.copy(from: "/var/lib/dpkg/status", to: "var/lib/dpkg/status")
+        let start = ContinuousClock.now
         let inventory = try InventoryScanner.inventory(of: ScanRoot(directory: root.path))
+        print("inventory of this machine's dpkg status (\(inventory.packages.count) packages): \(ContinuousClock.now - start)")
 
         let query = try runCommand(["dpkg-query", "-W", "-f", "${db:Status-Status} ${Package} ${Version} ${source:Package} ${source:Version} ${Architecture}\n"])
         #expect(query.status == 0)
@@ -417,6 +419,13 @@ import TestSupport
         try root.write("usr/lib/os-release", "ID=ubuntu\nVERSION_ID=\"22.04\"\n")
         try root.link("etc/os-release", to: "../usr/lib/os-release")
         #expect(try InventoryScanner.inventory(of: ScanRoot(directory: root.path)).os == OSRelease(id: "ubuntu", versionID: "22.04"))
+        // A link between the two places of rpmdb.sqlite: its packages once.
+        let work = try ScanTree("netctl-scan-rpm-")
+        defer { work.remove() }
+        try root.copy(from: try Self.makeRPMDatabase(in: work) + "/rpmdb.sqlite", to: "usr/lib/sysimage/rpm/rpmdb.sqlite")
+        try root.link("var/lib/rpm/rpmdb.sqlite", to: "../../../usr/lib/sysimage/rpm/rpmdb.sqlite")
+        #expect(try InventoryScanner.inventory(of: ScanRoot(directory: root.path)).packages.map(\.location)
+                == Array(repeating: "usr/lib/sysimage/rpm/rpmdb.sqlite", count: 3))
         // Only usr/lib/os-release.
         try FileManager.default.removeItem(atPath: root.absolute("etc/os-release"))
         #expect(try InventoryScanner.inventory(of: ScanRoot(directory: root.path)).os?.id == "ubuntu")
@@ -503,6 +512,17 @@ import TestSupport
         let inventory = try InventoryScanner.inventory(of: ScanRoot(directory: root.path))
         #expect(inventory.packages == [])
         #expect(inventory.os == nil)
+    }
+
+    @Test func walkStopsBelowSixtyFourLevels() throws {
+        let root = try ScanTree()
+        defer { root.remove() }
+        let deep = (0..<64).map { "d\($0)" }.joined(separator: "/")
+        try root.write("\(deep)/ok-1.0.dist-info/METADATA", "Name: too-deep\nVersion: 1.0\n")
+        try root.write("d0/fine-1.0.dist-info/METADATA", "Name: fine\nVersion: 1.0\n")
+        let inventory = try InventoryScanner.inventory(of: ScanRoot(directory: root.path))
+        #expect(inventory.packages.map(\.name) == ["fine"])
+        #expect(inventory.skipped == ["\(deep)/ok-1.0.dist-info: deeper than 64 levels, not walked"])
     }
 
     // MARK: - Layers

@@ -82,7 +82,11 @@ final class RootTree {
                     visit(child, childPath)
                 } else if let kind = child.kind {
                     if let target = child.linkTarget {
-                        if let resolved = resolve(link: childPath, target: target) {
+                        // A link to a file of the same kind that is not a candidate at its
+                        // own path (a link between the two places of rpmdb.sqlite would
+                        // otherwise count its packages twice).
+                        if let resolved = resolve(link: childPath, target: target), resolved.node.kind == kind,
+                           !Self.isFixedPath(kind, resolved.path) {
                             out.append(Candidate(path: resolved.path, kind: kind, layers: resolved.node.layers))
                         }
                     } else {
@@ -93,6 +97,13 @@ final class RootTree {
         }
         visit(root, "")
         return out
+    }
+
+    /// The link's target is itself at a path the walk reads (then it is a candidate there).
+    private static func isFixedPath(_ kind: CandidateKind, _ path: String) -> Bool {
+        let components = path.split(separator: "/").map(String.init)
+        guard let name = components.last else { return false }
+        return Walk.classify(name: name, path: Array(components.dropLast()), insideNodeModules: false) == kind
     }
 
     /// A link's target as the kernel would resolve it with the root as `/` (RESOLVE_IN_ROOT:
