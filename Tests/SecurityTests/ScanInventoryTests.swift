@@ -575,6 +575,25 @@ import TestSupport
         #expect(Self.summary(flat) == Self.summary(inventory).map { $0.replacingOccurrences(of: #" sha256:layer\d"#, with: " -", options: .regularExpression) })
     }
 
+    /// An rpmdb rewritten by a later layer that erased one package: the others stay with
+    /// the layer that installed them, the erased one is gone.
+    @Test func rpmDatabaseAcrossLayers() throws {
+        let work = try ScanTree("netctl-scan-rpm-")
+        let layers = try (0..<2).map { _ in try ScanTree("netctl-scan-layer-") }
+        defer { work.remove(); layers.forEach { $0.remove() } }
+        let db = try Self.makeRPMDatabase(in: work)
+        try layers[0].copy(from: db + "/rpmdb.sqlite", to: "var/lib/rpm/rpmdb.sqlite")
+        let erase = try runCommand(["rpm", "--dbpath", db, "--define", "_db_backend sqlite", "-e", "--justdb", "--nodeps", "tiny-hello"])
+        try #require(erase.status == 0, "\(erase.stderr)")
+        try layers[1].copy(from: db + "/rpmdb.sqlite", to: "var/lib/rpm/rpmdb.sqlite")
+        let inventory = try InventoryScanner.inventory(of: ScanRoot(layers: [(layers[0].path, "sha256:one"), (layers[1].path, "sha256:two")]))
+        #expect(Self.summary(inventory) == [
+            "rpm tiny-epoch 2:3.1~rc1-4 var/lib/rpm/rpmdb.sqlite sha256:one",
+            "rpm tiny-sub 0.9-7 var/lib/rpm/rpmdb.sqlite sha256:one",
+        ])
+        #expect(inventory.skipped == [])
+    }
+
     // MARK: - Cost
 
     /// 1,000 dpkg packages, 300 Python and 300 npm packages among 3,000 other files.
