@@ -46,7 +46,7 @@ enum CycloneDXReport {
                                properties: report.imageID.map { [Property(name: "netctl:imageID", value: $0)] })
         let metadata = Metadata(
             tools: Tools(components: [ToolComponent(type: "application", name: tool.name, version: tool.version,
-                                                    externalReferences: [ExternalReference(type: "website", url: tool.informationURI)])]),
+                                                    externalReferences: tool.informationURI.map { [ExternalReference(type: "website", url: $0)] })]),
             component: target, properties: metadataProperties)
         return BOM(schema: "http://cyclonedx.org/schema/bom-\(specVersion).schema.json", bomFormat: "CycloneDX", specVersion: specVersion,
                    version: 1, metadata: metadata, components: components,
@@ -191,7 +191,7 @@ enum CycloneDXReport {
         var type: String
         var name: String
         var version: String
-        var externalReferences: [ExternalReference]
+        var externalReferences: [ExternalReference]?
     }
 
     struct ExternalReference: Encodable {

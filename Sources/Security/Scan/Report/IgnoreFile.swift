@@ -110,9 +110,13 @@ public struct IgnoreFile: Hashable, Sendable {
     /// The entry that ignores `finding` today: the first in the file that names its
     /// advisory's id or an alias and has not expired.
     public func entry(for finding: Finding, today: CalendarDay) -> Entry? {
-        let names = [finding.advisory.id] + finding.advisory.aliases
-        return entries.first { entry in
-            entry.isActive(on: today) && names.contains { $0.caseInsensitiveEquals(entry.id) }
+        entry(id: finding.advisory.id, aliases: finding.advisory.aliases, today: today)
+    }
+
+    /// The same by an advisory's id and aliases alone (a cached scan result keeps no more).
+    public func entry(id: String, aliases: [String], today: CalendarDay) -> Entry? {
+        entries.first { entry in
+            entry.isActive(on: today) && (id.caseInsensitiveEquals(entry.id) || aliases.contains { $0.caseInsensitiveEquals(entry.id) })
         }
     }
 

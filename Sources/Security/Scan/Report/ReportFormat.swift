@@ -24,14 +24,16 @@ public enum PackageListFormat: String, CaseIterable, Sendable {
 public struct ReportTool: Hashable, Sendable {
     public var name: String
     public var version: String
-    public var informationURI: String
+    /// The tool's home page, when it has one to name (SARIF's informationUri, CycloneDX's
+    /// website reference); left out otherwise.
+    public var informationURI: String?
 
-    public init(name: String, version: String, informationURI: String) {
+    public init(name: String, version: String, informationURI: String? = nil) {
         self.name = name
         self.version = version
         self.informationURI = informationURI
     }
 
     /// The CLI should pass its own version (the one `--version` prints) rather than rely on this.
-    public static let netctl = ReportTool(name: "netctl", version: "0.1.0", informationURI: "https://github.com/netctl/netctl")
+    public static let netctl = ReportTool(name: "netctl", version: "0.1.0")
 }

@@ -169,7 +169,7 @@ enum SARIFReport {
     struct Driver: Encodable {
         var name: String
         var version: String
-        var informationUri: String
+        var informationUri: String?
         var rules: [Rule]
     }
 
