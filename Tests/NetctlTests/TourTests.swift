@@ -46,6 +46,10 @@ import TestSupport
             try OCIBundles.make(work + "/bundle", args: ["true"])
             try FileManager.default.createDirectory(atPath: work + "/data", withIntermediateDirectories: true)
             try Data("hello from the tour\n".utf8).write(to: URL(fileURLWithPath: work + "/data/index.html"))
+            // Scanning: OSV records written from real advisories, and an image with packages they name.
+            try FileManager.default.createDirectory(atPath: work + "/osv", withIntermediateDirectories: true)
+            for (name, text) in ScanTests.advisories { try text.write(toFile: "\(work)/osv/\(name)", atomically: true, encoding: .utf8) }
+            try CraftedImages.layout(at: work + "/shop-oci", base: [try TestImages.busyboxLayer()], layers: [ScanTests.layers[0]])
             try netctl.host.session().linkAdd(LinkSpec(name: "eth1", kind: .veth(peer: VethPeer(name: "eth1peer")), up: true))
             netctl.remember(sandboxes: ["sb1", "sb2"])
 
