@@ -96,7 +96,7 @@ import TestSupport
          "--network-alias", "al", "--alias", "al2",
          "--default-address-pool", "base=198.18.0.0/16,size=24", "img", "sh", "-c", "echo -d --rm"],
         ["run", "-dit", "--publish-all", "--cluster-store", "etcd://198.18.1.5:2379", "--cluster-store-opt", "kv.cacertfile=/ca.pem", "--node-name", "n1", "--advertise-addr", "198.18.1.11", "img"],
-        ["run", "-itu", "1000", "--pull", "always", "img", "id", "-u"],
+        ["run", "-itu", "1000", "--pull", "always", "--scan-policy", "high", "img", "id", "-u"],
         ["exec", "-i", "-t", "-e", "A=1", "--env", "B=2", "-w", "/w", "--workdir", "/x", "-u", "1", "--user", "2",
          "--root=/r", "--host-netns", "h", "--default-address-pool=base=198.18.0.0/16,size=24", "c", "sh", "-c", "x -t"],
         ["exec", "-it", "--cluster-store", "etcd://198.18.1.5:2379", "--cluster-store-opt", "kv.cacertfile=/ca.pem", "--node-name", "n1", "--advertise-addr", "198.18.1.11", "c", "ls", "-l"],
