@@ -124,6 +124,33 @@ import TestSupport
         }
     }
 
+    /// Go records write versions without `v` (GitHub's GHSA in ECOSYSTEM ranges, the Go
+    /// vulnerability database in SEMVER ones) while binaries hold `v0.30.0` and stdlib
+    /// `1.19.8`: both sides must compare, or a fixed module is reported forever.
+    @Test func goVersionsWithAndWithoutV() throws {
+        try withScratch { scratch in
+            // GHSA-w32m-9786-jp63 (golang.org/x/net, fixed 0.33.0) as GitHub writes it.
+            try write(osv("GHSA-w32m-9786-jp63", affected: [affected("Go", "golang.org/x/net", ranges: [("ECOSYSTEM", [("introduced", "0"), ("fixed", "0.33.0")])])]),
+                      to: "\(scratch)/in/1.json")
+            // GO-2023-1840 (stdlib, fixed in 1.19.10 and 1.20.5) as the Go database writes it.
+            try write(osv("GO-2023-1840", affected: [affected("Go", "stdlib", ranges: [("SEMVER", [("introduced", "0"), ("fixed", "1.19.10"), ("introduced", "1.20.0-0"), ("fixed", "1.20.5")])])]),
+                      to: "\(scratch)/in/2.json")
+            _ = try AdvisoryImport.run(paths: ["\(scratch)/in"], directory: scratch, skipInvalid: false)
+            let database = try #require(try AdvisoryDatabase.open(directory: scratch))
+            func found(_ package: String, _ version: String) throws -> [String] {
+                try database.matches(ecosystem: Ecosystem(name: "Go"), package: package, version: version).map { "\($0.advisory.id) \($0.fixedVersion ?? "-")" }
+            }
+            #expect(try found("golang.org/x/net", "v0.30.0") == ["GHSA-w32m-9786-jp63 0.33.0"])
+            #expect(try found("golang.org/x/net", "v0.0.0-20220722155237-a158d28d115b") == ["GHSA-w32m-9786-jp63 0.33.0"])
+            #expect(try found("golang.org/x/net", "v0.33.0").isEmpty)
+            #expect(try found("golang.org/x/net", "v0.34.1-0.20250101000000-abcdefabcdef").isEmpty)
+            #expect(try found("stdlib", "1.19.8") == ["GO-2023-1840 1.19.10"])
+            #expect(try found("stdlib", "1.20.0") == ["GO-2023-1840 1.20.5"])
+            #expect(try found("stdlib", "1.20.5").isEmpty)
+            #expect(try found("stdlib", "1.21.0").isEmpty)
+        }
+    }
+
     /// PyPI names compare as PEP 503 normalises them, on both sides; other ecosystems' exactly.
     @Test func pypiNamesAreNormalised() throws {
         try withScratch { scratch in
