@@ -79,8 +79,10 @@ enum ScanPolicy {
                 let inventory = try InventoryScanner.inventory(of: ScanRoot(layers: layers))
                 return try VulnerabilityScanner.findings(in: inventory, database: database)
             }
+            // The policy judges what was found, whether or not it could be kept: a cache that
+            // cannot be written costs the next run a scan, never a refusal.
             try? cache.store(findings, image: image.id.description, databaseVersion: database.version)
-            entries = cache.load(image: image.id.description, databaseVersion: database.version) ?? []
+            entries = findings.map(ScanResultCache.Entry.init)
         }
         let ignore = try settings.ignoreFile.map { path in try ScanCLI.run { try IgnoreFile.load(path: path) } }
         let today = CalendarDay.today()

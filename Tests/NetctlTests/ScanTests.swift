@@ -182,6 +182,13 @@ import TestSupport
             // An import drops the results of older databases; the refusal above made a new one.
             #expect(try FileManager.default.contentsOfDirectory(atPath: cache).count == 1)
             #expect(try netctl.ok("ps", "-aq").isEmpty)
+            // A cache that cannot be written does not let the image through.
+            try FileManager.default.removeItem(atPath: cache)
+            try "not a directory".write(toFile: cache, atomically: true, encoding: .utf8)
+            let uncached = try netctl.netctl("run", "--rm", "vulnerable", "true")
+            #expect(uncached.status != 0 && uncached.stderr.contains("refused by the scan policy (HIGH and above)"), "\(uncached.stderr)")
+            try FileManager.default.removeItem(atPath: cache)
+            #expect(try netctl.ok("ps", "-aq").isEmpty)
             let bad = try netctl.netctl("run", "--rm", "--scan-policy", "severe", busybox, "true")
             #expect(bad.status != 0 && bad.stderr.contains("--scan-policy \"severe\": expected low, medium, high or critical"))
         }
