@@ -226,6 +226,20 @@ import TestSupport
             // --skip-invalid imports the rest and names what it skipped.
             let skipped = try netctl.ok("scan", "db", "import", "--skip-invalid", directory)
             #expect(skipped.contains("skipped") && skipped.contains("bad.json"))
+            // A bad scan-policy in config.json: one line naming the value, and no container.
+            for (config, message) in [
+                (#"{"scan-policy": "hgih"}"#, #"config.json: scan-policy "hgih": expected a severity"#),
+                (#"{"scan-policy": {"severity": "high", "ignore-unfxied": true}}"#, #"scan-policy "ignore-unfxied": not a member"#),
+                (#"{"scan-policy": {"severity": 3}}"#, "scan-policy.severity 3: expected low, medium, high or critical"),
+                (#"{"scan-policy": {"severity": "low", "ignore-unfixed": "yes"}}"#, #"scan-policy.ignore-unfixed "yes": expected true or false"#),
+            ] {
+                try config.write(toFile: netctl.root + "/config.json", atomically: true, encoding: .utf8)
+                let result = try netctl.netctl("run", "--rm", busybox, "true")
+                #expect(result.status != 0 && result.stderr.contains(message), "\(config): \(result.stderr)")
+                #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+                #expect(try netctl.ok("ps", "-aq").isEmpty)
+            }
+            try FileManager.default.removeItem(atPath: netctl.root + "/config.json")
             for (arguments, message) in [
                 (["scan", "no-such-image"], "no-such-image"),
                 (["scan", busybox, "--format", "xml"], "--format \"xml\": expected table, json, sarif or cyclonedx"),
