@@ -151,6 +151,46 @@ import TestSupport
         }
     }
 
+    /// The scanner asks about each package in the ecosystem OSV files its distribution's
+    /// advisories under: Red Hat by product, release and any repository, openSUSE Leap by
+    /// its full version, Ubuntu's LTS releases marked so, Alpine by `vMAJOR.MINOR`, Debian and
+    /// Alpine by source package. Records written here in those ecosystems' own forms.
+    @Test func scannerAsksEachDistributionsEcosystem() throws {
+        try withScratch { scratch in
+            let records: [(String, String, String, String)] = [
+                ("RH-9", "Red Hat:enterprise_linux:9::appstream", "openssl", "1:3.0.7-25.el9_3"),
+                ("RH-9-BASE", "Red Hat:enterprise_linux:9::baseos", "openssl", "1:3.0.7-26.el9_3"),
+                ("RH-8", "Red Hat:enterprise_linux:8::baseos", "openssl", "1:1.1.1k-12.el8_9"),
+                ("SUSE-LEAP", "openSUSE:Leap 15.5", "curl", "8.0.1-150400.5.32.1"),
+                ("SUSE-TW", "openSUSE:Tumbleweed", "curl", "8.5.0-1.1"),
+                ("UBUNTU", "Ubuntu:22.04:LTS", "glibc", "2.35-0ubuntu3.4"),
+                ("ALPINE", "Alpine:v3.19", "xz", "5.4.5-r1"),
+                ("ROCKY", "Rocky Linux:9", "openssl", "1:3.0.7-25.el9_3"),
+            ]
+            for (index, record) in records.enumerated() {
+                try write(osv(record.0, affected: [affected(record.1, record.2, ranges: [("ECOSYSTEM", [("introduced", "0"), ("fixed", record.3)])])]),
+                          to: "\(scratch)/in/\(index).json")
+            }
+            _ = try AdvisoryImport.run(paths: ["\(scratch)/in"], directory: scratch, skipInvalid: false)
+            let database = try #require(try AdvisoryDatabase.open(directory: scratch))
+            func found(_ os: OSRelease, _ package: InstalledPackage) throws -> [String] {
+                try VulnerabilityScanner.findings(in: Inventory(os: os, packages: [package]), database: database)
+                    .map { "\($0.advisory.id) \($0.fixedVersion ?? "-")" }.sorted()
+            }
+            let openssl = InstalledPackage(kind: .rpm, name: "openssl", version: "1:3.0.7-24.el9", location: "var/lib/rpm/rpmdb.sqlite")
+            #expect(try found(OSRelease(id: "rhel", versionID: "9.3"), openssl) == ["RH-9 1:3.0.7-25.el9_3", "RH-9-BASE 1:3.0.7-26.el9_3"])
+            #expect(try found(OSRelease(id: "rocky", versionID: "9.3"), openssl) == ["ROCKY 1:3.0.7-25.el9_3"])
+            let curl = InstalledPackage(kind: .rpm, name: "curl", version: "8.0.1-150400.5.26.1", location: "usr/lib/sysimage/rpm/rpmdb.sqlite")
+            #expect(try found(OSRelease(id: "opensuse-leap", versionID: "15.5"), curl) == ["SUSE-LEAP 8.0.1-150400.5.32.1"])
+            #expect(try found(OSRelease(id: "opensuse-tumbleweed", versionID: "20240101"), curl) == ["SUSE-TW 8.5.0-1.1"])
+            let libc = InstalledPackage(kind: .dpkg, name: "libc6", version: "2.35-0ubuntu3.1", sourceName: "glibc", location: "var/lib/dpkg/status")
+            #expect(try found(OSRelease(id: "ubuntu", versionID: "22.04"), libc) == ["UBUNTU 2.35-0ubuntu3.4"])
+            #expect(try found(OSRelease(id: "ubuntu", versionID: "23.10"), libc).isEmpty)
+            let liblzma = InstalledPackage(kind: .apk, name: "xz-libs", version: "5.4.5-r0", sourceName: "xz", location: "lib/apk/db/installed")
+            #expect(try found(OSRelease(id: "alpine", versionID: "3.19.1"), liblzma) == ["ALPINE 5.4.5-r1"])
+        }
+    }
+
     /// PyPI names compare as PEP 503 normalises them, on both sides; other ecosystems' exactly.
     @Test func pypiNamesAreNormalised() throws {
         try withScratch { scratch in

@@ -47,6 +47,8 @@ public final class AdvisoryDatabase {
     private let advisoryRow: SQLiteDatabase.Statement
     /// Ecosystem names to their numbers, read on the first match.
     private var ecosystemKeys: [String: Int64]?
+    /// The repositories of a release that the records name (below), by the release's name.
+    private var repositories: [String: [String]] = [:]
 
     /// The database imported under `directory` (the state root's `scan/`), nil when none was.
     public static func open(directory: String) throws(ScanError) -> AdvisoryDatabase? {
@@ -122,6 +124,7 @@ public final class AdvisoryDatabase {
         let name = OSVAdvisory.normalisedName(package, ecosystem: ecosystem.name)
         var names = [ecosystem.description]
         if ecosystem.release != nil { names.append(ecosystem.name) }
+        names += repositoryEcosystems(of: ecosystem)
 
         // By advisory: an advisory naming the package in several entries (its release's and
         // the release-less one) is one match, with the lowest fix any of them gives.
@@ -159,6 +162,19 @@ public final class AdvisoryDatabase {
             matches.append(AdvisoryMatch(advisory: advisory, fixedVersion: fixed))
         }
         return matches.sorted { $0.advisory.id < $1.advisory.id }
+    }
+
+    /// Red Hat's records name a release and a repository (`Red Hat:enterprise_linux:9::baseos`,
+    /// `…::appstream`), and an installed package does not say which repository it came
+    /// from: a query for the release (`Red Hat:enterprise_linux:9`) matches each of them.
+    private func repositoryEcosystems(of ecosystem: Ecosystem) -> [String] {
+        guard ecosystem.release != nil else { return [] }
+        let release = ecosystem.description
+        if let known = repositories[release] { return known }
+        let prefix = release + "::"
+        let found = (ecosystemKeys ?? [:]).keys.filter { $0.hasPrefix(prefix) }.sorted()
+        repositories[release] = found
+        return found
     }
 
     /// The report fields of an advisory; nil when withdrawn.
