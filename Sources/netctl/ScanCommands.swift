@@ -68,9 +68,10 @@ struct ScanCommand: ParsableCommand {
                 try? ScanResultCache(directory: directory).store(findings, image: imageID, databaseVersion: database.version)
             }
             let selected = severities.map { set in findings.filter { set.contains($0.advisory.severity) } } ?? findings
-            let info = try? database.info()
+            // Not `info()`: its counts read every table (a tenth of a second at 200,000 advisories).
+            let updated = try? database.updated()
             let unfiltered = ScanReport(target: scanned.name, imageID: scanned.imageID, os: inventory.os, findings: selected,
-                                        inventory: inventory, databaseVersion: database.version, databaseUpdated: info?.updated)
+                                        inventory: inventory, databaseVersion: database.version, databaseUpdated: updated ?? nil)
             let report = FindingFilter(minimum: .unknown, ignoreUnfixed: ignoreUnfixed, ignoreFile: ignore).apply(to: unfiltered)
             print(ReportWriter.render(report, format: format, tool: ScanCLI.tool, width: ScanCLI.width), terminator: "")
             ScanCLI.warnSkipped(inventory)

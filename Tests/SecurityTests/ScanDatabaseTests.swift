@@ -301,6 +301,7 @@ import TestSupport
             #expect(info.affectedEntries == 10)
             #expect(info.sources.map(\.path) == [Self.fixtures] && info.sources.first?.advisories == 7)
             #expect(info.bytes > 0 && info.updated.hasSuffix("Z"))
+            #expect(try database.updated() == info.updated)
         }
     }
 

@@ -83,13 +83,19 @@ public final class AdvisoryDatabase {
             """)
     }
 
+    /// When the last import ended (RFC 3339), as `info()` has it, without the counts that
+    /// read every table: what a scan report needs.
+    public func updated() throws(ScanError) -> String? {
+        let statement = try database.prepare("SELECT value FROM meta WHERE key = 'updated'")
+        return try statement.step() ? statement.text(0) : nil
+    }
+
     public func info() throws(ScanError) -> DatabaseInfo {
         func count(_ sql: String) throws(ScanError) -> Int {
             let statement = try database.prepare(sql)
             return try statement.step() ? Int(statement.integer(0)) : 0
         }
-        let updated = try database.prepare("SELECT value FROM meta WHERE key = 'updated'")
-        let updatedText = try updated.step() ? updated.text(0) ?? "" : ""
+        let updatedText = try updated() ?? ""
         var sources: [DatabaseInfo.Source] = []
         let sourceRows = try database.prepare("SELECT path, advisories, imported FROM sources ORDER BY imported, path")
         while try sourceRows.step() {
