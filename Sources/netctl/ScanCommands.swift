@@ -115,6 +115,9 @@ struct ScanCommand: ParsableCommand {
 
             func run() throws {
                 guard format == "table" || format == "json" else { throw CLIError("--format \"\(format)\": expected table or json") }
+                // The state root made as every command makes it: an air-gapped host's first
+                // command may well be this one.
+                _ = try global.runtime()
                 let directory = ScanCLI.directory(global.rootPath)
                 let summary = try ScanCLI.run { try AdvisoryImport.run(paths: paths, directory: directory, skipInvalid: skipInvalid) }
                 ScanResultCache(directory: directory).removeStale(databaseVersion: summary.version)

@@ -223,6 +223,11 @@ import TestSupport
             #expect(refused.status != 0 && refused.stderr.contains("bad.json") && refused.stderr.contains("Debain"), "\(refused.stderr)")
             #expect(refused.stderr.split(separator: "\n").count == 1)
             #expect(try netctl.ok("scan", "db", "info", "--format", "json") == before)
+            // A state root that does not exist yet is made, as by any other command.
+            let fresh = netctl.root + "/fresh/state"
+            #expect(try netctl.ok("scan", "db", "import", "--root", fresh, directory + "/good.json").hasPrefix("Imported 1 advisories"))
+            #expect(try netctl.ok("scan", "db", "info", "--root", fresh, "--format", "json").contains("\"advisories\" : 1"))
+            try FileManager.default.removeItem(atPath: netctl.root + "/fresh")
             // --skip-invalid imports the rest and names what it skipped.
             let skipped = try netctl.ok("scan", "db", "import", "--skip-invalid", directory)
             #expect(skipped.contains("skipped") && skipped.contains("bad.json"))
