@@ -153,7 +153,8 @@ import TestSupport
 
     /// The scanner asks about each package in the ecosystem OSV files its distribution's
     /// advisories under: Red Hat by product, release and any repository, openSUSE Leap by
-    /// its full version, Ubuntu's LTS releases marked so, Alpine by `vMAJOR.MINOR`, Debian and
+    /// its full version, Ubuntu's LTS releases marked so, Alpine by `vMAJOR.MINOR`, Wolfi as
+    /// Wolfi, Debian and
     /// Alpine by source package. Records written here in those ecosystems' own forms.
     @Test func scannerAsksEachDistributionsEcosystem() throws {
         try withScratch { scratch in
@@ -166,6 +167,7 @@ import TestSupport
                 ("UBUNTU", "Ubuntu:22.04:LTS", "glibc", "2.35-0ubuntu3.4"),
                 ("ALPINE", "Alpine:v3.19", "xz", "5.4.5-r1"),
                 ("ROCKY", "Rocky Linux:9", "openssl", "1:3.0.7-25.el9_3"),
+                ("WOLFI", "Wolfi", "xz", "5.4.6-r0"),
             ]
             for (index, record) in records.enumerated() {
                 try write(osv(record.0, affected: [affected(record.1, record.2, ranges: [("ECOSYSTEM", [("introduced", "0"), ("fixed", record.3)])])]),
@@ -188,6 +190,8 @@ import TestSupport
             #expect(try found(OSRelease(id: "ubuntu", versionID: "23.10"), libc).isEmpty)
             let liblzma = InstalledPackage(kind: .apk, name: "xz-libs", version: "5.4.5-r0", sourceName: "xz", location: "lib/apk/db/installed")
             #expect(try found(OSRelease(id: "alpine", versionID: "3.19.1"), liblzma) == ["ALPINE 5.4.5-r1"])
+            // Wolfi's packages are Wolfi's, not Alpine's.
+            #expect(try found(OSRelease(id: "wolfi", versionID: "20230201"), liblzma) == ["WOLFI 5.4.6-r0"])
         }
     }
 

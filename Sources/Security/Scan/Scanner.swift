@@ -47,7 +47,11 @@ public enum VulnerabilityScanner {
             return Query(ecosystem: ecosystem, name: package.sourceName ?? package.name,
                          version: package.sourceVersion ?? package.version)
         case .apk:
-            // Alpine's releases are `v3.19`: the major and minor of VERSION_ID (3.19.1).
+            // Wolfi and Chainguard OS are apk distributions with advisories of their own, for
+            // no release; Alpine's releases are `v3.19`: the major and minor of VERSION_ID (3.19.1).
+            if let os, let name = ["wolfi": "Wolfi", "chainguard": "Chainguard"][os.id] {
+                return Query(ecosystem: Ecosystem(name: name), name: package.sourceName ?? package.name, version: package.version)
+            }
             let release = os.flatMap { $0.id == "alpine" ? $0.versionID : nil }.map { "v" + majorMinor($0) }
             return Query(ecosystem: Ecosystem(name: "Alpine", release: release), name: package.sourceName ?? package.name,
                          version: package.version)
