@@ -154,8 +154,8 @@ import TestSupport
     /// The scanner asks about each package in the ecosystem OSV files its distribution's
     /// advisories under: Red Hat by product, release and any repository, openSUSE Leap by
     /// its full version, Ubuntu's LTS releases marked so, Alpine by `vMAJOR.MINOR`, Wolfi as
-    /// Wolfi, Debian and
-    /// Alpine by source package. Records written here in those ecosystems' own forms.
+    /// Wolfi, Debian and Alpine by source package. Records written here in those ecosystems'
+    /// own forms.
     @Test func scannerAsksEachDistributionsEcosystem() throws {
         try withScratch { scratch in
             let records: [(String, String, String, String)] = [
