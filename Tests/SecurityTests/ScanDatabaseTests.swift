@@ -499,6 +499,16 @@ import TestSupport
             #expect(try database.matches(ecosystem: Ecosystem(name: "npm"), package: "o", version: "1.0.0").map(\.advisory.id) == ["OLD-1"])
             #expect(try temporaryFiles(scratch).isEmpty)
             #expect(try FileManager.default.contentsOfDirectory(atPath: "\(scratch)/db").sorted() == ["\(before.version).sqlite", "current", "lock"])
+
+            // The new file is whole, but `current` cannot be replaced: it is removed, not left beside.
+            let blocker = "\(scratch)/db/.import-current"
+            try FileManager.default.createDirectory(atPath: blocker + "/keep", withIntermediateDirectories: true)
+            #expect(throws: ScanError.storage("\(blocker): Is a directory")) {
+                _ = try AdvisoryImport.run(paths: ["\(scratch)/in/a.json"], directory: scratch, skipInvalid: false)
+            }
+            try FileManager.default.removeItem(atPath: blocker)
+            #expect(AdvisoryDatabase.currentVersion(directory: scratch) == before.version)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: "\(scratch)/db").sorted() == ["\(before.version).sqlite", "current", "lock"])
         }
     }
 
