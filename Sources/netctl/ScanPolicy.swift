@@ -40,23 +40,35 @@ enum ScanPolicy {
         guard access(path, F_OK) == 0 else { return nil }
         let bytes = try readFile(path, name: "config \(path)", limit: ReadLimit(bytes: 1 << 20, kind: "config.json"))
         guard let policy = try TrustCLI.run({ try TrustJSON.parse(bytes, limit: 1 << 20)["scan-policy"] }) else { return nil }
-        let bad = CLIError("\(path): scan-policy: expected a severity (low, medium, high, critical) or {\"severity\": …, \"ignore-unfixed\": true|false, \"ignore-file\": PATH}")
+        let expected = "expected a severity (low, medium, high, critical) or {\"severity\": …, \"ignore-unfixed\": true|false, \"ignore-file\": PATH}"
+        // The one line names the value that is wrong, as the file has it.
+        func bad(_ key: String, _ value: TrustJSON, _ expectation: String = expected) -> CLIError {
+            let json = value.canonical
+            var text = String(String.UnicodeScalarView(String(decoding: json.prefix(80), as: UTF8.self).unicodeScalars.map {
+                $0.value < 0x20 || $0.value == 0x7f ? "?" : $0
+            }))
+            if json.count > 80 { text += "…" }
+            return CLIError("\(path): \(key) \(text): \(expectation)")
+        }
         if let text = policy.string {
-            guard let severity = Severity(rating: text), severity != .unknown else { throw bad }
+            guard let severity = Severity(rating: text), severity != .unknown else { throw bad("scan-policy", policy) }
             return Settings(minimum: severity)
         }
-        guard let members = policy.object, let text = members["severity"]?.string,
-              let severity = Severity(rating: text), severity != .unknown,
-              Set(members.keys).isSubset(of: ["severity", "ignore-unfixed", "ignore-file"]) else {
-            throw bad
+        guard let members = policy.object else { throw bad("scan-policy", policy) }
+        if let unknown = members.keys.sorted().first(where: { !["severity", "ignore-unfixed", "ignore-file"].contains($0) }) {
+            throw bad("scan-policy", .string(unknown), "not a member (expected severity, ignore-unfixed, ignore-file)")
+        }
+        let severityValue = members["severity"] ?? .null
+        guard let text = severityValue.string, let severity = Severity(rating: text), severity != .unknown else {
+            throw bad("scan-policy.severity", severityValue, "expected low, medium, high or critical")
         }
         var settings = Settings(minimum: severity)
         if let unfixed = members["ignore-unfixed"] {
-            guard let value = unfixed.bool else { throw bad }
+            guard let value = unfixed.bool else { throw bad("scan-policy.ignore-unfixed", unfixed, "expected true or false") }
             settings.ignoreUnfixed = value
         }
         if let file = members["ignore-file"] {
-            guard let value = file.string else { throw bad }
+            guard let value = file.string, !value.isEmpty else { throw bad("scan-policy.ignore-file", file, "expected a path") }
             settings.ignoreFile = value
         }
         return settings
@@ -79,8 +91,10 @@ enum ScanPolicy {
                 let inventory = try InventoryScanner.inventory(of: ScanRoot(layers: layers))
                 return try VulnerabilityScanner.findings(in: inventory, database: database)
             }
+            // The policy judges what was found, whether or not it could be kept: a cache that
+            // cannot be written costs the next run a scan, never a refusal.
             try? cache.store(findings, image: image.id.description, databaseVersion: database.version)
-            entries = cache.load(image: image.id.description, databaseVersion: database.version) ?? []
+            entries = findings.map(ScanResultCache.Entry.init)
         }
         let ignore = try settings.ignoreFile.map { path in try ScanCLI.run { try IgnoreFile.load(path: path) } }
         let today = CalendarDay.today()

@@ -167,7 +167,8 @@ import TestSupport
             // The result is cached per image and database: the second check reads the cache.
             let cache = netctl.root + "/scan/cache"
             #expect(try FileManager.default.contentsOfDirectory(atPath: cache).count == 1)
-            #expect(try netctl.netctl("run", "--rm", "--scan-policy", "critical", "vulnerable", "true").status != 0)
+            let again = try netctl.netctl("run", "--rm", "--scan-policy", "critical", "vulnerable", "true")
+            #expect(again.status != 0 && again.stderr.contains("refused by the scan policy (CRITICAL and above): 1 vulnerability: DEBIAN-CVE-2024-3094"), "\(again.stderr)")
             // Below the worst finding's severity it does not run; with nothing that bad it does.
             let busybox = try netctl.importBusybox()
             #expect(try netctl.ok("run", "--rm", "--scan-policy", "low", busybox, "echo", "clean") == "clean\n")
@@ -178,9 +179,17 @@ import TestSupport
             #expect(try netctl.netctl("run", "--rm", "--scan-policy", "critical", "vulnerable", "true").stderr.contains("(HIGH and above)"))
             // A new import is a new database: the cached result no longer applies.
             try Self.importAdvisories(netctl, ["GHSA-xvch-5gv4-984h.json": Self.advisories["GHSA-xvch-5gv4-984h.json"]!])
-            #expect(try netctl.netctl("run", "--rm", "vulnerable", "true").status != 0)
+            let afterImport = try netctl.netctl("run", "--rm", "vulnerable", "true")
+            #expect(afterImport.status != 0 && afterImport.stderr.contains("refused by the scan policy (HIGH and above): 4 vulnerabilities"), "\(afterImport.stderr)")
             // An import drops the results of older databases; the refusal above made a new one.
             #expect(try FileManager.default.contentsOfDirectory(atPath: cache).count == 1)
+            #expect(try netctl.ok("ps", "-aq").isEmpty)
+            // A cache that cannot be written does not let the image through.
+            try FileManager.default.removeItem(atPath: cache)
+            try "not a directory".write(toFile: cache, atomically: true, encoding: .utf8)
+            let uncached = try netctl.netctl("run", "--rm", "vulnerable", "true")
+            #expect(uncached.status != 0 && uncached.stderr.contains("refused by the scan policy (HIGH and above)"), "\(uncached.stderr)")
+            try FileManager.default.removeItem(atPath: cache)
             #expect(try netctl.ok("ps", "-aq").isEmpty)
             let bad = try netctl.netctl("run", "--rm", "--scan-policy", "severe", busybox, "true")
             #expect(bad.status != 0 && bad.stderr.contains("--scan-policy \"severe\": expected low, medium, high or critical"))
@@ -216,9 +225,28 @@ import TestSupport
             #expect(refused.status != 0 && refused.stderr.contains("bad.json") && refused.stderr.contains("Debain"), "\(refused.stderr)")
             #expect(refused.stderr.split(separator: "\n").count == 1)
             #expect(try netctl.ok("scan", "db", "info", "--format", "json") == before)
+            // A state root that does not exist yet is made, as by any other command.
+            let fresh = netctl.root + "/fresh/state"
+            #expect(try netctl.ok("scan", "db", "import", "--root", fresh, directory + "/good.json").hasPrefix("Imported 1 advisories"))
+            #expect(try netctl.ok("scan", "db", "info", "--root", fresh, "--format", "json").contains("\"advisories\" : 1"))
+            try FileManager.default.removeItem(atPath: netctl.root + "/fresh")
             // --skip-invalid imports the rest and names what it skipped.
             let skipped = try netctl.ok("scan", "db", "import", "--skip-invalid", directory)
             #expect(skipped.contains("skipped") && skipped.contains("bad.json"))
+            // A bad scan-policy in config.json: one line naming the value, and no container.
+            for (config, message) in [
+                (#"{"scan-policy": "hgih"}"#, #"config.json: scan-policy "hgih": expected a severity"#),
+                (#"{"scan-policy": {"severity": "high", "ignore-unfxied": true}}"#, #"scan-policy "ignore-unfxied": not a member"#),
+                (#"{"scan-policy": {"severity": 3}}"#, "scan-policy.severity 3: expected low, medium, high or critical"),
+                (#"{"scan-policy": {"severity": "low", "ignore-unfixed": "yes"}}"#, #"scan-policy.ignore-unfixed "yes": expected true or false"#),
+            ] {
+                try config.write(toFile: netctl.root + "/config.json", atomically: true, encoding: .utf8)
+                let result = try netctl.netctl("run", "--rm", busybox, "true")
+                #expect(result.status != 0 && result.stderr.contains(message), "\(config): \(result.stderr)")
+                #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+                #expect(try netctl.ok("ps", "-aq").isEmpty)
+            }
+            try FileManager.default.removeItem(atPath: netctl.root + "/config.json")
             for (arguments, message) in [
                 (["scan", "no-such-image"], "no-such-image"),
                 (["scan", busybox, "--format", "xml"], "--format \"xml\": expected table, json, sarif or cyclonedx"),

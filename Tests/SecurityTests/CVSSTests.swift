@@ -18,7 +18,7 @@ import TestSupport
             } } } }
         }
         // Extra metrics do not change the base score; the order of metrics is free.
-        var generator = SeededGenerator(seed: 16)
+        var generator = SeededRandom(seed: 16)
         let bases = vectors
         for index in 0..<300 {
             let base = bases[Int(generator.next() % UInt64(bases.count))]
@@ -94,18 +94,5 @@ import TestSupport
                     print("refused")
             """, args: cases.map(\.0))
         #expect(refusedByPython.split(separator: "\n") == Array(repeating: "refused", count: cases.count))
-    }
-}
-
-/// splitmix64: the same generated vectors every run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

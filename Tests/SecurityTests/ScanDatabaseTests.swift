@@ -9,11 +9,6 @@ import TestSupport
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/scan/osv").path
 
-    /// True once the real version orderings are in (before, `VersionScheme.compare` is a
-    /// string comparison): the vectors that need a real order run then.
-    static let realVersionOrder = VersionScheme.semver.compare("1.9.0", "1.10.0") == -1
-        && VersionScheme.debian.compare("5.6.1-1", "5.6.1+really5.4.5-1") == -1
-
     // MARK: - Evaluation
 
     /// The evaluation section's cases, each as a record of its own package (versions whose
@@ -71,7 +66,7 @@ import TestSupport
 
     /// Vectors that need the real orderings (SemVer's numeric parts and prereleases,
     /// a SEMVER range inside an ecosystem of another scheme).
-    @Test(.enabled(if: realVersionOrder)) func evaluationInRealOrder() throws {
+    @Test func evaluationInRealOrder() throws {
         try withScratch { scratch in
             try write(osv("NUMERIC", affected: [affected("npm", "n", ranges: [("ECOSYSTEM", [("introduced", "1.2.0"), ("fixed", "1.10.0")])])]),
                       to: "\(scratch)/in/a.json")
@@ -121,6 +116,77 @@ import TestSupport
                 == ["REL-BOTH 1.5-1"])
             #expect(try database.matches(ecosystem: Ecosystem(osv: "Debian:13"), package: "zlib", version: "1.0-1").map(\.advisory.id) == ["REL-BOTH", "REL-NONE"])
             #expect(try database.matches(ecosystem: Ecosystem(osv: "Ubuntu:22.04:LTS"), package: "zlib", version: "1.0-1").isEmpty)
+        }
+    }
+
+    /// Go records write versions without `v` (GitHub's GHSA in ECOSYSTEM ranges, the Go
+    /// vulnerability database in SEMVER ones) while binaries hold `v0.30.0` and stdlib
+    /// `1.19.8`: both sides must compare, or a fixed module is reported forever.
+    @Test func goVersionsWithAndWithoutV() throws {
+        try withScratch { scratch in
+            // GHSA-w32m-9786-jp63 (golang.org/x/net, fixed 0.33.0) as GitHub writes it.
+            try write(osv("GHSA-w32m-9786-jp63", affected: [affected("Go", "golang.org/x/net", ranges: [("ECOSYSTEM", [("introduced", "0"), ("fixed", "0.33.0")])])]),
+                      to: "\(scratch)/in/1.json")
+            // GO-2023-1840 (stdlib, fixed in 1.19.10 and 1.20.5) as the Go database writes it.
+            try write(osv("GO-2023-1840", affected: [affected("Go", "stdlib", ranges: [("SEMVER", [("introduced", "0"), ("fixed", "1.19.10"), ("introduced", "1.20.0-0"), ("fixed", "1.20.5")])])]),
+                      to: "\(scratch)/in/2.json")
+            _ = try AdvisoryImport.run(paths: ["\(scratch)/in"], directory: scratch, skipInvalid: false)
+            let database = try #require(try AdvisoryDatabase.open(directory: scratch))
+            func found(_ package: String, _ version: String) throws -> [String] {
+                try database.matches(ecosystem: Ecosystem(name: "Go"), package: package, version: version).map { "\($0.advisory.id) \($0.fixedVersion ?? "-")" }
+            }
+            #expect(try found("golang.org/x/net", "v0.30.0") == ["GHSA-w32m-9786-jp63 0.33.0"])
+            #expect(try found("golang.org/x/net", "v0.0.0-20220722155237-a158d28d115b") == ["GHSA-w32m-9786-jp63 0.33.0"])
+            #expect(try found("golang.org/x/net", "v0.33.0").isEmpty)
+            #expect(try found("golang.org/x/net", "v0.34.1-0.20250101000000-abcdefabcdef").isEmpty)
+            #expect(try found("stdlib", "1.19.8") == ["GO-2023-1840 1.19.10"])
+            #expect(try found("stdlib", "1.20.0") == ["GO-2023-1840 1.20.5"])
+            #expect(try found("stdlib", "1.20.5").isEmpty)
+            #expect(try found("stdlib", "1.21.0").isEmpty)
+        }
+    }
+
+    /// The scanner asks about each package in the ecosystem OSV files its distribution's
+    /// advisories under: Red Hat by product, release and any repository, openSUSE Leap by
+    /// its full version, Ubuntu's LTS releases marked so, Alpine by `vMAJOR.MINOR`, Wolfi as
+    /// Wolfi, Debian and Alpine by source package. Records written here in those ecosystems'
+    /// own forms.
+    @Test func scannerAsksEachDistributionsEcosystem() throws {
+        try withScratch { scratch in
+            let records: [(String, String, String, String)] = [
+                ("RH-9", "Red Hat:enterprise_linux:9::appstream", "openssl", "1:3.0.7-25.el9_3"),
+                ("RH-9-BASE", "Red Hat:enterprise_linux:9::baseos", "openssl", "1:3.0.7-26.el9_3"),
+                ("RH-8", "Red Hat:enterprise_linux:8::baseos", "openssl", "1:1.1.1k-12.el8_9"),
+                ("SUSE-LEAP", "openSUSE:Leap 15.5", "curl", "8.0.1-150400.5.32.1"),
+                ("SUSE-TW", "openSUSE:Tumbleweed", "curl", "8.5.0-1.1"),
+                ("UBUNTU", "Ubuntu:22.04:LTS", "glibc", "2.35-0ubuntu3.4"),
+                ("ALPINE", "Alpine:v3.19", "xz", "5.4.5-r1"),
+                ("ROCKY", "Rocky Linux:9", "openssl", "1:3.0.7-25.el9_3"),
+                ("WOLFI", "Wolfi", "xz", "5.4.6-r0"),
+            ]
+            for (index, record) in records.enumerated() {
+                try write(osv(record.0, affected: [affected(record.1, record.2, ranges: [("ECOSYSTEM", [("introduced", "0"), ("fixed", record.3)])])]),
+                          to: "\(scratch)/in/\(index).json")
+            }
+            _ = try AdvisoryImport.run(paths: ["\(scratch)/in"], directory: scratch, skipInvalid: false)
+            let database = try #require(try AdvisoryDatabase.open(directory: scratch))
+            func found(_ os: OSRelease, _ package: InstalledPackage) throws -> [String] {
+                try VulnerabilityScanner.findings(in: Inventory(os: os, packages: [package]), database: database)
+                    .map { "\($0.advisory.id) \($0.fixedVersion ?? "-")" }.sorted()
+            }
+            let openssl = InstalledPackage(kind: .rpm, name: "openssl", version: "1:3.0.7-24.el9", location: "var/lib/rpm/rpmdb.sqlite")
+            #expect(try found(OSRelease(id: "rhel", versionID: "9.3"), openssl) == ["RH-9 1:3.0.7-25.el9_3", "RH-9-BASE 1:3.0.7-26.el9_3"])
+            #expect(try found(OSRelease(id: "rocky", versionID: "9.3"), openssl) == ["ROCKY 1:3.0.7-25.el9_3"])
+            let curl = InstalledPackage(kind: .rpm, name: "curl", version: "8.0.1-150400.5.26.1", location: "usr/lib/sysimage/rpm/rpmdb.sqlite")
+            #expect(try found(OSRelease(id: "opensuse-leap", versionID: "15.5"), curl) == ["SUSE-LEAP 8.0.1-150400.5.32.1"])
+            #expect(try found(OSRelease(id: "opensuse-tumbleweed", versionID: "20240101"), curl) == ["SUSE-TW 8.5.0-1.1"])
+            let libc = InstalledPackage(kind: .dpkg, name: "libc6", version: "2.35-0ubuntu3.1", sourceName: "glibc", location: "var/lib/dpkg/status")
+            #expect(try found(OSRelease(id: "ubuntu", versionID: "22.04"), libc) == ["UBUNTU 2.35-0ubuntu3.4"])
+            #expect(try found(OSRelease(id: "ubuntu", versionID: "23.10"), libc).isEmpty)
+            let liblzma = InstalledPackage(kind: .apk, name: "xz-libs", version: "5.4.5-r0", sourceName: "xz", location: "lib/apk/db/installed")
+            #expect(try found(OSRelease(id: "alpine", versionID: "3.19.1"), liblzma) == ["ALPINE 5.4.5-r1"])
+            // Wolfi's packages are Wolfi's, not Alpine's.
+            #expect(try found(OSRelease(id: "wolfi", versionID: "20230201"), liblzma) == ["WOLFI 5.4.6-r0"])
         }
     }
 
@@ -198,11 +264,9 @@ import TestSupport
             #expect(try ids("Debian:13", "xz-utils", "5.6.1-1").map { $0.hasPrefix("DEBIAN-CVE-2024-3094@") } == [true])
             #expect(try ids("Debian:13", "xz-utils", "5.6.1+really5.4.5-1") == [])
             #expect(try ids("Debian:12", "xz-utils", "5.4.1-0.2") == [])
-            if Self.realVersionOrder {
-                #expect(try ids("Debian:13", "xz-utils", "5.6.1-1") == ["DEBIAN-CVE-2024-3094@5.6.1+really5.4.5-1"])
-                #expect(try ids("Debian:13", "xz-utils", "5.6.0-0.2") == ["DEBIAN-CVE-2024-3094@5.6.1+really5.4.5-1"])
-                #expect(try ids("Debian:13", "xz-utils", "5.6.1+really5.4.5-2") == [])
-            }
+            #expect(try ids("Debian:13", "xz-utils", "5.6.1-1") == ["DEBIAN-CVE-2024-3094@5.6.1+really5.4.5-1"])
+            #expect(try ids("Debian:13", "xz-utils", "5.6.0-0.2") == ["DEBIAN-CVE-2024-3094@5.6.1+really5.4.5-1"])
+            #expect(try ids("Debian:13", "xz-utils", "5.6.1+really5.4.5-2") == [])
             // GitHub's: requests (PyPI) from 2.3.0 to 2.31.0, semver (npm) in three branches.
             #expect(try ids("PyPI", "requests", "2.30.0") == ["GHSA-j8r2-6x86-q33q@2.31.0"])
             #expect(try ids("PyPI", "Requests", "2.30.0") == ["GHSA-j8r2-6x86-q33q@2.31.0"])
@@ -234,6 +298,7 @@ import TestSupport
             #expect(info.affectedEntries == 10)
             #expect(info.sources.map(\.path) == [Self.fixtures] && info.sources.first?.advisories == 7)
             #expect(info.bytes > 0 && info.updated.hasSuffix("Z"))
+            #expect(try database.updated() == info.updated)
         }
     }
 
@@ -426,6 +491,16 @@ import TestSupport
             let database = try #require(try AdvisoryDatabase.open(directory: scratch))
             #expect(try database.matches(ecosystem: Ecosystem(name: "npm"), package: "o", version: "1.0.0").map(\.advisory.id) == ["OLD-1"])
             #expect(try temporaryFiles(scratch).isEmpty)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: "\(scratch)/db").sorted() == ["\(before.version).sqlite", "current", "lock"])
+
+            // The new file is whole, but `current` cannot be replaced: it is removed, not left beside.
+            let blocker = "\(scratch)/db/.import-current"
+            try FileManager.default.createDirectory(atPath: blocker + "/keep", withIntermediateDirectories: true)
+            #expect(throws: ScanError.storage("\(blocker): Is a directory")) {
+                _ = try AdvisoryImport.run(paths: ["\(scratch)/in/a.json"], directory: scratch, skipInvalid: false)
+            }
+            try FileManager.default.removeItem(atPath: blocker)
+            #expect(AdvisoryDatabase.currentVersion(directory: scratch) == before.version)
             #expect(try FileManager.default.contentsOfDirectory(atPath: "\(scratch)/db").sorted() == ["\(before.version).sqlite", "current", "lock"])
         }
     }

@@ -162,6 +162,20 @@ import TestSupport
         #expect(info.path == "example.com/old/cmd")
     }
 
+    /// Go release tags as OSV's `stdlib` entries name them (golang.org/x/vuln's
+    /// GoTagToSemver and its tests): a `.0` for a minor release, `-rc.N` / `-beta.N` for
+    /// pre-releases, so SemVer ranges can read every one.
+    @Test func goReleaseTagsAsStdlibVersions() {
+        let cases: [(String, String?)] = [
+            ("go1.19.8", "1.19.8"), ("go1.20", "1.20.0"), ("go1.21rc2", "1.21.0-rc.2"), ("go1.19beta1", "1.19.0-beta.1"),
+            ("go1.21.0", "1.21.0"), ("devel go1.22-abcdef", nil), ("gccgo", nil),
+        ]
+        for (tag, expected) in cases {
+            #expect(GoBuildInfo.stdlibVersion(tag) == expected, "\(tag)")
+            #expect(expected.map { VersionScheme.semver.compare($0, $0) == 0 } ?? true, "\(tag)")
+        }
+    }
+
     /// Every parser of outside bytes, on damaged copies of real inputs: each answers (a
     /// value, nil or an error), none traps.
     @Test func parsersSurviveDamagedInput() throws {

@@ -607,8 +607,9 @@ import TestSupport
     }
 }
 
-/// SplitMix64: the same pairs on every run, so a disagreement can be reproduced.
-struct SeededRandom {
+/// SplitMix64: the same pairs (and CVSSTests' vectors) on every run, so a disagreement can
+/// be reproduced.
+struct SeededRandom: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
 

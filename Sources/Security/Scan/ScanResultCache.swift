@@ -21,6 +21,25 @@ public struct ScanResultCache: Sendable {
         public var package: String
         public var installed: String
         public var fixed: String?
+
+        /// What the cache keeps of a finding.
+        public init(_ finding: Finding) {
+            severity = finding.advisory.severity
+            id = finding.advisory.id
+            aliases = finding.advisory.aliases
+            package = finding.package.name
+            installed = finding.package.version
+            fixed = finding.fixedVersion
+        }
+
+        init(severity: Severity, id: String, aliases: [String], package: String, installed: String, fixed: String?) {
+            self.severity = severity
+            self.id = id
+            self.aliases = aliases
+            self.package = package
+            self.installed = installed
+            self.fixed = fixed
+        }
     }
 
     static let header = "netctl scan cache 1\n"
@@ -46,9 +65,9 @@ public struct ScanResultCache: Sendable {
     /// kept for that image under other databases.
     public func store(_ findings: [Finding], image: String, databaseVersion: String) throws(ScanError) {
         var text = Self.header
-        for finding in findings {
-            let fields = [String(finding.advisory.severity.rawValue), finding.advisory.id, finding.advisory.aliases.joined(separator: ","),
-                          finding.package.name, finding.package.version, finding.fixedVersion ?? ""]
+        for entry in findings.map(Entry.init) {
+            let fields = [String(entry.severity.rawValue), entry.id, entry.aliases.joined(separator: ","),
+                          entry.package, entry.installed, entry.fixed ?? ""]
             text += fields.map(Self.clean).joined(separator: "\t") + "\n"
         }
         let target = path(image: image, databaseVersion: databaseVersion)

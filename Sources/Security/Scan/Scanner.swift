@@ -47,14 +47,17 @@ public enum VulnerabilityScanner {
             return Query(ecosystem: ecosystem, name: package.sourceName ?? package.name,
                          version: package.sourceVersion ?? package.version)
         case .apk:
-            // Alpine's releases are `v3.19`: the major and minor of VERSION_ID (3.19.1).
+            // Wolfi and Chainguard OS are apk distributions with advisories of their own, for
+            // no release; Alpine's releases are `v3.19`: the major and minor of VERSION_ID (3.19.1).
+            if let os, let name = ["wolfi": "Wolfi", "chainguard": "Chainguard"][os.id] {
+                return Query(ecosystem: Ecosystem(name: name), name: package.sourceName ?? package.name, version: package.version)
+            }
             let release = os.flatMap { $0.id == "alpine" ? $0.versionID : nil }.map { "v" + majorMinor($0) }
             return Query(ecosystem: Ecosystem(name: "Alpine", release: release), name: package.sourceName ?? package.name,
                          version: package.version)
         case .rpm:
-            guard let os, let name = rpmEcosystems[os.id] else { return nil }
-            let release = os.versionID.map { String($0.prefix { $0 != "." }) }
-            return Query(ecosystem: Ecosystem(name: name, release: release), name: package.name, version: package.version)
+            guard let os, let ecosystem = rpmEcosystem(os) else { return nil }
+            return Query(ecosystem: ecosystem, name: package.name, version: package.version)
         case .python:
             return Query(ecosystem: Ecosystem(name: "PyPI"), name: package.name, version: package.version)
         case .npm:
@@ -76,6 +79,21 @@ public enum VulnerabilityScanner {
             return Ecosystem(name: "Ubuntu", release: lts ? "\(version):LTS" : version)
         default:
             return nil
+        }
+    }
+
+    /// How OSV names the releases of RPM distributions: `Rocky Linux:9`, `AlmaLinux:9`,
+    /// `Mageia:9` by major version; Red Hat by product and major version, each repository
+    /// apart (`Red Hat:enterprise_linux:9::baseos`: the database matches every repository
+    /// of the release); openSUSE by product (`openSUSE:Leap 15.5`, `openSUSE:Tumbleweed`).
+    static func rpmEcosystem(_ os: OSRelease) -> Ecosystem? {
+        guard let name = rpmEcosystems[os.id] else { return nil }
+        let major = os.versionID.map { String($0.prefix { $0 != "." }) }
+        switch os.id {
+        case "rhel": return Ecosystem(name: name, release: major.map { "enterprise_linux:\($0)" })
+        case "opensuse-leap": return Ecosystem(name: name, release: os.versionID.map { "Leap \($0)" })
+        case "opensuse-tumbleweed": return Ecosystem(name: name, release: "Tumbleweed")
+        default: return Ecosystem(name: name, release: major)
         }
     }
 

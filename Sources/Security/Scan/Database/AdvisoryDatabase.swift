@@ -47,6 +47,8 @@ public final class AdvisoryDatabase {
     private let advisoryRow: SQLiteDatabase.Statement
     /// Ecosystem names to their numbers, read on the first match.
     private var ecosystemKeys: [String: Int64]?
+    /// The repositories of a release that the records name (below), by the release's name.
+    private var repositories: [String: [String]] = [:]
 
     /// The database imported under `directory` (the state root's `scan/`), nil when none was.
     public static func open(directory: String) throws(ScanError) -> AdvisoryDatabase? {
@@ -81,13 +83,19 @@ public final class AdvisoryDatabase {
             """)
     }
 
+    /// When the last import ended (RFC 3339), as `info()` has it, without the counts that
+    /// read every table: what a scan report needs.
+    public func updated() throws(ScanError) -> String? {
+        let statement = try database.prepare("SELECT value FROM meta WHERE key = 'updated'")
+        return try statement.step() ? statement.text(0) : nil
+    }
+
     public func info() throws(ScanError) -> DatabaseInfo {
         func count(_ sql: String) throws(ScanError) -> Int {
             let statement = try database.prepare(sql)
             return try statement.step() ? Int(statement.integer(0)) : 0
         }
-        let updated = try database.prepare("SELECT value FROM meta WHERE key = 'updated'")
-        let updatedText = try updated.step() ? updated.text(0) ?? "" : ""
+        let updatedText = try updated() ?? ""
         var sources: [DatabaseInfo.Source] = []
         let sourceRows = try database.prepare("SELECT path, advisories, imported FROM sources ORDER BY imported, path")
         while try sourceRows.step() {
@@ -122,6 +130,7 @@ public final class AdvisoryDatabase {
         let name = OSVAdvisory.normalisedName(package, ecosystem: ecosystem.name)
         var names = [ecosystem.description]
         if ecosystem.release != nil { names.append(ecosystem.name) }
+        names += repositoryEcosystems(of: ecosystem)
 
         // By advisory: an advisory naming the package in several entries (its release's and
         // the release-less one) is one match, with the lowest fix any of them gives.
@@ -159,6 +168,19 @@ public final class AdvisoryDatabase {
             matches.append(AdvisoryMatch(advisory: advisory, fixedVersion: fixed))
         }
         return matches.sorted { $0.advisory.id < $1.advisory.id }
+    }
+
+    /// Red Hat's records name a release and a repository (`Red Hat:enterprise_linux:9::baseos`,
+    /// `…::appstream`), and an installed package does not say which repository it came
+    /// from: a query for the release (`Red Hat:enterprise_linux:9`) matches each of them.
+    private func repositoryEcosystems(of ecosystem: Ecosystem) -> [String] {
+        guard ecosystem.release != nil else { return [] }
+        let release = ecosystem.description
+        if let known = repositories[release] { return known }
+        let prefix = release + "::"
+        let found = (ecosystemKeys ?? [:]).keys.filter { $0.hasPrefix(prefix) }.sorted()
+        repositories[release] = found
+        return found
     }
 
     /// The report fields of an advisory; nil when withdrawn.

@@ -52,7 +52,13 @@ public enum AdvisoryImport {
             unlink(temporary)
             throw error
         }
-        try replaceCurrent(directory, version: version)
+        do {
+            try replaceCurrent(directory, version: version)
+        } catch {
+            // Not in use (`current` still names the old version): nothing of it is left.
+            if AdvisoryStore.readCurrent(directory) != version { unlink(AdvisoryStore.databaseFile(directory, version: version)) }
+            throw error
+        }
         removeFiles(in: databases) { $0.hasSuffix(".sqlite") && $0 != "\(version).sqlite" }
         return summary
     }

@@ -132,6 +132,26 @@ public struct GoBuildInfo: Hashable, Sendable {
         return info
     }
 
+    /// A Go release tag as OSV's `stdlib` entries write it (golang.org/x/vuln's
+    /// GoTagToSemver): `go1.19.8` → `1.19.8`, `go1.20` → `1.20.0`, `go1.21rc2` →
+    /// `1.21.0-rc.2`. Left as `1.20` or `1.21rc2`, SemVer could not read it, and no range
+    /// would ever name it. nil for what is not a release tag (`devel go1.22-abc…`).
+    public static func stdlibVersion(_ tag: some StringProtocol) -> String? {
+        guard tag.hasPrefix("go1") else { return nil }
+        let text = tag.dropFirst(2)
+        let numeric = text.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
+        let suffix = text.dropFirst(numeric.count)
+        let parts = numeric.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2 || parts.count == 3, parts.allSatisfy({ !$0.isEmpty }) else { return String(text) }
+        let version = String(numeric) + (parts.count == 2 ? ".0" : "")
+        guard !suffix.isEmpty else { return version }
+        for kind in ["beta", "rc"] where suffix.hasPrefix(kind) {
+            let number = suffix.dropFirst(kind.count)
+            if !number.isEmpty, number.allSatisfy({ $0.isASCII && $0.isNumber }) { return "\(version)-\(kind).\(number)" }
+        }
+        return String(text)
+    }
+
     /// The packages it stands for: Go's standard library (`stdlib`, the version without
     /// `go`, as OSV's Go ecosystem names it), the main module and every dependency. A
     /// module replaced by a local directory has no version: `(devel)`, as Go says.
@@ -139,8 +159,8 @@ public struct GoBuildInfo: Hashable, Sendable {
         var out: [InstalledPackage] = []
         var release = Substring(goVersion)
         if let space = release.firstIndex(of: " ") { release = release[..<space] }
-        if release.hasPrefix("go1") {
-            out.append(InstalledPackage(kind: .go, name: "stdlib", version: String(release.dropFirst(2)), location: location))
+        if let version = Self.stdlibVersion(release) {
+            out.append(InstalledPackage(kind: .go, name: "stdlib", version: version, location: location))
         }
         for module in (main.map { [$0] } ?? []) + dependencies where !module.path.isEmpty {
             out.append(InstalledPackage(kind: .go, name: module.path, version: module.version.isEmpty ? "(devel)" : module.version, location: location))

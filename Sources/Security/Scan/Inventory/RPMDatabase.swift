@@ -87,6 +87,8 @@ enum RPMDatabase {
             if count < 0 && errno == EINTR { continue }
             guard count >= 0 else { throw .storage("\(location): \(String(cString: strerror(errno)))") }
             if count == 0 { return }
+            // Checked by size before, but a running container's file may grow while it is copied.
+            guard offset + off_t(count) <= off_t(limit) else { throw .invalid("\(location): more than the \(limit) bytes expected at most") }
             let written = buffer.withUnsafeBytes { write(target, $0.baseAddress, count) }
             guard written == count else { throw .storage("\(path): \(String(cString: strerror(errno)))") }
             offset += off_t(count)

@@ -35,6 +35,11 @@ public struct Ecosystem: Hashable, Sendable, Codable, CustomStringConvertible {
         "Mageia": .rpm, "openEuler": .rpm,
         "PyPI": .pep440,
         "npm": .semver, "crates.io": .semver,
-        "Go": .go,
+        // OSV's Go records write versions without Go's `v` (the Go vulnerability database's
+        // SEMVER ranges and GitHub's ECOSYSTEM ones alike: `fixed: 0.33.0`), while binaries
+        // name modules `v0.30.0` and stdlib `1.19.8`. SemVer reads both forms and orders the
+        // versions binaries hold (pseudo-versions, `+incompatible`) as Go does; Go's own
+        // scheme, which requires the `v`, would call every such event unreadable.
+        "Go": .semver,
     ]
 }
