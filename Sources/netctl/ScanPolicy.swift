@@ -37,9 +37,7 @@ enum ScanPolicy {
     /// config.json's `scan-policy`, if the state root has one.
     static func configured(root: String) throws -> Settings? {
         let path = "\(root)/config.json"
-        guard access(path, F_OK) == 0 else { return nil }
-        let bytes = try readFile(path, name: "config \(path)", limit: ReadLimit(bytes: 1 << 20, kind: "config.json"))
-        guard let policy = try TrustCLI.run({ try TrustJSON.parse(bytes, limit: 1 << 20)["scan-policy"] }) else { return nil }
+        guard let policy = try TrustCLI.configMember("scan-policy", root: root) else { return nil }
         let expected = "expected a severity (low, medium, high, critical) or {\"severity\": …, \"ignore-unfixed\": true|false, \"ignore-file\": PATH}"
         // The one line names the value that is wrong, as the file has it.
         func bad(_ key: String, _ value: TrustJSON, _ expectation: String = expected) -> CLIError {
@@ -69,7 +67,8 @@ enum ScanPolicy {
         }
         if let file = members["ignore-file"] {
             guard let value = file.string, !value.isEmpty else { throw bad("scan-policy.ignore-file", file, "expected a path") }
-            settings.ignoreFile = value
+            // Relative to the state root, where config.json is, not to wherever `run` is typed.
+            settings.ignoreFile = value.hasPrefix("/") ? value : "\(root)/\(value)"
         }
         return settings
     }

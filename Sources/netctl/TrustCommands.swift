@@ -291,11 +291,18 @@ enum TrustCLI {
     }
 
     /// config.json's `content-trust` member, if the state root has one.
-    static func policy(root: String) throws -> TrustJSON? {
+    static func policy(root: String) throws -> TrustJSON? { try configMember("content-trust", root: root) }
+
+    /// A member of the state root's config.json (Docker daemon.json's shape), nil when the
+    /// file or the member is absent. The file is parsed only when it names the member:
+    /// TrustJSON takes no fractions, and a `1.5` in a setting of something else must not
+    /// stop the commands that read only this one.
+    static func configMember(_ key: String, root: String) throws -> TrustJSON? {
         let path = "\(root)/config.json"
         guard access(path, F_OK) == 0 else { return nil }
         let bytes = try readFile(path, name: "config \(path)", limit: ReadLimit(bytes: 1 << 20, kind: "config.json"))
-        return try run { try TrustJSON.parse(bytes, limit: 1 << 20)["content-trust"] }
+        guard bytes.firstRange(of: Array("\"\(key)\"".utf8)) != nil else { return nil }
+        return try run { try TrustJSON.parse(bytes, limit: 1 << 20)[key] }
     }
 
     /// Any trust or registry failure as the command's one line.

@@ -172,6 +172,9 @@ import TestSupport
             // Below the worst finding's severity it does not run; with nothing that bad it does.
             let busybox = try netctl.importBusybox()
             #expect(try netctl.ok("run", "--rm", "--scan-policy", "low", busybox, "echo", "clean") == "clean\n")
+            // A config.json of other settings (a fraction netctl's reader takes no part in) stops nothing.
+            try #"{"default-shm-size-ratio": 1.5}"#.write(toFile: netctl.root + "/config.json", atomically: true, encoding: .utf8)
+            #expect(try netctl.ok("run", "--rm", busybox, "echo", "clean") == "clean\n")
             // The state root's policy applies without the flag; the flag cannot loosen it.
             try #"{"scan-policy": {"severity": "high", "ignore-unfixed": true}}"#.write(toFile: netctl.root + "/config.json", atomically: true, encoding: .utf8)
             let byConfig = try netctl.netctl("run", "--rm", "vulnerable", "true")
