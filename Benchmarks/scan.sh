@@ -135,17 +135,19 @@ echo "== scan $IMAGE: checked against what the generator made, then timed ($RUNS
 python3 - "$WORK/report.json" "$WORK/layout.expected.json" "$WORK/check" <<'EOF'
 import json, sys
 report, expected = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
-findings = len(report.get("findings", []))
-inventory = report.get("inventory", {})
-packages = len(inventory.get("packages", [])) if isinstance(inventory, dict) else 0
+# The report's shape (Sources/Security/Scan/Report/ScanReport.swift): "packages" is the
+# inventory; each finding has "package" (with "kind") and "advisory" (with "severity").
+findings = report.get("findings", [])
+packages = report.get("packages", report.get("inventory", {}).get("packages", []))
 want_packages = sum(expected["packages"].values())
-severities = {}
-for finding in report.get("findings", []):
-    advisory = finding.get("advisory", finding)
-    severity = advisory.get("severity", "?")
-    severities[str(severity)] = severities.get(str(severity), 0) + 1
-ok = findings == expected["expectedFindings"] and packages == want_packages
-line = (f"{packages} packages (expected {want_packages}), {findings} findings (expected {expected['expectedFindings']}: "
+kinds, severities = {}, {}
+for finding in findings:
+    kind = {"dpkg": "Debian", "python": "PyPI", "npm": "npm"}.get(finding.get("package", {}).get("kind"), "?")
+    kinds[kind] = kinds.get(kind, 0) + 1
+    severity = str(finding.get("advisory", {}).get("severity", "?"))
+    severities[severity] = severities.get(severity, 0) + 1
+ok = len(findings) == expected["expectedFindings"] and len(packages) == want_packages and all(kinds.get(k, 0) == v for k, v in expected["expectedByEcosystem"].items())
+line = (f"{len(packages)} packages (expected {want_packages}), {len(findings)} findings {kinds} (expected {expected['expectedFindings']}: "
         f"{expected['expectedByEcosystem']}); severities {severities}" + ("" if ok else " — MISMATCH: the scan did not find what the set holds"))
 print("  " + line)
 open(sys.argv[3], "w").write(line + "\n")
