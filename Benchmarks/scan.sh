@@ -53,6 +53,7 @@ RUN_RUNS=${RUN_RUNS:-200}
 ROUNDS=${ROUNDS:-5}
 POLICY=${POLICY:-CRITICAL}
 OUT=${OUT:-bench-results}
+PYTHON_VENV=${PYTHON_VENV:-.build-venv/bin/python}   # packaging; `make deps` makes it
 BENCH_TMP=${BENCH_TMP:-/dev/shm}
 SET=.build/bench-scan/osv-$COUNT-$SEED
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -77,6 +78,7 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 130" INT TERM   # a signal ends the run through the EXIT trap
 
+[ -x "$PYTHON_VENV" ] || { echo "no Python venv at $PYTHON_VENV: run make deps" >&2; exit 1; }
 [ -x "$NETCTL" ] || { echo "no netctl at $NETCTL: swift build -c release --static-swift-stdlib builds it" >&2; exit 1; }
 echo "netctl: $NETCTL; $COUNT advisories (seed $SEED); load average at start $LOAD_START"
 
@@ -179,16 +181,21 @@ set_dir, out = sys.argv[1], sys.argv[2]
 installed = json.load(open(os.path.join(set_dir, "expected.json")))["packages"]
 rng = random.Random(16)
 os.makedirs(out, exist_ok=True)
+# A package's versions against each other: the installed one (for the image's packages)
+# against every event, and the events of its advisories pairwise in file order.
 for ecosystem, scheme in [("Debian", "debian"), ("PyPI", "pep440"), ("Red Hat", "rpm"), ("npm", "semver")]:
-    pairs = []
+    pairs, seen = [], {}
     archive = zipfile.ZipFile(os.path.join(set_dir, "zip", ecosystem, "all.zip"))
     for name in islice(archive.namelist(), 20000):
         for affected in json.loads(archive.read(name))["affected"]:
+            package = affected["package"]["name"]
             versions = [v for e in affected["ranges"][0]["events"] for v in e.values() if v != "0"] + affected.get("versions", [])
-            mine = installed.get(ecosystem, {}).get(affected["package"]["name"])
+            mine = installed.get(ecosystem, {}).get(package)
             if mine:
                 pairs += [(mine, v) for v in versions]
-            pairs += [(a, b) for a, b in zip(versions, versions[1:])]
+            earlier = seen.setdefault(package, [])
+            pairs += [(a, b) for a in earlier[-3:] for b in versions]
+            earlier += versions
     rng.shuffle(pairs)
     pairs = pairs[:20000]
     with open(os.path.join(out, scheme), "w") as f:
@@ -224,7 +231,8 @@ else
     echo "  netctl's comparators did not compile alone (no netctl rows): $(head -3 "$WORK/swiftc.log")"
 fi
 read -r a b < "$WORK/pairs/debian"
-hyperfine -N --style none --warmup 5 --runs 200 --export-json "$WORK/dpkg.json" -n dpkg "dpkg --compare-versions $a lt $b" > /dev/null 2>&1 || true
+# -i: its exit status is the answer (1 for false)
+hyperfine -N -i --style none --warmup 5 --runs 200 --export-json "$WORK/dpkg.json" -n dpkg "dpkg --compare-versions $a lt $b" > /dev/null 2>&1
 echo "dpkg-process $(python3 -c "import json; print(int(1 / json.load(open('$WORK/dpkg.json'))['results'][0]['median']))")" >> "$WORK/rates"
 /usr/bin/python3 - "$WORK/pairs/debian" >> "$WORK/rates" <<'EOF'
 import sys, time
@@ -237,7 +245,7 @@ for _ in range(5):
         apt_pkg.version_compare(a, b)
 print("apt_pkg", int(5 * len(pairs) / (time.perf_counter() - start)))
 EOF
-.build-venv/bin/python - "$WORK/pairs/pep440" >> "$WORK/rates" <<'EOF'
+"$PYTHON_VENV" - "$WORK/pairs/pep440" >> "$WORK/rates" <<'EOF'
 import sys, time
 from packaging.version import Version
 pairs = [line.split() for line in open(sys.argv[1])]
