@@ -60,17 +60,27 @@ LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 unset NETCTL_ROOT
 WORK=$(mktemp -d "$BENCH_TMP/netctl-bench-scan.XXXXXX")
 ROOT=$WORK/root
-HOST=ncscan-$$                 # the start-up rows' network namespace
+HOST=ncscan-$$                 # the start-up rows' network namespace, and their sandbox
+SANDBOX=ncscan-sb-$$
 mkdir -p "$OUT" "$ROOT"
 export NETCTL_ROOT=$ROOT
 
+# The start-up rows' sandbox and network, removed by the binary that made them, and the
+# root's resolver (a netctl-dns process the connect started).
+stop_startup() { # ROOT BINARY
+    local in=(nsenter --net="/run/netns/$HOST" env NETCTL_ROOT="$1" "$2")
+    "${in[@]}" network disconnect bnet "$SANDBOX" > /dev/null 2>&1 || true
+    "${in[@]}" sandbox rm "$SANDBOX" > /dev/null 2>&1 || true
+    "${in[@]}" network rm bnet > /dev/null 2>&1 || true
+    # The resolver would linger 30 s for another sandbox: stopped now, by its pid.
+    [ -f "$1/dns/resolver.pid" ] && kill "$(cat "$1/dns/resolver.pid")" 2> /dev/null || true
+    return 0
+}
 cleanup() {
     set +e
     for id in $("$NETCTL" ps -aq 2>/dev/null); do "$NETCTL" rm -f "$id" >/dev/null 2>&1; done
     if [ -e "/run/netns/$HOST" ]; then
-        for root in "$WORK"/startup-*; do
-            [ -x "$root/binary" ] && nsenter --net="/run/netns/$HOST" env NETCTL_ROOT="$root" "$root/binary" sandbox rm bsb >/dev/null 2>&1
-        done
+        [ -f "$WORK/startup-roots" ] && while read -r root binary; do stop_startup "$root" "$binary"; done < "$WORK/startup-roots"
         ip netns del "$HOST"
     fi
     rm -rf "$WORK"
@@ -270,28 +280,30 @@ if [ -n "${BEFORE:-}" ]; then
     echo "== start-up: --version and a bridge network connect, this netctl and $BEFORE"
     ip netns add "$HOST"
     ip -n "$HOST" link set lo up
-    subnet=0
+    subnet=110
     for which in after before; do
         binary=$NETCTL; [ "$which" = before ] && binary=$BEFORE
         root=$WORK/startup-$which
-        mkdir -p "$root"
-        cp "$binary" "$root/binary"
-        strip -g -o "$root/callgrind" "$binary"
         subnet=$((subnet + 1))
+        mkdir -p "$root/callgrind"
+        echo "$root $binary" >> "$WORK/startup-roots"
+        # The stripped copy starts its resolver from beside itself, as netctl does.
+        strip -g -o "$root/callgrind/netctl" "$binary"
+        ln -s "$(dirname "$binary")/netctl-dns" "$root/callgrind/netctl-dns"
         in_host() { nsenter --net="/run/netns/$HOST" env NETCTL_ROOT="$root" "$@"; }
-        in_host "$root/binary" sandbox create bsb > /dev/null
-        in_host "$root/binary" network create --subnet "198.18.$((110 + subnet)).0/24" "bnet$subnet" > /dev/null
+        in_host "$binary" sandbox create "$SANDBOX" > /dev/null
+        in_host "$binary" network create --subnet "198.18.$subnet.0/24" bnet > /dev/null
         in_host hyperfine -N --style none --warmup 20 --runs 200 --export-json "$WORK/startup-$which-version.json" \
-            -n version "$root/binary --version" > /dev/null 2>&1
+            -n version "$binary --version" > /dev/null
         in_host hyperfine --style none --warmup 3 --runs "$RUNS" --export-json "$WORK/startup-$which-connect.json" \
-            --prepare "$root/binary network disconnect bnet$subnet bsb >/dev/null 2>&1 || true" \
-            -n connect "$root/binary network connect bnet$subnet bsb" > /dev/null 2>&1
-        valgrind --tool=callgrind --callgrind-out-file=/dev/null "$root/callgrind" --version 2>&1 >/dev/null \
+            --prepare "$binary network disconnect bnet $SANDBOX >/dev/null 2>&1 || true" \
+            -n connect "$binary network connect bnet $SANDBOX" > /dev/null
+        valgrind --tool=callgrind --callgrind-out-file=/dev/null "$root/callgrind/netctl" --version 2>&1 >/dev/null \
             | sed -n 's/.*Collected : \([0-9]*\).*/\1/p' > "$WORK/startup-$which-version.ir"
-        in_host "$root/binary" network disconnect "bnet$subnet" bsb > /dev/null 2>&1 || true
-        in_host valgrind --tool=callgrind --callgrind-out-file=/dev/null "$root/callgrind" network connect "bnet$subnet" bsb 2>&1 >/dev/null \
+        in_host "$binary" network disconnect bnet "$SANDBOX" > /dev/null
+        in_host valgrind --tool=callgrind --callgrind-out-file=/dev/null "$root/callgrind/netctl" network connect bnet "$SANDBOX" 2>&1 >/dev/null \
             | sed -n 's/.*Collected : \([0-9]*\).*/\1/p' > "$WORK/startup-$which-connect.ir"
-        in_host "$root/binary" sandbox rm bsb > /dev/null 2>&1 || true
+        stop_startup "$root" "$binary"
     done
 fi
 
