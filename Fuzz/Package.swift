@@ -37,5 +37,8 @@ let package = Package(
         .executableTarget(name: "FuzzRegistry", dependencies: [.product(name: "Registry", package: "netctl")]),
         // Trust metadata of both dialects (TUF 1.0, Notary v1), RFC 3339 times.
         .executableTarget(name: "FuzzTrust", dependencies: [.product(name: "Security", package: "netctl")]),
+        // What `scan db import` reads (OSV files), CVSS v3 vectors, and the version orderings
+        // of every scheme (Debian, apk, RPM, PEP 440, SemVer, Go).
+        .executableTarget(name: "FuzzScan", dependencies: [.product(name: "Security", package: "netctl")]),
     ]
 )

@@ -8,7 +8,8 @@
     X(archive_read_data_block) X(archive_error_string) X(archive_entry_pathname) X(archive_entry_hardlink) \
     X(archive_entry_symlink) X(archive_entry_filetype) X(archive_entry_perm) X(archive_entry_rdev) \
     X(archive_entry_size_is_set) X(archive_entry_size) X(archive_entry_uid) X(archive_entry_gid) \
-    X(archive_entry_mtime) X(archive_entry_mtime_nsec) X(archive_entry_xattr_reset) X(archive_entry_xattr_next)
+    X(archive_entry_mtime) X(archive_entry_mtime_nsec) X(archive_entry_xattr_reset) X(archive_entry_xattr_next) \
+    X(archive_read_support_format_zip) X(archive_read_open_filename) X(archive_read_data_skip)
 
 LAZY_LIBRARY_DEFINE("libarchive.so.13", "libarchive13", FUNCTIONS)
 
@@ -44,3 +45,6 @@ int la_entry_xattr_reset(struct archive_entry *e) { return p_archive_entry_xattr
 int la_entry_xattr_next(struct archive_entry *e, const char **name, const void **value, size_t *size) {
     return p_archive_entry_xattr_next(e, name, value, size);
 }
+int la_read_support_format_zip(struct archive *a) { return p_archive_read_support_format_zip(a); }
+int la_read_open_filename(struct archive *a, const char *path, size_t block_size) { return p_archive_read_open_filename(a, path, block_size); }
+int la_read_data_skip(struct archive *a) { return p_archive_read_data_skip(a); }

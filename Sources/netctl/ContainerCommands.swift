@@ -54,6 +54,8 @@ struct Run: ParsableCommand {
     var profile: String?
     @Option(name: .long, help: ArgumentHelp("Pull the image first: missing (default), always or never.", valueName: "WHEN"))
     var pull: String?
+    @Option(name: .long, help: ArgumentHelp("Refuse an image with a known vulnerability at or above this severity (low, medium, high, critical); config.json's scan-policy otherwise.", valueName: "SEVERITY"))
+    var scanPolicy: String?
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The image, then the command and its arguments.", valueName: "IMAGE [COMMAND…]"))
     var imageAndCommand: [String] = []
 
@@ -81,6 +83,7 @@ struct Run: ParsableCommand {
         request.addHosts = addHost
         request.aliases = networkAlias
         request.pull = pull
+        request.scanPolicy = scanPolicy
         request.volumes = volume
         request.tmpfs = tmpfs
         confinement.apply(to: &request)
@@ -94,6 +97,7 @@ struct Run: ParsableCommand {
         do {
             let runtime = try globals.runtime()
             try RunPull.prepare(runtime, policy: request.pull, image: request.image)
+            try ScanPolicy.prepare(runtime, flag: request.scanPolicy)
             if request.detach {
                 print(try runtime.runDetached(request, executable: try executablePath()).id)
                 return

@@ -115,6 +115,7 @@ enum HotPath {
         .value(["--add-host"]) { $0.addHosts.append($1) },
         .value(["--network-alias", "--alias"]) { $0.aliases.append($1) },
         .value(["--pull"]) { $0.pull = $1 },
+        .value(["--scan-policy"]) { $0.scanPolicy = $1 },
     ] }
 
     static var execFlags: [FlagTable<ExecRequest>.Entry] { [

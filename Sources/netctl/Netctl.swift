@@ -24,7 +24,7 @@ struct Netctl: ParsableCommand {
             Run.self, PS.self, Stop.self, Kill.self, Remove.self, Exec.self, Logs.self, Wait.self, InspectCommand.self,
             ImageCommand.self, PullCommand.self, RuntimeCommand.self, SeccompCommand.self, SecurityCommand.self, ProfileCommand.self, NetworkCommand.self, SandboxCommand.self, PortCommand.self, SystemCommand.self, Monitor.self,
             ClusterCommand.self, AgentCommand.self, LabCommand.self,
-            Login.self, Logout.self, TrustCommand.self,
+            Login.self, Logout.self, TrustCommand.self, ScanCommand.self,
             PushCommand.self, ImageCommand.Tag.self,
         ]
     )

@@ -3,7 +3,7 @@ import Foundation
 /// OCI image layouts with layers written entry by entry (by Python's tarfile), for images
 /// no well-behaved tool would make: hostile paths, links and devices.
 public enum CraftedImages {
-    public enum Entry {
+    public enum Entry: Sendable {
         case file(String, String)
         case directory(String)
         case symlink(String, to: String)

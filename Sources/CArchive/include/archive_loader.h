@@ -20,6 +20,11 @@ int la_read_next_header(struct archive *a, struct archive_entry **entry);
 la_ssize_t la_read_data(struct archive *a, void *buffer, size_t size);
 int la_read_data_block(struct archive *a, const void **buffer, size_t *size, la_int64_t *offset);
 const char *la_error_string(struct archive *a);
+// Zips (OSV's per-ecosystem exports), read from a file so that libarchive can use the
+// central directory.
+int la_read_support_format_zip(struct archive *a);
+int la_read_open_filename(struct archive *a, const char *path, size_t block_size);
+int la_read_data_skip(struct archive *a);
 
 const char *la_entry_pathname(struct archive_entry *e);
 const char *la_entry_hardlink(struct archive_entry *e);

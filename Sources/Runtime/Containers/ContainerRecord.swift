@@ -37,6 +37,9 @@ public struct RunRequest: Sendable {
     /// `--pull`: `missing` (Docker's default), `always` or `never`. Read by the command
     /// line, which pulls before the runtime sees the request.
     public var pull: String?
+    /// `--scan-policy SEVERITY`: refuse an image with a known vulnerability at or above it.
+    /// Read by the command line, which checks the image before the runtime makes anything.
+    public var scanPolicy: String?
     /// `--dns`: nameservers (IPv4 or IPv6 addresses). On a network with names they are
     /// the resolver's upstreams; elsewhere they go to resolv.conf.
     public var dns: [String] = []

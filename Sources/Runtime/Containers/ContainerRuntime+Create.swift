@@ -17,6 +17,7 @@ extension ContainerRuntime {
             try imageMissing?(request.image)
             return try images.image(request.image)
         }()
+        try imageFound?(image)
         var record = try makeRecord(request, image: image)
         // Compiled (or found compiled) before anything changes: a bad profile stops here.
         let filter = try record.security?.seccompProfile.map { profile in

@@ -11,6 +11,9 @@ public final class ContainerRuntime {
     /// Called when `create` does not find its image, before it looks again: how `run`
     /// pulls what it lacks (the runtime knows no registries).
     public var imageMissing: ((String) throws -> Void)?
+    /// Called by `create` with the image it found, before it changes anything: how `run
+    /// --scan-policy` refuses a vulnerable image (the runtime knows no advisories).
+    public var imageFound: ((ImageRecord) throws -> Void)?
     let storage: String
 
     public init(root: String, network: NetworkController) {
@@ -34,6 +37,15 @@ public final class ContainerRuntime {
     /// The name of a container that still needs the image, for `image rm`.
     public func containerUsing(_ image: ImageRecord) throws -> String? {
         try containers().first { $0.imageID == image.id }?.name
+    }
+
+    /// A container's root filesystem as layers, lowest first: the image's unpacked layers
+    /// (named by diff ID) and the container's upper directory (named `container`), each
+    /// with overlay whiteouts, as overlayfs merges them under the container.
+    public func rootfsLayers(of record: ContainerRecord) throws -> [(directory: String, name: String)] {
+        let image = try images.image(id: record.imageID)
+        let layers = zip(images.layerPaths(of: image), image.layers).map { (directory: $0, name: $1.description) }
+        return layers + [(directory: Rootfs(directory: directory(of: record.id)).upper, name: "container")]
     }
 
     func directory(of id: String) -> String { "\(storage)/containers/\(id)" }

@@ -16,7 +16,7 @@ final class SQLiteDatabase {
             throw .database("\(path): \(String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
         }
         let flags: Int32 = switch mode {
-        case .readOnly: SQLITE_OPEN_READONLY
+        case .readOnly: SQLITE_OPEN_READONLY | SQLITE_OPEN_URI
         case .readWrite: SQLITE_OPEN_READWRITE
         case .create: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
         }

@@ -1,0 +1,98 @@
+import Glibc
+import Runtime
+import Security
+
+/// `run --scan-policy SEVERITY` (or config.json's `"scan-policy"`): an image with a known
+/// vulnerability at or above the severity does not run. The result is cached per image id
+/// and advisory database, so an image already scanned costs one small file's read.
+///
+/// config.json: `"scan-policy": "high"`, or `{"severity": "high", "ignore-unfixed": true,
+/// "ignore-file": "/etc/netctl/ignore"}`. The flag can only make the state root's policy
+/// stricter (a lower severity), never turn it off.
+enum ScanPolicy {
+    struct Settings {
+        var minimum: Severity
+        var ignoreUnfixed = false
+        var ignoreFile: String?
+    }
+
+    /// Hands `runtime` the check, when a policy applies.
+    static func prepare(_ runtime: ContainerRuntime, flag: String?) throws {
+        guard let settings = try settings(flag: flag, root: runtime.root) else { return }
+        runtime.imageFound = { image in try check(image, runtime: runtime, settings: settings) }
+    }
+
+    static func settings(flag: String?, root: String) throws -> Settings? {
+        let fromFlag = try flag.map { text -> Severity in
+            guard let severity = Severity(rating: text), severity != .unknown else {
+                throw CLIError("--scan-policy \"\(text)\": expected low, medium, high or critical")
+            }
+            return severity
+        }
+        var settings = try configured(root: root)
+        if let fromFlag { settings = Settings(minimum: min(fromFlag, settings?.minimum ?? fromFlag), ignoreUnfixed: settings?.ignoreUnfixed ?? false, ignoreFile: settings?.ignoreFile) }
+        return settings
+    }
+
+    /// config.json's `scan-policy`, if the state root has one.
+    static func configured(root: String) throws -> Settings? {
+        let path = "\(root)/config.json"
+        guard access(path, F_OK) == 0 else { return nil }
+        let bytes = try readFile(path, name: "config \(path)", limit: ReadLimit(bytes: 1 << 20, kind: "config.json"))
+        guard let policy = try TrustCLI.run({ try TrustJSON.parse(bytes, limit: 1 << 20)["scan-policy"] }) else { return nil }
+        let bad = CLIError("\(path): scan-policy: expected a severity (low, medium, high, critical) or {\"severity\": …, \"ignore-unfixed\": true|false, \"ignore-file\": PATH}")
+        if let text = policy.string {
+            guard let severity = Severity(rating: text), severity != .unknown else { throw bad }
+            return Settings(minimum: severity)
+        }
+        guard let members = policy.object, let text = members["severity"]?.string,
+              let severity = Severity(rating: text), severity != .unknown,
+              Set(members.keys).isSubset(of: ["severity", "ignore-unfixed", "ignore-file"]) else {
+            throw bad
+        }
+        var settings = Settings(minimum: severity)
+        if let unfixed = members["ignore-unfixed"] {
+            guard let value = unfixed.bool else { throw bad }
+            settings.ignoreUnfixed = value
+        }
+        if let file = members["ignore-file"] {
+            guard let value = file.string else { throw bad }
+            settings.ignoreFile = value
+        }
+        return settings
+    }
+
+    /// Refuses `image` when its findings (cached, or scanned now) break the policy.
+    static func check(_ image: ImageRecord, runtime: ContainerRuntime, settings: Settings) throws {
+        let directory = ScanCLI.directory(runtime.root)
+        guard let version = AdvisoryDatabase.currentVersion(directory: directory) else {
+            throw CLIError("scan policy \(settings.minimum.name.lowercased()): no advisory database in \(directory) to check image \(image.id.short) against (netctl scan db import PATH…)")
+        }
+        let cache = ScanResultCache(directory: directory)
+        let entries: [ScanResultCache.Entry]
+        if let cached = cache.load(image: image.id.description, databaseVersion: version) {
+            entries = cached
+        } else {
+            let database = try ScanCLI.openDatabase(directory)
+            let layers = zip(runtime.images.layerPaths(of: image), image.layers).map { ($0, $1.description) }
+            let findings = try ScanCLI.run {
+                let inventory = try InventoryScanner.inventory(of: ScanRoot(layers: layers))
+                return try VulnerabilityScanner.findings(in: inventory, database: database)
+            }
+            try? cache.store(findings, image: image.id.description, databaseVersion: database.version)
+            entries = cache.load(image: image.id.description, databaseVersion: database.version) ?? []
+        }
+        let ignore = try settings.ignoreFile.map { path in try ScanCLI.run { try IgnoreFile.load(path: path) } }
+        let today = CalendarDay.today()
+        let refused = entries.filter { entry in
+            entry.severity >= settings.minimum && !(settings.ignoreUnfixed && entry.fixed == nil)
+                && ignore?.entry(id: entry.id, aliases: entry.aliases, today: today) == nil
+        }
+        guard !refused.isEmpty else { return }
+        let named = refused.prefix(3).map { entry in
+            "\(entry.id) (\(entry.severity.name)) in \(entry.package) \(entry.installed)" + (entry.fixed.map { ", fixed in \($0)" } ?? ", no fix")
+        }
+        let more = refused.count > 3 ? "; and \(refused.count - 3) more" : ""
+        throw CLIError("image \(image.id.short) refused by the scan policy (\(settings.minimum.name) and above): \(refused.count) vulnerabilit\(refused.count == 1 ? "y" : "ies"): \(named.joined(separator: "; "))\(more) (netctl scan \(image.id.short) for all)")
+    }
+}
