@@ -20,8 +20,10 @@
 #    the container runs), the scan result cached (the scan above stored it): RUN_RUNS runs
 #    each, in ROUNDS hyperfine invocations that alternate the two commands (so both see the
 #    same machine), the difference of the pooled medians and the median of the rounds'
-#    differences. Target ≤ 2 ms. And the first check (cache removed before each run: a whole
-#    scan inside `run`). --network none: the bridge's set-up is not what is measured.
+#    differences; and the instructions of the netctl process for each (callgrind, the
+#    repeatable figure on a busy machine). Target ≤ 2 ms. And the first check (cache removed
+#    before each run: a whole scan inside `run`). --network none: the bridge's set-up is not
+#    what is measured.
 #  - version ordering, pairs per second, on pairs of versions taken from the generated set
 #    (a package's installed version against its advisories' events, the events against each
 #    other): netctl's comparators (VersionScheme and Sources/Security/Scan/Versions compiled
@@ -33,8 +35,9 @@
 #  - start-up, when BEFORE=PATH names an earlier netctl (the release build before the scan
 #    work): `--version` and a bridge `network connect` (a sandbox of each binary's own on a
 #    network of its own, in a network namespace of the run's own; disconnect before each
-#    run), hyperfine medians and callgrind instruction counts (of strip -g copies: callgrind
-#    cannot read a static-stdlib Swift binary's debug information), for both binaries.
+#    run), hyperfine medians over ROUNDS rounds alternating the two binaries, and callgrind
+#    instruction counts (of strip -g copies: callgrind cannot read a static-stdlib Swift
+#    binary's debug information).
 # Peers: no Trivy, Grype or osv-scanner is packaged in Debian 12 (apt-cache search finds
 # none) nor on PyPI (none for trivy or grype; PyPI's `osv-scanner` 0.0.1 is not Google's
 # scanner), so whole-scan figures have no peer here; the version orderings do.
@@ -50,7 +53,7 @@ SEED=${SEED:-16}
 RUNS=${RUNS:-30}
 IMPORT_RUNS=${IMPORT_RUNS:-3}
 RUN_RUNS=${RUN_RUNS:-200}
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-10}
 POLICY=${POLICY:-CRITICAL}
 OUT=${OUT:-bench-results}
 PYTHON_VENV=${PYTHON_VENV:-.build-venv/bin/python}   # packaging; `make deps` makes it
@@ -67,10 +70,10 @@ export NETCTL_ROOT=$ROOT
 
 # The start-up rows' sandbox and network, removed by the binary that made them, and the
 # root's resolver (a netctl-dns process the connect started).
-stop_startup() { # ROOT BINARY
+stop_startup() { # ROOT BINARY SANDBOX
     local in=(nsenter --net="/run/netns/$HOST" env NETCTL_ROOT="$1" "$2")
-    "${in[@]}" network disconnect bnet "$SANDBOX" > /dev/null 2>&1 || true
-    "${in[@]}" sandbox rm "$SANDBOX" > /dev/null 2>&1 || true
+    "${in[@]}" network disconnect bnet "$3" > /dev/null 2>&1 || true
+    "${in[@]}" sandbox rm "$3" > /dev/null 2>&1 || true
     "${in[@]}" network rm bnet > /dev/null 2>&1 || true
     # The resolver would linger 30 s for another sandbox: stopped now, by its pid.
     [ -f "$1/dns/resolver.pid" ] && kill "$(cat "$1/dns/resolver.pid")" 2> /dev/null || true
@@ -80,7 +83,7 @@ cleanup() {
     set +e
     for id in $("$NETCTL" ps -aq 2>/dev/null); do "$NETCTL" rm -f "$id" >/dev/null 2>&1; done
     if [ -e "/run/netns/$HOST" ]; then
-        [ -f "$WORK/startup-roots" ] && while read -r root binary; do stop_startup "$root" "$binary"; done < "$WORK/startup-roots"
+        [ -f "$WORK/startup-roots" ] && while read -r root binary sandbox; do stop_startup "$root" "$binary" "$sandbox"; done < "$WORK/startup-roots"
         ip netns del "$HOST"
     fi
     rm -rf "$WORK"
@@ -125,6 +128,7 @@ import os, sys, zipfile
 for ecosystem in os.listdir(sys.argv[1]):
     zipfile.ZipFile(os.path.join(sys.argv[1], ecosystem, "all.zip")).extractall(os.path.join(sys.argv[2], ecosystem))
 EOF
+mkdir -p "$WORK/root-dir"
 NETCTL_ROOT=$WORK/root-dir measure import-dir "$NETCTL" scan db import --format json "$WORK/osv"
 echo "  $(tail -1 "$WORK/times")"
 rm -rf "$WORK/osv" "$WORK/root-dir"
@@ -182,6 +186,18 @@ for round in $(seq "$ROUNDS"); do
 done
 hyperfine -N --style none --warmup 1 --runs $((RUNS < 20 ? RUNS : 20)) --export-json "$WORK/run-uncached.json" \
     --prepare "rm -rf $ROOT/scan/cache" -n uncached "${RUN[*]} --scan-policy $POLICY $IMAGE true" > /dev/null
+# Instructions of the netctl process itself (callgrind, a strip -g copy; the container's
+# processes exec away from it), the second run of each counted: repeatable where the wall
+# figures above move with the machine's load.
+strip -g -o "$WORK/netctl-callgrind" "$NETCTL"
+for kind in plain policy; do
+    flags=(); [ "$kind" = policy ] && flags=(--scan-policy "$POLICY")
+    for i in 1 2; do
+        valgrind --tool=callgrind --callgrind-out-file=/dev/null "$WORK/netctl-callgrind" run --rm --network none --pull never \
+            "${flags[@]}" "$IMAGE" true 2>&1 >/dev/null | sed -n 's/.*Collected : \([0-9]*\).*/\1/p' | head -1 > "$WORK/run-$kind.ir"
+    done
+done
+echo "  instructions: plain $(cat "$WORK/run-plain.ir"), with the cached check $(cat "$WORK/run-policy.ir")"
 
 echo "== version ordering: pairs from the set"
 python3 - "$SET" "$WORK/pairs" <<'EOF'
@@ -277,34 +293,43 @@ echo "rpm-lua $(rpm --eval "%{lua: dofile('$WORK/pairs.lua')}")" >> "$WORK/rates
 sed 's/^/  /' "$WORK/rates"
 
 if [ -n "${BEFORE:-}" ]; then
-    echo "== start-up: --version and a bridge network connect, this netctl and $BEFORE"
+    echo "== start-up: --version and a bridge network connect, this netctl and $BEFORE, in $ROUNDS alternating rounds"
     ip netns add "$HOST"
     ip -n "$HOST" link set lo up
+    in_host() { local root=$1; shift; nsenter --net="/run/netns/$HOST" env NETCTL_ROOT="$root" "$@"; }
     subnet=110
     for which in after before; do
         binary=$NETCTL; [ "$which" = before ] && binary=$BEFORE
         root=$WORK/startup-$which
         subnet=$((subnet + 1))
         mkdir -p "$root/callgrind"
-        echo "$root $binary" >> "$WORK/startup-roots"
+        echo "$root $binary $SANDBOX-$which" >> "$WORK/startup-roots"
         # The stripped copy starts its resolver from beside itself, as netctl does.
         strip -g -o "$root/callgrind/netctl" "$binary"
         ln -s "$(dirname "$binary")/netctl-dns" "$root/callgrind/netctl-dns"
-        in_host() { nsenter --net="/run/netns/$HOST" env NETCTL_ROOT="$root" "$@"; }
-        in_host "$binary" sandbox create "$SANDBOX" > /dev/null
-        in_host "$binary" network create --subnet "198.18.$subnet.0/24" bnet > /dev/null
-        in_host hyperfine -N --style none --warmup 20 --runs 200 --export-json "$WORK/startup-$which-version.json" \
-            -n version "$binary --version" > /dev/null
-        in_host hyperfine --style none --warmup 3 --runs "$RUNS" --export-json "$WORK/startup-$which-connect.json" \
-            --prepare "$binary network disconnect bnet $SANDBOX >/dev/null 2>&1 || true" \
-            -n connect "$binary network connect bnet $SANDBOX" > /dev/null
+        in_host "$root" "$binary" sandbox create "$SANDBOX-$which" > /dev/null
+        in_host "$root" "$binary" network create --subnet "198.18.$subnet.0/24" bnet > /dev/null
+    done
+    for round in $(seq "$ROUNDS"); do
+        hyperfine -N --style none --warmup 10 --runs $((RUN_RUNS / ROUNDS)) --export-json "$WORK/startup-version-$round.json" \
+            -n after "$NETCTL --version" -n before "$BEFORE --version" > /dev/null
+        while read -r root binary sandbox; do
+            which=${root##*-}
+            in_host "$root" hyperfine --style none --warmup 2 --runs $((RUNS / ROUNDS > 3 ? RUNS / ROUNDS : 3)) \
+                --export-json "$WORK/startup-connect-$which-$round.json" \
+                --prepare "$binary network disconnect bnet $sandbox >/dev/null 2>&1 || true" \
+                -n "$which" "$binary network connect bnet $sandbox" > /dev/null
+        done < "$WORK/startup-roots"
+    done
+    while read -r root binary sandbox; do
+        which=${root##*-}
         valgrind --tool=callgrind --callgrind-out-file=/dev/null "$root/callgrind/netctl" --version 2>&1 >/dev/null \
             | sed -n 's/.*Collected : \([0-9]*\).*/\1/p' > "$WORK/startup-$which-version.ir"
-        in_host "$binary" network disconnect bnet "$SANDBOX" > /dev/null
-        in_host valgrind --tool=callgrind --callgrind-out-file=/dev/null "$root/callgrind/netctl" network connect bnet "$SANDBOX" 2>&1 >/dev/null \
+        in_host "$root" "$binary" network disconnect bnet "$sandbox" > /dev/null
+        in_host "$root" valgrind --tool=callgrind --callgrind-out-file=/dev/null "$root/callgrind/netctl" network connect bnet "$sandbox" 2>&1 >/dev/null \
             | sed -n 's/.*Collected : \([0-9]*\).*/\1/p' > "$WORK/startup-$which-connect.ir"
-        stop_startup "$root" "$binary"
-    done
+        stop_startup "$root" "$binary" "$sandbox"
+    done < "$WORK/startup-roots"
 fi
 
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -328,7 +353,7 @@ for r in range(1, int(rounds) + 1):
     differences.append(statistics.median(results["policy"]) - statistics.median(results["plain"]))
 uncached = hf("run-uncached")[0]["median"]
 rates = dict(line.split() for line in open(os.path.join(work, "rates")))
-ms = lambda s: f"{s * 1000:.1f} ms"
+ms = lambda s: f"{s * 1000:.2f} ms"
 mb = lambda kb: f"{kb / 1024:.0f} MB"
 lines = [f"scan: {os.path.basename(work)}; {count} advisories; medians; load average {load_start} at start, {load_end} at end",
          "check: " + open(os.path.join(work, "check")).read().strip(), "",
@@ -347,18 +372,27 @@ lines.append(f"| run --rm --network none IMAGE true | {ms(pm)} | | {len(plain)} 
 lines.append(f"| run --rm … --scan-policy {policy}, cached | {ms(qm)}: +{(qm - pm) * 1000:.2f} ms pooled, "
              f"+{statistics.median(differences) * 1000:.2f} ms median of rounds ({', '.join(f'{d * 1000:+.2f}' for d in differences)}) | ≤ 2 ms | alternating rounds |")
 lines.append(f"| run --rm … --scan-policy {policy}, first check (no cache) | {ms(uncached)} | | cache removed before each run |")
+ir = {k: int(open(os.path.join(work, f"run-{k}.ir")).read().strip() or 0) for k in ("plain", "policy")}
+if ir["plain"] and ir["policy"]:
+    lines.append(f"| run --rm, instructions of the netctl process (callgrind) | {ir['plain']:,} plain, {ir['policy']:,} with the cached check: "
+                 f"+{ir['policy'] - ir['plain']:,} (+{(ir['policy'] - ir['plain']) / ir['plain'] * 100:.1f}%) | | repeatable |")
 lines += ["", "| version ordering (pairs/s) | netctl | peer |", "|---|---|---|"]
 fmt = lambda key: f"{int(rates[key]):,}" if key in rates else "—"
 lines.append(f"| Debian | {fmt('netctl-debian')} | dpkg --compare-versions {fmt('dpkg-process')} (a process per pair); libapt apt_pkg.version_compare {fmt('apt_pkg')} (in-process) |")
 lines.append(f"| PEP 440 | {fmt('netctl-pep440')} | packaging Version parse + compare {fmt('packaging')} (in-process) |")
 lines.append(f"| RPM | {fmt('netctl-rpm')} | rpm.vercmp {fmt('rpm-lua')} (one rpm lua run) |")
 lines.append(f"| SemVer (npm) | {fmt('netctl-semver')} | |")
-if os.path.exists(os.path.join(work, "startup-before-version.json")):
-    lines += ["", "| start-up | this netctl | before | instructions this / before |", "|---|---|---|---|"]
+if os.path.exists(os.path.join(work, "startup-before-version.ir")):
+    lines += ["", f"| start-up (medians of {rounds} alternating rounds) | this netctl | before | instructions this / before |", "|---|---|---|---|"]
     for row, label in [("version", "--version"), ("connect", "network connect (bridge)")]:
-        wall = {w: hf(f"startup-{w}-{row}")[0]["median"] for w in ("after", "before")}
-        ir = {w: open(os.path.join(work, f"startup-{w}-{row}.ir")).read().strip() for w in ("after", "before")}
-        irs = {w: (int(v) if v else None) for w, v in ir.items()}
+        wall = {}
+        for w in ("after", "before"):
+            samples = []
+            for r in range(1, int(rounds) + 1):
+                name = f"startup-version-{r}" if row == "version" else f"startup-connect-{w}-{r}"
+                samples += [x for x in hf(name) if x["command"] == w][0]["times"]
+            wall[w] = statistics.median(samples)
+        irs = {w: int(open(os.path.join(work, f"startup-{w}-{row}.ir")).read().strip() or 0) for w in ("after", "before")}
         cell = lambda w: f"{ms(wall[w])}, {irs[w]:,} instr." if irs[w] else ms(wall[w])
         ratio = f"{irs['after'] / irs['before']:.3f}" if irs["after"] and irs["before"] else "—"
         lines.append(f"| {label} | {cell('after')} | {cell('before')} | {ratio} |")
