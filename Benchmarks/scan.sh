@@ -294,6 +294,10 @@ if [ -n "${BEFORE:-}" ]; then
         echo "$root $binary $SANDBOX-$which" >> "$WORK/startup-roots"
         # The stripped copy starts its resolver from beside itself, as netctl does.
         strip -g -o "$root/callgrind/netctl" "$binary"
+        # Protocol conformance records: the Swift runtime scans them all at a lookup not yet
+        # cached (ArgumentParser's reflection over command types makes several per start).
+        size=$(readelf -SW "$binary" | sed -n 's/.*swift5_protocol_conformances *[A-Z]* *[0-9a-f]* *[0-9a-f]* *\([0-9a-f]*\).*/\1/p')
+        echo "$((16#${size:-0} / 4)) $(stat -c %s "$binary")" > "$WORK/startup-$which-binary"
         ln -s "$(dirname "$binary")/netctl-dns" "$root/callgrind/netctl-dns"
         in_host "$root" "$binary" sandbox create "$SANDBOX-$which" > /dev/null
         in_host "$root" "$binary" network create --subnet "198.18.$subnet.0/24" bnet > /dev/null
@@ -386,6 +390,9 @@ if os.path.exists(os.path.join(work, "startup-before-version.ir")):
         cell = lambda w: f"{ms(wall[w])}, {irs[w]:,} instr." if irs[w] else ms(wall[w])
         ratio = f"{irs['after'] / irs['before']:.3f}" if irs["after"] and irs["before"] else "—"
         lines.append(f"| {label} | {cell('after')} | {cell('before')} | {ratio} |")
+    binary = {w: open(os.path.join(work, f"startup-{w}-binary")).read().split() for w in ("after", "before")}
+    lines.append(f"| binary: conformance records, size | {int(binary['after'][0]):,}, {int(binary['after'][1]) / 1e6:.1f} MB | "
+                 f"{int(binary['before'][0]):,}, {int(binary['before'][1]) / 1e6:.1f} MB | {int(binary['after'][0]) / int(binary['before'][0]):.3f} |")
 text = "\n".join(lines)
 print(text)
 open(os.path.join(out, "scan.txt"), "w").write(text + "\n")
