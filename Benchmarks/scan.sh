@@ -21,9 +21,9 @@
 #    each, in ROUNDS hyperfine invocations that alternate the two commands (so both see the
 #    same machine), the difference of the pooled medians and the median of the rounds'
 #    differences, and their CPU times (user + system). Target ≤ 2 ms. (No instruction
-#    counts here: Debian 12's valgrind 3.19 does not know openat2, which run needs.) And the first check (cache removed
-#    before each run: a whole scan inside `run`). --network none: the bridge's set-up is not
-#    what is measured.
+#    counts here: Debian 12's valgrind 3.19 does not know openat2, which run needs.) And
+#    the first check (cache removed before each run: a whole scan inside `run`).
+#    --network none: the bridge's set-up is not what is measured.
 #  - version ordering, pairs per second, on pairs of versions taken from the generated set
 #    (a package's installed version against its advisories' events, the events against each
 #    other): netctl's comparators (VersionScheme and Sources/Security/Scan/Versions compiled
@@ -39,8 +39,9 @@
 #    instruction counts (of strip -g copies: callgrind cannot read a static-stdlib Swift
 #    binary's debug information).
 # Peers: no Trivy, Grype or osv-scanner is packaged in Debian 12 (apt-cache search finds
-# none) nor on PyPI (none for trivy or grype; PyPI's `osv-scanner` 0.0.1 is not Google's
-# scanner), so whole-scan figures have no peer here; the version orderings do.
+# none), nor on PyPI (nothing for trivy or grype; for osv-scanner only a 0.0.1 wheel, while
+# Google's osv-scanner is a Go program released on GitHub), so whole-scan figures have no
+# peer here; the version orderings do.
 # Everything (roots, image, the unpacked set, the namespace) lives in one temporary
 # directory on tmpfs (BENCH_TMP, as registry.sh: this host's ext4 is slow to create inodes
 # next to many freed ones), removed at the end however the run ends; the state root is the
