@@ -140,7 +140,7 @@ struct ScanCommand: ParsableCommand {
                 let info = try ScanCLI.run { try ScanCLI.openDatabase(ScanCLI.directory(global.rootPath)).info() }
                 if format == "json" { return try Output.json(info) }
                 print("Version:     \(info.version)")
-                print("Updated:     \(info.updated)")
+                print("Updated:     \(info.updated)" + (ScanCLI.age(of: info.updated).map { " (\($0) ago)" } ?? ""))
                 print("Advisories:  \(info.advisories) (\(info.withdrawn) withdrawn)")
                 print("Affected:    \(info.affectedEntries) entries")
                 print("Size:        \(Size.human(Int64(info.bytes)))")
@@ -209,6 +209,26 @@ enum ScanCLI {
         guard isatty(1) == 1 else { return 1_000 }
         guard ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col >= 40 else { return 100 }
         return Int(size.ws_col)
+    }
+
+    /// `2026-12-02T09:42:20Z` → `3 hours`: how old the advisories are, which is what an
+    /// offline database's user has to watch.
+    static func age(of timestamp: String) -> String? {
+        let numbers = timestamp.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+        guard numbers.count >= 6, timestamp.hasSuffix("Z") else { return nil }
+        var parts = tm()
+        parts.tm_year = Int32(numbers[0] - 1900)
+        parts.tm_mon = Int32(numbers[1] - 1)
+        parts.tm_mday = Int32(numbers[2])
+        parts.tm_hour = Int32(numbers[3])
+        parts.tm_min = Int32(numbers[4])
+        parts.tm_sec = Int32(numbers[5])
+        let seconds = max(0, time(nil) - timegm(&parts))
+        for (unit, length) in [("day", 86_400), ("hour", 3_600), ("minute", 60)] where seconds >= length {
+            let count = seconds / length
+            return "\(count) \(unit)\(count == 1 ? "" : "s")"
+        }
+        return "\(seconds) second\(seconds == 1 ? "" : "s")"
     }
 
     /// What the inventory could not read, on stderr: the report is complete for the rest.
