@@ -167,8 +167,7 @@ struct ScanTargets {
                 return ScanTargets(root: ScanRoot(layers: layers.map { ($0.directory, $0.name) }), name: container.name, imageID: nil)
             }
             let image = try runtime.images.image(reference)
-            let layers = zip(runtime.images.layerPaths(of: image), image.layers).map { ($0, $1.description) }
-            return ScanTargets(root: ScanRoot(layers: layers), name: reference, imageID: image.id.description)
+            return ScanTargets(root: ScanRoot(layers: runtime.images.unpackedLayers(of: image)), name: reference, imageID: image.id.description)
         } catch let error as RuntimeError {
             throw CLIError("\(error.description) (expected an image or a container)")
         }

@@ -85,9 +85,8 @@ enum ScanPolicy {
             entries = cached
         } else {
             let database = try ScanCLI.openDatabase(directory)
-            let layers = zip(runtime.images.layerPaths(of: image), image.layers).map { ($0, $1.description) }
             let findings = try ScanCLI.run {
-                let inventory = try InventoryScanner.inventory(of: ScanRoot(layers: layers))
+                let inventory = try InventoryScanner.inventory(of: ScanRoot(layers: runtime.images.unpackedLayers(of: image)))
                 return try VulnerabilityScanner.findings(in: inventory, database: database)
             }
             // The policy judges what was found, whether or not it could be kept: a cache that
@@ -106,6 +105,7 @@ enum ScanPolicy {
             "\(entry.id) (\(entry.severity.name)) in \(entry.package) \(entry.installed)" + (entry.fixed.map { ", fixed in \($0)" } ?? ", no fix")
         }
         let more = refused.count > 3 ? "; and \(refused.count - 3) more" : ""
-        throw CLIError("image \(image.id.short) refused by the scan policy (\(settings.minimum.name) and above): \(refused.count) vulnerabilit\(refused.count == 1 ? "y" : "ies"): \(named.joined(separator: "; "))\(more) (netctl scan \(image.id.short) for all)")
+        let name = image.repoTags.first.map { "\($0) (\(image.id.short))" } ?? image.id.short
+        throw CLIError("image \(name) refused by the scan policy (\(settings.minimum.name) and above): \(refused.count) vulnerabilit\(refused.count == 1 ? "y" : "ies"): \(named.joined(separator: "; "))\(more) (netctl scan \(image.id.short) for all)")
     }
 }

@@ -161,7 +161,7 @@ import TestSupport
             _ = try Self.prepare(netctl)
             let refused = try netctl.netctl("run", "--rm", "--scan-policy", "critical", "vulnerable", "true")
             #expect(refused.status != 0)
-            #expect(refused.stderr.contains("refused by the scan policy (CRITICAL and above): 1 vulnerability: DEBIAN-CVE-2024-3094 (CRITICAL) in liblzma5 5.6.0-0.1, fixed in 5.6.1+really5.4.5-1"),
+            #expect(refused.stderr.contains("image vulnerable:latest (") && refused.stderr.contains(") refused by the scan policy (CRITICAL and above): 1 vulnerability: DEBIAN-CVE-2024-3094 (CRITICAL) in liblzma5 5.6.0-0.1, fixed in 5.6.1+really5.4.5-1"),
                     "\(refused.stderr)")
             #expect(try netctl.ok("ps", "-aq").isEmpty)
             // The result is cached per image and database: the second check reads the cache.

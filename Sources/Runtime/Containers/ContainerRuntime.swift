@@ -44,7 +44,7 @@ public final class ContainerRuntime {
     /// with overlay whiteouts, as overlayfs merges them under the container.
     public func rootfsLayers(of record: ContainerRecord) throws -> [(directory: String, name: String)] {
         let image = try images.image(id: record.imageID)
-        let layers = zip(images.layerPaths(of: image), image.layers).map { (directory: $0, name: $1.description) }
+        let layers = images.unpackedLayers(of: image).map { (directory: $0.directory, name: $0.diffID) }
         return layers + [(directory: Rootfs(directory: directory(of: record.id)).upper, name: "container")]
     }
 

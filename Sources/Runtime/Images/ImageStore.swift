@@ -102,6 +102,12 @@ public final class ImageStore {
     /// The image's unpacked layers, lowest first: the overlayfs lower directories.
     public func layerPaths(of image: ImageRecord) -> [String] { Self.layerKeys(of: image).map(layerPath) }
 
+    /// Its unpacked layers, lowest first, each with its diff ID: what a scan reads, as
+    /// overlayfs merges them.
+    public func unpackedLayers(of image: ImageRecord) -> [(directory: String, diffID: String)] {
+        zip(layerPaths(of: image), image.layers).map { (directory: $0, diffID: $1.description) }
+    }
+
     /// Chain IDs, or diff IDs for a record of netctl before chain IDs.
     static func layerKeys(of image: ImageRecord) -> [Digest] { image.chainIDs ?? image.layers }
 
