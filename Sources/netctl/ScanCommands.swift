@@ -75,6 +75,10 @@ struct ScanCommand: ParsableCommand {
             let report = FindingFilter(minimum: .unknown, ignoreUnfixed: ignoreUnfixed, ignoreFile: ignore).apply(to: unfiltered)
             print(ReportWriter.render(report, format: format, tool: ScanCLI.tool, width: ScanCLI.width), terminator: "")
             ScanCLI.warnSkipped(inventory)
+            // An acceptance that has run out is worth a line: it ignores nothing any more.
+            for entry in ignore?.expired(today: CalendarDay.today()) ?? [] {
+                FileHandleOutput.standardError("warning: \(ignoreFile ?? ""):\(entry.line): \(entry.id) expired on \(entry.expires.map(\.description) ?? "?") and is reported again\n")
+            }
             if !report.findings.isEmpty && exitCode != 0 { throw ExitCode(exitCode) }
         }
 

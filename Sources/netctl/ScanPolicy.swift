@@ -29,8 +29,9 @@ enum ScanPolicy {
             }
             return severity
         }
-        var settings = try configured(root: root)
-        if let fromFlag { settings = Settings(minimum: min(fromFlag, settings?.minimum ?? fromFlag), ignoreUnfixed: settings?.ignoreUnfixed ?? false, ignoreFile: settings?.ignoreFile) }
+        guard var settings = try configured(root: root) else { return fromFlag.map { Settings(minimum: $0) } }
+        // The flag can lower the state root's threshold, never raise it.
+        if let fromFlag { settings.minimum = min(settings.minimum, fromFlag) }
         return settings
     }
 

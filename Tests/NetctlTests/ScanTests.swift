@@ -148,6 +148,8 @@ import TestSupport
             try "# accepted until the rebuild\nCVE-2023-4911 exp:2999-01-01\nGHSA-35jh-r3h4-6jhm exp:2020-01-01\n".write(toFile: ignore, atomically: true, encoding: .utf8)
             let kept = try Self.findings(netctl.ok("scan", "vulnerable", "--format", "json", "--ignore-file", ignore))
             #expect(Set(kept.map { $0[0] }) == ["DEBIAN-CVE-2024-3094", "GHSA-35jh-r3h4-6jhm"])
+            let expired = try netctl.netctl("scan", "vulnerable", "--ignore-file", ignore)
+            #expect(expired.stderr == "warning: \(ignore):3: GHSA-35jh-r3h4-6jhm expired on 2020-01-01 and is reported again\n", "\(expired.stderr)")
             // --exit-code for pipelines: the code when something remains, 0 when nothing does.
             #expect(try netctl.netctl("scan", "vulnerable", "--exit-code", "3").status == 3)
             #expect(try netctl.netctl("scan", "vulnerable", "--exit-code", "3", "--severity", "LOW").status == 0)

@@ -8,7 +8,7 @@ final class SQLiteDatabase {
     let path: String
     private let handle: OpaquePointer
 
-    enum Mode { case readOnly, readWrite, create }
+    enum Mode { case readOnly, create }
 
     init(path: String, mode: Mode) throws(ScanError) {
         var error = [CChar](repeating: 0, count: 256)
@@ -17,7 +17,6 @@ final class SQLiteDatabase {
         }
         let flags: Int32 = switch mode {
         case .readOnly: SQLITE_OPEN_READONLY | SQLITE_OPEN_URI
-        case .readWrite: SQLITE_OPEN_READWRITE
         case .create: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
         }
         var pointer: OpaquePointer?
