@@ -7,6 +7,9 @@ let package = Package(
     products: [
         .executable(name: "netctl", targets: ["netctl"]),
         .executable(name: "netctl-dns", targets: ["netctl-dns"]),
+        .executable(name: "netctl-cni", targets: ["netctl-cni"]),
+        .executable(name: "netctl-docker-plugin", targets: ["netctl-docker-plugin"]),
+        .executable(name: "netctl-runc", targets: ["netctl-runc"]),
         .library(name: "Netlink", targets: ["Netlink"]),
         .library(name: "NFTables", targets: ["NFTables"]),
         .library(name: "CNM", targets: ["CNM"]),
@@ -81,6 +84,29 @@ let package = Package(
         .executableTarget(
             name: "netctl-dns",
             dependencies: ["DNS"],
+            linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux]))]
+        ),
+
+        // The plugs into other engines, executables of their own so that none of them adds to
+        // the start-up of netctl's commands, and each starts with only what it links:
+        // a CNI plugin (CNI 1.0/1.1: containerd, Podman, Kubernetes) …
+        .executableTarget(
+            name: "netctl-cni",
+            dependencies: ["CNM", "VXLAN", "Netlink"],
+            linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux]))]
+        ),
+        // … Docker's remote network and IPAM driver (libnetwork's plugin protocol), which
+        // `netctl docker-plugin` starts …
+        .executableTarget(
+            name: "netctl-docker-plugin",
+            dependencies: ["CNM", "VXLAN", "Netlink"],
+            linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux]))]
+        ),
+        // … and runc's command line over netctl's OCI runtime, for Podman (conmon),
+        // containerd's runc shim and dockerd.
+        .executableTarget(
+            name: "netctl-runc",
+            dependencies: ["Runtime"],
             linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux]))]
         ),
 

@@ -66,10 +66,7 @@ struct Globals {
         }
     }
 
-    /// Docker's `--cluster-store-opt` keys and the variables that stand for them.
-    static let clusterOptionVariables = [
-        ("kv.cacertfile", "NETCTL_CLUSTER_CA"), ("kv.certfile", "NETCTL_CLUSTER_CERT"), ("kv.keyfile", "NETCTL_CLUSTER_KEY"),
-    ]
+    static var clusterOptionVariables: [(String, String)] { NetworkStack.clusterOptionVariables }
 
     /// Global options given before the subcommand become the environment variables they
     /// stand for, which every command reads when its own flags do not say otherwise; the
@@ -113,55 +110,13 @@ struct Globals {
 
     var rootPath: String { root ?? environment("NETCTL_ROOT") ?? "/var/lib/netctl" }
 
-    func controller() throws -> NetworkController {
-        let store = try LocalStore(root: rootPath)
-        // config.json is read once, and only when a flag or variable leaves a setting to it.
-        var read: RootConfig??
-        let config = { () throws -> RootConfig? in
-            if let read { return read }
-            let value = try store.get(RootConfig.self, "config")
-            read = .some(value)
-            return value
-        }
-        return try NetworkController(
-            store: store,
-            hostNamespace: hostNetns ?? environment("NETCTL_HOST_NETNS"),
-            defaultPools: try pools(config: config),
-            drivers: DriverSet.builtin.adding([OverlayDriver(configuration: try cluster(config: config), stateRoot: rootPath)]),
-            faults: FaultInjector(point: environment("NETCTL_FAULT")),
-            resolver: NetworkController.resolver(forRoot: rootPath, hostNamespace: hostNetns ?? environment("NETCTL_HOST_NETNS")))
+    /// The network stack's settings as these options give them.
+    var stack: NetworkStack.Settings {
+        NetworkStack.Settings(root: rootPath, hostNetns: hostNetns, defaultAddressPools: defaultAddressPools, clusterStore: clusterStore,
+                              clusterStoreOptions: clusterStoreOptions, nodeName: nodeName, advertiseAddress: advertiseAddress)
     }
 
-    /// The overlay driver's view of the cluster: flags, then the environment, then the
-    /// root's config.json (Docker's daemon.json keys `cluster-store`, `cluster-store-opts`,
-    /// `cluster-advertise`); nil when no cluster store is named. Only read here: nothing
-    /// connects until an overlay network is used.
-    func cluster(config: () throws -> RootConfig?) throws -> ClusterConfiguration? {
-        if let invalid = environment("NETCTL_CLUSTER_STORE_OPT_INVALID") {
-            throw CLIError("invalid --cluster-store-opt \"\(invalid)\": expected kv.cacertfile=FILE, kv.certfile=FILE or kv.keyfile=FILE")
-        }
-        var options: [String: String] = [:]
-        for text in clusterStoreOptions {
-            let pair = text.split(separator: "=", maxSplits: 1).map(String.init)
-            guard pair.count == 2, Self.clusterOptionVariables.contains(where: { $0.0 == pair[0] }) else {
-                throw CLIError("invalid --cluster-store-opt \"\(text)\": expected kv.cacertfile=FILE, kv.certfile=FILE or kv.keyfile=FILE")
-            }
-            options[pair[0]] = pair[1]
-        }
-        for (key, variable) in Self.clusterOptionVariables where options[key] == nil {
-            if let value = environment(variable) { options[key] = value }
-        }
-        var storeURL = clusterStore ?? environment("NETCTL_CLUSTER_STORE")
-        var advertise = advertiseAddress ?? environment("NETCTL_ADVERTISE_ADDR")
-        if storeURL == nil, let config = try config(), let url = config.clusterStore {
-            storeURL = url
-            if options.isEmpty { options = config.clusterStoreOptions ?? [:] }
-            if advertise == nil { advertise = config.clusterAdvertise }
-        }
-        guard let storeURL else { return nil }
-        return try ClusterConfiguration.parse(store: storeURL, options: options,
-                                              nodeName: nodeName ?? environment("NETCTL_NODE_NAME"), advertiseAddress: advertise)
-    }
+    func controller() throws -> NetworkController { try NetworkStack.controller(stack) }
 
     func runtime() throws -> ContainerRuntime {
         ContainerRuntime(root: rootPath, network: try controller())
@@ -173,31 +128,6 @@ struct Globals {
 
     func images() throws -> ImageStore {
         ImageStore(store: try LocalStore(root: rootPath), root: rootPath, faults: FaultInjector(point: environment("NETCTL_FAULT")))
-    }
-
-    /// Flags, then the environment, then the root's config.json (Docker's daemon.json key
-    /// `default-address-pools`), then Docker's defaults.
-    private func pools(config: () throws -> RootConfig?) throws -> [DefaultAddressPool] {
-        if !defaultAddressPools.isEmpty { return try defaultAddressPools.map(DefaultAddressPool.parse) }
-        if let text = environment("NETCTL_DEFAULT_ADDRESS_POOLS") { return try DefaultAddressPool.parseList(text) }
-        if let config = try config(), let pools = config.defaultAddressPools {
-            return try pools.map { try DefaultAddressPool.parse("base=\($0.base),size=\($0.size)") }
-        }
-        return DefaultAddressPool.dockerDefaults
-    }
-}
-
-struct RootConfig: Decodable {
-    struct Pool: Decodable { var base: String; var size: Int }
-    var defaultAddressPools: [Pool]?
-    var clusterStore: String?
-    var clusterStoreOptions: [String: String]?
-    /// Docker's `cluster-advertise` is `IP:PORT` or `IP`; the address is what a VTEP needs.
-    var clusterAdvertise: String? { advertise.map { String($0.split(separator: ":").first ?? "") } }
-    private var advertise: String?
-    enum CodingKeys: String, CodingKey {
-        case defaultAddressPools = "default-address-pools", clusterStore = "cluster-store"
-        case clusterStoreOptions = "cluster-store-opts", advertise = "cluster-advertise"
     }
 }
 
