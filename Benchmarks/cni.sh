@@ -63,10 +63,13 @@ in_host env CNI_COMMAND=DEL $OURS "$PLUGIN" < "$CNIDIR/netctl.json" >/dev/null 2
 python3 - "$OUT" <<'PY'
 import json, sys, os
 out = sys.argv[1]
-def median(name):
+def load(name):
     with open(os.path.join(out, name + ".json")) as f:
-        return json.load(f)["results"][0]["median"] * 1000
-m = {n: median(n) for n in ["cni-bridge-add", "netctl-cni-add", "cni-bridge-del", "netctl-cni-del", "netctl-cni-version"]}
+        return json.load(f)["results"][0]
+names = ["cni-bridge-add", "netctl-cni-add", "cni-bridge-del", "netctl-cni-del", "netctl-cni-version"]
+m = {n: load(n)["median"] * 1000 for n in names}
+# CPU time (user + system, means): what each costs the machine, whatever else runs on it.
+cpu = {n: (load(n)["user"] + load(n)["system"]) * 1000 for n in names}
 rows = [
     ("netctl-cni ADD", m["netctl-cni-add"], f"{m['netctl-cni-add']/m['cni-bridge-add']:.2f}× bridge + host-local ADD (target ≤ 0.8×)"),
     ("netctl-cni DEL", m["netctl-cni-del"], f"{m['netctl-cni-del']/m['cni-bridge-del']:.2f}× bridge + host-local DEL"),
@@ -76,4 +79,7 @@ rows = [
 ]
 for name, value, note in rows:
     print(f"{name:22} {value:7.2f} ms  {note}")
+print(f"CPU time: netctl-cni ADD {cpu['netctl-cni-add']:.2f} ms = {cpu['netctl-cni-add']/cpu['cni-bridge-add']:.2f}× bridge ADD ({cpu['cni-bridge-add']:.2f} ms); "
+      f"DEL {cpu['netctl-cni-del']:.2f} ms = {cpu['netctl-cni-del']/cpu['cni-bridge-del']:.2f}× bridge DEL ({cpu['cni-bridge-del']:.2f} ms); "
+      f"VERSION {cpu['netctl-cni-version']:.2f} ms")
 PY
