@@ -182,6 +182,34 @@ struct CNIPluginTests {
         }
     }
 
+    @Test func aMacvlanNetworkAttachesWithoutAHostEnd() throws {
+        try withNetctl { netctl in
+            let cni = CNIPlugin(netctl: netctl)
+            let session = try netctl.host.session()
+            try session.linkAdd(LinkSpec(name: "mvparent0", kind: .veth(peer: VethPeer(name: "mvpeer0")), up: true))
+            try session.linkSet(.name("mvpeer0"), up: true)
+            try netctl.ok("network", "create", "-d", "macvlan", "--subnet", "198.18.62.0/24", "-o", "parent=mvparent0", "mv")
+            let peer = try netctl.makeSandbox()
+            try netctl.ok("network", "connect", "--ip", "198.18.62.250", "mv", peer)
+            try withTestNamespace(prefix: "nctcni") { container in
+                let path = "/run/netns/\(container.name)"
+                let config = cni.config(network: "mv")
+                let result = try cni.add(config, containerID: "mv1", netns: path)
+                // Nothing of the attachment is on the host: one interface, the container's.
+                let interfaces = try #require(result["interfaces"] as? [[String: Any]])
+                #expect(interfaces.count == 1)
+                #expect(interfaces.first?["sandbox"] as? String == path)
+                #expect((result["ips"] as? [[String: Any]])?.first?["interface"] as? Int == 0)
+                #expect(try container.session().link(.name("eth0"))?.kind == "macvlan")
+                #expect(try container.ping(IPAddress("198.18.62.250")!))
+                #expect(try cni.run("CHECK", config, containerID: "mv1", netns: path).status == 0)
+                try cni.delete(config, containerID: "mv1", netns: path)
+                #expect(try Set(container.session().links().map(\.name)) == ["lo"])
+                #expect(try netctl.ok("system", "reconcile").contains("nothing to repair"))
+            }
+        }
+    }
+
     @Test func delSucceedsWhenTheNamespaceIsAlreadyGone() throws {
         try withNetctl { netctl in
             let cni = CNIPlugin(netctl: netctl)
