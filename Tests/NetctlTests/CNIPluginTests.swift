@@ -152,6 +152,10 @@ struct CNIPluginTests {
                 #expect(try netctl.ping(from: peer, "198.18.50.2"))
                 #expect(try containers[0].ping(IPAddress("198.18.50.200")!))
 
+                // netctl shows the attachment as a sandbox whose namespace is the runtime's.
+                let inspect = try JSONSerialization.jsonObject(with: Data(try netctl.ok("sandbox", "inspect", "cni-ctr-one-eth0").utf8)) as? [[String: Any]]
+                #expect(inspect?.first?["SandboxKey"] as? String == path)
+
                 // CHECK passes, then fails once the address is taken away behind netctl's back.
                 let check = try cni.run("CHECK", config, containerID: "ctr-one", netns: path)
                 #expect(check.status == 0, "\(check.stdout)")
