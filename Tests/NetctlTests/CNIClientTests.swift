@@ -122,7 +122,7 @@ struct CNIClientTests {
                     if ip netns exec \(client.namespace.name) curl -s -m 2 http://\(Client.hostAddress):8080/index.html; then break; fi
                     sleep 0.1
                 done
-                \(podman) rm -f web >/dev/null
+                \(podman) rm -f -t 0 web >/dev/null
                 """
                 try script.write(toFile: directory + "/podman.sh", atomically: true, encoding: .utf8)
                 let run = try runCommand(["unshare", "-m", "--propagation", "private", "--",
@@ -135,6 +135,8 @@ struct CNIClientTests {
                 #expect(run.stdout.contains("served-by-podman"), "\(run.stdout)\(run.stderr)")
                 try Self.expectNothingLeft(netctl, hostLinks: hostLinks, namespaces: namespaces)
                 #expect(try !netctl.host.run(["nft", "list", "ruleset"]).stdout.contains("8080"))
+                // No conmon, container or podman process of this test is left.
+                #expect(processes(mentioning: directory).isEmpty, "left running: \(processes(mentioning: directory))")
             }
         }
     }
@@ -156,5 +158,14 @@ func removeCgroups(named name: String) {
             }
         }
         for directory in directories.sorted(by: { $0.count > $1.count }) { rmdir(directory) }
+    }
+}
+
+/// Pids of processes whose command line mentions `text`.
+func processes(mentioning text: String) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap(Int32.init).filter { pid in
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        return String(decoding: data, as: UTF8.self).contains(text)
     }
 }
