@@ -56,6 +56,9 @@ func add(_ invocation: Invocation, _ config: NetworkConfig) throws {
     let netns = try invocation.requireNetns()
     let reference = try config.requireNetwork()
     let asked = try config.requests(invocation)
+    do { _ = try NetworkNamespace.open(path: netns) } catch {
+        throw PluginError(PluginError.invalidEnvironment, "invalid CNI_NETNS \"\(netns)\": \(error)")
+    }
     var request = ConnectRequest(network: reference, sandbox: "")
     (request.ipv4, request.ipv6, request.mac, request.publish) = (asked.ipv4, asked.ipv6, asked.mac, asked.publish)
     request.interfaceName = interface

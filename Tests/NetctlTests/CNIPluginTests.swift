@@ -445,6 +445,9 @@ struct CNIPluginTests {
                 // A namespace path that is not one.
                 let notNamespace = try cniError(try cni.run("ADD", cni.config(), containerID: "bad", netns: "/run/netns/nonexistent-cni-test"))
                 #expect(notNamespace.message.contains("/run/netns/nonexistent-cni-test"))
+                #expect(notNamespace.code == 4)
+                let notNetwork = try cniError(try cni.run("ADD", cni.config(), containerID: "bad", netns: "/proc/self/ns/mnt"))
+                #expect(notNetwork.code == 4)
 
                 #expect(try netctl.stateSnapshot() == state)
                 #expect(try netctl.kernelSnapshot() == kernel)
