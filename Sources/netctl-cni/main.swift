@@ -64,11 +64,17 @@ func add(_ invocation: Invocation, _ config: NetworkConfig) throws {
     request.interfaceName = interface
 
     let controller = try openController(for: config)
-    do { _ = try controller.network(reference) } catch {
-        throw PluginError(PluginError.invalidConfig, "\(error): expected a netctl network (netctl network create --subnet … \(reference))")
-    }
     let key = ExternalAttachment(network: config.name, containerID: containerID, interface: interface)
-    let (endpoint, network) = try controller.attach(key, namespacePath: netns, request: request)
+    let endpoint: EndpointRecord, network: NetworkRecord
+    do {
+        (endpoint, network) = try controller.attach(key, namespacePath: netns, request: request)
+    } catch {
+        // Asked only after a failure, so that ADD reads the networks once.
+        do { _ = try controller.network(reference) } catch {
+            throw PluginError(PluginError.invalidConfig, "\(error): expected a netctl network (netctl network create --subnet … \(reference))")
+        }
+        throw error
+    }
     writeOut(try result(of: endpoint, on: network, config: config, netns: netns, host: controller.host).serialized)
 }
 
