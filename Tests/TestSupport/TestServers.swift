@@ -58,6 +58,9 @@ final class ServerProcesses {
 
     init(directory: String) { self.directory = directory }
 
+    /// The pid of the process launched last.
+    var lastPID: Int32 { processes.last?.processIdentifier ?? 0 }
+
     /// Starts `executable` with stdin closed and stdout and stderr to `directory/log`.
     func launch(_ executable: String, _ arguments: [String], log name: String) throws {
         let process = Process()
