@@ -27,6 +27,8 @@ final class HTTPServer {
     private let listener: Int32
     private let path: String
     private var connections: [Int32: [UInt8]] = [:]
+    /// Connections told `100 Continue` for the request they are sending.
+    private var continued: Set<Int32> = []
 
     /// Binds `path` (its directory is made if missing). A socket file nobody answers on is a
     /// leftover and is replaced; one that answers belongs to a running plugin: refused.
@@ -104,7 +106,15 @@ final class HTTPServer {
                 send(fd, HTTPResponse(status: error.status, body: body), keepAlive: false)
                 return drop(fd)
             }
-            guard let (request, used) = parsed else { return }
+            guard let (request, used) = parsed else {
+                // curl and others wait for this before a large body; Go's client does not ask.
+                if Self.expectsContinue(buffer), !continued.contains(fd) {
+                    continued.insert(fd)
+                    guard Self.write(fd, Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) else { return drop(fd) }
+                }
+                return
+            }
+            continued.remove(fd)
             connections[fd] = Array(buffer.dropFirst(used))
             let response = handle(request)
             guard send(fd, response, keepAlive: request.keepAlive), request.keepAlive else { return drop(fd) }
@@ -113,6 +123,7 @@ final class HTTPServer {
 
     private func drop(_ fd: Int32) {
         connections[fd] = nil
+        continued.remove(fd)
         close(fd)
     }
 
@@ -124,10 +135,14 @@ final class HTTPServer {
         head += "Content-Length: \(response.body.count)\r\n"
         if !keepAlive { head += "Connection: close\r\n" }
         head += "\r\n"
-        let bytes = Array(head.utf8) + response.body
+        return Self.write(fd, Array(head.utf8) + response.body)
+    }
+
+    /// Writes all of `bytes`; a client that does not read for 5 s is given up on.
+    private static func write(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         var sent = 0
         while sent < bytes.count {
-            let count = bytes[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            let count = bytes[sent...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
             if count > 0 { sent += count; continue }
             guard count < 0, errno == EAGAIN || errno == EINTR else { return false }
             // A client that does not read its answer for 5 s is dropped.
@@ -135,6 +150,12 @@ final class HTTPServer {
             guard poll(&entry, 1, 5000) > 0 else { return false }
         }
         return true
+    }
+
+    /// Whether the complete head at the start of `buffer` asks for `100 Continue`.
+    static func expectsContinue(_ buffer: [UInt8]) -> Bool {
+        guard let headEnd = find([13, 10, 13, 10], in: buffer, from: 0) else { return false }
+        return String(decoding: buffer[..<headEnd], as: UTF8.self).lowercased().contains("\r\nexpect: 100-continue")
     }
 
     /// A whole request at the start of `buffer` and the bytes it took; nil: not complete yet.

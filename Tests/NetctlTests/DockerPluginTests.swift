@@ -116,6 +116,80 @@ import TestSupport
         }
     }
 
+    /// A macvlan network with IPv6 from netctl's IPAM: the endpoint's interface is a
+    /// macvlan on the parent, made in the host namespace under the name Join returns, with
+    /// the MAC CreateEndpoint returned; DeleteEndpoint removes it wherever Docker left it.
+    @Test func macvlanEndpointWithIPv6IsMadeOnTheHost() throws {
+        try withNetctl { harness in
+            // A veth end as the parent (this kernel has no dummy links), in the harness's host namespace.
+            let parent = String(uniqueName("nctp").prefix(12))
+            try harness.host.session().linkAdd(LinkSpec(name: parent, kind: .veth(peer: VethPeer(name: parent + "p")), up: true))
+            try withPlugin(harness) { plugin in
+                let network = String(repeating: "d0", count: 32)
+                let endpoint = String(repeating: "f1", count: 32)
+                let v4 = try plugin.ok("IpamDriver.RequestPool", #"{"AddressSpace":"netctl-local","Pool":"198.18.65.0/24"}"#)
+                let v6 = try plugin.ok("IpamDriver.RequestPool", #"{"AddressSpace":"netctl-local","Pool":"2001:db8:65::/64","V6":true}"#)
+                #expect(v6["Pool"] as? String == "2001:db8:65::/64")
+                let pools = [v4["PoolID"] as? String ?? "", v6["PoolID"] as? String ?? ""]
+                let gateway6 = try plugin.ok("IpamDriver.RequestAddress", #"{"PoolID":"\#(pools[1])","Options":{"RequestAddressType":"com.docker.network.gateway"}}"#)
+                #expect(gateway6["Address"] as? String == "2001:db8:65::1/64")
+                let address6 = try plugin.ok("IpamDriver.RequestAddress", #"{"PoolID":"\#(pools[1])"}"#)
+                #expect(address6["Address"] as? String == "2001:db8:65::2/64")
+                _ = try plugin.ok("NetworkDriver.CreateNetwork", #"""
+                    {"NetworkID":"\#(network)","Options":{"com.docker.network.generic":{"driver":"macvlan","parent":"\#(parent)"}},
+                     "IPv4Data":[{"Pool":"198.18.65.0/24","Gateway":"198.18.65.1/24"}],
+                     "IPv6Data":[{"Pool":"2001:db8:65::/64","Gateway":"2001:db8:65::1/64"}]}
+                    """#)
+                let created = try plugin.ok("NetworkDriver.CreateEndpoint",
+                                            #"{"NetworkID":"\#(network)","EndpointID":"\#(endpoint)","Interface":{"Address":"198.18.65.2/24","AddressIPv6":"2001:db8:65::2/64"}}"#)
+                let mac = try #require((created["Interface"] as? [String: Any])?["MacAddress"] as? String)
+                let joined = try plugin.ok("NetworkDriver.Join", #"{"NetworkID":"\#(network)","EndpointID":"\#(endpoint)","SandboxKey":"/var/run/docker/netns/x"}"#)
+                let names = try #require(joined["InterfaceName"] as? [String: String])
+                #expect(names["DstPrefix"] == "eth")
+                #expect(joined["Gateway"] as? String == "198.18.65.1")
+                #expect(joined["GatewayIPv6"] as? String == "2001:db8:65::1")
+                let link = try #require(try harness.host.session().link(.name(names["SrcName"] ?? "")))
+                #expect(link.kind == "macvlan")
+                #expect(link.mac?.description == mac)
+                _ = try plugin.ok("NetworkDriver.Leave", #"{"NetworkID":"\#(network)","EndpointID":"\#(endpoint)"}"#)
+                _ = try plugin.ok("NetworkDriver.DeleteEndpoint", #"{"NetworkID":"\#(network)","EndpointID":"\#(endpoint)"}"#)
+                #expect(try harness.host.session().link(.name(names["SrcName"] ?? "")) == nil)
+                _ = try plugin.ok("NetworkDriver.DeleteNetwork", #"{"NetworkID":"\#(network)"}"#)
+                for pool in pools { _ = try plugin.ok("IpamDriver.ReleasePool", #"{"PoolID":"\#(pool)"}"#) }
+            }
+        }
+    }
+
+    /// The server's bounds: a head over 16 KiB, a body over 1 MiB and a request that is not
+    /// POST are refused with an `Err` line; keep-alive serves several requests on one connection.
+    @Test func httpLimitsAndKeepAlive() throws {
+        try withNetctl { harness in
+            try withPlugin(harness) { plugin in
+                let big = try runCommand(["curl", "-s", "--max-time", "20", "--unix-socket", plugin.socket, "-X", "POST",
+                                          "-H", "X-Padding: " + String(repeating: "p", count: 20_000), "-d", "{}",
+                                          "-w", "\n%{http_code}", "http://plugin/Plugin.Activate"])
+                #expect(big.stdout.hasSuffix("\n400"), "\(big.stdout)")
+                #expect(big.stdout.contains("request head is over 16384 bytes"))
+                let file = harness.root + "-plugin/big.json"
+                try Data(repeating: 0x20, count: 2 * 1024 * 1024).write(to: URL(fileURLWithPath: file))
+                let body = try runCommand(["curl", "-s", "--max-time", "20", "--unix-socket", plugin.socket, "-X", "POST",
+                                           "--data-binary", "@" + file, "-w", "\n%{http_code}", "http://plugin/NetworkDriver.CreateNetwork"])
+                #expect(body.stdout.hasSuffix("\n413"), "\(body.stdout)")
+                #expect(body.stdout.contains("over 1048576"))
+                let get = try runCommand(["curl", "-s", "--max-time", "20", "--unix-socket", plugin.socket,
+                                          "-w", "\n%{http_code}", "http://plugin/Plugin.Activate"])
+                #expect(get.stdout.hasSuffix("\n405"), "\(get.stdout)")
+                // Three requests, one connection (curl reuses it and says so).
+                let reused = try runCommand(["curl", "-sv", "--max-time", "20", "--unix-socket", plugin.socket, "-X", "POST", "-d", "{}",
+                                             "http://plugin/Plugin.Activate", "http://plugin/NetworkDriver.GetCapabilities",
+                                             "http://plugin/IpamDriver.GetDefaultAddressSpaces"])
+                #expect(reused.stdout.contains("\"LocalDefaultAddressSpace\":\"netctl-local\""), "\(reused.stdout)")
+                #expect(reused.stderr.components(separatedBy: "Re-using existing connection").count == 3, "\(reused.stderr)")
+                #expect(plugin.isRunning)
+            }
+        }
+    }
+
     /// SIGTERM: the plugin exits 0 and its socket is gone, so dockerd sees it gone.
     @Test func stopsCleanlyOnSIGTERM() throws {
         try withNetctl { harness in
@@ -187,6 +261,16 @@ import TestSupport
                         let ping = try docker.docker(["exec", "dc1", "busybox", "ping", "-c", "1", "-W", "3", address2])
                         #expect(ping.status == 0, "\(ping.stdout)\(ping.stderr)")
 
+                        // The plugin keeps nothing in memory: restarted, it serves the same
+                        // networks; and netctl's reconcile leaves Docker's endpoints alone.
+                        #expect(plugin.stop() == 0)
+                        let restarted = try PluginProcess(harness: harness, socket: plugin.socket)
+                        defer { _ = restarted.stop() }
+                        let reconcile = try harness.ok("system", "reconcile")
+                        #expect(!reconcile.contains("removed"), "\(reconcile)")
+                        let again = try docker.docker(["exec", "dc2", "busybox", "ping", "-c", "1", "-W", "3", address1])
+                        #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
+
                         // A netctl sandbox on the same network: its address is the next free one.
                         let sandbox = try harness.makeSandbox()
                         try harness.ok("network", "connect", id, sandbox)
@@ -208,7 +292,7 @@ import TestSupport
                         #expect(try harness.kernelSnapshot() == before)
                         let ruleset = try runCommand(["ip", "netns", "exec", harness.host.name, "nft", "list", "ruleset"]).stdout
                         #expect(!ruleset.contains("8063"), "\(ruleset)")
-                        #expect(plugin.isRunning)
+                        #expect(restarted.isRunning)
                     }
                 }
             }
