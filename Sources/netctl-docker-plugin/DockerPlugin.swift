@@ -1,4 +1,5 @@
 import CNM
+import Glibc
 import Netlink
 
 /// libnetwork's remote driver and IPAM protocols over a root's network controller: each
@@ -67,6 +68,9 @@ struct DockerPlugin {
         let method = path.hasPrefix("/") ? String(path.dropFirst()) : path
         let line = JSON.string("\(Self.methods[path] == nil ? "" : method + ": ")\(error.description)")
         let body: JSON = path.hasPrefix("/IpamDriver.") ? .object(["Err": line, "Error": line]) : .object(["Err": line])
+        // What was refused, for whoever reads the service's log (journald under systemd).
+        let logged = "netctl-docker-plugin: \(line.string ?? "")\n"
+        _ = write(2, logged, logged.utf8.count)
         return HTTPResponse(status: error.status, body: body.serialized())
     }
 

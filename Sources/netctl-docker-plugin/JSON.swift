@@ -36,11 +36,35 @@ enum JSON: Codable, Sendable, Equatable {
     /// Parses a request body; an empty body is an empty object (Plugin.Activate has none).
     static func parse(_ bytes: [UInt8]) throws(PluginError) -> JSON {
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) { return .object([:]) }
+        // The decoder recurses per level: a body nested deeper than any of Docker's is refused first.
+        guard nestingDepth(bytes) <= maximumDepth else {
+            throw PluginError("request body is nested deeper than \(maximumDepth) levels: expected a JSON object as Docker sends")
+        }
         do {
             return try JSONDecoder().decode(JSON.self, from: Data(bytes))
         } catch {
             throw PluginError("request body is not valid JSON (\(bytes.count) bytes): expected a JSON object")
         }
+    }
+
+    static let maximumDepth = 32
+
+    /// The deepest nesting of arrays and objects in `bytes`, outside strings.
+    static func nestingDepth(_ bytes: [UInt8]) -> Int {
+        var depth = 0, deepest = 0, inString = false, escaped = false
+        for byte in bytes {
+            if inString {
+                if escaped { escaped = false } else if byte == 0x5c { escaped = true } else if byte == 0x22 { inString = false }
+                continue
+            }
+            switch byte {
+            case 0x22: inString = true
+            case 0x5b, 0x7b: depth += 1; deepest = max(deepest, depth)
+            case 0x5d, 0x7d: depth -= 1
+            default: break
+            }
+        }
+        return deepest
     }
 
     func serialized() -> [UInt8] {

@@ -53,6 +53,8 @@ import TestSupport
                      #"{"NetworkID":"\#(missing)","Options":{},"IPv4Data":[{"Pool":"198.18.61.0/33"}]}"#, 200, "invalid subnet \"198.18.61.0/33\""),
                     ("IpamDriver.RequestPool", #"{"Pool":"198.18.61.128/25"}"#, 200, "overlaps pool netctl/198.18.61.0/24"),
                     ("IpamDriver.RequestPool", #"{"Pool":"10.0.0.1/8"}"#, 200, "invalid subnet \"10.0.0.1/8\""),
+                    ("IpamDriver.RequestPool", #"{"Pool":"198.18.70.0/24","AddressSpace":"elsewhere"}"#, 200, "address space \"elsewhere\""),
+                    ("NetworkDriver.CreateNetwork", String(repeating: "[", count: 100_000), 200, "nested deeper than 32 levels"),
                     ("IpamDriver.RequestAddress", #"{"PoolID":"netctl/198.18.99.0/24"}"#, 200, "pool \"netctl/198.18.99.0/24\" not found"),
                     ("IpamDriver.RequestAddress", #"{"PoolID":"netctl/198.18.61.0/24","Address":"198.18.62.9"}"#, 200, "not in subnet 198.18.61.0/24"),
                     ("IpamDriver.ReleaseAddress", #"{"PoolID":"netctl/198.18.61.0/24","Address":"198.18.61.9"}"#, 200, "198.18.61.9 is not allocated"),
@@ -82,6 +84,14 @@ import TestSupport
             try withPlugin(harness) { plugin in
                 let network = String(repeating: "c0", count: 32)
                 _ = try plugin.ok("IpamDriver.RequestPool", #"{"AddressSpace":"netctl-local","Pool":"198.18.62.0/24"}"#)
+                // Without a subnet: the next free one of netctl's default pools, none twice.
+                let chosen = try plugin.ok("IpamDriver.RequestPool", #"{"AddressSpace":"netctl-local"}"#)
+                let again = try plugin.ok("IpamDriver.RequestPool", #"{"AddressSpace":"netctl-local"}"#)
+                let subnets = [chosen["Pool"] as? String ?? "", again["Pool"] as? String ?? ""]
+                #expect(subnets[0].hasPrefix("198.18.") && subnets[0].hasSuffix("/24") && subnets[0] != "198.18.62.0/24", "\(subnets)")
+                #expect(subnets[0] != subnets[1], "\(subnets)")
+                let bridge = try harness.ok("network", "inspect", "bridge")
+                #expect(!bridge.contains("\"\(subnets[0])\""), "\(bridge)")
                 let gateway = try plugin.ok("IpamDriver.RequestAddress",
                                             #"{"PoolID":"netctl/198.18.62.0/24","Options":{"RequestAddressType":"com.docker.network.gateway"}}"#)
                 #expect(gateway["Address"] as? String == "198.18.62.1/24")
