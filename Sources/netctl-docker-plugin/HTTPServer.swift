@@ -40,8 +40,12 @@ final class HTTPServer {
         if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
             try Self.makeDirectories(String(path[..<slash]))
         }
-        if Self.answers(path) { throw PluginError("socket \(path) is in use by a running server") }
-        unlink(path)
+        var info = stat()
+        if lstat(path, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFSOCK else { throw PluginError("\(path) exists and is not a socket: expected a socket path") }
+            if Self.answers(path) { throw PluginError("socket \(path) is in use by a running server") }
+            unlink(path)
+        }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw PluginError("socket: \(String(cString: strerror(errno)))") }
         var address = Self.address(path)

@@ -213,6 +213,19 @@ import TestSupport
             }
             #expect(status == 0)
             #expect(!FileManager.default.fileExists(atPath: socket))
+            // A path that is a file, or a socket another plugin serves, is not taken over.
+            let file = harness.root + "/not-a-socket"
+            try Data("keep".utf8).write(to: URL(fileURLWithPath: file))
+            let refused = try runCommand([NetctlHarness.binary, "docker-plugin", "--socket", file], environment: harness.environment)
+            #expect(refused.status == 1)
+            #expect(refused.stderr == "netctl-docker-plugin: \(file) exists and is not a socket: expected a socket path\n")
+            #expect(FileManager.default.contents(atPath: file) == Data("keep".utf8))
+            try withPlugin(harness) { plugin in
+                let second = try runCommand([NetctlHarness.binary, "docker-plugin", "--socket", plugin.socket], environment: harness.environment)
+                #expect(second.status == 1)
+                #expect(second.stderr.contains("socket \(plugin.socket) is in use by a running server"), "\(second.stderr)")
+                #expect(try plugin.call("Plugin.Activate", "").status == 200)
+            }
         }
     }
 
