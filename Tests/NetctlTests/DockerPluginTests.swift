@@ -314,6 +314,8 @@ import TestSupport
                         try docker.ok("rm", "-f", "dc1", "dc2")
                         try docker.ok("network", "rm", "dnet")
                         #expect(try harness.ok("network", "ls", "-q").split(separator: "\n").count == 3)
+                        #expect(records(under: "endpoints", of: harness).isEmpty)
+                        #expect(records(under: "docker/pools", of: harness).isEmpty)  // ReleasePool came
                         #expect(try harness.kernelSnapshot() == before)
                         let ruleset = try runCommand(["ip", "netns", "exec", harness.host.name, "nft", "list", "ruleset"]).stdout
                         #expect(!ruleset.contains("8063"), "\(ruleset)")
@@ -348,6 +350,7 @@ import TestSupport
                     try docker.ok("rm", "-f", "dd1", "dd2")
                     try docker.ok("network", "rm", "dnet2")
                     #expect(try harness.ok("network", "ls", "-q").split(separator: "\n").count == 3)
+                    #expect(records(under: "endpoints", of: harness).isEmpty)
                     #expect(try harness.kernelSnapshot() == before)
                 }
             }
@@ -445,4 +448,9 @@ func withPlugin<T>(_ harness: NetctlHarness, _ body: (PluginProcess) throws -> T
 /// The plugin executable next to the netctl binary under test.
 func pluginBinary() -> String {
     URL(fileURLWithPath: NetctlHarness.binary).deletingLastPathComponent().appendingPathComponent("netctl-docker-plugin").path
+}
+
+/// The record files below a folder of the harness's state root.
+func records(under folder: String, of harness: NetctlHarness) -> [String] {
+    (FileManager.default.subpaths(atPath: harness.root + "/" + folder) ?? []).filter { $0.hasSuffix(".json") }
 }
