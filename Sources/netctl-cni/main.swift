@@ -161,16 +161,19 @@ func collectGarbage(_ config: NetworkConfig) throws {
         throw PluginError(PluginError.incompatibleVersion, "cniVersion \"\(config.version)\" has no GC: expected 1.1.0")
     }
     var valid: [(String, String)] = []
-    if let list = config.document["cni.dev/valid-attachments"], !list.isNull {
-        guard let items = list.array else {
-            throw PluginError(PluginError.invalidConfig, "invalid \"cni.dev/valid-attachments\": expected a list of {\"containerID\", \"ifname\"}")
+    // Required: without it every attachment would look stale, and a mistaken GC would take
+    // them all out.
+    guard let list = config.document["cni.dev/valid-attachments"] else {
+        throw PluginError(PluginError.invalidConfig, "GC needs \"cni.dev/valid-attachments\": expected a list of {\"containerID\", \"ifname\"} (empty to remove every attachment)")
+    }
+    guard let items = list.array else {
+        throw PluginError(PluginError.invalidConfig, "invalid \"cni.dev/valid-attachments\" \(list.serialized): expected a list of {\"containerID\", \"ifname\"}")
+    }
+    for item in items {
+        guard let id = item["containerID"]?.string, let name = item["ifname"]?.string else {
+            throw PluginError(PluginError.invalidConfig, "invalid attachment \(item.serialized) in \"cni.dev/valid-attachments\": expected {\"containerID\": …, \"ifname\": …}")
         }
-        for item in items {
-            guard let id = item["containerID"]?.string, let name = item["ifname"]?.string else {
-                throw PluginError(PluginError.invalidConfig, "invalid attachment \(item.serialized) in \"cni.dev/valid-attachments\": expected {\"containerID\": …, \"ifname\": …}")
-            }
-            valid.append((id, name))
-        }
+        valid.append((id, name))
     }
     guard access(config.root, F_OK) == 0 else { return }
     let controller = try openController(for: config)

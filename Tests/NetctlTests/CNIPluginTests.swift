@@ -320,6 +320,10 @@ struct CNIPluginTests {
                 _ = try cni.add(config, containerID: "drop", netns: "/run/netns/\(containers[1].name)")
                 let other = cni.config(name: "othercni", version: "1.1.0")
                 _ = try cni.add(other, containerID: "elsewhere", netns: "/run/netns/\(containers[2].name)")
+                // Without the list, GC removes nothing and says what it needs.
+                let unlisted = try cniError(try cni.run("GC", config))
+                #expect(unlisted.code == 7 && unlisted.message.contains("cni.dev/valid-attachments"))
+                #expect(try containers[1].session().link(.name("eth0")) != nil)
                 let gc = cni.config(version: "1.1.0", "\"cni.dev/valid-attachments\":[{\"containerID\":\"keep\",\"ifname\":\"eth0\"}]")
                 let result = try cni.run("GC", gc)
                 #expect(result.status == 0, "\(result.stdout)")
