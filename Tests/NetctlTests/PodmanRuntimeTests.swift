@@ -31,7 +31,7 @@ import TestSupport
         #expect(try String(contentsOfFile: "/proc/sys/net/ipv4/ping_group_range", encoding: .utf8) != "0\t0\n")
         let left = try podman.podman("ps", "--all", "--quiet")
         #expect(left.stdout.isEmpty, "\(left.stdout)")
-        #expect(podman.processes().isEmpty)
+        #expect(podman.lingeringProcesses().isEmpty)
         #expect(podman.mounts().isEmpty, "\(podman.mounts())")
     }
 
@@ -61,7 +61,7 @@ import TestSupport
         #expect(removed.status == 0, "\(removed.stderr)")
 
         #expect(!isRunning(pid) && !isRunning(conmon), "the container (\(pid)) or conmon (\(conmon)) survived")
-        #expect(podman.processes().isEmpty, "\(podman.processes())")
+        #expect(podman.lingeringProcesses().isEmpty)
         #expect(cgroups(of: id).isEmpty, "\(cgroups(of: id))")
         #expect(podman.mounts().isEmpty, "\(podman.mounts())")
         let records = (try? FileManager.default.contentsOfDirectory(atPath: podman.runtimeRoot + "/runtime")) ?? []
@@ -93,6 +93,6 @@ import TestSupport
         #expect(line.contains("OCI runtime error") && line.contains("linux.seccomp") && line.contains("SCMP_ACT_NOTIFY"), "\(refused.stderr)")
         let left = try podman.podman("ps", "--all", "--quiet")
         #expect(left.stdout.isEmpty, "\(left.stdout)")
-        #expect(podman.processes().isEmpty)
+        #expect(podman.lingeringProcesses().isEmpty)
     }
 }

@@ -1,5 +1,11 @@
 import Foundation
 
+public struct PodmanResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+}
+
 /// Podman with netctl-runc as its OCI runtime, isolated in a temporary directory: its own
 /// storage (vfs), run root, tmpdir, containers.conf and the runtime's state (--root), so
 /// nothing is shared with the host's podman or another test. The runtime is a small
@@ -60,16 +66,30 @@ public final class PodmanSetup {
          "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--tmpdir", directory + "/tmp", "--runtime", runtime]
     }
 
-    public func podman(_ arguments: String...) throws -> CommandResult { try podman(arguments) }
+    public func podman(_ arguments: String...) throws -> PodmanResult { try podman(arguments) }
 
-    public func podman(_ arguments: [String]) throws -> CommandResult {
-        try runCommand(globalFlags + arguments, environment: environment)
+    /// Foundation's Process learns of its child's exit from a socket the child inherits;
+    /// conmon (which outlives `podman run -d`) would inherit it too and hold the call until
+    /// the container ends. So every descriptor above 2 is closed before podman starts, and
+    /// output goes through files.
+    static let closingInheritedDescriptors =
+        "for fd in $(ls /proc/$$/fd); do if [ \"$fd\" -gt 2 ]; then eval \"exec $fd>&-\" 2>/dev/null; fi; done; "
+
+    public func podman(_ arguments: [String]) throws -> PodmanResult {
+        let output = directory + "/" + uniqueName("output-")
+        defer { try? FileManager.default.removeItem(atPath: output + ".out"); try? FileManager.default.removeItem(atPath: output + ".err") }
+        let result = try runCommand(["bash", "-c", Self.closingInheritedDescriptors + "\"$@\" </dev/null >'\(output).out' 2>'\(output).err'", "bash"]
+                                    + globalFlags + arguments,
+                                    environment: environment)
+        let read = { (suffix: String) in (try? String(contentsOfFile: output + suffix, encoding: .utf8)) ?? "" }
+        return PodmanResult(status: result.status, stdout: read(".out"), stderr: read(".err"))
     }
 
     /// A podman command under a pseudo-terminal (script(1)), for `run -t`.
     public func podmanWithTerminal(_ arguments: [String]) throws -> CommandResult {
         let line = (globalFlags + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
-        return try runCommand(["timeout", "60", "script", "-qec", line, "/dev/null"], environment: environment)
+        return try runCommand(["bash", "-c", Self.closingInheritedDescriptors + "exec \"$@\"", "bash", "timeout", "60", "script", "-qec", line, "/dev/null"],
+                              environment: environment)
     }
 
     /// Pids of processes whose command line names this setup's directory: conmon, the
@@ -81,6 +101,16 @@ public final class PodmanSetup {
             guard pid != mine, let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
             return String(decoding: data, as: UTF8.self).contains(directory)
         }
+    }
+
+    /// The processes left after podman's own cleanup (`container cleanup`, which conmon
+    /// starts when a container ends, finishes on its own time): waits for them, bounded.
+    public func lingeringProcesses() -> [Int32] {
+        for _ in 0..<500 {
+            if processes().isEmpty { return [] }
+            usleep(10_000)
+        }
+        return processes()
     }
 
     /// Mounts below this setup's directory.
