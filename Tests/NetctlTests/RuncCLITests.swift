@@ -16,11 +16,12 @@ import TestSupport
     struct Runtime {
         var binary: String
         var root: String
+        var globalFlags: [String] = []
 
         /// The command's stdout and stderr go to files: a created container keeps the
         /// runtime's stdio as its own, and a pipe would stay open as long as it runs.
         func call(_ arguments: [String], log: String? = nil) throws -> Outcome {
-            var global = ["--root", root]
+            var global = ["--root", root] + globalFlags
             if let log { global += ["--log", log, "--log-format", "json"] }
             let output = NSTemporaryDirectory() + uniqueName("netctl-runc-out-")
             defer { try? FileManager.default.removeItem(atPath: output + ".out"); try? FileManager.default.removeItem(atPath: output + ".err") }
@@ -212,6 +213,45 @@ import TestSupport
             #expect(withProcess.status == 0 && withProcess.stdout == "hello\n/tmp\n", "\(binary): \(withProcess.stdout) \(withProcess.stderr)")
             #expect(try runtime.call("delete", "--force", id).status == 0)
             #expect(!isRunning(pid), "\(binary): the exec'd process survived delete --force")
+        }
+    }
+
+    @Test func namespacePathsAndSystemdCgroupPaths() throws {
+        let scratch = Scratch()
+        // A network namespace by path, as podman's /run/netns/... and a systemd-form
+        // cgroupsPath mapped to cgroupfs (no systemd here).
+        let netns = uniqueName("nctruncns")
+        #expect(try runCommand(["ip", "netns", "add", netns]).status == 0)
+        defer { _ = try? runCommand(["ip", "netns", "delete", netns]) }
+        let slice = uniqueName("nctrunc") + ".slice"
+        let id = uniqueName("nctsysd")
+        let bundle = try scratch.bundle("paths", args: ["sleep", "100"]) { config in
+            var linux = config["linux"] as! [String: Any]
+            linux["namespaces"] = (linux["namespaces"] as! [[String: Any]]).map { namespace in
+                namespace["type"] as? String == "network" ? ["type": "network", "path": "/run/netns/\(netns)"] : namespace
+            }
+            linux["cgroupsPath"] = "\(slice):nctest:\(id)"
+            config["linux"] = linux
+        }
+        let runtime = scratch.runtime(Self.netctlRunc)
+        scratch.delete(runtime, id)
+        var systemd = runtime
+        systemd.globalFlags = ["--systemd-cgroup"]
+        let created = try systemd.call("run", "-d", "--bundle", bundle.path, id)
+        try #require(created.status == 0, "\(created.stderr)")
+        let pid = try runtime.state(id)["pid"] as? Int ?? 0
+        let theirs = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/net")
+        let wanted = try FileManager.default.attributesOfItem(atPath: "/run/netns/\(netns)")[.systemFileNumber] as? UInt64
+        #expect(theirs == "net:[\(wanted ?? 0)]", "\(theirs)")
+        let scope = "/sys/fs/cgroup/memory/\(slice)/nctest-\(id).scope"
+        #expect(FileManager.default.fileExists(atPath: scope), "no \(scope)")
+        let procs = (try? String(contentsOfFile: scope + "/cgroup.procs", encoding: .utf8)) ?? ""
+        #expect(procs.split(separator: "\n").contains(Substring(String(pid))), "\(procs)")
+        #expect(try runtime.call("delete", "--force", id).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: scope))
+        // The slice was made for this test: its directories go too.
+        for hierarchy in (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? [] {
+            rmdir("/sys/fs/cgroup/\(hierarchy)/\(slice)")
         }
     }
 
