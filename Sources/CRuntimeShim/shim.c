@@ -117,6 +117,8 @@ static void make_devices(const struct shim_config *c) {
         const struct shim_device *d = &c->devices[i];
         if (mknod(d->path, d->mode, makedev(d->major, d->minor)) == 0) {
             if (lchown(d->path, d->uid, d->gid) != 0) fail(c, "chown", d->path);
+            // The mode as given, not as the umask left it.
+            if (chmod(d->path, d->mode & 07777) != 0) fail(c, "chmod", d->path);
             continue;
         }
         if (errno == EEXIST) continue;

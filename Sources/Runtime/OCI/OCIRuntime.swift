@@ -78,7 +78,9 @@ public final class OCIRuntime {
         do {
             let (pid, _) = try launch(spec, bundle: bundle, id: id) { plan, opened in
                 try makeDirectory("\(storage)/\(id)")
-                guard mkfifo(fifo(id), 0o600) == 0 else { throw RuntimeError.system("mkfifo \(fifo(id))") }
+                // The first process opens it for writing after it became the container's user
+                // (through its O_PATH descriptor, so the state directory's 0700 still guards it).
+                guard mkfifo(fifo(id), 0o622) == 0, chmod(fifo(id), 0o622) == 0 else { throw RuntimeError.system("mkfifo \(fifo(id))") }
                 let fifoFD = open(fifo(id), SHIM_O_PATH | O_CLOEXEC)
                 guard fifoFD >= 0 else { throw RuntimeError.system("open \(fifo(id))") }
                 opened.append(fifoFD)
