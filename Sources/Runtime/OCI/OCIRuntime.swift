@@ -95,7 +95,7 @@ public final class OCIRuntime {
                 try afterSpawn(spec, id: id, pid: pid, config: config)
                 if let pidFile = options.pidFile { try Self.writePIDFile(pid, to: pidFile) }
             } catch {
-                try? delete(id, force: true)
+                try? delete(id, force: true, poststop: false)
                 throw error
             }
         } catch {
@@ -147,7 +147,7 @@ public final class OCIRuntime {
             do {
                 try OCIHooks.run(hooks.startContainer, kind: "startContainer", state: try state(id))
             } catch {
-                try? delete(id, force: true)
+                try? delete(id, force: true, poststop: false)
                 throw error
             }
         }
@@ -194,6 +194,11 @@ public final class OCIRuntime {
     }
 
     public func delete(_ id: String, force: Bool) throws {
+        try delete(id, force: force, poststop: true)
+    }
+
+    /// `poststop` off undoes a create that failed: its container never ran.
+    private func delete(_ id: String, force: Bool, poststop: Bool) throws {
         let record = try record(id)
         if ProcessStamp(pid: record.pid, start: record.pidStart).isAlive {
             guard force || access(fifo(id), F_OK) == 0 else {
@@ -220,7 +225,7 @@ public final class OCIRuntime {
         do {
             var state = RuntimeState(id: id, pid: 0, status: "stopped", bundle: record.bundle, annotations: record.annotations)
             state.ociVersion = "1.0.2"
-            try OCIHooks.run(record.poststop, kind: "poststop", state: state)
+            if poststop { try OCIHooks.run(record.poststop, kind: "poststop", state: state) }
         } catch {
             warn("\(error)")
         }
