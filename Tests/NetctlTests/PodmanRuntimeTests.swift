@@ -50,6 +50,19 @@ import TestSupport
         #expect(exec.status == 0 && exec.stdout.hasPrefix("from-exec\nsleep"), "\(exec.stdout) \(exec.stderr)")
         let failing = try podman.podman("exec", id, "sh", "-c", "exit 4")
         #expect(failing.status == 4, "\(failing.stderr)")
+        let terminal = try podman.podmanWithTerminal(["exec", "-t", id, "sh", "-c", "tty; echo exec-terminal"])
+        #expect(terminal.status == 0 && terminal.stdout.contains("/dev/pts/") && terminal.stdout.contains("exec-terminal"), "\(terminal.stdout)")
+        let top = try podman.podman("top", id)
+        #expect(top.status == 0 && top.stdout.contains("sleep 100"), "\(top.stdout) \(top.stderr)")
+
+        // pause freezes through the freezer cgroup; podman reads the status back from `state`.
+        #expect(try podman.podman("pause", id).status == 0)
+        #expect(try podman.podman("inspect", "--format", "{{.State.Status}}", id).stdout == "paused\n")
+        let freezer = "/sys/fs/cgroup/freezer/libpod_parent/libpod-\(id)/freezer.state"
+        #expect((try? String(contentsOfFile: freezer, encoding: .utf8)) == "FROZEN\n")
+        #expect(try podman.podman("unpause", id).status == 0)
+        #expect(try podman.podman("inspect", "--format", "{{.State.Status}}", id).stdout == "running\n")
+
         let logs = try podman.podman("logs", id)
         #expect(logs.stdout == "started\n", "\(logs.stdout) \(logs.stderr)")
 
