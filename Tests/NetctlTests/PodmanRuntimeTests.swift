@@ -101,6 +101,13 @@ import TestSupport
                              "stat -c '%A %t,%T' /dev/nctnull; cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max")
         #expect(device.status == 0, "\(device.stderr)")
         #expect(device.stdout == "crw-rw-rw- 1,3\n67108864\n30\n", "\(device.stdout)")
+        // The devices cgroup: a node the container makes (it has CAP_MKNOD) cannot be
+        // opened unless the bundle allows it, as with runc; --privileged allows every device.
+        let loop = "mknod /tmp/loop b 7 0 && head -c 1 /tmp/loop >/dev/null 2>&1 && echo opened || echo refused"
+        let confined = try run([], loop)
+        #expect(confined.status == 0 && confined.stdout == "refused\n", "\(confined.stdout) \(confined.stderr)")
+        let privileged = try run(["--privileged"], loop + "; test -e /dev/cpu/0/cpuid && echo nested")
+        #expect(privileged.status == 0 && privileged.stdout == "opened\nnested\n", "\(privileged.stdout) \(privileged.stderr)")
         // A read-only rootfs with podman's tmpfs mounts (tmpcopyup) and a read-only bind.
         let readOnly = try run(["--read-only", "--tmpfs", "/scratch", "-v", "\(podman.directory)/tmp:/hostdir:ro"],
                                "touch /x 2>/dev/null || echo ro; touch /scratch/y /tmp/y && echo tmpfs; touch /hostdir/z 2>/dev/null || echo bind-ro")

@@ -101,6 +101,16 @@ extension Cgroups {
         }
     }
 
+    /// The v1 devices controller's rules, in order (`a *:* rwm` to devices.deny first, then
+    /// what is allowed). On v2 this needs a BPF program, which netctl does not load yet: the
+    /// rules are not applied there (`features` says so).
+    func restrictDevices(_ rules: [(allow: Bool, rule: String)]) throws {
+        guard version == 1, !rules.isEmpty, let directory = directory(for: "devices") else { return }
+        for (allow, rule) in rules {
+            try write(rule, to: "\(directory)/\(allow ? "devices.allow" : "devices.deny")")
+        }
+    }
+
     /// Reads one cgroup file of a controller, trimmed.
     func read(_ file: String) -> String? {
         let controller = String(file.prefix { $0 != "." })

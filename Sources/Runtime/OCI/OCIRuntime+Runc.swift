@@ -36,6 +36,31 @@ extension OCIRuntime {
         return path + "/" + unit
     }
 
+    /// The devices cgroup's rules, as runc writes them: the bundle's (podman and Docker
+    /// start with "deny all"), then every device the bundle makes, then runc's defaults
+    /// (mknod of anything; null, zero, full, tty, random, urandom, ptmx, pts, tun).
+    static func deviceRules(_ spec: RuntimeSpec, config: String) throws -> [(allow: Bool, rule: String)] {
+        func number(_ value: Int64?) -> String { value.map { $0 < 0 ? "*" : String($0) } ?? "*" }
+        var rules: [(Bool, String)] = []
+        for (index, rule) in (spec.linux?.resources?.devices ?? []).enumerated() {
+            let type = rule.type ?? "a"
+            let access = rule.access ?? "rwm"
+            guard ["a", "c", "b"].contains(type) else {
+                throw RuntimeError("\(config): linux.resources.devices[\(index)].type \"\(type)\": expected a, c or b")
+            }
+            guard !access.isEmpty, access.allSatisfy({ "rwm".contains($0) }) else {
+                throw RuntimeError("\(config): linux.resources.devices[\(index)].access \"\(access)\": expected letters of rwm")
+            }
+            rules.append((rule.allow, type == "a" ? "a *:* \(access)" : "\(type) \(number(rule.major)):\(number(rule.minor)) \(access)"))
+        }
+        for device in spec.linux?.devices ?? [] where ["c", "u", "b"].contains(device.type) {
+            rules.append((true, "\(device.type == "b" ? "b" : "c") \(number(device.major)):\(number(device.minor)) rwm"))
+        }
+        let defaults = ["c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 5:0 rwm", "c 1:8 rwm", "c 1:9 rwm",
+                        "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm"]
+        return rules + defaults.map { (true, $0) }
+    }
+
     /// runtime-spec LinuxResources as cgroup files for this host's layout, in the order they
     /// must be written (period before quota, memory+swap around the limit).
     static func cgroupSettings(_ resources: RuntimeSpec.Resources?, cgroups: Cgroups, field: String) throws -> [(file: String, value: String)] {

@@ -290,6 +290,7 @@ public final class OCIRuntime {
             if runcCompatible {
                 cgroups = try Cgroups.create(path: try Self.cgroupPath(spec.linux?.cgroupsPath, id: id, systemd: systemdCgroup, config: config))
                 try cgroups!.apply(try Self.cgroupSettings(spec.linux?.resources, cgroups: cgroups!, field: "\(config): linux.resources"))
+                try cgroups!.restrictDevices(try Self.deviceRules(spec, config: config))
             } else {
                 cgroups = try Cgroups.create(for: "oci-\(id)", limits: Self.limits(spec, config: config))
             }
