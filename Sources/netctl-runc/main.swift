@@ -310,6 +310,13 @@ do {
             guard let count = Int32(text), count >= 0 else { throw UsageError("--preserve-fds \"\(text)\": expected a number") }
             options.preserveFDs = count
         }
+        options.capabilities = parsed.list("cap")
+        for text in parsed.list("additional-gids").flatMap({ $0.split(separator: ",") }) {
+            guard let gid = UInt32(text) else { throw UsageError("--additional-gids \"\(text)\": expected a group id (a number)") }
+            options.additionalGids.append(gid)
+        }
+        options.noNewPrivileges = parsed.bool("no-new-privs")
+        options.apparmorProfile = parsed.flags["apparmor"]
         exit(try runtime().exec(id, options))
     case "ps":
         let parsed = try Arguments(rest, valued: ["format"], boolean: [], names: ["f": "format"], stopAtSecondPositional: true)

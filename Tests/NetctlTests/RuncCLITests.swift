@@ -187,6 +187,7 @@ import TestSupport
     @Test func execDetachedWritesThePIDOfAProcessInTheContainer() throws {
         let scratch = Scratch()
         let bundle = try scratch.bundle("exec", args: ["sleep", "100"])
+        var execFlags: [String] = []
         for binary in [Self.runc, Self.netctlRunc] {
             let runtime = scratch.runtime(binary)
             let id = uniqueName("nctexec")
@@ -211,9 +212,15 @@ import TestSupport
                 .write(toFile: process, atomically: true, encoding: .utf8)
             let withProcess = try runtime.call("exec", "--process", process, id)
             #expect(withProcess.status == 0 && withProcess.stdout == "hello\n/tmp\n", "\(binary): \(withProcess.stdout) \(withProcess.stderr)")
+            let flags = try runtime.call("exec", "--cap", "CAP_NET_ADMIN", "--additional-gids", "27", "--cwd", "/etc", "--env", "X=y", id,
+                                         "sh", "-c", "grep -E '^Cap(Eff|Bnd)' /proc/self/status; id -G; pwd; echo $X")
+            #expect(flags.status == 0, "\(binary): \(flags.stderr)")
+            execFlags.append(flags.stdout)
             #expect(try runtime.call("delete", "--force", id).status == 0)
             #expect(!isRunning(pid), "\(binary): the exec'd process survived delete --force")
         }
+        #expect(execFlags.count == 2 && execFlags[0] == execFlags[1], "runc and netctl-runc differ: \(execFlags)")
+        #expect(execFlags.first?.hasSuffix("0 27\n/etc\ny\n") == true, "\(execFlags)")
     }
 
     @Test func namespacePathsAndSystemdCgroupPaths() throws {
@@ -253,6 +260,24 @@ import TestSupport
         for hierarchy in (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? [] {
             rmdir("/sys/fs/cgroup/\(hierarchy)/\(slice)")
         }
+    }
+
+    @Test func aHardLimitAboveTheHostsIsClampedWithAWarning() throws {
+        let scratch = Scratch()
+        var host = rlimit()
+        getrlimit(__rlimit_resource_t(7), &host)
+        let bundle = try scratch.bundle("rlimit", args: ["sh", "-c", "ulimit -Hn; ulimit -n"]) { config in
+            var process = config["process"] as! [String: Any]
+            process["rlimits"] = [["type": "RLIMIT_NOFILE", "hard": 1 << 30, "soft": 1 << 30]]
+            config["process"] = process
+        }
+        let runtime = scratch.runtime(Self.netctlRunc)
+        let log = scratch.directory + "/rlimit.log"
+        let run = try runtime.call(["run", "--bundle", bundle.path, uniqueName("nctrlim")], log: log)
+        #expect(run.status == 0 && run.stdout == "\(host.rlim_max)\n\(host.rlim_max)\n", "\(run.stdout) \(run.stderr)")
+        let entries = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(entries.contains { $0["level"] as? String == "warning" && ($0["msg"] as? String)?.contains("RLIMIT_NOFILE") == true }, "\(entries)")
     }
 
     // MARK: console socket

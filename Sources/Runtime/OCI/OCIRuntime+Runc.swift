@@ -193,6 +193,11 @@ extension OCIRuntime {
         public var pidFile: String?
         public var consoleSocket: String?
         public var preserveFDs: Int32 = 0
+        /// runc's --cap, --additional-gids, --no-new-privs and --apparmor, over the bundle's process.
+        public var capabilities: [String] = []
+        public var additionalGids: [UInt32] = []
+        public var noNewPrivileges = false
+        public var apparmorProfile: String?
 
         public init() {}
     }
@@ -226,6 +231,22 @@ extension OCIRuntime {
             }
             process = base
         }
+        if !options.capabilities.isEmpty {
+            // As runc: each added to bounding, effective and permitted; to ambient only
+            // where the process has inheritable capabilities to carry it.
+            var caps = process.capabilities ?? RuntimeSpec.Capabilities()
+            for cap in options.capabilities {
+                let name = cap.uppercased().hasPrefix("CAP_") ? cap.uppercased() : "CAP_" + cap.uppercased()
+                caps.bounding = (caps.bounding ?? []) + [name]
+                caps.effective = (caps.effective ?? []) + [name]
+                caps.permitted = (caps.permitted ?? []) + [name]
+                if caps.inheritable != nil { caps.ambient = (caps.ambient ?? []) + [name] }
+            }
+            process.capabilities = caps
+        }
+        if !options.additionalGids.isEmpty { process.user.additionalGids = (process.user.additionalGids ?? []) + options.additionalGids }
+        if options.noNewPrivileges { process.noNewPrivileges = true }
+        if let profile = options.apparmorProfile { process.apparmorProfile = profile }
         guard let args = process.args, !args.isEmpty else { throw RuntimeError("\(options.processFile): args is empty") }
         guard process.cwd.hasPrefix("/") else { throw RuntimeError("\(options.processFile): cwd \"\(process.cwd)\" is not absolute") }
         if process.terminal == true && options.consoleSocket == nil && options.detach {
@@ -281,7 +302,10 @@ extension OCIRuntime {
             plan.seccompFilter = try filters.filter(
                 profile, capabilities: plan.capabilities?.bounding ?? CapabilitySets.all, context: "\(record.bundle)/config.json: linux.seccomp: ")
         }
-        if let profile = process.apparmorProfile, !profile.isEmpty, access("/sys/kernel/security/apparmor", F_OK) == 0 {
+        if let profile = process.apparmorProfile, !profile.isEmpty {
+            guard access("/sys/kernel/security/apparmor", F_OK) == 0 else {
+                throw RuntimeError("\(options.processFile): apparmorProfile \"\(profile)\" is set, but this kernel has no AppArmor")
+            }
             plan.apparmorProfile = profile
         }
         var console: Console?
