@@ -278,25 +278,8 @@ extension OCIRuntime {
         plan.argv = args
         plan.env = process.env ?? []
         plan.preserveFDs = options.preserveFDs
-        for limit in process.rlimits ?? [] {
-            guard let number = Self.rlimitNumbers[limit.type] else { throw RuntimeError("\(options.processFile): rlimit type \"\(limit.type)\" is unknown") }
-            var current = rlimit()
-            getrlimit(__rlimit_resource_t(UInt32(number)), &current)
-            let hard = min(limit.hard, UInt64(current.rlim_max))
-            plan.rlimits.append((number, min(limit.soft, hard), hard))
-        }
-        if let caps = process.capabilities {
-            do {
-                plan.capabilities = CapabilitySets(
-                    bounding: try Capability.mask(caps.bounding ?? [], field: "process.capabilities.bounding"),
-                    effective: try Capability.mask(caps.effective ?? [], field: "process.capabilities.effective"),
-                    permitted: try Capability.mask(caps.permitted ?? [], field: "process.capabilities.permitted"),
-                    inheritable: try Capability.mask(caps.inheritable ?? [], field: "process.capabilities.inheritable"),
-                    ambient: try Capability.mask(caps.ambient ?? [], field: "process.capabilities.ambient"))
-            } catch let error as CapabilityError {
-                throw RuntimeError("\(options.processFile): \(error.description)")
-            }
-        }
+        plan.rlimits = try rlimits(process, config: options.processFile)
+        plan.capabilities = try process.capabilities.map { try Self.capabilitySets($0, config: options.processFile) }
         plan.noNewPrivileges = process.noNewPrivileges ?? false
         if let profile = spec.linux?.seccomp {
             plan.seccompFilter = try filters.filter(

@@ -495,26 +495,7 @@ public final class OCIRuntime {
                                       mode: type | ((device.fileMode ?? 0o666) & 0o7777), uid: device.uid ?? 0, gid: device.gid ?? 0))
         }
 
-        for limit in process.rlimits ?? [] {
-            guard let number = Self.rlimitNumbers[limit.type] else {
-                throw RuntimeError("\(config): rlimit type \"\(limit.type)\" is unknown")
-            }
-            guard limit.soft <= limit.hard else { throw RuntimeError("\(config): \(limit.type): soft limit \(limit.soft) is above the hard limit \(limit.hard)") }
-            var current = rlimit()
-            getrlimit(__rlimit_resource_t(UInt32(number)), &current)
-            var (soft, hard) = (limit.soft, limit.hard)
-            if hard > UInt64(current.rlim_max) && !Self.hasCapability(24) {
-                guard runcCompatible else {
-                    throw RuntimeError("\(config): \(limit.type) hard limit \(limit.hard) is above this host's \(current.rlim_max), and raising it needs CAP_SYS_RESOURCE, which is not in netctl's bounding set here")
-                }
-                // As engines ask for more than this host allows (podman: nofile 1048576):
-                // the host's hard limit, said in the log, rather than a failure.
-                hard = UInt64(current.rlim_max)
-                soft = min(soft, hard)
-                warn("\(config): \(limit.type) \(limit.soft):\(limit.hard) clamped to \(soft):\(hard), this host's hard limit (raising it needs CAP_SYS_RESOURCE)")
-            }
-            plan.rlimits.append((number, soft, hard))
-        }
+        plan.rlimits = try rlimits(process, config: config)
         try UserLookup.check(process.user.uid, "uid", in: "\(config): process.user")
         try UserLookup.check(process.user.gid, "gid", in: "\(config): process.user")
         for gid in process.user.additionalGids ?? [] { try UserLookup.check(gid, "additionalGids entry", in: "\(config): process.user") }
@@ -524,18 +505,7 @@ public final class OCIRuntime {
         plan.cwd = process.cwd
         plan.argv = args
         plan.env = process.env ?? []
-        if let caps = process.capabilities {
-            do {
-                plan.capabilities = CapabilitySets(
-                    bounding: try Capability.mask(caps.bounding ?? [], field: "process.capabilities.bounding"),
-                    effective: try Capability.mask(caps.effective ?? [], field: "process.capabilities.effective"),
-                    permitted: try Capability.mask(caps.permitted ?? [], field: "process.capabilities.permitted"),
-                    inheritable: try Capability.mask(caps.inheritable ?? [], field: "process.capabilities.inheritable"),
-                    ambient: try Capability.mask(caps.ambient ?? [], field: "process.capabilities.ambient"))
-            } catch let error as CapabilityError {
-                throw RuntimeError("\(config): \(error.description)")
-            }
-        }
+        plan.capabilities = try process.capabilities.map { try Self.capabilitySets($0, config: config) }
         plan.noNewPrivileges = process.noNewPrivileges ?? false
         if let profile = spec.linux?.seccomp {
             plan.seccompFilter = try filters.filter(
@@ -552,6 +522,46 @@ public final class OCIRuntime {
             opened += cgroupFDs
         }
         return plan
+    }
+
+    /// process.rlimits as setrlimit arguments. A hard limit above this host's cannot be set
+    /// without CAP_SYS_RESOURCE: refused, or (runc-compatible: engines ask for more than
+    /// this host allows, podman's nofile 1048576) clamped to the host's, with a warning.
+    func rlimits(_ process: RuntimeSpec.Process, config: String) throws -> [(resource: Int32, soft: UInt64, hard: UInt64)] {
+        var result: [(resource: Int32, soft: UInt64, hard: UInt64)] = []
+        for limit in process.rlimits ?? [] {
+            guard let number = Self.rlimitNumbers[limit.type] else {
+                throw RuntimeError("\(config): rlimit type \"\(limit.type)\" is unknown")
+            }
+            guard limit.soft <= limit.hard else { throw RuntimeError("\(config): \(limit.type): soft limit \(limit.soft) is above the hard limit \(limit.hard)") }
+            var current = rlimit()
+            getrlimit(__rlimit_resource_t(UInt32(number)), &current)
+            var (soft, hard) = (limit.soft, limit.hard)
+            if hard > UInt64(current.rlim_max) && !Self.hasCapability(24) {
+                guard runcCompatible else {
+                    throw RuntimeError("\(config): \(limit.type) hard limit \(limit.hard) is above this host's \(current.rlim_max), and raising it needs CAP_SYS_RESOURCE, which is not in netctl's bounding set here")
+                }
+                hard = UInt64(current.rlim_max)
+                soft = min(soft, hard)
+                warn("\(config): \(limit.type) \(limit.soft):\(limit.hard) clamped to \(soft):\(hard), this host's hard limit (raising it needs CAP_SYS_RESOURCE)")
+            }
+            result.append((number, soft, hard))
+        }
+        return result
+    }
+
+    /// process.capabilities as the five masks.
+    static func capabilitySets(_ caps: RuntimeSpec.Capabilities, config: String) throws -> CapabilitySets {
+        do {
+            return CapabilitySets(
+                bounding: try Capability.mask(caps.bounding ?? [], field: "process.capabilities.bounding"),
+                effective: try Capability.mask(caps.effective ?? [], field: "process.capabilities.effective"),
+                permitted: try Capability.mask(caps.permitted ?? [], field: "process.capabilities.permitted"),
+                inheritable: try Capability.mask(caps.inheritable ?? [], field: "process.capabilities.inheritable"),
+                ambient: try Capability.mask(caps.ambient ?? [], field: "process.capabilities.ambient"))
+        } catch let error as CapabilityError {
+            throw RuntimeError("\(config): \(error.description)")
+        }
     }
 
     /// Whether this process has a capability in its effective set.
