@@ -280,6 +280,26 @@ import TestSupport
         #expect(entries.contains { $0["level"] as? String == "warning" && ($0["msg"] as? String)?.contains("RLIMIT_NOFILE") == true }, "\(entries)")
     }
 
+    @Test func concurrentRunsInOneRootAllSucceedAndLeaveNothing() throws {
+        let scratch = Scratch()
+        // No cgroupsPath: each gets /netctl-runc/ID, and the parent goes with the last one.
+        let bundle = try scratch.bundle("parallel", args: ["sh", "-c", "echo ran"]) { config in
+            var linux = config["linux"] as! [String: Any]
+            linux.removeValue(forKey: "cgroupsPath")
+            config["linux"] = linux
+        }
+        let runtime = scratch.runtime(Self.netctlRunc)
+        let ids = (0..<12).map { _ in uniqueName("nctpar") }
+        let results = try runConcurrently(ids.map { [Self.netctlRunc, "--root", runtime.root, "run", "--bundle", bundle.path, $0] })
+        for (id, result) in zip(ids, results) {
+            #expect(result.status == 0 && result.stdout == "ran\n", "\(id): \(result.stderr)")
+        }
+        #expect(try runtime.call("list", "--quiet").stdout.isEmpty)
+        let left = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup/memory/netctl-runc")) ?? [])
+            .filter { ids.contains($0) }
+        #expect(left.isEmpty, "cgroups left: \(left)")
+    }
+
     // MARK: console socket
 
     @Test func consoleSocketReceivesTheTerminalsMaster() throws {

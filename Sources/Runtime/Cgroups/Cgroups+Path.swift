@@ -45,7 +45,7 @@ extension Cgroups {
     }
 
     /// mkdir -p; on v2 each new level gets the parent's controllers enabled for it.
-    private static func makeDirectories(_ directory: String, enablingControllersFrom root: String?) throws {
+    private static func makeDirectories(_ directory: String, enablingControllersFrom root: String?, attempt: Int = 0) throws {
         var path = ""
         for component in directory.split(separator: "/") {
             if let root, path.count >= root.count, !path.isEmpty {
@@ -57,7 +57,13 @@ extension Cgroups {
                 }
             }
             path += "/\(component)"
-            if mkdir(path, 0o755) != 0 && errno != EEXIST { throw RuntimeError.system("cgroup \(path)") }
+            if mkdir(path, 0o755) != 0 && errno != EEXIST {
+                // A parent another container's delete removed just now: make it again.
+                if errno == ENOENT && attempt < 5 {
+                    return try makeDirectories(directory, enablingControllersFrom: root, attempt: attempt + 1)
+                }
+                throw RuntimeError.system("cgroup \(path)")
+            }
         }
     }
 

@@ -211,14 +211,7 @@ public final class OCIRuntime {
             for _ in 0..<1000 where ProcessStamp(pid: record.pid, start: record.pidStart).isAlive { usleep(2_000) }
         }
         if record.cgroups?.isFrozen == true { try? record.cgroups?.freeze(false) }
-        record.cgroups?.killAll()
-        record.cgroups?.remove()
-        if runcCompatible {
-            // The default parent (/netctl-runc) goes with its last container.
-            for directory in record.cgroups?.directories ?? [] where directory.hasSuffix("/netctl-runc/\(id)") {
-                rmdir(String(directory.dropLast(id.count + 1)))
-            }
-        }
+        removeCgroups(record.cgroups, id: id)
         removeTree("\(storage)/\(id)")
         try store.delete(key(id))
         // runtime-spec: a poststop hook's failure is a warning; the container is gone.
@@ -249,8 +242,7 @@ public final class OCIRuntime {
             }
         }
         defer {
-            cgroups?.killAll()
-            cgroups?.remove()
+            removeCgroups(cgroups, id: id)
             try? store.delete(key(id))
         }
         do {
@@ -273,6 +265,18 @@ public final class OCIRuntime {
         try? OCIHooks.run(spec.hooks?.poststop, kind: "poststop",
                           state: RuntimeState(id: id, pid: 0, status: "stopped", bundle: bundle, annotations: spec.annotations))
         return code
+    }
+
+    /// Kills what is left in a container's cgroups and removes them; the default parent
+    /// (/netctl-runc) goes with its last container (a create racing with that makes it again).
+    private func removeCgroups(_ cgroups: Cgroups?, id: String) {
+        guard let cgroups else { return }
+        cgroups.killAll()
+        cgroups.remove()
+        guard runcCompatible else { return }
+        for directory in cgroups.directories where directory.hasSuffix("/netctl-runc/\(id)") {
+            rmdir(String(directory.dropLast(id.count + 1)))
+        }
     }
 
     /// Reserves the id, makes the cgroups, spawns the first process with the plan as
