@@ -436,7 +436,9 @@ import TestSupport
             ["path": "/bin/sh", "args": ["sh", "-c", "echo \(name) $(cat) >> \(record)"], "env": ["PATH=/usr/bin:/bin"]]
         }
         let bundle = try scratch.bundle("hooks", args: ["sleep", "100"]) { config in
-            config["hooks"] = ["prestart": [hook("prestart")], "createRuntime": [hook("createRuntime")],
+            // startContainer runs in the container: its /bin/sh, its /dev/shm, its hostname.
+            let inside: [String: Any] = ["path": "/bin/sh", "args": ["sh", "-c", "{ cat; echo; hostname; } > /dev/shm/started-hook"]]
+            config["hooks"] = ["prestart": [hook("prestart")], "createRuntime": [hook("createRuntime")], "startContainer": [inside],
                                "poststart": [hook("poststart")], "poststop": [hook("poststop")]]
         }
         let runtime = scratch.runtime(Self.netctlRunc)
@@ -445,6 +447,10 @@ import TestSupport
         #expect(try runtime.call("create", "--bundle", bundle.path, id).status == 0)
         let pid = try runtime.state(id)["pid"] as? Int ?? 0
         #expect(try runtime.call("start", id).status == 0)
+        let inside = try String(contentsOfFile: "/proc/\(pid)/root/dev/shm/started-hook", encoding: .utf8).split(separator: "\n")
+        let insideState = inside.first.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(insideState?["id"] as? String == id && insideState?["status"] as? String == "created", "\(inside)")
+        #expect(inside.last == "runc", "the startContainer hook did not see the container's hostname: \(inside)")
         #expect(try runtime.call("delete", "--force", id).status == 0)
         let lines = try String(contentsOfFile: record, encoding: .utf8).split(separator: "\n")
         #expect(lines.map { $0.split(separator: " ").first.map(String.init) ?? "" } == ["prestart", "createRuntime", "poststart", "poststop"], "\(lines)")

@@ -11,6 +11,14 @@ enum OCIHooks {
         for hook in hooks { try run(hook, kind: kind, input: input) }
     }
 
+    /// Writes the state to a hook's stdin; a hook that does not read it gets EPIPE, not
+    /// SIGPIPE for us (the state is small: a pipe holds 64 KiB).
+    static func feed(_ fd: Int32, _ input: [UInt8]) {
+        signal(SIGPIPE, SIG_IGN)
+        _ = input.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+    }
+
     private static func run(_ hook: RuntimeSpec.Hook, kind: String, input: [UInt8]) throws {
         let what = "\(kind) hook \(hook.path)"
         var fds: [Int32] = [-1, -1]
@@ -38,11 +46,14 @@ enum OCIHooks {
             close(fds[1])
             throw RuntimeError("\(what): \(String(cString: strerror(error)))")
         }
-        // The state is small (a pipe holds 64 KiB); a hook that does not read it gets EPIPE.
-        signal(SIGPIPE, SIG_IGN)
-        _ = input.withUnsafeBytes { write(fds[1], $0.baseAddress, $0.count) }
-        close(fds[1])
+        feed(fds[1], input)
 
+        try wait(pid, for: hook, what: what)
+    }
+
+    /// Waits for a hook's process, within its timeout (killed after it): its failure is
+    /// an error naming the hook.
+    static func wait(_ pid: pid_t, for hook: RuntimeSpec.Hook, what: String) throws {
         let deadline = hook.timeout.map { monotonicSeconds() + Double(max($0, 1)) }
         var status: Int32 = 0
         while true {

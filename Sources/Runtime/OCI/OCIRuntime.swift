@@ -133,8 +133,8 @@ public final class OCIRuntime {
     }
 
     /// Lets a created container's process exec its command. startContainer hooks run just
-    /// before (from the runtime's namespaces, not the container's: an approximation),
-    /// poststart hooks just after.
+    /// before (in the container's namespaces, by the runtime rather than by its first
+    /// process), poststart hooks just after.
     public func start(_ id: String) throws {
         let record = try record(id)
         let status = try state(id).status
@@ -145,7 +145,7 @@ public final class OCIRuntime {
         let hooks = runcCompatible ? (try? load(bundle: record.bundle, id: id))?.hooks : nil
         if let hooks {
             do {
-                try OCIHooks.run(hooks.startContainer, kind: "startContainer", state: try state(id))
+                try runStartContainerHooks(hooks.startContainer, id: id)
             } catch {
                 try? delete(id, force: true, poststop: false)
                 throw error
