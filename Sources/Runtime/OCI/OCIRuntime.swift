@@ -183,11 +183,11 @@ public final class OCIRuntime {
         guard ProcessStamp(pid: record.pid, start: record.pidStart).isAlive else {
             throw RuntimeError(runcCompatible ? "container not running" : "container \"\(id)\" is not running")
         }
+        // A frozen process gets its signal when thawed; SIGKILL must not wait for that.
+        let thaw = number == SIGKILL && record.cgroups?.isFrozen == true
+        defer { if thaw { try? record.cgroups?.freeze(false) } }
         if all, let cgroups = record.cgroups {
-            // A frozen process gets the signal when thawed; SIGKILL must not wait for that.
-            let frozen = cgroups.isFrozen
             for pid in cgroups.processes { Glibc.kill(pid, number) }
-            if frozen && number == SIGKILL { try? cgroups.freeze(false) }
             return
         }
         guard Glibc.kill(record.pid, number) == 0 else { throw RuntimeError.system("kill \(id)") }
