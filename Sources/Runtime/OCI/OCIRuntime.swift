@@ -45,8 +45,6 @@ public final class OCIRuntime {
         var rootfs: String?
         /// Kept for delete, which may come after the bundle changed.
         var poststop: [RuntimeSpec.Hook]?
-        /// Joined for exec: seccomp, from the bundle's config.json.
-        var seccomp: Bool?
     }
 
     /// What runc's create takes besides the bundle and id.
@@ -215,10 +213,10 @@ public final class OCIRuntime {
         removeTree("\(storage)/\(id)")
         try store.delete(key(id))
         // runtime-spec: a poststop hook's failure is a warning; the container is gone.
+        guard poststop else { return }
         do {
-            var state = RuntimeState(id: id, pid: 0, status: "stopped", bundle: record.bundle, annotations: record.annotations)
-            state.ociVersion = "1.0.2"
-            if poststop { try OCIHooks.run(record.poststop, kind: "poststop", state: state) }
+            let state = RuntimeState(id: id, pid: 0, status: "stopped", bundle: record.bundle, annotations: record.annotations)
+            try OCIHooks.run(record.poststop, kind: "poststop", state: state)
         } catch {
             warn("\(error)")
         }
@@ -306,7 +304,7 @@ public final class OCIRuntime {
             try store.put(key(id), Record(id: id, bundle: bundle, pid: pid, pidStart: ProcessStamp.status(of: pid)?.start ?? 0,
                                           created: Timestamp.now(), cgroups: cgroups, annotations: spec.annotations,
                                           rootfs: spec.root.map { $0.path.hasPrefix("/") ? $0.path : "\(bundle)/\($0.path)" },
-                                          poststop: spec.hooks?.poststop, seccomp: spec.linux?.seccomp != nil))
+                                          poststop: spec.hooks?.poststop))
             return (pid, cgroups)
         } catch {
             cgroups?.remove()
@@ -333,8 +331,9 @@ public final class OCIRuntime {
         if let root = spec.root {
             let rootfs = root.path.hasPrefix("/") ? root.path : "\(bundle)/\(root.path)"
             var info = stat()
-            guard stat(rootfs, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
-                throw RuntimeError("\(bundle)/config.json: root.path \(rootfs): \(errno == 0 ? "not a directory" : String(cString: strerror(errno)))")
+            guard stat(rootfs, &info) == 0 else { throw RuntimeError.system("\(bundle)/config.json: root.path \(rootfs)") }
+            guard info.st_mode & S_IFMT == S_IFDIR else {
+                throw RuntimeError("\(bundle)/config.json: root.path \(rootfs): not a directory")
             }
         }
         guard spec.ociVersion.hasPrefix("1.") else {
