@@ -423,7 +423,7 @@ import TestSupport
         let noRootfs = try runtime.call("create", "--bundle", bundle.path, "nctbad")
         #expect(noRootfs.status == 1 && noRootfs.stderr.contains("root.path") && noRootfs.stderr.contains("rootfs"), "\(noRootfs.stderr)")
         let unknown = try runtime.call("frobnicate")
-        #expect(unknown.status == 1)
+        #expect(unknown.status == 1 && unknown.stderr.contains("\"frobnicate\"") && unknown.stderr.contains("expected"), "\(unknown.stderr)")
         let badFlag = try runtime.call("create", "--bogus", "x")
         #expect(badFlag.status == 1 && badFlag.stderr.contains("bogus"), "\(badFlag.stderr)")
         #expect((try? FileManager.default.contentsOfDirectory(atPath: runtime.root + "/runtime")) ?? [] == [])
