@@ -49,11 +49,14 @@ extension Cgroups {
         var path = ""
         for component in directory.split(separator: "/") {
             if let root, path.count >= root.count, !path.isEmpty {
+                // One at a time: a write naming one the kernel refuses enables none of them.
                 let available = (try? String(decoding: readFile("\(path)/cgroup.controllers", name: "cgroup.controllers", limit: .text), as: UTF8.self)) ?? ""
-                let enable = available.split(separator: " ").map { "+" + $0.trimmingCharacters() }.joined(separator: " ")
-                if !enable.isEmpty {
+                for controller in available.split(whereSeparator: \.isWhitespace) {
                     let fd = open("\(path)/cgroup.subtree_control", O_WRONLY | O_CLOEXEC)
-                    if fd >= 0 { _ = Glibc.write(fd, enable, enable.utf8.count); close(fd) }
+                    guard fd >= 0 else { break }
+                    let token = "+" + controller
+                    _ = Glibc.write(fd, token, token.utf8.count)
+                    close(fd)
                 }
             }
             path += "/\(component)"
@@ -131,6 +134,8 @@ extension Cgroups {
         if version == 2 {
             guard let directory = directories.first else { throw RuntimeError("cgroup: no cgroup to freeze") }
             try write(frozen ? "1" : "0", to: "\(directory)/cgroup.freeze")
+            for _ in 0..<1000 where isFrozen != frozen { usleep(1_000) }
+            guard isFrozen == frozen else { throw RuntimeError("cgroup \(directory): cgroup.events did not say frozen \(frozen ? 1 : 0)") }
             return
         }
         guard let directory = directory(for: "freezer") else {
