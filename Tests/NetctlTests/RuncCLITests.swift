@@ -458,10 +458,12 @@ import TestSupport
         #expect(prestart?["id"] as? String == id && prestart?["pid"] as? Int == pid && prestart?["status"] as? String == "created", "\(lines)")
 
         let failing = try scratch.bundle("failing", args: ["sleep", "100"]) { config in
-            config["hooks"] = ["prestart": [["path": "/bin/false"]]]
+            config["hooks"] = ["prestart": [["path": "/bin/sh", "args": ["sh", "-c", "echo nctreason >&2; exit 3"]]]]
         }
         let failed = try runtime.call("create", "--bundle", failing.path, uniqueName("ncthook"))
-        #expect(failed.status == 1 && failed.stderr.contains("prestart hook /bin/false"), "\(failed.stderr)")
+        // One line naming the hook, its status and what it said; nothing of it on our stdout.
+        #expect(failed.status == 1 && failed.stderr == "prestart hook /bin/sh: exit status 3: nctreason\n", "\(failed.stderr)")
+        #expect(failed.stdout.isEmpty)
         #expect((try? FileManager.default.contentsOfDirectory(atPath: runtime.root + "/runtime")) ?? [] == [])
         #expect(FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory" + failing.cgroup) == false)
     }

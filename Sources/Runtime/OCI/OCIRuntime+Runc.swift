@@ -336,7 +336,9 @@ extension OCIRuntime {
             var pipe: [Int32] = [-1, -1]
             guard shim_pipe_cloexec(&pipe) == 0 else { throw RuntimeError.system("\(what): pipe") }
             opened.append(pipe[0])
-            plan.stdio = [pipe[0], 1, 2]
+            let output = try OCIHooks.outputFile(what: what)
+            opened.append(output)
+            plan.stdio = [pipe[0], output, output]
             plan.argv = [hook.path] + (hook.args ?? []).dropFirst()
             plan.env = hook.env ?? []
             plan.cwd = "/"
@@ -348,7 +350,7 @@ extension OCIRuntime {
                 throw error
             }
             OCIHooks.feed(pipe[1], input)
-            try OCIHooks.wait(pid, for: hook, what: what)
+            try OCIHooks.wait(pid, for: hook, what: what, output: output)
         }
     }
 
