@@ -323,6 +323,41 @@ static void set_identity(const struct shim_config *c) {
     }
 }
 
+// Before waiting for `start`: the command must be there to run, so that a missing one
+// fails `create` (as runc reports it) rather than the container after it started.
+static void check_command(const struct shim_config *c) {
+    const char *name = c->argv[0];
+    if (strchr(name, '/')) {
+        if (access(name, X_OK) != 0) fail(c, "exec", name);
+        return;
+    }
+    char candidate[4096];
+    int denied = 0;
+    const char *p = c->path && *c->path ? c->path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    size_t name_length = strlen(name);
+    while (1) {
+        const char *end = strchr(p, ':');
+        size_t length = end ? (size_t)(end - p) : strlen(p);
+        if (length + name_length + 2 <= sizeof candidate) {
+            size_t at = 0;
+            if (length == 0) candidate[at++] = '.';
+            memcpy(candidate + at, p, length);
+            at += length;
+            candidate[at++] = '/';
+            memcpy(candidate + at, name, name_length + 1);
+            struct stat st;
+            if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode)) {
+                if (access(candidate, X_OK) == 0) return;
+                denied = 1;
+            }
+        }
+        if (!end) break;
+        p = end + 1;
+    }
+    errno = denied ? EACCES : ENOENT;
+    fail(c, "exec", name);
+}
+
 static void exec_command(const struct shim_config *c) {
     const char *name = c->argv[0];
     if (strchr(name, '/')) {
@@ -480,6 +515,7 @@ static __attribute__((noreturn)) void child(const struct shim_config *c, pid_t p
         close(fd);
     }
     if (c->start_fifo_fd >= 0) {
+        check_command(c);
         report(c->report_fd, SHIM_REPORT_READY, 0, 0, "", "");
         char path[64];
         write_decimal(path, sizeof path, "/proc/self/fd/", c->start_fifo_fd);
