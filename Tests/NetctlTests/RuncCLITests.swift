@@ -111,7 +111,9 @@ import TestSupport
             #expect(state["bundle"] as? String == bundle.path && state["rootfs"] as? String == bundle.path + "/rootfs", "\(binary): \(state)")
             #expect((state["created"] as? String)?.hasSuffix("Z") == true)
             var statuses = [state["status"] as? String ?? ""]
-            #expect(try runtime.call("start", id).status == 0)
+            let duplicate = try runtime.call("create", "--bundle", bundle.path, id)
+            #expect(duplicate.status == 1, "\(binary): a second create with the same id")
+            #expect(try runtime.call("start", id).status == 0, "\(binary): start after a refused duplicate")
             statuses.append(try runtime.status(id))
             let again = try runtime.call("start", id)
             #expect(again.status == 1, "\(binary): a second start")

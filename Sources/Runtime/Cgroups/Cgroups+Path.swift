@@ -3,22 +3,36 @@ import Glibc
 /// Cgroups at a path an engine chose (runtime-spec's linux.cgroupsPath), where engines read
 /// a container's stats: one directory per v1 hierarchy, or one cgroup2 directory.
 extension Cgroups {
-    /// Makes `path` (absolute: below each hierarchy's root; relative: below this process's
-    /// own cgroup) in every hierarchy. A directory that exists already is joined, as runc does.
-    static func create(path: String) throws -> Cgroups {
+    /// The directories `create(path:)` makes, known before any exists, so that a record can
+    /// name them first. `path` absolute: below each hierarchy's root; relative: below this
+    /// process's own cgroup.
+    static func planned(path: String) -> Cgroups {
         if isUnified {
-            let directory = mount + "/" + RootDirectory.components(of: path).joined(separator: "/")
-            try makeDirectories(directory, enablingControllersFrom: mount)
-            return Cgroups(version: 2, directories: [directory])
+            return Cgroups(version: 2, directories: [mount + "/" + RootDirectory.components(of: path).joined(separator: "/")])
+        }
+        let own = ownV1Paths()
+        return Cgroups(version: 1, directories: v1Hierarchies().map { hierarchy in
+            let base = path.hasPrefix("/") ? "" : hierarchy.controllers.compactMap { own[$0] }.first ?? ""
+            return hierarchy.mountpoint + "/" + RootDirectory.components(of: base + "/" + path).joined(separator: "/")
+        })
+    }
+
+    /// Makes the planned directories in every hierarchy. A directory that exists already is
+    /// joined, as runc does.
+    static func create(path: String) throws -> Cgroups {
+        let planned = planned(path: path)
+        if planned.version == 2 {
+            try makeDirectories(planned.directories[0], enablingControllersFrom: mount)
+            return planned
         }
         var made = Cgroups(version: 1, directories: [])
-        let own = ownV1Paths()
-        for hierarchy in v1Hierarchies() {
-            let base = path.hasPrefix("/") ? "" : hierarchy.controllers.compactMap { own[$0] }.first ?? ""
-            let directory = hierarchy.mountpoint + "/" + RootDirectory.components(of: base + "/" + path).joined(separator: "/")
+        for directory in planned.directories {
             do {
                 try makeDirectories(directory, enablingControllersFrom: nil)
-                if hierarchy.controllers.contains("cpuset") { inheritCpuset(directory, below: hierarchy.mountpoint) }
+                let hierarchy = mount + "/" + (directory.dropFirst(mount.count + 1).split(separator: "/").first ?? "")
+                if hierarchy.hasSuffix("cpuset") || hierarchy.contains("cpuset,") || hierarchy.contains(",cpuset") {
+                    inheritCpuset(directory, below: hierarchy)
+                }
             } catch {
                 made.remove()
                 throw error

@@ -73,9 +73,12 @@ public final class OCIRuntime {
         if spec.process?.terminal == true && options.consoleSocket == nil {
             throw RuntimeError("\(config): process.terminal is true, which needs --console-socket; set it to false or give one")
         }
+        // Only what this create made is undone: a duplicate id leaves the other's FIFO alone.
+        var madeDirectory = false
         do {
             let (pid, _) = try launch(spec, bundle: bundle, id: id) { plan, opened in
                 try makeDirectory("\(storage)/\(id)")
+                madeDirectory = true
                 // The first process opens it for writing after it became the container's user
                 // (through its O_PATH descriptor, so the state directory's 0700 still guards it).
                 guard mkfifo(fifo(id), 0o622) == 0, chmod(fifo(id), 0o622) == 0 else { throw RuntimeError.system("mkfifo \(fifo(id))") }
@@ -97,7 +100,7 @@ public final class OCIRuntime {
                 throw error
             }
         } catch {
-            removeTree("\(storage)/\(id)")
+            if madeDirectory { removeTree("\(storage)/\(id)") }
             throw error
         }
     }
@@ -282,15 +285,19 @@ public final class OCIRuntime {
     /// and records it. A failure undoes all of it.
     private func launch(_ spec: RuntimeSpec, bundle: String, id: String,
                         configure: (inout LaunchPlan, inout [Int32]) throws -> Void) throws -> (pid_t, Cgroups?) {
+        let config = "\(bundle)/config.json"
+        let cgroupPath = runcCompatible ? try Self.cgroupPath(spec.linux?.cgroupsPath, id: id, systemd: systemdCgroup, config: config) : ""
+        // The record names the cgroups before they exist: a create killed while making them
+        // leaves nothing `delete` does not find.
+        let planned = runcCompatible ? Cgroups.planned(path: cgroupPath) : Cgroups.planned(for: "oci-\(id)", limits: try Self.limits(spec, config: config))
         try store.locked {
             if try store.get(Record.self, key(id)) != nil { throw RuntimeError("container \"\(id)\" already exists") }
-            try store.put(key(id), Record(id: id, bundle: bundle, pid: 0, pidStart: 0, created: Timestamp.now()))
+            try store.put(key(id), Record(id: id, bundle: bundle, pid: 0, pidStart: 0, created: Timestamp.now(), cgroups: planned))
         }
         var cgroups: Cgroups?
-        let config = "\(bundle)/config.json"
         do {
             if runcCompatible {
-                cgroups = try Cgroups.create(path: try Self.cgroupPath(spec.linux?.cgroupsPath, id: id, systemd: systemdCgroup, config: config))
+                cgroups = try Cgroups.create(path: cgroupPath)
                 try cgroups!.apply(try Self.cgroupSettings(spec.linux?.resources, cgroups: cgroups!, field: "\(config): linux.resources"))
                 try cgroups!.restrictDevices(try Self.deviceRules(spec, config: config))
             } else {
