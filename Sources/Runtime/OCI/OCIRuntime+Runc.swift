@@ -17,6 +17,10 @@ extension OCIRuntime {
         guard !RootDirectory.components(of: given).contains("..") else {
             throw RuntimeError("\(config): linux.cgroupsPath \"\(given)\": expected no \"..\"")
         }
+        // The container's processes are killed through its cgroup: never a hierarchy's root.
+        guard systemd || !RootDirectory.components(of: given).isEmpty else {
+            throw RuntimeError("\(config): linux.cgroupsPath \"\(given)\": expected a cgroup below the root (/docker/ID)")
+        }
         guard systemd else { return given }
         let parts = given.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 3 else {
