@@ -115,8 +115,20 @@ static void make_devices(const struct shim_config *c) {
     size_t root_length = strlen(c->rootfs);
     for (int i = 0; i < c->device_count; i++) {
         const struct shim_device *d = &c->devices[i];
+        // Nodes in subdirectories (/dev/cpu/0/cpuid, /dev/net/tun): their directories,
+        // below the rootfs only, never following a symlink (mkdir does not).
+        char parent[4096];
+        copy_text(parent, sizeof parent, d->path);
+        for (size_t at = root_length + 1; parent[at] && at < sizeof parent; at++) {
+            if (parent[at] != '/') continue;
+            parent[at] = '\0';
+            if (mkdir(parent, 0755) != 0 && errno != EEXIST) fail(c, "mkdir for device", parent);
+            parent[at] = '/';
+        }
         if (mknod(d->path, d->mode, makedev(d->major, d->minor)) == 0) {
             if (lchown(d->path, d->uid, d->gid) != 0) fail(c, "chown", d->path);
+            // The mode as given, not as the umask left it.
+            if (chmod(d->path, d->mode & 07777) != 0) fail(c, "chmod", d->path);
             continue;
         }
         if (errno == EEXIST) continue;
@@ -133,6 +145,20 @@ static void make_devices(const struct shim_config *c) {
     }
 }
 
+// linux.sysctl, below `root` + /proc/sys (the container's proc, in its namespaces), before
+// /proc/sys is made read-only.
+static void write_sysctls(const struct shim_config *c, const char *root) {
+    for (int i = 0; i < c->sysctl_count; i++) {
+        char name[256], path[4096];
+        copy_text(name, sizeof name, "/proc/sys/");
+        copy_text(name + 10, sizeof name - 10, c->sysctl_keys[i]);
+        if (root[0] ? !in_root(path, sizeof path, root, name) : (copy_text(path, sizeof path, name), 0)) fail(c, "sysctl (path too long)", c->sysctl_keys[i]);
+        int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 || write(fd, c->sysctl_values[i], strlen(c->sysctl_values[i])) < 0) fail(c, "sysctl", c->sysctl_keys[i]);
+        close(fd);
+    }
+}
+
 static void set_up_filesystem(const struct shim_config *c) {
     // Nothing the container mounts travels back to the host.
     if (mount(NULL, "/", NULL, c->root_propagation ? c->root_propagation : (MS_REC | MS_SLAVE), NULL) != 0)
@@ -141,6 +167,7 @@ static void set_up_filesystem(const struct shim_config *c) {
     mount_range(c, 0, system_mounts);
     make_devices(c);
     mount_range(c, system_mounts, c->mount_count);
+    write_sysctls(c, c->rootfs);
 
     // Masked and read-only paths, while the host's /dev/null is still at hand (as crun
     // does it): rootfs + path, in a buffer of our own.
@@ -296,6 +323,41 @@ static void set_identity(const struct shim_config *c) {
     }
 }
 
+// Before waiting for `start`: the command must be there to run, so that a missing one
+// fails `create` (as runc reports it) rather than the container after it started.
+static void check_command(const struct shim_config *c) {
+    const char *name = c->argv[0];
+    if (strchr(name, '/')) {
+        if (access(name, X_OK) != 0) fail(c, "exec", name);
+        return;
+    }
+    char candidate[4096];
+    int denied = 0;
+    const char *p = c->path && *c->path ? c->path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    size_t name_length = strlen(name);
+    while (1) {
+        const char *end = strchr(p, ':');
+        size_t length = end ? (size_t)(end - p) : strlen(p);
+        if (length + name_length + 2 <= sizeof candidate) {
+            size_t at = 0;
+            if (length == 0) candidate[at++] = '.';
+            memcpy(candidate + at, p, length);
+            at += length;
+            candidate[at++] = '/';
+            memcpy(candidate + at, name, name_length + 1);
+            struct stat st;
+            if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode)) {
+                if (access(candidate, X_OK) == 0) return;
+                denied = 1;
+            }
+        }
+        if (!end) break;
+        p = end + 1;
+    }
+    errno = denied ? EACCES : ENOENT;
+    fail(c, "exec", name);
+}
+
 static void exec_command(const struct shim_config *c) {
     const char *name = c->argv[0];
     if (strchr(name, '/')) {
@@ -421,6 +483,7 @@ static __attribute__((noreturn)) void child(const struct shim_config *c, pid_t p
     if (c->console_socket >= 0) open_console(c);
     if (c->loopback_up) bring_loopback_up(c);
     if (c->hostname && sethostname(c->hostname, strlen(c->hostname)) != 0) fail(c, "sethostname", c->hostname);
+    if (!c->rootfs) write_sysctls(c, "");
     for (int i = 0; i < c->rlimit_count; i++) {
         if (setrlimit(c->rlimits[i].resource, &c->rlimits[i].limit) != 0) {
             char which[32];
@@ -437,7 +500,9 @@ static __attribute__((noreturn)) void child(const struct shim_config *c, pid_t p
     if (c->set_capabilities) apply_capability_sets(c);
     if (c->cwd && chdir(c->cwd) != 0) fail(c, "chdir", c->cwd);
     // Every descriptor but stdio closes at execve; the report pipe stays usable until then.
-    if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(c, "close_range", "");
+    unsigned int first = 3 + (c->preserve_fds > 0 ? (unsigned int)c->preserve_fds : 0);
+    for (unsigned int fd = 3; fd < first; fd++) fcntl((int)fd, F_SETFD, 0);
+    if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(c, "close_range", "");
     if (c->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(c, "no_new_privs", "");
     if (c->apparmor_profile) {
         int fd = open("/proc/thread-self/attr/apparmor/exec", O_WRONLY | O_CLOEXEC);
@@ -450,6 +515,7 @@ static __attribute__((noreturn)) void child(const struct shim_config *c, pid_t p
         close(fd);
     }
     if (c->start_fifo_fd >= 0) {
+        check_command(c);
         report(c->report_fd, SHIM_REPORT_READY, 0, 0, "", "");
         char path[64];
         write_decimal(path, sizeof path, "/proc/self/fd/", c->start_fifo_fd);

@@ -17,10 +17,17 @@ enum MountOptions {
         "unbindable": (true, Int(MS_UNBINDABLE)), "runbindable": (true, Int(MS_UNBINDABLE | MS_REC)),
     ]
 
+    /// Every option it knows, for `features`.
+    static var names: [String] { flags.keys.sorted() }
+
     static func parse(_ options: [String]) -> (flags: UInt, data: String?) {
         var result = 0
         var data: [String] = []
         for option in options {
+            // runc's extensions that are no mount(2) data: tmpcopyup (copy what the image
+            // has below a tmpfs into it: not done here, the tmpfs starts empty), and
+            // SELinux relabelling, which this host does not have.
+            if ["tmpcopyup", "notmpcopyup", "z", "Z"].contains(option) { continue }
             if let known = flags[option] {
                 result = known.set ? result | known.flag : result & ~known.flag
             } else {
