@@ -29,7 +29,7 @@ import TestSupport
             // at /sys/fs/cgroup/unified is not there, in a mount namespace of its own.
             let crunID = uniqueName("nctcrun")
             let crun = try runCommand(["unshare", "-m", "sh", "-c",
-                                       "umount /sys/fs/cgroup/unified 2>/dev/null; exec crun run --bundle '\(bundle)' \(crunID)"])
+                                       "umount /sys/fs/cgroup/unified 2>/dev/null; exec crun --root '\(bundle)/crun-state' run --bundle '\(bundle)' \(crunID)"])
             #expect(crun.status == 0, "\(crun.stderr)")
             #expect(ours.stdout == crun.stdout)
             let lines = ours.stdout.split(separator: "\n")
@@ -71,7 +71,7 @@ import TestSupport
             // crun 1.8 chowns its stdio to the container's root when that is a user
             // namespace, /dev/null included: its stdin is a pipe here.
             let crun = try runCommand(["unshare", "-m", "sh", "-c",
-                                       "umount /sys/fs/cgroup/unified 2>/dev/null; true | crun run --bundle '\(bundle)' \(uniqueName("nctcrun"))"])
+                                       "umount /sys/fs/cgroup/unified 2>/dev/null; true | crun --root '\(bundle)/crun-state' run --bundle '\(bundle)' \(uniqueName("nctcrun"))"])
             #expect(crun.status == 0, "\(crun.stderr)")
             #expect(ours.stdout == crun.stdout)
 
