@@ -154,11 +154,11 @@ import TestSupport
             try buildProbe(in: bundle + "/rootfs/probe")
             let ours = try netctl.netctl("runtime", "run", "--bundle", bundle, uniqueName("nctoci"))
             #expect(ours.status == 0, "\(ours.stderr)")
-            let runc = try runCommand(["runc", "run", "--bundle", bundle, uniqueName("nctrunc")])
+            let runc = try runCommand(["runc", "--root", bundle + "/runc-state", "run", "--bundle", bundle, uniqueName("nctrunc")])
             #expect(runc.status == 0, "\(runc.stderr)")
             #expect(ours.stdout == runc.stdout)
             let crun = try runCommand(["unshare", "-m", "sh", "-c",
-                                       "umount /sys/fs/cgroup/unified 2>/dev/null; exec crun run --bundle '\(bundle)' \(uniqueName("nctcrun"))"])
+                                       "umount /sys/fs/cgroup/unified 2>/dev/null; exec crun --root '\(bundle)/crun-state' run --bundle '\(bundle)' \(uniqueName("nctcrun"))"])
             #expect(crun.status == 0, "\(crun.stderr)")
             var answers = results(ours.stdout), crunAnswers = results(crun.stdout)
             let mseal = try msealUnderProfile(netctl)
