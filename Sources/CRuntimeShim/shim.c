@@ -421,6 +421,14 @@ static __attribute__((noreturn)) void child(const struct shim_config *c, pid_t p
     if (c->console_socket >= 0) open_console(c);
     if (c->loopback_up) bring_loopback_up(c);
     if (c->hostname && sethostname(c->hostname, strlen(c->hostname)) != 0) fail(c, "sethostname", c->hostname);
+    for (int i = 0; i < c->sysctl_count; i++) {
+        char path[256];
+        copy_text(path, sizeof path, "/proc/sys/");
+        copy_text(path + 10, sizeof path - 10, c->sysctl_keys[i]);
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, c->sysctl_values[i], strlen(c->sysctl_values[i])) < 0) fail(c, "sysctl", c->sysctl_keys[i]);
+        close(fd);
+    }
     for (int i = 0; i < c->rlimit_count; i++) {
         if (setrlimit(c->rlimits[i].resource, &c->rlimits[i].limit) != 0) {
             char which[32];
@@ -437,7 +445,9 @@ static __attribute__((noreturn)) void child(const struct shim_config *c, pid_t p
     if (c->set_capabilities) apply_capability_sets(c);
     if (c->cwd && chdir(c->cwd) != 0) fail(c, "chdir", c->cwd);
     // Every descriptor but stdio closes at execve; the report pipe stays usable until then.
-    if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(c, "close_range", "");
+    unsigned int first = 3 + (c->preserve_fds > 0 ? (unsigned int)c->preserve_fds : 0);
+    for (unsigned int fd = 3; fd < first; fd++) fcntl((int)fd, F_SETFD, 0);
+    if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) != 0) fail(c, "close_range", "");
     if (c->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(c, "no_new_privs", "");
     if (c->apparmor_profile) {
         int fd = open("/proc/thread-self/attr/apparmor/exec", O_WRONLY | O_CLOEXEC);

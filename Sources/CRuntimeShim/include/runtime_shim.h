@@ -88,6 +88,11 @@ struct shim_config {
 
     const char *hostname;
     int loopback_up;
+    // linux.sysctl: keys with '/' for '.', written below /proc/sys after pivot_root (so in
+    // the container's own namespaces).
+    const char *const *sysctl_keys;
+    const char *const *sysctl_values;
+    int sysctl_count;
     const struct shim_rlimit *rlimits;
     int rlimit_count;
 
@@ -112,6 +117,9 @@ struct shim_config {
     // With CLONE_NEWUSER: the child reads one byte from this fd (the parent writes it once
     // it has written the new namespace's uid_map and gid_map), then becomes its root.
     int userns_sync_fd;           // or -1
+
+    // Descriptors 3 .. 3+preserve_fds-1 stay open across execve (runc's --preserve-fds).
+    int preserve_fds;
 
     char *const *argv;
     char *const *envp;

@@ -206,7 +206,7 @@ public struct Cgroups: Codable, Sendable {
         }
     }
 
-    private func write(_ text: String, to path: String) throws {
+    func write(_ text: String, to path: String) throws {
         let fd = open(path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw RuntimeError.system("cgroup \(path)") }
         defer { close(fd) }

@@ -17,6 +17,9 @@ enum MountOptions {
         "unbindable": (true, Int(MS_UNBINDABLE)), "runbindable": (true, Int(MS_UNBINDABLE | MS_REC)),
     ]
 
+    /// Every option it knows, for `features`.
+    static var names: [String] { flags.keys.sorted() }
+
     static func parse(_ options: [String]) -> (flags: UInt, data: String?) {
         var result = 0
         var data: [String] = []

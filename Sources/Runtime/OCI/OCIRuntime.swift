@@ -12,11 +12,26 @@ public final class OCIRuntime {
     let storage: String
     /// Compiled linux.seccomp filters, shared with `run`'s.
     let filters: SeccompCache
+    /// How runc itself behaves, for `netctl-runc` (engines' conventions); off for
+    /// `netctl runtime`, whose behaviour its own tests fix.
+    public var runcCompatible = false
+    /// `--systemd-cgroup`: linux.cgroupsPath is "slice:prefix:name", mapped to cgroupfs.
+    public var systemdCgroup = false
+    /// Warnings (an rlimit clamped): to runc's --log.
+    public var warn: (String) -> Void = { _ in }
 
     public init(store: any Store, root: String) {
         self.store = store
         storage = "\(root)/storage/runtime"
         filters = SeccompCache(directory: "\(root)/storage/seccomp")
+    }
+
+    /// A runtime whose records live in `directory` alone (runc's --root), so engines with
+    /// different roots never see each other's containers.
+    public static func runc(stateDirectory directory: String) throws -> OCIRuntime {
+        let runtime = OCIRuntime(store: try LocalStore(root: directory), root: directory)
+        runtime.runcCompatible = true
+        return runtime
     }
 
     struct Record: Codable {
@@ -27,6 +42,24 @@ public final class OCIRuntime {
         var created: String
         var cgroups: Cgroups?
         var annotations: [String: String]?
+        var rootfs: String?
+        /// Kept for delete, which may come after the bundle changed.
+        var poststop: [RuntimeSpec.Hook]?
+        /// Joined for exec: seccomp, from the bundle's config.json.
+        var seccomp: Bool?
+    }
+
+    /// What runc's create takes besides the bundle and id.
+    public struct CreateOptions {
+        public var consoleSocket: String?
+        public var pidFile: String?
+        public var preserveFDs: Int32 = 0
+
+        public init(consoleSocket: String? = nil, pidFile: String? = nil, preserveFDs: Int32 = 0) {
+            self.consoleSocket = consoleSocket
+            self.pidFile = pidFile
+            self.preserveFDs = preserveFDs
+        }
     }
 
     private func key(_ id: String) -> String { "runtime/\(id)" }
@@ -36,19 +69,32 @@ public final class OCIRuntime {
 
     /// Sets everything up and leaves the first process waiting, just before execve, until
     /// `start`.
-    public func create(bundle: String, id: String) throws {
+    public func create(bundle: String, id: String, options: CreateOptions = CreateOptions()) throws {
         let spec = try load(bundle: bundle, id: id)
-        if spec.process?.terminal == true {
-            throw RuntimeError("\(bundle)/config.json: process.terminal is true, which needs --console-socket (not supported yet); set it to false")
+        let config = "\(bundle)/config.json"
+        if spec.process?.terminal == true && options.consoleSocket == nil {
+            throw RuntimeError("\(config): process.terminal is true, which needs --console-socket; set it to false or give one")
         }
         do {
-            _ = try launch(spec, bundle: bundle, id: id) { plan, opened in
+            let (pid, _) = try launch(spec, bundle: bundle, id: id) { plan, opened in
                 try makeDirectory("\(storage)/\(id)")
                 guard mkfifo(fifo(id), 0o600) == 0 else { throw RuntimeError.system("mkfifo \(fifo(id))") }
                 let fifoFD = open(fifo(id), SHIM_O_PATH | O_CLOEXEC)
                 guard fifoFD >= 0 else { throw RuntimeError.system("open \(fifo(id))") }
                 opened.append(fifoFD)
                 plan.startFIFO = fifoFD
+                plan.preserveFDs = options.preserveFDs
+                if spec.process?.terminal == true, let socket = options.consoleSocket {
+                    plan.consoleSocket = try ConsoleSocket.connect(socket)
+                    opened.append(plan.consoleSocket)
+                }
+            }
+            do {
+                try afterSpawn(spec, id: id, pid: pid, config: config)
+                if let pidFile = options.pidFile { try Self.writePIDFile(pid, to: pidFile) }
+            } catch {
+                try? delete(id, force: true)
+                throw error
             }
         } catch {
             removeTree("\(storage)/\(id)")
@@ -56,10 +102,53 @@ public final class OCIRuntime {
         }
     }
 
-    /// Lets a created container's process exec its command.
+    /// With the first process made and waiting: its OOM score, then the hooks runtime-spec
+    /// runs in create (prestart, createRuntime, createContainer; all from the runtime's
+    /// namespaces here, createContainer too: an approximation of "in the container's mount
+    /// namespace").
+    private func afterSpawn(_ spec: RuntimeSpec, id: String, pid: pid_t, config: String) throws {
+        if let score = spec.process?.oomScoreAdj {
+            do {
+                try writeFile(Array(String(score).utf8), to: "/proc/\(pid)/oom_score_adj")
+            } catch {
+                throw RuntimeError("\(config): process.oomScoreAdj \(score): \(error)")
+            }
+        }
+        let state = try state(id)
+        try OCIHooks.run(spec.hooks?.prestart, kind: "prestart", state: state)
+        try OCIHooks.run(spec.hooks?.createRuntime, kind: "createRuntime", state: state)
+        try OCIHooks.run(spec.hooks?.createContainer, kind: "createContainer", state: state)
+    }
+
+    /// runc's --pid-file: written whole (a temporary file renamed over it) before create returns.
+    static func writePIDFile(_ pid: pid_t, to path: String) throws {
+        let temporary = "\(path).\(getpid()).tmp"
+        try writeFile(Array(String(pid).utf8), to: temporary, mode: 0o644)
+        guard rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw RuntimeError.system("pid file \(path)")
+        }
+    }
+
+    /// Lets a created container's process exec its command. startContainer hooks run just
+    /// before (from the runtime's namespaces, not the container's: an approximation),
+    /// poststart hooks just after.
     public func start(_ id: String) throws {
         let record = try record(id)
-        guard try state(id).status == "created" else { throw RuntimeError("container \"\(id)\" is not in the created state") }
+        let status = try state(id).status
+        guard status == "created" else {
+            guard runcCompatible else { throw RuntimeError("container \"\(id)\" is not in the created state") }
+            throw RuntimeError(status == "stopped" ? "cannot start a container that has stopped" : "cannot start an already running container")
+        }
+        let hooks = runcCompatible ? (try? load(bundle: record.bundle, id: id))?.hooks : nil
+        if let hooks {
+            do {
+                try OCIHooks.run(hooks.startContainer, kind: "startContainer", state: try state(id))
+            } catch {
+                try? delete(id, force: true)
+                throw error
+            }
+        }
         let fd = open(fifo(id), O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw RuntimeError.system("start \(id): open \(fifo(id))") }
         var byte: UInt8 = 0
@@ -67,6 +156,7 @@ public final class OCIRuntime {
         close(fd)
         unlink(fifo(id))
         guard count == 1 else { throw RuntimeError("start \(id): the container process (pid \(record.pid)) is gone") }
+        if let hooks { try OCIHooks.run(hooks.poststart, kind: "poststart", state: try state(id)) }
     }
 
     /// Ids of every container made here.
@@ -77,14 +167,27 @@ public final class OCIRuntime {
     public func state(_ id: String) throws -> RuntimeState {
         let record = try record(id)
         let alive = ProcessStamp(pid: record.pid, start: record.pidStart).isAlive
-        let status = !alive ? "stopped" : access(fifo(id), F_OK) == 0 ? "created" : "running"
-        return RuntimeState(id: id, status: status, pid: alive ? record.pid : 0, bundle: record.bundle, annotations: record.annotations)
+        var status = !alive ? "stopped" : access(fifo(id), F_OK) == 0 ? "created" : "running"
+        if status == "running", record.cgroups?.isFrozen == true { status = "paused" }
+        return RuntimeState(id: id, pid: alive ? record.pid : 0, status: status, bundle: record.bundle,
+                            rootfs: runcCompatible ? record.rootfs : nil, created: runcCompatible ? record.created : nil,
+                            owner: runcCompatible ? "" : nil, annotations: record.annotations)
     }
 
-    public func kill(_ id: String, signal: String) throws {
+    /// Signals the first process, or with `all` every process in the container's cgroup.
+    public func kill(_ id: String, signal: String, all: Bool = false) throws {
         let record = try record(id)
         let number = try Signals.parse(signal)
-        guard ProcessStamp(pid: record.pid, start: record.pidStart).isAlive else { throw RuntimeError("container \"\(id)\" is not running") }
+        guard ProcessStamp(pid: record.pid, start: record.pidStart).isAlive else {
+            throw RuntimeError(runcCompatible ? "container not running" : "container \"\(id)\" is not running")
+        }
+        if all, let cgroups = record.cgroups {
+            // A frozen process gets the signal when thawed; SIGKILL must not wait for that.
+            let frozen = cgroups.isFrozen
+            for pid in cgroups.processes { Glibc.kill(pid, number) }
+            if frozen && number == SIGKILL { try? cgroups.freeze(false) }
+            return
+        }
         guard Glibc.kill(record.pid, number) == 0 else { throw RuntimeError.system("kill \(id)") }
     }
 
@@ -92,32 +195,59 @@ public final class OCIRuntime {
         let record = try record(id)
         if ProcessStamp(pid: record.pid, start: record.pidStart).isAlive {
             guard force || access(fifo(id), F_OK) == 0 else {
-                throw RuntimeError("container \"\(id)\" is running: kill it first, or use delete --force")
+                let status = try state(id).status
+                throw RuntimeError(runcCompatible ? "cannot delete container \(id) that is not stopped: \(status)"
+                                                  : "container \"\(id)\" is running: kill it first, or use delete --force")
             }
+            if record.cgroups?.isFrozen == true { try? record.cgroups?.freeze(false) }
             Glibc.kill(record.pid, SIGKILL)
             for _ in 0..<1000 where ProcessStamp(pid: record.pid, start: record.pidStart).isAlive { usleep(2_000) }
         }
+        if record.cgroups?.isFrozen == true { try? record.cgroups?.freeze(false) }
         record.cgroups?.killAll()
         record.cgroups?.remove()
         removeTree("\(storage)/\(id)")
         try store.delete(key(id))
+        // runtime-spec: a poststop hook's failure is a warning; the container is gone.
+        do {
+            var state = RuntimeState(id: id, pid: 0, status: "stopped", bundle: record.bundle, annotations: record.annotations)
+            state.ociVersion = "1.0.2"
+            try OCIHooks.run(record.poststop, kind: "poststop", state: state)
+        } catch {
+            warn("\(error)")
+        }
     }
 
     /// create + start + wait, in the foreground: returns the command's exit code.
-    public func run(bundle: String, id: String) throws -> Int32 {
+    public func run(bundle: String, id: String, options: CreateOptions = CreateOptions()) throws -> Int32 {
         let spec = try load(bundle: bundle, id: id)
         var console: Console?
-        let (pid, cgroups) = try launch(spec, bundle: bundle, id: id) { plan, _ in
+        let (pid, cgroups) = try launch(spec, bundle: bundle, id: id) { plan, opened in
             plan.parentDeathSignal = SIGKILL
+            plan.preserveFDs = options.preserveFDs
             if spec.process?.terminal == true {
-                console = try Console()
-                plan.consoleSocket = console!.childEnd
+                if let socket = options.consoleSocket {
+                    plan.consoleSocket = try ConsoleSocket.connect(socket)
+                    opened.append(plan.consoleSocket)
+                } else {
+                    console = try Console()
+                    plan.consoleSocket = console!.childEnd
+                }
             }
         }
         defer {
             cgroups?.killAll()
             cgroups?.remove()
             try? store.delete(key(id))
+        }
+        do {
+            try afterSpawn(spec, id: id, pid: pid, config: "\(bundle)/config.json")
+            if let pidFile = options.pidFile { try Self.writePIDFile(pid, to: pidFile) }
+            try OCIHooks.run(spec.hooks?.poststart, kind: "poststart", state: try state(id))
+        } catch {
+            Glibc.kill(pid, SIGKILL)
+            _ = Launcher.wait(pid)
+            throw error
         }
         shim_forward_signals(pid)
         if let console {
@@ -127,6 +257,8 @@ public final class OCIRuntime {
         }
         let (code, _) = Launcher.wait(pid)
         shim_forward_signals(-1)
+        try? OCIHooks.run(spec.hooks?.poststop, kind: "poststop",
+                          state: RuntimeState(id: id, pid: 0, status: "stopped", bundle: bundle, annotations: spec.annotations))
         return code
     }
 
@@ -140,15 +272,23 @@ public final class OCIRuntime {
             try store.put(key(id), Record(id: id, bundle: bundle, pid: 0, pidStart: 0, created: Timestamp.now()))
         }
         var cgroups: Cgroups?
+        let config = "\(bundle)/config.json"
         do {
-            cgroups = try Cgroups.create(for: "oci-\(id)", limits: Self.limits(spec, config: "\(bundle)/config.json"))
+            if runcCompatible {
+                cgroups = try Cgroups.create(path: try Self.cgroupPath(spec.linux?.cgroupsPath, id: id, systemd: systemdCgroup, config: config))
+                try cgroups!.apply(try Self.cgroupSettings(spec.linux?.resources, cgroups: cgroups!, field: "\(config): linux.resources"))
+            } else {
+                cgroups = try Cgroups.create(for: "oci-\(id)", limits: Self.limits(spec, config: config))
+            }
             var opened: [Int32] = []
             defer { opened.forEach { close($0) } }
             var plan = try plan(spec, bundle: bundle, cgroups: cgroups, opened: &opened)
             try configure(&plan, &opened)
             let pid = try Launcher.spawn(plan, what: "container init")
             try store.put(key(id), Record(id: id, bundle: bundle, pid: pid, pidStart: ProcessStamp.status(of: pid)?.start ?? 0,
-                                          created: Timestamp.now(), cgroups: cgroups, annotations: spec.annotations))
+                                          created: Timestamp.now(), cgroups: cgroups, annotations: spec.annotations,
+                                          rootfs: spec.root.map { $0.path.hasPrefix("/") ? $0.path : "\(bundle)/\($0.path)" },
+                                          poststop: spec.hooks?.poststop, seccomp: spec.linux?.seccomp != nil))
             return (pid, cgroups)
         } catch {
             cgroups?.remove()
@@ -157,19 +297,28 @@ public final class OCIRuntime {
         }
     }
 
-    private func record(_ id: String) throws -> Record {
-        guard let record = try store.get(Record.self, key(id)) else { throw RuntimeError("container \"\(id)\" does not exist") }
+    func record(_ id: String) throws -> Record {
+        guard let record = try store.get(Record.self, key(id)) else {
+            throw RuntimeError(runcCompatible ? "container does not exist" : "container \"\(id)\" does not exist")
+        }
         return record
     }
 
     // MARK: config.json
 
-    private func load(bundle: String, id: String) throws -> RuntimeSpec {
+    func load(bundle: String, id: String) throws -> RuntimeSpec {
         let allowed = id.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || [0x2d, 0x2e, 0x5f].contains($0) }
         guard !id.isEmpty, id.utf8.count <= 128, allowed, !id.hasPrefix(".") else {
             throw RuntimeError("invalid container id \"\(id)\": expected letters, digits, '-', '.' and '_'")
         }
         let spec = try decodeJSON(RuntimeSpec.self, try readFile("\(bundle)/config.json", name: "\(bundle)/config.json"), what: "\(bundle)/config.json")
+        if let root = spec.root {
+            let rootfs = root.path.hasPrefix("/") ? root.path : "\(bundle)/\(root.path)"
+            var info = stat()
+            guard stat(rootfs, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+                throw RuntimeError("\(bundle)/config.json: root.path \(rootfs): \(errno == 0 ? "not a directory" : String(cString: strerror(errno)))")
+            }
+        }
         guard spec.ociVersion.hasPrefix("1.") else {
             throw RuntimeError("\(bundle)/config.json: ociVersion \"\(spec.ociVersion)\" is not supported (expected 1.x)")
         }
@@ -314,6 +463,23 @@ public final class OCIRuntime {
         plan.readonlyPaths = spec.linux?.readonlyPaths ?? []
         plan.readonlyRoot = root.readonly ?? false
         plan.hostname = spec.hostname
+        plan.sysctls = (spec.linux?.sysctl ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        for (key, _) in plan.sysctls where key.isEmpty || key.contains("/") || key.hasPrefix(".") || key.contains("..") {
+            throw RuntimeError("\(config): linux.sysctl key \"\(key)\": expected a dotted name like net.ipv4.ip_forward")
+        }
+        for device in spec.linux?.devices ?? [] {
+            let types: [String: UInt32] = ["c": 0o020000, "u": 0o020000, "b": 0o060000, "p": 0o010000]
+            guard let type = types[device.type] else {
+                throw RuntimeError("\(config): linux.devices \(device.path): type \"\(device.type)\" (expected c, b, u or p)")
+            }
+            guard device.path.hasPrefix("/dev/"), !RootDirectory.components(of: device.path).contains("..") else {
+                throw RuntimeError("\(config): linux.devices path \"\(device.path)\": expected a path below /dev")
+            }
+            guard hasDev else { continue }
+            plan.devices.removeAll { $0.path == rootfs + device.path }
+            plan.devices.append(.init(path: rootfs + device.path, major: UInt32(device.major ?? 0), minor: UInt32(device.minor ?? 0),
+                                      mode: type | ((device.fileMode ?? 0o666) & 0o7777), uid: device.uid ?? 0, gid: device.gid ?? 0))
+        }
 
         for limit in process.rlimits ?? [] {
             guard let number = Self.rlimitNumbers[limit.type] else {
@@ -322,10 +488,18 @@ public final class OCIRuntime {
             guard limit.soft <= limit.hard else { throw RuntimeError("\(config): \(limit.type): soft limit \(limit.soft) is above the hard limit \(limit.hard)") }
             var current = rlimit()
             getrlimit(__rlimit_resource_t(UInt32(number)), &current)
-            if limit.hard > UInt64(current.rlim_max) && !Self.hasCapability(24) {
-                throw RuntimeError("\(config): \(limit.type) hard limit \(limit.hard) is above this host's \(current.rlim_max), and raising it needs CAP_SYS_RESOURCE, which is not in netctl's bounding set here")
+            var (soft, hard) = (limit.soft, limit.hard)
+            if hard > UInt64(current.rlim_max) && !Self.hasCapability(24) {
+                guard runcCompatible else {
+                    throw RuntimeError("\(config): \(limit.type) hard limit \(limit.hard) is above this host's \(current.rlim_max), and raising it needs CAP_SYS_RESOURCE, which is not in netctl's bounding set here")
+                }
+                // As engines ask for more than this host allows (podman: nofile 1048576):
+                // the host's hard limit, said in the log, rather than a failure.
+                hard = UInt64(current.rlim_max)
+                soft = min(soft, hard)
+                warn("\(config): \(limit.type) \(limit.soft):\(limit.hard) clamped to \(soft):\(hard), this host's hard limit (raising it needs CAP_SYS_RESOURCE)")
             }
-            plan.rlimits.append((number, limit.soft, limit.hard))
+            plan.rlimits.append((number, soft, hard))
         }
         try UserLookup.check(process.user.uid, "uid", in: "\(config): process.user")
         try UserLookup.check(process.user.gid, "gid", in: "\(config): process.user")

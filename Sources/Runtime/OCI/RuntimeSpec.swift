@@ -10,6 +10,7 @@ struct RuntimeSpec: Decodable {
     var mounts: [Mount]?
     var linux: Linux?
     var annotations: [String: String]?
+    var hooks: Hooks?
 
     struct Process: Decodable {
         var terminal: Bool?
@@ -21,6 +22,24 @@ struct RuntimeSpec: Decodable {
         var rlimits: [Rlimit]?
         var noNewPrivileges: Bool?
         var apparmorProfile: String?
+        var oomScoreAdj: Int?
+    }
+
+    /// runtime-spec's hooks: programs run with the container's state on stdin.
+    struct Hooks: Codable {
+        var prestart: [Hook]?
+        var createRuntime: [Hook]?
+        var createContainer: [Hook]?
+        var startContainer: [Hook]?
+        var poststart: [Hook]?
+        var poststop: [Hook]?
+    }
+
+    struct Hook: Codable {
+        var path: String
+        var args: [String]?
+        var env: [String]?
+        var timeout: Int?
     }
 
     struct User: Decodable {
@@ -66,6 +85,19 @@ struct RuntimeSpec: Decodable {
         /// runtime-spec's linux.seccomp: the same fields as Docker's format, without its
         /// includes and excludes.
         var seccomp: SeccompProfile?
+        var cgroupsPath: String?
+        var sysctl: [String: String]?
+        var devices: [Device]?
+    }
+
+    struct Device: Decodable {
+        var type: String
+        var path: String
+        var major: Int64?
+        var minor: Int64?
+        var fileMode: UInt32?
+        var uid: UInt32?
+        var gid: UInt32?
     }
 
     struct Namespace: Decodable {
@@ -79,26 +111,37 @@ struct RuntimeSpec: Decodable {
         var size: UInt32
     }
 
+    /// linux.resources, also the document `update --resources` reads.
     struct Resources: Decodable {
         var memory: Memory?
         var pids: Pids?
         var cpu: CPU?
 
-        struct Memory: Decodable { var limit: Int64? }
+        struct Memory: Decodable {
+            var limit: Int64?
+            var reservation: Int64?
+            var swap: Int64?
+        }
         struct Pids: Decodable { var limit: Int64 }
         struct CPU: Decodable {
+            var shares: UInt64?
             var quota: Int64?
             var period: UInt64?
+            var cpus: String?
+            var mems: String?
         }
     }
 }
 
-/// `state` output (runtime-spec's State).
+/// `state` output: runtime-spec's State, with runc's rootfs, created and owner.
 public struct RuntimeState: Codable, Sendable {
     public var ociVersion = "1.0.2"
     public var id: String
-    public var status: String
     public var pid: Int32
+    public var status: String
     public var bundle: String
+    public var rootfs: String?
+    public var created: String?
+    public var owner: String?
     public var annotations: [String: String]?
 }

@@ -19,7 +19,10 @@ struct LaunchPlan {
         var path: String
         var major: UInt32
         var minor: UInt32
+        /// Permissions, with the file type (S_IFCHR, S_IFBLK, S_IFIFO) or none for a character device.
         var mode: UInt32 = 0o666
+        var uid: UInt32 = 0
+        var gid: UInt32 = 0
     }
 
     var cloneFlags: Int32 = 0
@@ -45,6 +48,9 @@ struct LaunchPlan {
 
     var hostname: String?
     var loopbackUp = false
+    /// linux.sysctl, keys as runtime-spec writes them (net.ipv4.ip_forward).
+    var sysctls: [(key: String, value: String)] = []
+    var preserveFDs: Int32 = 0
     var rlimits: [(resource: Int32, soft: UInt64, hard: UInt64)] = []
 
     var uid: UInt32 = 0
@@ -94,7 +100,8 @@ struct LaunchPlan {
         c.mount_count = Int32(mounts.count)
         c.system_mount_count = Int32(systemMountCount ?? mounts.count)
         c.devices = memory.array(devices.map { device in
-            shim_device(path: memory.string(device.path), mode: 0o020000 | device.mode, major: device.major, minor: device.minor, uid: 0, gid: 0)
+            shim_device(path: memory.string(device.path), mode: device.mode & 0o170000 == 0 ? 0o020000 | device.mode : device.mode,
+                        major: device.major, minor: device.minor, uid: device.uid, gid: device.gid)
         })
         c.device_count = Int32(devices.count)
         c.symlinks = memory.array(symlinks.map { shim_symlink(target: memory.string($0.target), path: memory.string($0.path)) })
@@ -106,6 +113,10 @@ struct LaunchPlan {
         c.readonly_root = readonlyRoot ? 1 : 0
         c.hostname = hostname.map(memory.string)
         c.loopback_up = loopbackUp ? 1 : 0
+        c.sysctl_keys = memory.stringArray(sysctls.map { String($0.key.map { $0 == "." ? "/" : $0 }) })
+        c.sysctl_values = memory.stringArray(sysctls.map(\.value))
+        c.sysctl_count = Int32(sysctls.count)
+        c.preserve_fds = preserveFDs
         c.rlimits = memory.array(rlimits.map { shim_rlimit(resource: $0.resource, limit: rlimit(rlim_cur: rlim_t($0.soft), rlim_max: rlim_t($0.hard))) })
         c.rlimit_count = Int32(rlimits.count)
         c.uid = uid
