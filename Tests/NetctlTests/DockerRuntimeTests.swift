@@ -1,0 +1,103 @@
+import Foundation
+import Glibc
+import Testing
+import TestSupport
+
+/// Debian's dockerd 20.10 with netctl-runc added as a runtime (`--add-runtime
+/// netctl=PATH`) and containers run with `docker run --runtime netctl`. dockerd's containerd
+/// shim calls netctl-runc as it calls runc, with the spec dockerd wrote: a prestart hook
+/// (`/proc/DOCKERD/exe libnetwork-setkey …`, which dockerd adds even for `--network none`),
+/// its cgroup parent, its masked and read-only paths. Each test has a dockerd of its own in a
+/// network namespace of its own and checks that nothing is left after.
+@Suite(.serialized) struct DockerRuntimeTests {
+    private let runtimes = ["netctl": EngineRuntime.netctlRunc]
+
+    @Test func aContainerRunsToCompletionWithItsOutputAndExitCode() throws {
+        let before = HostNetworkState.read()
+        var directory = ""
+        try withTestNamespace { namespace in
+            try withDockerd(netns: namespace.name, runtimes: runtimes) { docker in
+                directory = docker.daemon.directory
+                let image = try docker.loadBusybox()
+                let result = try docker.docker(["run", "--rm", "--runtime", "netctl", "--network", "none", image,
+                                                "sh", "-c", "echo hi; echo oops >&2; exit 3"])
+                #expect(result.stdout == "hi\n")
+                #expect(result.stderr.contains("oops"))
+                #expect(result.status == 3)
+                #expect(try docker.ok("ps", "-aq") == "")
+                #expect(try EngineRuntime.containers(inStateRoot: docker.runtimeRoot) == [])
+            }
+        }
+        #expect(HostNetworkState.read() == before)
+        #expect(!FileManager.default.fileExists(atPath: directory))
+    }
+
+    @Test func aDetachedContainerTakesExecLogsStopAndRm() throws {
+        try withTestNamespace { namespace in
+            try withDockerd(netns: namespace.name, runtimes: runtimes) { docker in
+                let image = try docker.loadBusybox()
+                let name = uniqueName("nctd")
+                let script = "echo started; trap 'echo stopping; exit 0' TERM; while true; do sleep 0.1; done"
+                let id = try docker.ok("run", "-d", "--name", name, "--runtime", "netctl", "--network", "none", image, "sh", "-c", script)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+                try EngineRuntime.waitFor("\(name)'s first line in docker logs") { (try? docker.ok("logs", name)) == "started\n" }
+                #expect(try docker.ok("inspect", "-f", "{{.State.Status}} {{.HostConfig.Runtime}}", name) == "running netctl\n")
+                #expect(try EngineRuntime.containers(inStateRoot: docker.runtimeRoot) == [id])
+
+                // exec: a second process in the container's namespaces, its output and code back in docker.
+                let exec = try docker.docker(["exec", name, "sh", "-c", "echo in $(cat /proc/1/cmdline | tr '\\0' ' '); exit 4"])
+                #expect(exec.stdout == "in sh -c \(script)\n")
+                #expect(exec.status == 4)
+
+                // stop: TERM first; the shell's trap runs and the container exits 0 well before the KILL.
+                try docker.ok("stop", name)
+                #expect(try docker.ok("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", name) == "exited 0\n")
+                #expect(try docker.ok("logs", name) == "started\nstopping\n")
+                try docker.ok("rm", name)
+                #expect(try docker.ok("ps", "-aq") == "")
+                #expect(try EngineRuntime.containers(inStateRoot: docker.runtimeRoot) == [])
+            }
+        }
+    }
+
+    @Test func aContainerWithATerminal() throws {
+        try withTestNamespace { namespace in
+            try withDockerd(netns: namespace.name, runtimes: runtimes) { docker in
+                let image = try docker.loadBusybox()
+                // docker run -t needs a terminal of its own: script(1) gives it one.
+                let line = ["env", "DOCKER_CONFIG=" + docker.daemon.directory + "/cli", "/usr/bin/docker", "-H", "unix://" + docker.socket,
+                            "run", "--rm", "-t", "--runtime", "netctl", "--network", "none", image,
+                            "sh", "-c", "tty; test -t 0 && test -t 1 && echo both; exit 5"]
+                let result = try runCommand(["script", "-qec", line.map(EngineRuntime.shellQuoted).joined(separator: " "), "/dev/null"])
+                #expect(result.stdout.contains("/dev/pts/"))
+                #expect(result.stdout.contains("both"))
+                #expect(result.status == 5)
+                #expect(try docker.ok("ps", "-aq") == "")
+            }
+        }
+    }
+
+    @Test func aBundleNetctlRefusesReachesDockerWithItsLine() throws {
+        try withTestNamespace { namespace in
+            try withDockerd(netns: namespace.name, runtimes: runtimes) { docker in
+                let image = try docker.loadBusybox()
+                // runc makes a device node anywhere; netctl-runc only below /dev.
+                let result = try docker.docker(["run", "--rm", "--runtime", "netctl", "--network", "none",
+                                                "--device", "/dev/null:/srv/null", image, "true"])
+                #expect(result.status == 125)
+                // The shim read netctl-runc's line from its --log JSON file; dockerd passed it on.
+                let line = result.stderr.split(separator: "\n").first { $0.hasPrefix("docker: Error response from daemon") } ?? ""
+                #expect(line.contains("OCI runtime create failed"))
+                #expect(line.contains(#"linux.devices path "/srv/null": expected a path below /dev"#))
+                #expect(try docker.ok("ps", "-aq") == "")
+                #expect(try EngineRuntime.containers(inStateRoot: docker.runtimeRoot) == [])
+            }
+        }
+    }
+}
+
+extension DockerDaemon {
+    /// The runtime's state root as dockerd's shim gives it (`--root`), seen from the host:
+    /// dockerd 20.10 gives every runtime runc's.
+    var runtimeRoot: String { daemon.run + "/docker/runtime-runc/moby" }
+}
