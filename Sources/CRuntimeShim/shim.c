@@ -133,6 +133,20 @@ static void make_devices(const struct shim_config *c) {
     }
 }
 
+// linux.sysctl, below `root` + /proc/sys (the container's proc, in its namespaces), before
+// /proc/sys is made read-only.
+static void write_sysctls(const struct shim_config *c, const char *root) {
+    for (int i = 0; i < c->sysctl_count; i++) {
+        char name[256], path[4096];
+        copy_text(name, sizeof name, "/proc/sys/");
+        copy_text(name + 10, sizeof name - 10, c->sysctl_keys[i]);
+        if (root[0] ? !in_root(path, sizeof path, root, name) : (copy_text(path, sizeof path, name), 0)) fail(c, "sysctl (path too long)", c->sysctl_keys[i]);
+        int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 || write(fd, c->sysctl_values[i], strlen(c->sysctl_values[i])) < 0) fail(c, "sysctl", c->sysctl_keys[i]);
+        close(fd);
+    }
+}
+
 static void set_up_filesystem(const struct shim_config *c) {
     // Nothing the container mounts travels back to the host.
     if (mount(NULL, "/", NULL, c->root_propagation ? c->root_propagation : (MS_REC | MS_SLAVE), NULL) != 0)
@@ -141,6 +155,7 @@ static void set_up_filesystem(const struct shim_config *c) {
     mount_range(c, 0, system_mounts);
     make_devices(c);
     mount_range(c, system_mounts, c->mount_count);
+    write_sysctls(c, c->rootfs);
 
     // Masked and read-only paths, while the host's /dev/null is still at hand (as crun
     // does it): rootfs + path, in a buffer of our own.
@@ -421,14 +436,7 @@ static __attribute__((noreturn)) void child(const struct shim_config *c, pid_t p
     if (c->console_socket >= 0) open_console(c);
     if (c->loopback_up) bring_loopback_up(c);
     if (c->hostname && sethostname(c->hostname, strlen(c->hostname)) != 0) fail(c, "sethostname", c->hostname);
-    for (int i = 0; i < c->sysctl_count; i++) {
-        char path[256];
-        copy_text(path, sizeof path, "/proc/sys/");
-        copy_text(path + 10, sizeof path - 10, c->sysctl_keys[i]);
-        int fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write(fd, c->sysctl_values[i], strlen(c->sysctl_values[i])) < 0) fail(c, "sysctl", c->sysctl_keys[i]);
-        close(fd);
-    }
+    if (!c->rootfs) write_sysctls(c, "");
     for (int i = 0; i < c->rlimit_count; i++) {
         if (setrlimit(c->rlimits[i].resource, &c->rlimits[i].limit) != 0) {
             char which[32];

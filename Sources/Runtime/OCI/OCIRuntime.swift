@@ -206,6 +206,12 @@ public final class OCIRuntime {
         if record.cgroups?.isFrozen == true { try? record.cgroups?.freeze(false) }
         record.cgroups?.killAll()
         record.cgroups?.remove()
+        if runcCompatible {
+            // The default parent (/netctl-runc) goes with its last container.
+            for directory in record.cgroups?.directories ?? [] where directory.hasSuffix("/netctl-runc/\(id)") {
+                rmdir(String(directory.dropLast(id.count + 1)))
+            }
+        }
         removeTree("\(storage)/\(id)")
         try store.delete(key(id))
         // runtime-spec: a poststop hook's failure is a warning; the container is gone.
