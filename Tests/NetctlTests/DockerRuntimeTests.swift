@@ -43,6 +43,12 @@ import TestSupport
                 try EngineRuntime.waitFor("\(name)'s first line in docker logs") { (try? docker.ok("logs", name)) == "started\n" }
                 #expect(try docker.ok("inspect", "-f", "{{.State.Status}} {{.HostConfig.Runtime}}", name) == "running netctl\n")
                 #expect(try EngineRuntime.containers(inStateRoot: docker.runtimeRoot) == [id])
+                // The prestart hook ran with the container's state: libnetwork-setkey bound the
+                // container's network namespace at its sandbox key (in dockerd's mount namespace).
+                let fields = try docker.ok("inspect", "-f", "{{.State.Pid}} {{.NetworkSettings.SandboxKey}}", name).split(whereSeparator: \.isWhitespace).map(String.init)
+                let inode = { (path: String) in try runCommand(docker.daemon.inside(["stat", "-L", "-c", "%i", path])).stdout }
+                try #require(fields.count == 2)
+                #expect(try inode(fields[1]) == inode("/proc/\(fields[0])/ns/net"))
 
                 // exec: a second process in the container's namespaces, its output and code back in docker.
                 let exec = try docker.docker(["exec", name, "sh", "-c", "echo in $(cat /proc/1/cmdline | tr '\\0' ' '); exit 4"])
