@@ -16,6 +16,9 @@ public enum NetworkStack {
         public var clusterStoreOptions: [String] = []
         public var nodeName: String?
         public var advertiseAddress: String?
+        /// Whether the controller serves names through the resolver (netctl-dns); a CNI
+        /// plugin does not: its runtime gives the container its resolv.conf.
+        public var servesNames = true
 
         public init(root: String, hostNetns: String? = nil, defaultAddressPools: [String] = [], clusterStore: String? = nil,
                     clusterStoreOptions: [String] = [], nodeName: String? = nil, advertiseAddress: String? = nil) {
@@ -51,7 +54,7 @@ public enum NetworkStack {
             defaultPools: try pools(settings, config: config),
             drivers: DriverSet.builtin.adding([OverlayDriver(configuration: try cluster(settings, config: config), stateRoot: settings.root)]),
             faults: FaultInjector(point: variable("NETCTL_FAULT")),
-            resolver: NetworkController.resolver(forRoot: settings.root, hostNamespace: hostNamespace))
+            resolver: settings.servesNames ? NetworkController.resolver(forRoot: settings.root, hostNamespace: hostNamespace) : nil)
     }
 
     /// The overlay driver's view of the cluster: flags, then the environment, then the

@@ -16,7 +16,7 @@ extension NetworkController {
             var endpoints = try allEndpoints()
 
             // Sandboxes whose namespace is gone take their endpoints with them.
-            for sandbox in sandboxes where !NetworkNamespace.exists(named: sandbox.name) {
+            for sandbox in sandboxes where !namespaceExists(of: sandbox) {
                 for endpoint in endpoints where endpoint.sandboxID == sandbox.id {
                     try store.delete(Keys.endpoint(endpoint.id, network: endpoint.networkID))
                     report.append("removed endpoint \(endpoint.shortID): its sandbox \"\(sandbox.name)\" is gone")
@@ -25,7 +25,7 @@ extension NetworkController {
                 try store.delete(Keys.sandbox(sandbox.id))
                 report.append("removed sandbox \"\(sandbox.name)\": its network namespace is gone")
             }
-            sandboxes.removeAll { !NetworkNamespace.exists(named: $0.name) }
+            sandboxes.removeAll { !namespaceExists(of: $0) }
 
             // Namespaces this root marked but never recorded (a create killed halfway).
             let recordedNames = Set(sandboxes.map(\.name))

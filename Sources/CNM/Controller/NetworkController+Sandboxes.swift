@@ -111,7 +111,7 @@ extension NetworkController {
                 if let network = networks[endpoint.networkID] { rules.merge(firewall.elements(for: endpoint, on: network)) }
             }
             try firewall.apply(adding: .init(), removing: rules) { try desiredFirewall(droppingEndpoints: Set(endpoints.map(\.id))) }
-            let namespaceGoes = destroyingNamespace && NetworkNamespace.exists(named: sandbox.name)
+            let namespaceGoes = destroyingNamespace && sandbox.namespacePath == nil && NetworkNamespace.exists(named: sandbox.name)
             for endpoint in endpoints {
                 // A cluster network's leave also withdraws the endpoint from the cluster.
                 if let network = networks[endpoint.networkID], !namespaceGoes || network.scope == NetworkScope.global.rawValue {
@@ -120,7 +120,7 @@ extension NetworkController {
                 try store.delete(Keys.endpoint(endpoint.id, network: endpoint.networkID))
                 if let network = networks[endpoint.networkID] { try forgetClusterNetworkIfUnused(network) }
             }
-            if NetworkNamespace.exists(named: sandbox.name) {
+            if sandbox.namespacePath == nil, NetworkNamespace.exists(named: sandbox.name) {
                 do { try NetworkNamespace.remove(named: sandbox.name) } catch { throw CNMError.kernel("sandbox \"\(sandbox.name)\"", error) }
             }
             // Its names go from the resolver's tables, and the resolver closes its sockets
@@ -144,32 +144,37 @@ extension NetworkController {
     public func connect(_ request: ConnectRequest) throws -> EndpointRecord {
         try store.locked {
             _ = try recoverInterruptedChanges()
-            let network = try network(request.network)
-            let sandbox = try sandbox(request.sandbox)
-            let driver = try drivers.named(network.driver)
-            try materializeIfAbsent(network, driver: driver)
-            guard !driver.providesExternalConnectivity, !network.internal else {
-                return try attach(request, network: network, sandbox: sandbox, driver: driver)
-            }
-            var inner = request
-            (inner.publish, inner.publishAll, inner.expose) = ([], false, [])
-            let onGateway = try endpoints(of: sandbox).contains { $0.networkID == (try? gatewayBridgeRecord())??.id }
-            if onGateway, !request.publish.isEmpty || request.publishAll {
-                throw CNMError("sandbox \"\(sandbox.name)\" is already on the gateway bridge: publish its ports on its first overlay connect")
-            }
-            let endpoint = try attach(inner, network: network, sandbox: sandbox, driver: driver)
-            guard !onGateway else { return endpoint }
-            do {
-                let gateway = try gatewayBridge()
-                var outer = ConnectRequest(network: gateway.id, sandbox: sandbox.id)
-                (outer.publish, outer.publishAll, outer.expose) = (request.publish, request.publishAll, request.expose)
-                _ = try attach(outer, network: gateway, sandbox: sandbox, driver: try drivers.named(gateway.driver))
-            } catch {
-                try? detach(endpoint, network: network, sandbox: sandbox)
-                throw error
-            }
-            return endpoint
+            return try connectHoldingLock(request)
         }
+    }
+
+    /// `connect`, holding the lock.
+    func connectHoldingLock(_ request: ConnectRequest) throws -> EndpointRecord {
+        let network = try network(request.network)
+        let sandbox = try sandbox(request.sandbox)
+        let driver = try drivers.named(network.driver)
+        try materializeIfAbsent(network, driver: driver)
+        guard !driver.providesExternalConnectivity, !network.internal else {
+            return try attach(request, network: network, sandbox: sandbox, driver: driver)
+        }
+        var inner = request
+        (inner.publish, inner.publishAll, inner.expose) = ([], false, [])
+        let onGateway = try endpoints(of: sandbox).contains { $0.networkID == (try? gatewayBridgeRecord())??.id }
+        if onGateway, !request.publish.isEmpty || request.publishAll {
+            throw CNMError("sandbox \"\(sandbox.name)\" is already on the gateway bridge: publish its ports on its first overlay connect")
+        }
+        let endpoint = try attach(inner, network: network, sandbox: sandbox, driver: driver)
+        guard !onGateway else { return endpoint }
+        do {
+            let gateway = try gatewayBridge()
+            var outer = ConnectRequest(network: gateway.id, sandbox: sandbox.id)
+            (outer.publish, outer.publishAll, outer.expose) = (request.publish, request.publishAll, request.expose)
+            _ = try attach(outer, network: gateway, sandbox: sandbox, driver: try drivers.named(gateway.driver))
+        } catch {
+            try? detach(endpoint, network: network, sandbox: sandbox)
+            throw error
+        }
+        return endpoint
     }
 
     /// The gateway bridge network's name and settings (Docker's docker_gwbridge: no traffic
@@ -202,6 +207,10 @@ extension NetworkController {
         }
         let requested4 = try request.ipv4.map { try parseAddress($0, ipv4: true, flag: "--ip") }
         let requested6 = try request.ipv6.map { try parseAddress($0, ipv4: false, flag: "--ip6") }
+        let requestedMAC = try request.mac.map { text in
+            guard let mac = MACAddress(text) else { throw CNMError("invalid MAC address \"\(text)\": expected six hex bytes such as 02:42:c6:12:00:05") }
+            return mac
+        }
         if requested6 != nil && !network.enableIPv6 {
             throw CNMError("network \"\(network.name)\": --ip6 given but the network has no IPv6 (create it with --ipv6)")
         }
@@ -235,7 +244,7 @@ extension NetworkController {
         let hasInterface = !network.pools.isEmpty
         var endpoint = EndpointRecord(
             id: id, networkID: network.id, sandboxID: sandbox.id, sandboxName: sandbox.name,
-            mac: hasInterface ? (ipv4.map { MACAddress(derivedFrom: $0.address) } ?? MACAddress.random()) : nil,
+            mac: hasInterface ? (requestedMAC ?? ipv4.map { MACAddress(derivedFrom: $0.address) } ?? MACAddress.random()) : nil,
             ipv4: ipv4, ipv6: ipv6,
             hostInterface: driver.hostInterface(forEndpoint: id, network: network),
             sandboxInterface: nil, aliases: request.aliases)
@@ -245,7 +254,7 @@ extension NetworkController {
             let ports = try portBindings(for: request, network: network, ipv4: ipv4?.address, ipv6: ipv6?.address, sandbox: sandbox)
             endpoint.publishedPorts = ports.bindings.isEmpty ? nil : PublishedRange.runs(of: ports.bindings)
             endpoint.exposedPorts = ports.exposed.isEmpty ? nil : ports.exposed
-            endpoint.sandboxInterface = hasInterface ? try interfaceName(for: sandbox, network: network) : nil
+            endpoint.sandboxInterface = hasInterface ? try request.interfaceName ?? interfaceName(for: sandbox, network: network) : nil
             if global != nil { try store.put(Keys.clusterNetwork(network.id), network) }
             try driver.join(endpoint, network: network, sandbox: context, host: host)
         } catch {

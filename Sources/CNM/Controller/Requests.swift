@@ -39,6 +39,10 @@ public struct ConnectRequest: Sendable {
     /// `--dns`: where the sandbox's resolver sends what it cannot answer; empty means the
     /// host's resolvers.
     public var upstreamResolvers: [String] = []
+    /// The interface's name inside the sandbox (CNI_IFNAME); nil: the next free ethN.
+    public var interfaceName: String?
+    /// The interface's MAC address as typed; nil: derived from its IPv4 address.
+    public var mac: String?
 
     public init(network: String, sandbox: String) {
         self.network = network

@@ -65,7 +65,7 @@ public final class SandboxContext {
 
     public func namespace() throws -> NetworkNamespace {
         if let cachedNamespace { return cachedNamespace }
-        let namespace = try NetworkNamespace.open(named: record.name)
+        let namespace = try record.namespacePath.map { try NetworkNamespace.open(path: $0) } ?? NetworkNamespace.open(named: record.name)
         cachedNamespace = namespace
         return namespace
     }

@@ -73,6 +73,11 @@ public struct SandboxRecord: Codable, Sendable {
     public var id: String
     public var name: String
     public var created: String
+    /// Set for a namespace another runtime made (a CNI runtime's), given by the path of its
+    /// file: netctl never creates or removes it, and its name is netctl's only.
+    public var namespacePath: String? = nil
+    /// Who attached that namespace, as they key it (CNI: container id and interface).
+    public var attachment: ExternalAttachment? = nil
 
     public var shortID: String { String(id.prefix(12)) }
 }

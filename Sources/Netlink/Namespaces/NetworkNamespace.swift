@@ -32,6 +32,19 @@ public final class NetworkNamespace: Sendable {
         return NetworkNamespace(descriptor: fd, name: name)
     }
 
+    /// A namespace given by the path of its file, as a CNI runtime names it
+    /// (/var/run/netns/NAME or /proc/PID/ns/net).
+    public static func open(path: String) throws -> NetworkNamespace {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw NetlinkError.system("open network namespace", path) }
+        guard isNamespaceFile(fd) else {
+            close(fd)
+            throw NetlinkError(operation: "open network namespace", object: path, errno: EINVAL,
+                               kernelMessage: "\(path) is not a network namespace")
+        }
+        return NetworkNamespace(descriptor: fd, name: nil)
+    }
+
     /// The namespace of a process: /proc/PID/ns/net.
     public static func open(pid: Int32) throws -> NetworkNamespace {
         let fd = Glibc.open("/proc/\(pid)/ns/net", O_RDONLY | O_CLOEXEC)
