@@ -311,10 +311,14 @@ static void set_identity(const struct shim_config *c) {
     }
 }
 
-static void exec_command(const struct shim_config *c) {
+// Execs the command, or with look_only only finds it: create looks it up as runc does, so
+// that an engine hears of a missing command from `create`, as an error, not as an exit
+// status after `start`.
+static void exec_command(const struct shim_config *c, int look_only) {
     const char *name = c->argv[0];
     if (strchr(name, '/')) {
-        execve(name, c->argv, c->envp);
+        if (!look_only) execve(name, c->argv, c->envp);
+        else if (access(name, X_OK) == 0) return;
         fail(c, "exec", name);
     }
     // execvpe without malloc: each directory of $PATH in turn. EACCES from any of them
@@ -333,7 +337,8 @@ static void exec_command(const struct shim_config *c) {
             at += length;
             candidate[at++] = '/';
             memcpy(candidate + at, name, name_length + 1);
-            execve(candidate, c->argv, c->envp);
+            if (!look_only) execve(candidate, c->argv, c->envp);
+            else if (access(candidate, X_OK) == 0) return;
             if (errno == EACCES) denied = 1;
             else if (errno != ENOENT && errno != ENOTDIR) fail(c, "exec", name);
         }
@@ -468,6 +473,7 @@ static __attribute__((noreturn)) void child(const struct shim_config *c, pid_t p
         close(fd);
     }
     if (c->start_fifo_fd >= 0) {
+        exec_command(c, 1);
         report(c->report_fd, SHIM_REPORT_READY, 0, 0, "", "");
         char path[64];
         write_decimal(path, sizeof path, "/proc/self/fd/", c->start_fifo_fd);
@@ -476,7 +482,7 @@ static __attribute__((noreturn)) void child(const struct shim_config *c, pid_t p
         close(fd);
     }
     if (c->seccomp_filter && !early_seccomp) install_seccomp(c);
-    exec_command(c);
+    exec_command(c, 0);
     _exit(127);
 }
 
