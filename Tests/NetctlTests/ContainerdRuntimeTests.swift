@@ -94,6 +94,12 @@ import TestSupport
             let line = result.stderr.split(separator: "\n").first { $0.contains("ctr: ") } ?? ""
             #expect(line.contains("OCI runtime create failed"))
             #expect(line.contains(#"mount destination "relative" is not absolute"#))
+
+            // A command the image does not have: refused by create, as runc refuses it, not
+            // a task that starts and exits without a word.
+            let missing = try containerd.ctr(run(["--rm"], image, uniqueName("nctc"), ["/nonexistent"]))
+            #expect(missing.status != 0)
+            #expect(missing.stderr.contains(#"OCI runtime create failed: container init: exec: "/nonexistent": no such file or directory"#))
             #expect(try containerd.ok("containers", "ls", "-q") == "")
             #expect(try EngineRuntime.containers(inStateRoot: containerd.runtimeRoot) == [])
         }

@@ -95,6 +95,14 @@ import TestSupport
                 let line = result.stderr.split(separator: "\n").first { $0.hasPrefix("docker: Error response from daemon") } ?? ""
                 #expect(line.contains("OCI runtime create failed"))
                 #expect(line.contains(#"linux.devices path "/srv/null": expected a path below /dev"#))
+
+                // A command the image does not have: refused by create, with Docker's words
+                // and exit code, as with runc.
+                for (command, words) in [("/nonexistent", "no such file or directory"), ("nonexistent", "executable file not found in $PATH")] {
+                    let missing = try docker.docker(["run", "--rm", "--runtime", "netctl", "--network", "none", image, command])
+                    #expect(missing.status == 127)
+                    #expect(missing.stderr.contains("OCI runtime create failed: container init: exec: \"\(command)\": \(words)"))
+                }
                 #expect(try docker.ok("ps", "-aq") == "")
                 #expect(try EngineRuntime.containers(inStateRoot: docker.runtimeRoot) == [])
             }
