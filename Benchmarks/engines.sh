@@ -86,6 +86,7 @@ stop_dockerd() {
             kill -KILL $left 2>/dev/null || true
             sleep 0.1
         done
+        exec {MNT_FD}<&-
     fi
     DOCKERD=
 }
@@ -169,6 +170,9 @@ DOCKERD=$!
 host_mnt=$(readlink /proc/self/ns/mnt)
 wait_for 10 sh -c "[ \"\$(readlink /proc/$DOCKERD/ns/mnt)\" != '$host_mnt' ]"
 DOCKER_MNT=$(readlink "/proc/$DOCKERD/ns/mnt")
+# Held open until stop_dockerd has killed what is left in it: the namespace lives on, so its
+# inode number cannot pass to another namespace (someone else's container) meanwhile.
+exec {MNT_FD}<"/proc/$DOCKERD/ns/mnt"
 wait_for 60 docker_answers || { tail -20 "$WORK/dockerd.log" >&2; exit 1; }
 docker load -i .build/test-images/archive.tar >/dev/null
 DOCKER="/usr/bin/docker -H unix://$DOCKDIR/docker.sock run --rm --network none"
