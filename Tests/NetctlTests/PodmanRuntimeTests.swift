@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Podman (Debian's podman 4.3 with conmon) running containers through netctl-runc as its
+/// OCI runtime: the real client of runc's command line.
+@Suite(.serialized) struct PodmanRuntimeTests {
+    /// Cgroups podman asked for (linux.cgroupsPath /libpod_parent/libpod-ID) that exist.
+    private func cgroups(of id: String) -> [String] {
+        ["memory", "pids", "freezer", "cpu"].map { "/sys/fs/cgroup/\($0)/libpod_parent/libpod-\(id)" }
+            .filter { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    @Test func runRemovePrintsAndExitCodesPropagate() throws {
+        let podman = try PodmanSetup()
+        defer { podman.cleanUp() }
+        let hello = try podman.podman("run", "--rm", "--pull", "never", "--network", "none", podman.image, "echo", "hi")
+        #expect(hello.status == 0 && hello.stdout == "hi\n", "\(hello.stderr)")
+        let three = try podman.podman("run", "--rm", "--pull", "never", "--network", "none", podman.image, "sh", "-c", "exit 3")
+        #expect(three.status == 3, "\(three.stderr)")
+        // What the bundle asks for reaches the process: a sysctl in its own network
+        // namespace, the OOM score, the hostname, and the nofile limit clamped to the host's.
+        let probe = try podman.podman("run", "--rm", "--pull", "never", "--network", "none", "--sysctl", "net.ipv4.ping_group_range=0 0",
+                                      "--oom-score-adj", "100", "--hostname", "nctpodman", podman.image, "sh", "-c",
+                                      "cat /proc/sys/net/ipv4/ping_group_range /proc/self/oom_score_adj; hostname; ulimit -Hn")
+        var hostLimit = rlimit()
+        getrlimit(__rlimit_resource_t(7), &hostLimit)
+        #expect(probe.status == 0, "\(probe.stderr)")
+        #expect(probe.stdout.split(separator: "\n").map { $0.split(whereSeparator: \.isWhitespace).joined(separator: " ") }
+                    == ["0 0", "100", "nctpodman", String(min(hostLimit.rlim_max, 1_048_576))], "\(probe.stdout)")
+        #expect(try String(contentsOfFile: "/proc/sys/net/ipv4/ping_group_range", encoding: .utf8) != "0\t0\n")
+        let left = try podman.podman("ps", "--all", "--quiet")
+        #expect(left.stdout.isEmpty, "\(left.stdout)")
+        #expect(podman.lingeringProcesses().isEmpty)
+        #expect(podman.mounts().isEmpty, "\(podman.mounts())")
+    }
+
+    @Test func detachedContainerExecLogsStopRemove() throws {
+        let podman = try PodmanSetup()
+        defer { podman.cleanUp() }
+        let started = try podman.podman("run", "-d", "--pull", "never", "--network", "none", podman.image, "sh", "-c", "echo started; exec sleep 100")
+        try #require(started.status == 0, "\(started.stderr)")
+        let id = started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let conmon = Int32(try podman.podman("inspect", "--format", "{{.State.ConmonPid}}", id).stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        let pid = Int32(try podman.podman("inspect", "--format", "{{.State.Pid}}", id).stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        #expect(conmon > 0 && pid > 0)
+        #expect(!cgroups(of: id).isEmpty, "podman's cgroupsPath was not made")
+
+        let exec = try podman.podman("exec", id, "sh", "-c", "echo from-exec; cat /proc/1/cmdline")
+        #expect(exec.status == 0 && exec.stdout.hasPrefix("from-exec\nsleep"), "\(exec.stdout) \(exec.stderr)")
+        let failing = try podman.podman("exec", id, "sh", "-c", "exit 4")
+        #expect(failing.status == 4, "\(failing.stderr)")
+        let logs = try podman.podman("logs", id)
+        #expect(logs.stdout == "started\n", "\(logs.stdout) \(logs.stderr)")
+
+        let stopped = try podman.podman("stop", "--time", "1", id)
+        #expect(stopped.status == 0, "\(stopped.stderr)")
+        let state = try podman.podman("inspect", "--format", "{{.State.Status}}", id)
+        #expect(state.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "exited", "\(state.stdout)")
+        let removed = try podman.podman("rm", id)
+        #expect(removed.status == 0, "\(removed.stderr)")
+
+        #expect(!isRunning(pid) && !isRunning(conmon), "the container (\(pid)) or conmon (\(conmon)) survived")
+        #expect(podman.lingeringProcesses().isEmpty)
+        #expect(cgroups(of: id).isEmpty, "\(cgroups(of: id))")
+        #expect(podman.mounts().isEmpty, "\(podman.mounts())")
+        let records = (try? FileManager.default.contentsOfDirectory(atPath: podman.runtimeRoot + "/runtime")) ?? []
+        #expect(records.isEmpty, "netctl-runc kept \(records)")
+    }
+
+    @Test func terminalOutputReachesPodman() throws {
+        let podman = try PodmanSetup()
+        defer { podman.cleanUp() }
+        let result = try podman.podmanWithTerminal(["run", "--rm", "-t", "--pull", "never", "--network", "none", podman.image,
+                                                    "sh", "-c", "tty; echo through-the-terminal"])
+        #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
+        #expect(result.stdout.contains("/dev/pts/0"), "\(result.stdout)")
+        #expect(result.stdout.contains("through-the-terminal"), "\(result.stdout)")
+    }
+
+    @Test func aBundleNetctlRefusesReachesPodmanAsItsOneLine() throws {
+        let podman = try PodmanSetup()
+        defer { podman.cleanUp() }
+        // SCMP_ACT_NOTIFY needs a listener netctl does not provide: the runtime refuses it.
+        let profile = podman.directory + "/seccomp.json"
+        try #"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getpid"],"action":"SCMP_ACT_NOTIFY"}]}"#
+            .write(toFile: profile, atomically: true, encoding: .utf8)
+        let refused = try podman.podman("run", "--rm", "--pull", "never", "--network", "none", "--security-opt", "seccomp=\(profile)",
+                                        podman.image, "echo", "never")
+        #expect(refused.status != 0)
+        #expect(!refused.stdout.contains("never"))
+        let line = refused.stderr.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(line.contains("OCI runtime error") && line.contains("linux.seccomp") && line.contains("SCMP_ACT_NOTIFY"), "\(refused.stderr)")
+        let left = try podman.podman("ps", "--all", "--quiet")
+        #expect(left.stdout.isEmpty, "\(left.stdout)")
+        #expect(podman.lingeringProcesses().isEmpty)
+    }
+}
