@@ -123,7 +123,7 @@ enum EngineRuntime {
     /// engine tests at another runtime (/usr/sbin/runc) to tell a fixture's fault from netctl's.
     static var netctlRunc: String {
         if let path = ProcessInfo.processInfo.environment["NETCTL_ENGINE_RUNTIME"] { return path }
-        return URL(fileURLWithPath: NetctlHarness.binary).deletingLastPathComponent().appendingPathComponent("netctl-runc").path
+        return PodmanSetup.netctlRunc
     }
 
     /// The containers the runtime lists in state root `root` (`RUNTIME --root ROOT list -q`),
