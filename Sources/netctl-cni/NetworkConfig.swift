@@ -13,6 +13,11 @@ import Netlink
 /// makes a killed ADD repairable and concurrent ADDs never share an address; delegating
 /// to another IPAM plugin would split that truth in two, so another `ipam.type` is
 /// refused (code 2) rather than half honoured.
+///
+/// The netctl network must exist (`netctl network create`): a network is configuration an
+/// operator makes and removes, and a plugin that made one on first ADD would also have to
+/// decide when to remove it, which no CNI command tells it. ADD names a missing network
+/// with code 7, STATUS reports it with code 50.
 struct NetworkConfig {
     var document: JSON
     var version: String

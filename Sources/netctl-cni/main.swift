@@ -56,16 +56,25 @@ func add(_ invocation: Invocation, _ config: NetworkConfig) throws {
     let netns = try invocation.requireNetns()
     let reference = try config.requireNetwork()
     let asked = try config.requests(invocation)
+    do { _ = try NetworkNamespace.open(path: netns) } catch {
+        throw PluginError(PluginError.invalidEnvironment, "invalid CNI_NETNS \"\(netns)\": \(error)")
+    }
     var request = ConnectRequest(network: reference, sandbox: "")
     (request.ipv4, request.ipv6, request.mac, request.publish) = (asked.ipv4, asked.ipv6, asked.mac, asked.publish)
     request.interfaceName = interface
 
     let controller = try openController(for: config)
-    do { _ = try controller.network(reference) } catch {
-        throw PluginError(PluginError.invalidConfig, "\(error): expected a netctl network (netctl network create --subnet … \(reference))")
-    }
     let key = ExternalAttachment(network: config.name, containerID: containerID, interface: interface)
-    let (endpoint, network) = try controller.attach(key, namespacePath: netns, request: request)
+    let endpoint: EndpointRecord, network: NetworkRecord
+    do {
+        (endpoint, network) = try controller.attach(key, namespacePath: netns, request: request)
+    } catch {
+        // Asked only after a failure, so that ADD reads the networks once.
+        do { _ = try controller.network(reference) } catch {
+            throw PluginError(PluginError.invalidConfig, "\(error): expected a netctl network (netctl network create --subnet … \(reference))")
+        }
+        throw error
+    }
     writeOut(try result(of: endpoint, on: network, config: config, netns: netns, host: controller.host).serialized)
 }
 

@@ -152,6 +152,10 @@ struct CNIPluginTests {
                 #expect(try netctl.ping(from: peer, "198.18.50.2"))
                 #expect(try containers[0].ping(IPAddress("198.18.50.200")!))
 
+                // netctl shows the attachment as a sandbox whose namespace is the runtime's.
+                let inspect = try JSONSerialization.jsonObject(with: Data(try netctl.ok("sandbox", "inspect", "cni-ctr-one-eth0").utf8)) as? [[String: Any]]
+                #expect(inspect?.first?["SandboxKey"] as? String == path)
+
                 // CHECK passes, then fails once the address is taken away behind netctl's back.
                 let check = try cni.run("CHECK", config, containerID: "ctr-one", netns: path)
                 #expect(check.status == 0, "\(check.stdout)")
@@ -177,6 +181,34 @@ struct CNIPluginTests {
                 try cni.delete(config, containerID: "ctr-two")
                 try cni.delete(config, containerID: "ctr-two")
                 #expect(try Set(containers[1].session().links().map(\.name)) == ["lo"])
+                #expect(try netctl.ok("system", "reconcile").contains("nothing to repair"))
+            }
+        }
+    }
+
+    @Test func aMacvlanNetworkAttachesWithoutAHostEnd() throws {
+        try withNetctl { netctl in
+            let cni = CNIPlugin(netctl: netctl)
+            let session = try netctl.host.session()
+            try session.linkAdd(LinkSpec(name: "mvparent0", kind: .veth(peer: VethPeer(name: "mvpeer0")), up: true))
+            try session.linkSet(.name("mvpeer0"), up: true)
+            try netctl.ok("network", "create", "-d", "macvlan", "--subnet", "198.18.62.0/24", "-o", "parent=mvparent0", "mv")
+            let peer = try netctl.makeSandbox()
+            try netctl.ok("network", "connect", "--ip", "198.18.62.250", "mv", peer)
+            try withTestNamespace(prefix: "nctcni") { container in
+                let path = "/run/netns/\(container.name)"
+                let config = cni.config(network: "mv")
+                let result = try cni.add(config, containerID: "mv1", netns: path)
+                // Nothing of the attachment is on the host: one interface, the container's.
+                let interfaces = try #require(result["interfaces"] as? [[String: Any]])
+                #expect(interfaces.count == 1)
+                #expect(interfaces.first?["sandbox"] as? String == path)
+                #expect((result["ips"] as? [[String: Any]])?.first?["interface"] as? Int == 0)
+                #expect(try container.session().link(.name("eth0"))?.kind == "macvlan")
+                #expect(try container.ping(IPAddress("198.18.62.250")!))
+                #expect(try cni.run("CHECK", config, containerID: "mv1", netns: path).status == 0)
+                try cni.delete(config, containerID: "mv1", netns: path)
+                #expect(try Set(container.session().links().map(\.name)) == ["lo"])
                 #expect(try netctl.ok("system", "reconcile").contains("nothing to repair"))
             }
         }
@@ -413,6 +445,9 @@ struct CNIPluginTests {
                 // A namespace path that is not one.
                 let notNamespace = try cniError(try cni.run("ADD", cni.config(), containerID: "bad", netns: "/run/netns/nonexistent-cni-test"))
                 #expect(notNamespace.message.contains("/run/netns/nonexistent-cni-test"))
+                #expect(notNamespace.code == 4)
+                let notNetwork = try cniError(try cni.run("ADD", cni.config(), containerID: "bad", netns: "/proc/self/ns/mnt"))
+                #expect(notNetwork.code == 4)
 
                 #expect(try netctl.stateSnapshot() == state)
                 #expect(try netctl.kernelSnapshot() == kernel)

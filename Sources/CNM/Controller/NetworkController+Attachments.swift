@@ -43,32 +43,34 @@ extension NetworkController {
     /// interface name, addresses, MAC and ports). An earlier attachment of the same key is
     /// taken out first: a repeated ADD, or one killed halfway, whose leftovers go with it.
     public func attach(_ key: ExternalAttachment, namespacePath: String, request: ConnectRequest) throws -> (EndpointRecord, NetworkRecord) {
-        if try attachment(key) != nil { _ = try detach(key) }
-        return try store.locked {
-            _ = try recoverInterruptedChanges()
-            if try attachment(key) != nil {
-                throw CNMError("container \"\(key.containerID)\" interface \"\(key.interface)\" is being attached by another command")
+        for _ in 0..<2 {
+            let attached: (EndpointRecord, NetworkRecord)? = try store.locked {
+                _ = try recoverInterruptedChanges()
+                if try attachment(key) != nil { return nil }
+                // Opened first, so that a bad path changes nothing.
+                do { _ = try NetworkNamespace.open(path: namespacePath) } catch {
+                    throw CNMError("network namespace \"\(namespacePath)\": \(error)")
+                }
+                let network = try network(request.network)
+                var sandbox = SandboxRecord(id: Identifier.make(), name: Self.sandboxName(for: key), created: Timestamp.now())
+                sandbox.namespacePath = namespacePath
+                sandbox.attachment = key
+                try store.put(Keys.sandbox(sandbox.id), sandbox, compact: true)
+                host.faults.reach("attach.after-sandbox")
+                var inner = request
+                inner.network = network.id
+                inner.sandbox = sandbox.id
+                do {
+                    return (try connectHoldingLock(inner, resolved: (network, sandbox)), network)
+                } catch {
+                    try? store.delete(Keys.sandbox(sandbox.id))
+                    throw error
+                }
             }
-            // Opened first, so that a bad path changes nothing.
-            do { _ = try NetworkNamespace.open(path: namespacePath) } catch {
-                throw CNMError("network namespace \"\(namespacePath)\": \(error)")
-            }
-            let network = try network(request.network)
-            var sandbox = SandboxRecord(id: Identifier.make(), name: Self.sandboxName(for: key), created: Timestamp.now())
-            sandbox.namespacePath = namespacePath
-            sandbox.attachment = key
-            try store.put(Keys.sandbox(sandbox.id), sandbox, compact: true)
-            host.faults.reach("attach.after-sandbox")
-            var inner = request
-            inner.network = network.id
-            inner.sandbox = sandbox.id
-            do {
-                return (try connectHoldingLock(inner), network)
-            } catch {
-                try? store.delete(Keys.sandbox(sandbox.id))
-                throw error
-            }
+            if let attached { return attached }
+            _ = try detach(key)
         }
+        throw CNMError("container \"\(key.containerID)\" interface \"\(key.interface)\" is being attached by another command")
     }
 
     /// Takes an attachment out: its firewall elements, its interface (the host end of its

@@ -148,10 +148,11 @@ extension NetworkController {
         }
     }
 
-    /// `connect`, holding the lock.
-    func connectHoldingLock(_ request: ConnectRequest) throws -> EndpointRecord {
-        let network = try network(request.network)
-        let sandbox = try sandbox(request.sandbox)
+    /// `connect`, holding the lock; `resolved` are the request's network and sandbox when
+    /// the caller has just read or made them.
+    func connectHoldingLock(_ request: ConnectRequest, resolved: (NetworkRecord, SandboxRecord)? = nil) throws -> EndpointRecord {
+        let network = try resolved?.0 ?? network(request.network)
+        let sandbox = try resolved?.1 ?? sandbox(request.sandbox)
         let driver = try drivers.named(network.driver)
         try materializeIfAbsent(network, driver: driver)
         guard !driver.providesExternalConnectivity, !network.internal else {

@@ -37,7 +37,8 @@ public final class NetworkNamespace: Sendable {
     public static func open(path: String) throws -> NetworkNamespace {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw NetlinkError.system("open network namespace", path) }
-        guard isNamespaceFile(fd) else {
+        // NS_GET_NSTYPE: a namespace file of another kind (/proc/PID/ns/mnt) is refused too.
+        guard isNamespaceFile(fd), ioctl(fd, 0xb703) == Int32(NC_CLONE_NEWNET) else {
             close(fd)
             throw NetlinkError(operation: "open network namespace", object: path, errno: EINVAL,
                                kernelMessage: "\(path) is not a network namespace")
