@@ -46,6 +46,9 @@ import TestSupport
             try EngineRuntime.waitFor("the task's first line in \(log)") { EngineRuntime.text(log).contains("started\n") }
             #expect(try containerd.ok("tasks", "ls").contains("RUNNING"))
             #expect(try EngineRuntime.containers(inStateRoot: containerd.runtimeRoot) == [id])
+            // ctr's cgroupsPath, /NAMESPACE/ID, which netctl-runc's delete removes.
+            let cgroup = "/sys/fs/cgroup/memory/\(containerd.namespace)/\(id)"
+            #expect(FileManager.default.fileExists(atPath: cgroup))
 
             // exec: a second process in the task's namespaces, its output and code back in ctr.
             let exec = try containerd.ctr(["tasks", "exec", "--exec-id", "x1", id, "sh", "-c", "echo in $(cat /proc/1/cmdline | tr '\\0' ' '); exit 4"])
@@ -59,6 +62,7 @@ import TestSupport
             try containerd.ok("tasks", "delete", id)
             try containerd.ok("containers", "delete", id)
             #expect(try containerd.ok("tasks", "ls", "-q") == "")
+            #expect(!FileManager.default.fileExists(atPath: cgroup))
             #expect(try containerd.ok("containers", "ls", "-q") == "")
             #expect(try EngineRuntime.containers(inStateRoot: containerd.runtimeRoot) == [])
         }

@@ -43,6 +43,9 @@ import TestSupport
                 try EngineRuntime.waitFor("\(name)'s first line in docker logs") { (try? docker.ok("logs", name)) == "started\n" }
                 #expect(try docker.ok("inspect", "-f", "{{.State.Status}} {{.HostConfig.Runtime}}", name) == "running netctl\n")
                 #expect(try EngineRuntime.containers(inStateRoot: docker.runtimeRoot) == [id])
+                // dockerd's cgroupsPath, /PARENT/ID, which netctl-runc's delete removes.
+                let cgroup = "/sys/fs/cgroup/memory/\(docker.cgroupParent)/\(id)"
+                #expect(FileManager.default.fileExists(atPath: cgroup))
                 // The prestart hook ran with the container's state: libnetwork-setkey bound the
                 // container's network namespace at its sandbox key (in dockerd's mount namespace).
                 let fields = try docker.ok("inspect", "-f", "{{.State.Pid}} {{.NetworkSettings.SandboxKey}}", name).split(whereSeparator: \.isWhitespace).map(String.init)
@@ -61,6 +64,7 @@ import TestSupport
                 #expect(try docker.ok("logs", name) == "started\nstopping\n")
                 try docker.ok("rm", name)
                 #expect(try docker.ok("ps", "-aq") == "")
+                #expect(!FileManager.default.fileExists(atPath: cgroup))
                 #expect(try EngineRuntime.containers(inStateRoot: docker.runtimeRoot) == [])
             }
         }
