@@ -81,6 +81,19 @@ import TestSupport
             #expect(result.stdout.contains("/dev/pts/"))
             #expect(result.stdout.contains("both"))
             #expect(result.status == 5)
+
+            // exec -t: a terminal for a second process (netctl-runc exec --console-socket).
+            let sleeper = uniqueName("nctc")
+            try containerd.succeeds(run(["-d", "--null-io"], image, sleeper, ["sleep", "600"]))
+            let exec = ctr + ["tasks", "exec", "-t", "--exec-id", "t1", sleeper, "sh", "-c", "tty; test -t 0 && test -t 1 && echo both; exit 6"]
+            let execResult = try runCommand(["script", "-qec", exec.map(EngineRuntime.shellQuoted).joined(separator: " "), "/dev/null"])
+            #expect(execResult.stdout.contains("/dev/pts/"))
+            #expect(execResult.stdout.contains("both"))
+            #expect(execResult.status == 6)
+            try containerd.ok("tasks", "kill", "-s", "SIGKILL", sleeper)
+            try EngineRuntime.waitFor("task \(sleeper) to stop") { (try? containerd.ok("tasks", "ls"))?.contains("STOPPED") == true }
+            try containerd.ok("tasks", "delete", sleeper)
+            try containerd.ok("containers", "delete", sleeper)
             #expect(try containerd.ok("containers", "ls", "-q") == "")
             #expect(try EngineRuntime.containers(inStateRoot: containerd.runtimeRoot) == [])
         }

@@ -75,13 +75,24 @@ import TestSupport
             try withDockerd(netns: namespace.name, runtimes: runtimes) { docker in
                 let image = try docker.loadBusybox()
                 // docker run -t needs a terminal of its own: script(1) gives it one.
-                let line = ["env", "DOCKER_CONFIG=" + docker.daemon.directory + "/cli", "/usr/bin/docker", "-H", "unix://" + docker.socket,
-                            "run", "--rm", "-t", "--runtime", "netctl", "--network", "none", image,
-                            "sh", "-c", "tty; test -t 0 && test -t 1 && echo both; exit 5"]
-                let result = try runCommand(["script", "-qec", line.map(EngineRuntime.shellQuoted).joined(separator: " "), "/dev/null"])
+                let client = ["env", "DOCKER_CONFIG=" + docker.daemon.directory + "/cli", "/usr/bin/docker", "-H", "unix://" + docker.socket]
+                let withTerminal = { (arguments: [String]) in
+                    try runCommand(["script", "-qec", (client + arguments).map(EngineRuntime.shellQuoted).joined(separator: " "), "/dev/null"])
+                }
+                let result = try withTerminal(["run", "--rm", "-t", "--runtime", "netctl", "--network", "none", image,
+                                               "sh", "-c", "tty; test -t 0 && test -t 1 && echo both; exit 5"])
                 #expect(result.stdout.contains("/dev/pts/"))
                 #expect(result.stdout.contains("both"))
                 #expect(result.status == 5)
+
+                // exec -t: a terminal for a second process (netctl-runc exec --console-socket).
+                let name = uniqueName("nctd")
+                try docker.ok("run", "-d", "--name", name, "--runtime", "netctl", "--network", "none", image, "sleep", "600")
+                let exec = try withTerminal(["exec", "-t", name, "sh", "-c", "tty; test -t 0 && test -t 1 && echo both; exit 6"])
+                #expect(exec.stdout.contains("/dev/pts/"))
+                #expect(exec.stdout.contains("both"))
+                #expect(exec.status == 6)
+                try docker.ok("rm", "-f", name)
                 #expect(try docker.ok("ps", "-aq") == "")
             }
         }
