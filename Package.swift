@@ -106,7 +106,7 @@ let package = Package(
         // containerd's runc shim and dockerd.
         .executableTarget(
             name: "netctl-runc",
-            dependencies: ["Runtime"],
+            dependencies: ["Runtime", "CNM"],
             linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux]))]
         ),
 

@@ -115,8 +115,20 @@ static void make_devices(const struct shim_config *c) {
     size_t root_length = strlen(c->rootfs);
     for (int i = 0; i < c->device_count; i++) {
         const struct shim_device *d = &c->devices[i];
+        // Nodes in subdirectories (/dev/cpu/0/cpuid, /dev/net/tun): their directories,
+        // below the rootfs only, never following a symlink (mkdir does not).
+        char parent[4096];
+        copy_text(parent, sizeof parent, d->path);
+        for (size_t at = root_length + 1; parent[at] && at < sizeof parent; at++) {
+            if (parent[at] != '/') continue;
+            parent[at] = '\0';
+            if (mkdir(parent, 0755) != 0 && errno != EEXIST) fail(c, "mkdir for device", parent);
+            parent[at] = '/';
+        }
         if (mknod(d->path, d->mode, makedev(d->major, d->minor)) == 0) {
             if (lchown(d->path, d->uid, d->gid) != 0) fail(c, "chown", d->path);
+            // The mode as given, not as the umask left it.
+            if (chmod(d->path, d->mode & 07777) != 0) fail(c, "chmod", d->path);
             continue;
         }
         if (errno == EEXIST) continue;

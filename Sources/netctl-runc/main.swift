@@ -1,3 +1,4 @@
+import CNM
 import Glibc
 import Runtime
 
@@ -20,25 +21,10 @@ struct Log {
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return }
         defer { close(fd) }
-        let time = timestamp()
+        let time = Timestamp.now()
         let line = json ? "{\"level\":\"\(level)\",\"msg\":\(quoted(message)),\"time\":\"\(time)\"}\n"
                         : "time=\"\(time)\" level=\(level) msg=\(quoted(message))\n"
         _ = line.withCString { Glibc.write(fd, $0, strlen($0)) }
-    }
-
-    /// RFC 3339 with nanoseconds, UTC.
-    func timestamp() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        var parts = tm()
-        var seconds = now.tv_sec
-        gmtime_r(&seconds, &parts)
-        func pad(_ value: Int, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(Int(parts.tm_year) + 1900, 4))-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2))T"
-            + "\(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2)).\(pad(Int(now.tv_nsec), 9))Z"
     }
 }
 
@@ -310,6 +296,13 @@ do {
             guard let count = Int32(text), count >= 0 else { throw UsageError("--preserve-fds \"\(text)\": expected a number") }
             options.preserveFDs = count
         }
+        options.capabilities = parsed.list("cap")
+        for text in parsed.list("additional-gids").flatMap({ $0.split(separator: ",") }) {
+            guard let gid = UInt32(text) else { throw UsageError("--additional-gids \"\(text)\": expected a group id (a number)") }
+            options.additionalGids.append(gid)
+        }
+        options.noNewPrivileges = parsed.bool("no-new-privs")
+        options.apparmorProfile = parsed.flags["apparmor"]
         exit(try runtime().exec(id, options))
     case "ps":
         let parsed = try Arguments(rest, valued: ["format"], boolean: [], names: ["f": "format"], stopAtSecondPositional: true)

@@ -50,6 +50,19 @@ import TestSupport
         #expect(exec.status == 0 && exec.stdout.hasPrefix("from-exec\nsleep"), "\(exec.stdout) \(exec.stderr)")
         let failing = try podman.podman("exec", id, "sh", "-c", "exit 4")
         #expect(failing.status == 4, "\(failing.stderr)")
+        let terminal = try podman.podmanWithTerminal(["exec", "-t", id, "sh", "-c", "tty; echo exec-terminal"])
+        #expect(terminal.status == 0 && terminal.stdout.contains("/dev/pts/") && terminal.stdout.contains("exec-terminal"), "\(terminal.stdout)")
+        let top = try podman.podman("top", id)
+        #expect(top.status == 0 && top.stdout.contains("sleep 100"), "\(top.stdout) \(top.stderr)")
+
+        // pause freezes through the freezer cgroup; podman reads the status back from `state`.
+        #expect(try podman.podman("pause", id).status == 0)
+        #expect(try podman.podman("inspect", "--format", "{{.State.Status}}", id).stdout == "paused\n")
+        let freezer = "/sys/fs/cgroup/freezer/libpod_parent/libpod-\(id)/freezer.state"
+        #expect((try? String(contentsOfFile: freezer, encoding: .utf8)) == "FROZEN\n")
+        #expect(try podman.podman("unpause", id).status == 0)
+        #expect(try podman.podman("inspect", "--format", "{{.State.Status}}", id).stdout == "running\n")
+
         let logs = try podman.podman("logs", id)
         #expect(logs.stdout == "started\n", "\(logs.stdout) \(logs.stderr)")
 
@@ -66,6 +79,41 @@ import TestSupport
         #expect(podman.mounts().isEmpty, "\(podman.mounts())")
         let records = (try? FileManager.default.contentsOfDirectory(atPath: podman.runtimeRoot + "/runtime")) ?? []
         #expect(records.isEmpty, "netctl-runc kept \(records)")
+    }
+
+    @Test func podmansOptionsReachTheProcess() throws {
+        let podman = try PodmanSetup()
+        defer { podman.cleanUp() }
+        func run(_ options: [String], _ script: String) throws -> PodmanResult {
+            try podman.podman(["run", "--rm", "--pull", "never", "--network", "none"] + options + [podman.image, "sh", "-c", script])
+        }
+        // A user, extra groups and one capability (the start FIFO must open as that user).
+        let user = try run(["--user", "1000:1000", "--group-add", "27", "--cap-drop", "all", "--cap-add", "NET_RAW"],
+                           "id -u; id -G; grep CapEff /proc/self/status")
+        #expect(user.status == 0, "\(user.stderr)")
+        #expect(user.stdout == "1000\n27 1000\nCapEff:\t0000000000002000\n" || user.stdout == "1000\n1000 27\nCapEff:\t0000000000002000\n", "\(user.stdout)")
+        // A user namespace of the runtime's making.
+        let mapped = try run(["--uidmap", "0:200000:65536", "--gidmap", "0:200000:65536"], "id -u; cat /proc/self/uid_map")
+        #expect(mapped.status == 0, "\(mapped.stderr)")
+        #expect(mapped.stdout.split(whereSeparator: \.isWhitespace) == ["0", "0", "200000", "65536"], "\(mapped.stdout)")
+        // A device node from linux.devices, with its mode; limits in the container's cgroup.
+        let device = try run(["--device", "/dev/null:/dev/nctnull", "--memory", "64m", "--pids-limit", "30"],
+                             "stat -c '%A %t,%T' /dev/nctnull; cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max")
+        #expect(device.status == 0, "\(device.stderr)")
+        #expect(device.stdout == "crw-rw-rw- 1,3\n67108864\n30\n", "\(device.stdout)")
+        // The devices cgroup: a node the container makes (it has CAP_MKNOD) cannot be
+        // opened unless the bundle allows it, as with runc; --privileged allows every device.
+        let loop = "mknod /tmp/loop b 7 0 && head -c 1 /tmp/loop >/dev/null 2>&1 && echo opened || echo refused"
+        let confined = try run([], loop)
+        #expect(confined.status == 0 && confined.stdout == "refused\n", "\(confined.stdout) \(confined.stderr)")
+        let privileged = try run(["--privileged"], loop + "; test -e /dev/cpu/0/cpuid && echo nested")
+        #expect(privileged.status == 0 && privileged.stdout == "opened\nnested\n", "\(privileged.stdout) \(privileged.stderr)")
+        // A read-only rootfs with podman's tmpfs mounts (tmpcopyup) and a read-only bind.
+        let readOnly = try run(["--read-only", "--tmpfs", "/scratch", "-v", "\(podman.directory)/tmp:/hostdir:ro"],
+                               "touch /x 2>/dev/null || echo ro; touch /scratch/y /tmp/y && echo tmpfs; touch /hostdir/z 2>/dev/null || echo bind-ro")
+        #expect(readOnly.status == 0, "\(readOnly.stderr)")
+        #expect(readOnly.stdout == "ro\ntmpfs\nbind-ro\n", "\(readOnly.stdout)")
+        #expect(podman.lingeringProcesses().isEmpty)
     }
 
     @Test func terminalOutputReachesPodman() throws {

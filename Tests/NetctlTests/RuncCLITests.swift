@@ -16,11 +16,12 @@ import TestSupport
     struct Runtime {
         var binary: String
         var root: String
+        var globalFlags: [String] = []
 
         /// The command's stdout and stderr go to files: a created container keeps the
         /// runtime's stdio as its own, and a pipe would stay open as long as it runs.
         func call(_ arguments: [String], log: String? = nil) throws -> Outcome {
-            var global = ["--root", root]
+            var global = ["--root", root] + globalFlags
             if let log { global += ["--log", log, "--log-format", "json"] }
             let output = NSTemporaryDirectory() + uniqueName("netctl-runc-out-")
             defer { try? FileManager.default.removeItem(atPath: output + ".out"); try? FileManager.default.removeItem(atPath: output + ".err") }
@@ -186,6 +187,7 @@ import TestSupport
     @Test func execDetachedWritesThePIDOfAProcessInTheContainer() throws {
         let scratch = Scratch()
         let bundle = try scratch.bundle("exec", args: ["sleep", "100"])
+        var execFlags: [String] = []
         for binary in [Self.runc, Self.netctlRunc] {
             let runtime = scratch.runtime(binary)
             let id = uniqueName("nctexec")
@@ -210,9 +212,92 @@ import TestSupport
                 .write(toFile: process, atomically: true, encoding: .utf8)
             let withProcess = try runtime.call("exec", "--process", process, id)
             #expect(withProcess.status == 0 && withProcess.stdout == "hello\n/tmp\n", "\(binary): \(withProcess.stdout) \(withProcess.stderr)")
+            let flags = try runtime.call("exec", "--cap", "CAP_NET_ADMIN", "--additional-gids", "27", "--cwd", "/etc", "--env", "X=y", id,
+                                         "sh", "-c", "grep -E '^Cap(Eff|Bnd)' /proc/self/status; id -G; pwd; echo $X")
+            #expect(flags.status == 0, "\(binary): \(flags.stderr)")
+            execFlags.append(flags.stdout)
             #expect(try runtime.call("delete", "--force", id).status == 0)
             #expect(!isRunning(pid), "\(binary): the exec'd process survived delete --force")
         }
+        #expect(execFlags.count == 2 && execFlags[0] == execFlags[1], "runc and netctl-runc differ: \(execFlags)")
+        #expect(execFlags.first?.hasSuffix("0 27\n/etc\ny\n") == true, "\(execFlags)")
+    }
+
+    @Test func namespacePathsAndSystemdCgroupPaths() throws {
+        let scratch = Scratch()
+        // A network namespace by path, as podman's /run/netns/... and a systemd-form
+        // cgroupsPath mapped to cgroupfs (no systemd here).
+        let netns = uniqueName("nctruncns")
+        #expect(try runCommand(["ip", "netns", "add", netns]).status == 0)
+        defer { _ = try? runCommand(["ip", "netns", "delete", netns]) }
+        let slice = uniqueName("nctrunc") + ".slice"
+        let id = uniqueName("nctsysd")
+        let bundle = try scratch.bundle("paths", args: ["sleep", "100"]) { config in
+            var linux = config["linux"] as! [String: Any]
+            linux["namespaces"] = (linux["namespaces"] as! [[String: Any]]).map { namespace in
+                namespace["type"] as? String == "network" ? ["type": "network", "path": "/run/netns/\(netns)"] : namespace
+            }
+            linux["cgroupsPath"] = "\(slice):nctest:\(id)"
+            config["linux"] = linux
+        }
+        let runtime = scratch.runtime(Self.netctlRunc)
+        scratch.delete(runtime, id)
+        var systemd = runtime
+        systemd.globalFlags = ["--systemd-cgroup"]
+        let created = try systemd.call("run", "-d", "--bundle", bundle.path, id)
+        try #require(created.status == 0, "\(created.stderr)")
+        let pid = try runtime.state(id)["pid"] as? Int ?? 0
+        let theirs = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/net")
+        let wanted = try FileManager.default.attributesOfItem(atPath: "/run/netns/\(netns)")[.systemFileNumber] as? UInt64
+        #expect(theirs == "net:[\(wanted ?? 0)]", "\(theirs)")
+        let scope = "/sys/fs/cgroup/memory/\(slice)/nctest-\(id).scope"
+        #expect(FileManager.default.fileExists(atPath: scope), "no \(scope)")
+        let procs = (try? String(contentsOfFile: scope + "/cgroup.procs", encoding: .utf8)) ?? ""
+        #expect(procs.split(separator: "\n").contains(Substring(String(pid))), "\(procs)")
+        #expect(try runtime.call("delete", "--force", id).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: scope))
+        // The slice was made for this test: its directories go too.
+        for hierarchy in (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? [] {
+            rmdir("/sys/fs/cgroup/\(hierarchy)/\(slice)")
+        }
+    }
+
+    @Test func aHardLimitAboveTheHostsIsClampedWithAWarning() throws {
+        let scratch = Scratch()
+        var host = rlimit()
+        getrlimit(__rlimit_resource_t(7), &host)
+        let bundle = try scratch.bundle("rlimit", args: ["sh", "-c", "ulimit -Hn; ulimit -n"]) { config in
+            var process = config["process"] as! [String: Any]
+            process["rlimits"] = [["type": "RLIMIT_NOFILE", "hard": 1 << 30, "soft": 1 << 30]]
+            config["process"] = process
+        }
+        let runtime = scratch.runtime(Self.netctlRunc)
+        let log = scratch.directory + "/rlimit.log"
+        let run = try runtime.call(["run", "--bundle", bundle.path, uniqueName("nctrlim")], log: log)
+        #expect(run.status == 0 && run.stdout == "\(host.rlim_max)\n\(host.rlim_max)\n", "\(run.stdout) \(run.stderr)")
+        let entries = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(entries.contains { $0["level"] as? String == "warning" && ($0["msg"] as? String)?.contains("RLIMIT_NOFILE") == true }, "\(entries)")
+    }
+
+    @Test func concurrentRunsInOneRootAllSucceedAndLeaveNothing() throws {
+        let scratch = Scratch()
+        // No cgroupsPath: each gets /netctl-runc/ID, and the parent goes with the last one.
+        let bundle = try scratch.bundle("parallel", args: ["sh", "-c", "echo ran"]) { config in
+            var linux = config["linux"] as! [String: Any]
+            linux.removeValue(forKey: "cgroupsPath")
+            config["linux"] = linux
+        }
+        let runtime = scratch.runtime(Self.netctlRunc)
+        let ids = (0..<12).map { _ in uniqueName("nctpar") }
+        let results = try runConcurrently(ids.map { [Self.netctlRunc, "--root", runtime.root, "run", "--bundle", bundle.path, $0] })
+        for (id, result) in zip(ids, results) {
+            #expect(result.status == 0 && result.stdout == "ran\n", "\(id): \(result.stderr)")
+        }
+        #expect(try runtime.call("list", "--quiet").stdout.isEmpty)
+        let left = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup/memory/netctl-runc")) ?? [])
+            .filter { ids.contains($0) }
+        #expect(left.isEmpty, "cgroups left: \(left)")
     }
 
     // MARK: console socket

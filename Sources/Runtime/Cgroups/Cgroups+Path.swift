@@ -45,7 +45,7 @@ extension Cgroups {
     }
 
     /// mkdir -p; on v2 each new level gets the parent's controllers enabled for it.
-    private static func makeDirectories(_ directory: String, enablingControllersFrom root: String?) throws {
+    private static func makeDirectories(_ directory: String, enablingControllersFrom root: String?, attempt: Int = 0) throws {
         var path = ""
         for component in directory.split(separator: "/") {
             if let root, path.count >= root.count, !path.isEmpty {
@@ -57,7 +57,13 @@ extension Cgroups {
                 }
             }
             path += "/\(component)"
-            if mkdir(path, 0o755) != 0 && errno != EEXIST { throw RuntimeError.system("cgroup \(path)") }
+            if mkdir(path, 0o755) != 0 && errno != EEXIST {
+                // A parent another container's delete removed just now: make it again.
+                if errno == ENOENT && attempt < 5 {
+                    return try makeDirectories(directory, enablingControllersFrom: root, attempt: attempt + 1)
+                }
+                throw RuntimeError.system("cgroup \(path)")
+            }
         }
     }
 
@@ -98,6 +104,16 @@ extension Cgroups {
                 throw RuntimeError("cgroup: this host has no \(controller) controller for \(file)")
             }
             try write(value, to: "\(directory)/\(file)")
+        }
+    }
+
+    /// The v1 devices controller's rules, in order (`a *:* rwm` to devices.deny first, then
+    /// what is allowed). On v2 this needs a BPF program, which netctl does not load yet: the
+    /// rules are not applied there (`features` says so).
+    func restrictDevices(_ rules: [(allow: Bool, rule: String)]) throws {
+        guard version == 1, !rules.isEmpty, let directory = directory(for: "devices") else { return }
+        for (allow, rule) in rules {
+            try write(rule, to: "\(directory)/\(allow ? "devices.allow" : "devices.deny")")
         }
     }
 

@@ -24,6 +24,10 @@ enum MountOptions {
         var result = 0
         var data: [String] = []
         for option in options {
+            // runc's extensions that are no mount(2) data: tmpcopyup (copy what the image
+            // has below a tmpfs into it: not done here, the tmpfs starts empty), and
+            // SELinux relabelling, which this host does not have.
+            if ["tmpcopyup", "notmpcopyup", "z", "Z"].contains(option) { continue }
             if let known = flags[option] {
                 result = known.set ? result | known.flag : result & ~known.flag
             } else {

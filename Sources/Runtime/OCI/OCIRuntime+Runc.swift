@@ -36,6 +36,31 @@ extension OCIRuntime {
         return path + "/" + unit
     }
 
+    /// The devices cgroup's rules, as runc writes them: the bundle's (podman and Docker
+    /// start with "deny all"), then every device the bundle makes, then runc's defaults
+    /// (mknod of anything; null, zero, full, tty, random, urandom, ptmx, pts, tun).
+    static func deviceRules(_ spec: RuntimeSpec, config: String) throws -> [(allow: Bool, rule: String)] {
+        func number(_ value: Int64?) -> String { value.map { $0 < 0 ? "*" : String($0) } ?? "*" }
+        var rules: [(Bool, String)] = []
+        for (index, rule) in (spec.linux?.resources?.devices ?? []).enumerated() {
+            let type = rule.type ?? "a"
+            let access = rule.access ?? "rwm"
+            guard ["a", "c", "b"].contains(type) else {
+                throw RuntimeError("\(config): linux.resources.devices[\(index)].type \"\(type)\": expected a, c or b")
+            }
+            guard !access.isEmpty, access.allSatisfy({ "rwm".contains($0) }) else {
+                throw RuntimeError("\(config): linux.resources.devices[\(index)].access \"\(access)\": expected letters of rwm")
+            }
+            rules.append((rule.allow, type == "a" ? "a *:* \(access)" : "\(type) \(number(rule.major)):\(number(rule.minor)) \(access)"))
+        }
+        for device in spec.linux?.devices ?? [] where ["c", "u", "b"].contains(device.type) {
+            rules.append((true, "\(device.type == "b" ? "b" : "c") \(number(device.major)):\(number(device.minor)) rwm"))
+        }
+        let defaults = ["c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 5:0 rwm", "c 1:8 rwm", "c 1:9 rwm",
+                        "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm"]
+        return rules + defaults.map { (true, $0) }
+    }
+
     /// runtime-spec LinuxResources as cgroup files for this host's layout, in the order they
     /// must be written (period before quota, memory+swap around the limit).
     static func cgroupSettings(_ resources: RuntimeSpec.Resources?, cgroups: Cgroups, field: String) throws -> [(file: String, value: String)] {
@@ -168,6 +193,11 @@ extension OCIRuntime {
         public var pidFile: String?
         public var consoleSocket: String?
         public var preserveFDs: Int32 = 0
+        /// runc's --cap, --additional-gids, --no-new-privs and --apparmor, over the bundle's process.
+        public var capabilities: [String] = []
+        public var additionalGids: [UInt32] = []
+        public var noNewPrivileges = false
+        public var apparmorProfile: String?
 
         public init() {}
     }
@@ -201,6 +231,22 @@ extension OCIRuntime {
             }
             process = base
         }
+        if !options.capabilities.isEmpty {
+            // As runc: each added to bounding, effective and permitted; to ambient only
+            // where the process has inheritable capabilities to carry it.
+            var caps = process.capabilities ?? RuntimeSpec.Capabilities()
+            for cap in options.capabilities {
+                let name = cap.uppercased().hasPrefix("CAP_") ? cap.uppercased() : "CAP_" + cap.uppercased()
+                caps.bounding = (caps.bounding ?? []) + [name]
+                caps.effective = (caps.effective ?? []) + [name]
+                caps.permitted = (caps.permitted ?? []) + [name]
+                if caps.inheritable != nil { caps.ambient = (caps.ambient ?? []) + [name] }
+            }
+            process.capabilities = caps
+        }
+        if !options.additionalGids.isEmpty { process.user.additionalGids = (process.user.additionalGids ?? []) + options.additionalGids }
+        if options.noNewPrivileges { process.noNewPrivileges = true }
+        if let profile = options.apparmorProfile { process.apparmorProfile = profile }
         guard let args = process.args, !args.isEmpty else { throw RuntimeError("\(options.processFile): args is empty") }
         guard process.cwd.hasPrefix("/") else { throw RuntimeError("\(options.processFile): cwd \"\(process.cwd)\" is not absolute") }
         if process.terminal == true && options.consoleSocket == nil && options.detach {
@@ -232,31 +278,17 @@ extension OCIRuntime {
         plan.argv = args
         plan.env = process.env ?? []
         plan.preserveFDs = options.preserveFDs
-        for limit in process.rlimits ?? [] {
-            guard let number = Self.rlimitNumbers[limit.type] else { throw RuntimeError("\(options.processFile): rlimit type \"\(limit.type)\" is unknown") }
-            var current = rlimit()
-            getrlimit(__rlimit_resource_t(UInt32(number)), &current)
-            let hard = min(limit.hard, UInt64(current.rlim_max))
-            plan.rlimits.append((number, min(limit.soft, hard), hard))
-        }
-        if let caps = process.capabilities {
-            do {
-                plan.capabilities = CapabilitySets(
-                    bounding: try Capability.mask(caps.bounding ?? [], field: "process.capabilities.bounding"),
-                    effective: try Capability.mask(caps.effective ?? [], field: "process.capabilities.effective"),
-                    permitted: try Capability.mask(caps.permitted ?? [], field: "process.capabilities.permitted"),
-                    inheritable: try Capability.mask(caps.inheritable ?? [], field: "process.capabilities.inheritable"),
-                    ambient: try Capability.mask(caps.ambient ?? [], field: "process.capabilities.ambient"))
-            } catch let error as CapabilityError {
-                throw RuntimeError("\(options.processFile): \(error.description)")
-            }
-        }
+        plan.rlimits = try rlimits(process, config: options.processFile)
+        plan.capabilities = try process.capabilities.map { try Self.capabilitySets($0, config: options.processFile) }
         plan.noNewPrivileges = process.noNewPrivileges ?? false
         if let profile = spec.linux?.seccomp {
             plan.seccompFilter = try filters.filter(
                 profile, capabilities: plan.capabilities?.bounding ?? CapabilitySets.all, context: "\(record.bundle)/config.json: linux.seccomp: ")
         }
-        if let profile = process.apparmorProfile, !profile.isEmpty, access("/sys/kernel/security/apparmor", F_OK) == 0 {
+        if let profile = process.apparmorProfile, !profile.isEmpty {
+            guard access("/sys/kernel/security/apparmor", F_OK) == 0 else {
+                throw RuntimeError("\(options.processFile): apparmorProfile \"\(profile)\" is set, but this kernel has no AppArmor")
+            }
             plan.apparmorProfile = profile
         }
         var console: Console?

@@ -78,7 +78,9 @@ public final class OCIRuntime {
         do {
             let (pid, _) = try launch(spec, bundle: bundle, id: id) { plan, opened in
                 try makeDirectory("\(storage)/\(id)")
-                guard mkfifo(fifo(id), 0o600) == 0 else { throw RuntimeError.system("mkfifo \(fifo(id))") }
+                // The first process opens it for writing after it became the container's user
+                // (through its O_PATH descriptor, so the state directory's 0700 still guards it).
+                guard mkfifo(fifo(id), 0o622) == 0, chmod(fifo(id), 0o622) == 0 else { throw RuntimeError.system("mkfifo \(fifo(id))") }
                 let fifoFD = open(fifo(id), SHIM_O_PATH | O_CLOEXEC)
                 guard fifoFD >= 0 else { throw RuntimeError.system("open \(fifo(id))") }
                 opened.append(fifoFD)
@@ -93,7 +95,7 @@ public final class OCIRuntime {
                 try afterSpawn(spec, id: id, pid: pid, config: config)
                 if let pidFile = options.pidFile { try Self.writePIDFile(pid, to: pidFile) }
             } catch {
-                try? delete(id, force: true)
+                try? delete(id, force: true, poststop: false)
                 throw error
             }
         } catch {
@@ -145,7 +147,7 @@ public final class OCIRuntime {
             do {
                 try OCIHooks.run(hooks.startContainer, kind: "startContainer", state: try state(id))
             } catch {
-                try? delete(id, force: true)
+                try? delete(id, force: true, poststop: false)
                 throw error
             }
         }
@@ -192,6 +194,11 @@ public final class OCIRuntime {
     }
 
     public func delete(_ id: String, force: Bool) throws {
+        try delete(id, force: force, poststop: true)
+    }
+
+    /// `poststop` off undoes a create that failed: its container never ran.
+    private func delete(_ id: String, force: Bool, poststop: Bool) throws {
         let record = try record(id)
         if ProcessStamp(pid: record.pid, start: record.pidStart).isAlive {
             guard force || access(fifo(id), F_OK) == 0 else {
@@ -204,21 +211,14 @@ public final class OCIRuntime {
             for _ in 0..<1000 where ProcessStamp(pid: record.pid, start: record.pidStart).isAlive { usleep(2_000) }
         }
         if record.cgroups?.isFrozen == true { try? record.cgroups?.freeze(false) }
-        record.cgroups?.killAll()
-        record.cgroups?.remove()
-        if runcCompatible {
-            // The default parent (/netctl-runc) goes with its last container.
-            for directory in record.cgroups?.directories ?? [] where directory.hasSuffix("/netctl-runc/\(id)") {
-                rmdir(String(directory.dropLast(id.count + 1)))
-            }
-        }
+        removeCgroups(record.cgroups, id: id)
         removeTree("\(storage)/\(id)")
         try store.delete(key(id))
         // runtime-spec: a poststop hook's failure is a warning; the container is gone.
         do {
             var state = RuntimeState(id: id, pid: 0, status: "stopped", bundle: record.bundle, annotations: record.annotations)
             state.ociVersion = "1.0.2"
-            try OCIHooks.run(record.poststop, kind: "poststop", state: state)
+            if poststop { try OCIHooks.run(record.poststop, kind: "poststop", state: state) }
         } catch {
             warn("\(error)")
         }
@@ -242,8 +242,7 @@ public final class OCIRuntime {
             }
         }
         defer {
-            cgroups?.killAll()
-            cgroups?.remove()
+            removeCgroups(cgroups, id: id)
             try? store.delete(key(id))
         }
         do {
@@ -268,6 +267,18 @@ public final class OCIRuntime {
         return code
     }
 
+    /// Kills what is left in a container's cgroups and removes them; the default parent
+    /// (/netctl-runc) goes with its last container (a create racing with that makes it again).
+    private func removeCgroups(_ cgroups: Cgroups?, id: String) {
+        guard let cgroups else { return }
+        cgroups.killAll()
+        cgroups.remove()
+        guard runcCompatible else { return }
+        for directory in cgroups.directories where directory.hasSuffix("/netctl-runc/\(id)") {
+            rmdir(String(directory.dropLast(id.count + 1)))
+        }
+    }
+
     /// Reserves the id, makes the cgroups, spawns the first process with the plan as
     /// `configure` finishes it (descriptors it adds to `opened` are closed after the spawn),
     /// and records it. A failure undoes all of it.
@@ -283,6 +294,7 @@ public final class OCIRuntime {
             if runcCompatible {
                 cgroups = try Cgroups.create(path: try Self.cgroupPath(spec.linux?.cgroupsPath, id: id, systemd: systemdCgroup, config: config))
                 try cgroups!.apply(try Self.cgroupSettings(spec.linux?.resources, cgroups: cgroups!, field: "\(config): linux.resources"))
+                try cgroups!.restrictDevices(try Self.deviceRules(spec, config: config))
             } else {
                 cgroups = try Cgroups.create(for: "oci-\(id)", limits: Self.limits(spec, config: config))
             }
@@ -487,26 +499,7 @@ public final class OCIRuntime {
                                       mode: type | ((device.fileMode ?? 0o666) & 0o7777), uid: device.uid ?? 0, gid: device.gid ?? 0))
         }
 
-        for limit in process.rlimits ?? [] {
-            guard let number = Self.rlimitNumbers[limit.type] else {
-                throw RuntimeError("\(config): rlimit type \"\(limit.type)\" is unknown")
-            }
-            guard limit.soft <= limit.hard else { throw RuntimeError("\(config): \(limit.type): soft limit \(limit.soft) is above the hard limit \(limit.hard)") }
-            var current = rlimit()
-            getrlimit(__rlimit_resource_t(UInt32(number)), &current)
-            var (soft, hard) = (limit.soft, limit.hard)
-            if hard > UInt64(current.rlim_max) && !Self.hasCapability(24) {
-                guard runcCompatible else {
-                    throw RuntimeError("\(config): \(limit.type) hard limit \(limit.hard) is above this host's \(current.rlim_max), and raising it needs CAP_SYS_RESOURCE, which is not in netctl's bounding set here")
-                }
-                // As engines ask for more than this host allows (podman: nofile 1048576):
-                // the host's hard limit, said in the log, rather than a failure.
-                hard = UInt64(current.rlim_max)
-                soft = min(soft, hard)
-                warn("\(config): \(limit.type) \(limit.soft):\(limit.hard) clamped to \(soft):\(hard), this host's hard limit (raising it needs CAP_SYS_RESOURCE)")
-            }
-            plan.rlimits.append((number, soft, hard))
-        }
+        plan.rlimits = try rlimits(process, config: config)
         try UserLookup.check(process.user.uid, "uid", in: "\(config): process.user")
         try UserLookup.check(process.user.gid, "gid", in: "\(config): process.user")
         for gid in process.user.additionalGids ?? [] { try UserLookup.check(gid, "additionalGids entry", in: "\(config): process.user") }
@@ -516,18 +509,7 @@ public final class OCIRuntime {
         plan.cwd = process.cwd
         plan.argv = args
         plan.env = process.env ?? []
-        if let caps = process.capabilities {
-            do {
-                plan.capabilities = CapabilitySets(
-                    bounding: try Capability.mask(caps.bounding ?? [], field: "process.capabilities.bounding"),
-                    effective: try Capability.mask(caps.effective ?? [], field: "process.capabilities.effective"),
-                    permitted: try Capability.mask(caps.permitted ?? [], field: "process.capabilities.permitted"),
-                    inheritable: try Capability.mask(caps.inheritable ?? [], field: "process.capabilities.inheritable"),
-                    ambient: try Capability.mask(caps.ambient ?? [], field: "process.capabilities.ambient"))
-            } catch let error as CapabilityError {
-                throw RuntimeError("\(config): \(error.description)")
-            }
-        }
+        plan.capabilities = try process.capabilities.map { try Self.capabilitySets($0, config: config) }
         plan.noNewPrivileges = process.noNewPrivileges ?? false
         if let profile = spec.linux?.seccomp {
             plan.seccompFilter = try filters.filter(
@@ -544,6 +526,46 @@ public final class OCIRuntime {
             opened += cgroupFDs
         }
         return plan
+    }
+
+    /// process.rlimits as setrlimit arguments. A hard limit above this host's cannot be set
+    /// without CAP_SYS_RESOURCE: refused, or (runc-compatible: engines ask for more than
+    /// this host allows, podman's nofile 1048576) clamped to the host's, with a warning.
+    func rlimits(_ process: RuntimeSpec.Process, config: String) throws -> [(resource: Int32, soft: UInt64, hard: UInt64)] {
+        var result: [(resource: Int32, soft: UInt64, hard: UInt64)] = []
+        for limit in process.rlimits ?? [] {
+            guard let number = Self.rlimitNumbers[limit.type] else {
+                throw RuntimeError("\(config): rlimit type \"\(limit.type)\" is unknown")
+            }
+            guard limit.soft <= limit.hard else { throw RuntimeError("\(config): \(limit.type): soft limit \(limit.soft) is above the hard limit \(limit.hard)") }
+            var current = rlimit()
+            getrlimit(__rlimit_resource_t(UInt32(number)), &current)
+            var (soft, hard) = (limit.soft, limit.hard)
+            if hard > UInt64(current.rlim_max) && !Self.hasCapability(24) {
+                guard runcCompatible else {
+                    throw RuntimeError("\(config): \(limit.type) hard limit \(limit.hard) is above this host's \(current.rlim_max), and raising it needs CAP_SYS_RESOURCE, which is not in netctl's bounding set here")
+                }
+                hard = UInt64(current.rlim_max)
+                soft = min(soft, hard)
+                warn("\(config): \(limit.type) \(limit.soft):\(limit.hard) clamped to \(soft):\(hard), this host's hard limit (raising it needs CAP_SYS_RESOURCE)")
+            }
+            result.append((number, soft, hard))
+        }
+        return result
+    }
+
+    /// process.capabilities as the five masks.
+    static func capabilitySets(_ caps: RuntimeSpec.Capabilities, config: String) throws -> CapabilitySets {
+        do {
+            return CapabilitySets(
+                bounding: try Capability.mask(caps.bounding ?? [], field: "process.capabilities.bounding"),
+                effective: try Capability.mask(caps.effective ?? [], field: "process.capabilities.effective"),
+                permitted: try Capability.mask(caps.permitted ?? [], field: "process.capabilities.permitted"),
+                inheritable: try Capability.mask(caps.inheritable ?? [], field: "process.capabilities.inheritable"),
+                ambient: try Capability.mask(caps.ambient ?? [], field: "process.capabilities.ambient"))
+        } catch let error as CapabilityError {
+            throw RuntimeError("\(config): \(error.description)")
+        }
     }
 
     /// Whether this process has a capability in its effective set.

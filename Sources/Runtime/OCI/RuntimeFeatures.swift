@@ -16,7 +16,9 @@ public enum RuntimeFeatures {
                 cgroup: .init(v1: true, v2: true, systemd: false, systemdUser: false),
                 seccomp: .init(enabled: true, actions: seccompActions, operators: operators, archs: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]),
                 apparmor: .init(enabled: true), selinux: .init(enabled: false)),
-            annotations: ["org.opencontainers.runc.version": version, "io.github.netctl.runtime": "netctl-runc"])
+            annotations: ["org.opencontainers.runc.version": version, "io.github.netctl.runtime": "netctl-runc",
+                          "io.github.netctl.devices-cgroup": "cgroup v1 only (no BPF device filter on v2 yet)",
+                          "io.github.netctl.systemd-cgroup": "slice:prefix:name mapped to cgroupfs paths, no systemd scope"])
         return try encodeJSONLine(features)
     }
 

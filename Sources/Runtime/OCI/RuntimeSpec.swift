@@ -116,6 +116,16 @@ struct RuntimeSpec: Decodable {
         var memory: Memory?
         var pids: Pids?
         var cpu: CPU?
+        var devices: [DeviceRule]?
+
+        /// linux.resources.devices: the device cgroup's allow and deny list.
+        struct DeviceRule: Decodable {
+            var allow: Bool
+            var type: String?
+            var major: Int64?
+            var minor: Int64?
+            var access: String?
+        }
 
         struct Memory: Decodable {
             var limit: Int64?
