@@ -99,7 +99,7 @@ let package = Package(
         // `netctl docker-plugin` starts …
         .executableTarget(
             name: "netctl-docker-plugin",
-            dependencies: ["CNM", "VXLAN", "Netlink"],
+            dependencies: ["CNM", "VXLAN", "Netlink", "CLinux"],
             linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux]))]
         ),
         // … and runc's command line over netctl's OCI runtime, for Podman (conmon),

@@ -65,9 +65,9 @@ func add(_ invocation: Invocation, _ config: NetworkConfig) throws {
 
     let controller = try openController(for: config)
     let key = ExternalAttachment(network: config.name, containerID: containerID, interface: interface)
-    let endpoint: EndpointRecord, network: NetworkRecord
+    let attached: [AttachedInterface]
     do {
-        (endpoint, network) = try controller.attach(key, namespacePath: netns, request: request)
+        attached = try controller.attach(key, namespacePath: netns, request: request)
     } catch {
         // Asked only after a failure, so that ADD reads the networks once.
         do { _ = try controller.network(reference) } catch {
@@ -75,7 +75,7 @@ func add(_ invocation: Invocation, _ config: NetworkConfig) throws {
         }
         throw error
     }
-    writeOut(try result(of: endpoint, on: network, config: config, netns: netns, host: controller.host).serialized)
+    writeOut(try result(of: attached, config: config, netns: netns, host: controller.host).serialized)
 }
 
 /// DEL: takes the attachment out; succeeds when it, its namespace or its network are gone.
@@ -124,7 +124,8 @@ func check(_ invocation: Invocation, _ config: NetworkConfig) throws {
         throw failed("address \(address) is missing")
     }
     let network = try controller.network(endpoint.networkID)
-    guard !network.internal else { return }
+    // An overlay's default route is its gateway bridge's (the interface after this one).
+    guard !network.internal, try controller.drivers.named(network.driver).providesExternalConnectivity else { return }
     for address in [endpoint.ipv4, endpoint.ipv6].compactMap({ $0 }) {
         guard let gateway = network.pool(ipv4: address.isIPv4)?.gateway else { continue }
         let routes = try session.routes(family: address.family)
@@ -160,16 +161,19 @@ func collectGarbage(_ config: NetworkConfig) throws {
         throw PluginError(PluginError.incompatibleVersion, "cniVersion \"\(config.version)\" has no GC: expected 1.1.0")
     }
     var valid: [(String, String)] = []
-    if let list = config.document["cni.dev/valid-attachments"], !list.isNull {
-        guard let items = list.array else {
-            throw PluginError(PluginError.invalidConfig, "invalid \"cni.dev/valid-attachments\": expected a list of {\"containerID\", \"ifname\"}")
+    // Required: without it every attachment would look stale, and a mistaken GC would take
+    // them all out.
+    guard let list = config.document["cni.dev/valid-attachments"] else {
+        throw PluginError(PluginError.invalidConfig, "GC needs \"cni.dev/valid-attachments\": expected a list of {\"containerID\", \"ifname\"} (empty to remove every attachment)")
+    }
+    guard let items = list.array else {
+        throw PluginError(PluginError.invalidConfig, "invalid \"cni.dev/valid-attachments\" \(list.serialized): expected a list of {\"containerID\", \"ifname\"}")
+    }
+    for item in items {
+        guard let id = item["containerID"]?.string, let name = item["ifname"]?.string else {
+            throw PluginError(PluginError.invalidConfig, "invalid attachment \(item.serialized) in \"cni.dev/valid-attachments\": expected {\"containerID\": …, \"ifname\": …}")
         }
-        for item in items {
-            guard let id = item["containerID"]?.string, let name = item["ifname"]?.string else {
-                throw PluginError(PluginError.invalidConfig, "invalid attachment \(item.serialized) in \"cni.dev/valid-attachments\": expected {\"containerID\": …, \"ifname\": …}")
-            }
-            valid.append((id, name))
-        }
+        valid.append((id, name))
     }
     guard access(config.root, F_OK) == 0 else { return }
     let controller = try openController(for: config)
@@ -196,45 +200,48 @@ func openController(for config: NetworkConfig) throws -> NetworkController {
     }
 }
 
-/// The spec's result: the host's bridge and veth end (for drivers that make them), the
-/// container's interface, its addresses and default routes, and DNS; after a previous
-/// plugin's result when chained, whose interfaces, addresses and routes come first.
-func result(of endpoint: EndpointRecord, on network: NetworkRecord, config: NetworkConfig, netns: String,
-            host: HostContext) throws -> JSON {
+/// The spec's result: for each interface made, the host's bridge and veth end (for drivers
+/// that make them) and the container's interface, its addresses, the default routes, and
+/// DNS; after a previous plugin's result when chained, whose interfaces, addresses and
+/// routes come first.
+func result(of attached: [AttachedInterface], config: NetworkConfig, netns: String, host: HostContext) throws -> JSON {
     let previous = config.prevResult
     var interfaces = previous?["interfaces"]?.array ?? []
     var ips = previous?["ips"]?.array ?? []
     var routes = previous?["routes"]?.array ?? []
-    if let bridge = network.interfaceName, let hostEnd = endpoint.hostInterface {
-        let session = try host.session()
-        for name in [bridge, hostEnd] {
-            var entry: [(String, JSON)] = [("name", .string(name))]
-            if let mac = try session.link(.name(name))?.mac { entry.append(("mac", .string(mac.description))) }
-            interfaces.append(.object(entry))
-        }
-    }
-    var inside: [(String, JSON)] = [("name", .string(endpoint.sandboxInterface ?? ""))]
-    if let mac = endpoint.mac { inside.append(("mac", .string(mac.description))) }
-    inside.append(("sandbox", .string(netns)))
-    interfaces.append(.object(inside))
-    let index = interfaces.count - 1
-
     let versioned = !config.version.versionAtLeast("1.0.0")
-    for address in [endpoint.ipv4, endpoint.ipv6].compactMap({ $0 }) {
-        var ip: [(String, JSON)] = []
-        if versioned { ip.append(("version", .string(address.isIPv4 ? "4" : "6"))) }
-        ip.append(("interface", .number(String(index))))
-        ip.append(("address", .string(address.description)))
-        let gateway = network.pool(ipv4: address.isIPv4)?.gateway
-        if let gateway { ip.append(("gateway", .string(gateway.description))) }
-        ips.append(.object(ip))
-        if let gateway, !network.internal {
-            routes.append(.object([("dst", .string(address.isIPv4 ? "0.0.0.0/0" : "::/0")), ("gw", .string(gateway.description))]))
+    for attachment in attached {
+        let (endpoint, network) = (attachment.endpoint, attachment.network)
+        if let bridge = network.interfaceName, let hostEnd = endpoint.hostInterface {
+            let session = try host.session()
+            for name in [bridge, hostEnd] {
+                var entry: [(String, JSON)] = [("name", .string(name))]
+                if let mac = try session.link(.name(name))?.mac { entry.append(("mac", .string(mac.description))) }
+                interfaces.append(.object(entry))
+            }
+        }
+        var inside: [(String, JSON)] = [("name", .string(endpoint.sandboxInterface ?? ""))]
+        if let mac = endpoint.mac { inside.append(("mac", .string(mac.description))) }
+        inside.append(("sandbox", .string(netns)))
+        interfaces.append(.object(inside))
+        let index = interfaces.count - 1
+
+        for address in [endpoint.ipv4, endpoint.ipv6].compactMap({ $0 }) {
+            var ip: [(String, JSON)] = []
+            if versioned { ip.append(("version", .string(address.isIPv4 ? "4" : "6"))) }
+            ip.append(("interface", .number(String(index))))
+            ip.append(("address", .string(address.description)))
+            let gateway = network.pool(ipv4: address.isIPv4)?.gateway
+            if let gateway { ip.append(("gateway", .string(gateway.description))) }
+            ips.append(.object(ip))
+            if let gateway, attachment.carriesDefaultRoute {
+                routes.append(.object([("dst", .string(address.isIPv4 ? "0.0.0.0/0" : "::/0")), ("gw", .string(gateway.description))]))
+            }
         }
     }
     var result: [(String, JSON)] = [("cniVersion", .string(config.version)), ("interfaces", .array(interfaces)), ("ips", .array(ips))]
     if !routes.isEmpty { result.append(("routes", .array(routes))) }
-    if let dns = config.dns ?? previous?["dns"] { result.append(("dns", dns)) } else { result.append(("dns", .object([]))) }
+    result.append(("dns", config.dns ?? previous?["dns"] ?? .object([])))
     return .object(result)
 }
 

@@ -25,7 +25,7 @@ struct Netctl: ParsableCommand {
             ImageCommand.self, PullCommand.self, RuntimeCommand.self, SeccompCommand.self, SecurityCommand.self, ProfileCommand.self, NetworkCommand.self, SandboxCommand.self, PortCommand.self, SystemCommand.self, Monitor.self,
             ClusterCommand.self, AgentCommand.self, LabCommand.self,
             Login.self, Logout.self, TrustCommand.self, ScanCommand.self,
-            PushCommand.self, ImageCommand.Tag.self,
+            PushCommand.self, ImageCommand.Tag.self, DockerPluginCommand.self,
         ]
     )
 

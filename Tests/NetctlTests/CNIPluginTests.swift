@@ -214,6 +214,68 @@ struct CNIPluginTests {
         }
     }
 
+    /// An overlay network (VXLAN, etcd as its store, one host): the container gets its
+    /// overlay interface and the gateway bridge's, which carries its default route.
+    @Test func anOverlayNetworkAttachesWithItsGatewayBridge() throws {
+        try withNetctl { netctl in
+            let cni = CNIPlugin(netctl: netctl)
+            let host = netctl.host
+            // The underlay address the VTEP advertises.
+            let session = try host.session()
+            try session.linkAdd(LinkSpec(name: "ul0", kind: .veth(peer: VethPeer(name: "ul1")), up: true))
+            try session.linkSet(.name("ul1"), up: true)
+            try session.addressAdd(IPNetwork(cidr: "198.18.210.11/24")!, interface: try session.index(of: .name("ul0")))
+            // etcd on loopback, where netctl (run in the test's namespace) reaches it; killed by pid after.
+            let data = netctl.root + "/etcd"
+            let client = "http://127.0.0.1:\(try freeLoopbackPort())", peerURL = "http://127.0.0.1:\(try freeLoopbackPort())"
+            let etcd = Process()
+            etcd.executableURL = URL(fileURLWithPath: "/usr/bin/etcd")
+            etcd.arguments = ["--data-dir", data, "--name", "default",
+                              "--listen-client-urls", client, "--advertise-client-urls", client,
+                              "--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
+                              "--initial-cluster", "default=\(peerURL)"]
+            etcd.standardOutput = FileHandle.nullDevice
+            etcd.standardError = FileHandle.nullDevice
+            try etcd.run()
+            defer {
+                kill(etcd.processIdentifier, SIGKILL)
+                etcd.waitUntilExit()
+            }
+            let cluster = ["NETCTL_CLUSTER_STORE": "etcd://" + client.dropFirst("http://".count), "NETCTL_NODE_NAME": "node0", "NETCTL_ADVERTISE_ADDR": "198.18.210.11"]
+            var created = try netctl.netctl(["network", "create", "-d", "overlay", "--subnet", "198.18.211.0/24", "ov"], environment: cluster)
+            for _ in 0..<100 where created.status != 0 {  // until etcd answers (readiness)
+                usleep(100_000)
+                created = try netctl.netctl(["network", "create", "-d", "overlay", "--subnet", "198.18.211.0/24", "ov"], environment: cluster)
+            }
+            #expect(created.status == 0, "\(created.stderr)")
+            let peer = try netctl.makeSandbox()
+            #expect(try netctl.netctl(["network", "connect", "--ip", "198.18.211.250", "ov", peer], environment: cluster).status == 0)
+
+            try withTestNamespace(prefix: "nctcni") { container in
+                let path = "/run/netns/\(container.name)"
+                let config = cni.config(network: "ov")
+                let result = try cni.add(config, containerID: "ov1", netns: path, environment: cluster)
+                let interfaces = try #require(result["interfaces"] as? [[String: Any]])
+                #expect(interfaces.compactMap { $0["sandbox"] as? String }.count == 2)
+                #expect(interfaces.first?["name"] as? String == "eth0")
+                let ips = try #require(result["ips"] as? [[String: Any]])
+                #expect(ips.count == 2)
+                #expect((ips.first?["address"] as? String)?.hasPrefix("198.18.211.") == true)
+                #expect(ips.first?["interface"] as? Int == 0)
+                // The one default route is the gateway bridge's.
+                let routes = try #require(result["routes"] as? [[String: Any]])
+                #expect(routes.count == 1)
+                #expect(routes.first?["gw"] as? String == ips.last?["gateway"] as? String)
+                #expect(try container.ping(IPAddress("198.18.211.250")!))
+                #expect(try cni.run("CHECK", config, containerID: "ov1", netns: path, environment: cluster).status == 0)
+                let removed = try cni.run("DEL", config, containerID: "ov1", netns: path, environment: cluster)
+                #expect(removed.status == 0, "\(removed.stdout)")
+                #expect(try Set(container.session().links().map(\.name)) == ["lo"])
+            }
+            #expect(try netctl.netctl(["system", "reconcile"], environment: cluster).stdout.contains("nothing to repair"))
+        }
+    }
+
     @Test func delSucceedsWhenTheNamespaceIsAlreadyGone() throws {
         try withNetctl { netctl in
             let cni = CNIPlugin(netctl: netctl)
@@ -258,6 +320,10 @@ struct CNIPluginTests {
                 _ = try cni.add(config, containerID: "drop", netns: "/run/netns/\(containers[1].name)")
                 let other = cni.config(name: "othercni", version: "1.1.0")
                 _ = try cni.add(other, containerID: "elsewhere", netns: "/run/netns/\(containers[2].name)")
+                // Without the list, GC removes nothing and says what it needs.
+                let unlisted = try cniError(try cni.run("GC", config))
+                #expect(unlisted.code == 7 && unlisted.message.contains("cni.dev/valid-attachments"))
+                #expect(try containers[1].session().link(.name("eth0")) != nil)
                 let gc = cni.config(version: "1.1.0", "\"cni.dev/valid-attachments\":[{\"containerID\":\"keep\",\"ifname\":\"eth0\"}]")
                 let result = try cni.run("GC", gc)
                 #expect(result.status == 0, "\(result.stdout)")

@@ -20,6 +20,15 @@ public struct ExternalAttachment: Codable, Sendable, Equatable {
     }
 }
 
+/// One interface an attachment gave a namespace: on the network asked for, or on the
+/// gateway bridge a network with no way out (an overlay) brings along.
+public struct AttachedInterface: Sendable {
+    public var endpoint: EndpointRecord
+    public var network: NetworkRecord
+    /// Whether the interface's gateway is the namespace's default route.
+    public var carriesDefaultRoute: Bool
+}
+
 /// Namespaces given by path (a CNI runtime's): each (container, interface) is a sandbox of
 /// its own that netctl never creates or removes, with one endpoint. The sandbox record is
 /// written before anything is made, so that a command killed halfway leaves a record
@@ -28,7 +37,8 @@ extension NetworkController {
     /// The sandbox of an attachment, and its endpoint (nil: an attach that did not finish).
     public func attachment(_ key: ExternalAttachment) throws -> (sandbox: SandboxRecord, endpoint: EndpointRecord?)? {
         guard let sandbox = try sandboxes().first(where: { $0.attachment?.isSame(as: key) == true }) else { return nil }
-        return (sandbox, try endpoints(of: sandbox).first)
+        let endpoints = try endpoints(of: sandbox)
+        return (sandbox, endpoints.first { $0.sandboxInterface == key.interface } ?? endpoints.first)
     }
 
     /// Every attachment made through `attach`, with its endpoint if it has one.
@@ -42,9 +52,10 @@ extension NetworkController {
     /// Attaches the namespace at `namespacePath` to `request.network` (with the request's
     /// interface name, addresses, MAC and ports). An earlier attachment of the same key is
     /// taken out first: a repeated ADD, or one killed halfway, whose leftovers go with it.
-    public func attach(_ key: ExternalAttachment, namespacePath: String, request: ConnectRequest) throws -> (EndpointRecord, NetworkRecord) {
+    /// Returns the interfaces made, the one on `request.network` first.
+    public func attach(_ key: ExternalAttachment, namespacePath: String, request: ConnectRequest) throws -> [AttachedInterface] {
         for _ in 0..<2 {
-            let attached: (EndpointRecord, NetworkRecord)? = try store.locked {
+            let attached: [AttachedInterface]? = try store.locked {
                 _ = try recoverInterruptedChanges()
                 if try attachment(key) != nil { return nil }
                 // Opened first, so that a bad path changes nothing.
@@ -60,12 +71,22 @@ extension NetworkController {
                 var inner = request
                 inner.network = network.id
                 inner.sandbox = sandbox.id
+                let endpoint: EndpointRecord
                 do {
-                    return (try connectHoldingLock(inner, resolved: (network, sandbox)), network)
+                    endpoint = try connectHoldingLock(inner, resolved: (network, sandbox))
                 } catch {
                     try? store.delete(Keys.sandbox(sandbox.id))
                     throw error
                 }
+                let first = AttachedInterface(endpoint: endpoint, network: network, carriesDefaultRoute: !network.internal)
+                guard try !network.internal && !drivers.named(network.driver).providesExternalConnectivity else { return [first] }
+                // A network with no way out (an overlay) brought the gateway bridge along,
+                // whose interface carries the default route.
+                let networks = try localNetworks()
+                let others = try endpoints(of: sandbox).filter { $0.id != endpoint.id }.compactMap { other in
+                    networks.first { $0.id == other.networkID }.map { AttachedInterface(endpoint: other, network: $0, carriesDefaultRoute: !$0.internal) }
+                }
+                return [AttachedInterface(endpoint: endpoint, network: network, carriesDefaultRoute: false)] + others
             }
             if let attached { return attached }
             _ = try detach(key)

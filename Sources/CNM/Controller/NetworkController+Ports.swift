@@ -43,7 +43,7 @@ extension NetworkController {
     /// these addresses: host ports chosen where none was given, every binding checked
     /// against the ports this root has published already. Throws before anything changes.
     func portBindings(for request: ConnectRequest, network: NetworkRecord, ipv4: IPAddress?, ipv6: IPAddress?,
-                      sandbox: SandboxRecord) throws -> (bindings: [PortBinding], exposed: [String]) {
+                      sandbox: SandboxRecord, excluding replaced: String? = nil) throws -> (bindings: [PortBinding], exposed: [String]) {
         let specs = try request.publish.map { try PortSpec(parsing: $0) }
         let exposed = try request.expose.map { try ExposedPorts(parsing: $0) }
         guard !specs.isEmpty || request.publishAll else {
@@ -64,7 +64,7 @@ extension NetworkController {
         struct Slot: Hashable { var proto: TransportProtocol; var port: UInt16 }
         var taken: [Slot: [(binding: PortBinding, holder: String)]] = [:]
         var added: [PortBinding] = []
-        for endpoint in try allEndpoints() {
+        for endpoint in try allEndpoints() where endpoint.id != replaced {
             let holder = "endpoint \(endpoint.shortID) of sandbox \"\(sandboxNames[endpoint.sandboxID] ?? endpoint.sandboxName)\" (network \"\(networkNames[endpoint.networkID] ?? endpoint.networkID)\")"
             for binding in endpoint.bindings { taken[Slot(proto: binding.proto, port: binding.hostPort), default: []].append((binding, holder)) }
         }

@@ -58,7 +58,8 @@ extension NetworkController {
 
             // Endpoints whose interface is gone are dropped, freeing their addresses.
             let sandboxByID = Dictionary(uniqueKeysWithValues: sandboxes.map { ($0.id, $0) })
-            var liveEndpoints: Set<String> = []
+            // Another engine's endpoints live as long as that engine keeps them (it removes them).
+            var liveEndpoints = Set(endpoints.filter(\.isEngineEndpoint).map(\.id))
             for endpoint in endpoints {
                 guard let sandbox = sandboxByID[endpoint.sandboxID] else { continue }
                 let network = networks.first(where: { $0.id == endpoint.networkID })

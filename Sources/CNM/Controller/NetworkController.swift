@@ -304,7 +304,7 @@ public final class NetworkController {
 
     /// Subnets the host already routes (other than the default route), which a chosen
     /// subnet must not shadow.
-    private func hostRoutes(ipv4: Bool) throws -> [IPNetwork] {
+    func hostRoutes(ipv4: Bool) throws -> [IPNetwork] {
         try host.session().routes(family: ipv4 ? 2 : 10, table: Route.mainTable).compactMap { route in
             guard let destination = route.destination, destination.prefixLength > 0,
                   !(destination.isIPv4 == false && destination.address.description.hasPrefix("fe80")) else { return nil }

@@ -36,6 +36,10 @@ public protocol NetworkDriver: Sendable {
     /// removes what it made.
     func join(_ endpoint: EndpointRecord, network: NetworkRecord, sandbox: SandboxContext, host: HostContext) throws
     func leave(_ endpoint: EndpointRecord, network: NetworkRecord, sandbox: SandboxContext?, host: HostContext) throws
+    /// Makes the endpoint's interface in the host namespace, named `name`, for another engine
+    /// to move into a sandbox of its own (Docker's remote driver); on failure, removes what it
+    /// made. Drivers that cannot throw (the default).
+    func joinOnHost(_ endpoint: EndpointRecord, network: NetworkRecord, interface name: String, host: HostContext) throws
     /// What the firewall needs to know of the network, or nil when the firewall has nothing
     /// to do with it. The firewall reads only this, never the driver's options.
     func firewallAttachment(for network: NetworkRecord) -> FirewallAttachment?
