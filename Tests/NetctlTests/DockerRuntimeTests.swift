@@ -24,6 +24,14 @@ import TestSupport
                 #expect(result.stdout == "hi\n")
                 #expect(result.stderr.contains("oops"))
                 #expect(result.status == 3)
+
+                // --network host: no network namespace in the spec (and no hook); the container
+                // sees dockerd's namespace, the test's, with the link made there.
+                let link = uniqueName("ncd")
+                #expect(try namespace.run(["ip", "link", "add", link, "type", "veth", "peer", "name", link + "p"]).status == 0)
+                let host = try docker.docker(["run", "--rm", "--runtime", "netctl", "--network", "host", image, "cat", "/proc/net/dev"])
+                #expect(host.status == 0)
+                #expect(host.stdout.contains(link + ":"))
                 #expect(try docker.ok("ps", "-aq") == "")
                 #expect(try EngineRuntime.containers(inStateRoot: docker.runtimeRoot) == [])
             }
