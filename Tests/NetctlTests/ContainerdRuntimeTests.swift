@@ -55,6 +55,16 @@ import TestSupport
             #expect(exec.stdout == "in sh -c \(script)\n")
             #expect(exec.status == 4)
 
+            // ps (the shim asks `ps --format json`), pause and resume (the freezer).
+            let pid = try #require(try containerd.ok("tasks", "ls").split(separator: "\n").first { $0.hasPrefix(id) }?
+                .split(whereSeparator: \.isWhitespace).dropFirst().first)
+            #expect(try containerd.ok("tasks", "ps", id).contains(pid))
+            try containerd.ok("tasks", "pause", id)
+            #expect(try containerd.ok("tasks", "ls").contains("PAUSED"))
+            #expect(EngineRuntime.text("/sys/fs/cgroup/freezer/\(containerd.namespace)/\(id)/freezer.state") == "FROZEN\n")
+            try containerd.ok("tasks", "resume", id)
+            #expect(try containerd.ok("tasks", "ls").contains("RUNNING"))
+
             // kill (TERM): the shell's trap runs, the task stops with its code.
             try containerd.ok("tasks", "kill", id)
             try EngineRuntime.waitFor("task \(id) to stop") { (try? containerd.ok("tasks", "ls"))?.contains("STOPPED") == true }

@@ -66,6 +66,14 @@ import TestSupport
                 #expect(exec.stdout == "in sh -c \(script)\n")
                 #expect(exec.status == 4)
 
+                // top (the shim asks the runtime's `ps`), pause and unpause (the freezer).
+                #expect(try docker.ok("top", name).contains("while true"))
+                try docker.ok("pause", name)
+                #expect(try docker.ok("inspect", "-f", "{{.State.Status}}", name) == "paused\n")
+                #expect(EngineRuntime.text("/sys/fs/cgroup/freezer/\(docker.cgroupParent)/\(id)/freezer.state") == "FROZEN\n")
+                try docker.ok("unpause", name)
+                #expect(try docker.ok("inspect", "-f", "{{.State.Status}}", name) == "running\n")
+
                 // stop: TERM first; the shell's trap runs and the container exits 0 well before the KILL.
                 try docker.ok("stop", name)
                 #expect(try docker.ok("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", name) == "exited 0\n")
