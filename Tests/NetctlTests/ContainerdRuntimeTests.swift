@@ -149,7 +149,7 @@ enum EngineRuntime {
     /// netctl-runc, next to the netctl binary under test. NETCTL_ENGINE_RUNTIME points the
     /// engine tests at another runtime (/usr/sbin/runc) to tell a fixture's fault from netctl's.
     static var netctlRunc: String {
-        if let path = ProcessInfo.processInfo.environment["NETCTL_ENGINE_RUNTIME"] { return path }
+        if let path = ProcessInfo.processInfo.environment["NETCTL_ENGINE_RUNTIME"], !path.isEmpty { return path }
         return PodmanSetup.netctlRunc
     }
 

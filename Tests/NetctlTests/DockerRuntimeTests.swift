@@ -54,6 +54,9 @@ import TestSupport
                 // dockerd's cgroupsPath, /PARENT/ID, which netctl-runc's delete removes.
                 let cgroup = "/sys/fs/cgroup/memory/\(docker.cgroupParent)/\(id)"
                 #expect(FileManager.default.fileExists(atPath: cgroup))
+                // The spec's device rules (deny all, then Docker's list) in the devices cgroup.
+                let devices = EngineRuntime.text("/sys/fs/cgroup/devices/\(docker.cgroupParent)/\(id)/devices.list")
+                #expect(devices.contains("c 1:3 rwm") && !devices.contains("a *:* rwm"), "devices.list: \(devices)")
                 // The prestart hook ran with the container's state: libnetwork-setkey bound the
                 // container's network namespace at its sandbox key (in dockerd's mount namespace).
                 let fields = try docker.ok("inspect", "-f", "{{.State.Pid}} {{.NetworkSettings.SandboxKey}}", name).split(whereSeparator: \.isWhitespace).map(String.init)
