@@ -323,14 +323,45 @@ static void set_identity(const struct shim_config *c) {
     }
 }
 
-// Execs the command, or with look_only only finds it: create looks it up as runc does, so
-// that an engine hears of a missing command from `create`, as an error, not as an exit
-// status after `start`.
-static void exec_command(const struct shim_config *c, int look_only) {
+// Before waiting for `start`: the command must be there to run, so that a missing one
+// fails `create` (as runc reports it) rather than the container after it started.
+static void check_command(const struct shim_config *c) {
     const char *name = c->argv[0];
     if (strchr(name, '/')) {
-        if (!look_only) execve(name, c->argv, c->envp);
-        else if (access(name, X_OK) == 0) return;
+        if (access(name, X_OK) != 0) fail(c, "exec", name);
+        return;
+    }
+    char candidate[4096];
+    int denied = 0;
+    const char *p = c->path && *c->path ? c->path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    size_t name_length = strlen(name);
+    while (1) {
+        const char *end = strchr(p, ':');
+        size_t length = end ? (size_t)(end - p) : strlen(p);
+        if (length + name_length + 2 <= sizeof candidate) {
+            size_t at = 0;
+            if (length == 0) candidate[at++] = '.';
+            memcpy(candidate + at, p, length);
+            at += length;
+            candidate[at++] = '/';
+            memcpy(candidate + at, name, name_length + 1);
+            struct stat st;
+            if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode)) {
+                if (access(candidate, X_OK) == 0) return;
+                denied = 1;
+            }
+        }
+        if (!end) break;
+        p = end + 1;
+    }
+    errno = denied ? EACCES : ENOENT;
+    fail(c, "exec", name);
+}
+
+static void exec_command(const struct shim_config *c) {
+    const char *name = c->argv[0];
+    if (strchr(name, '/')) {
+        execve(name, c->argv, c->envp);
         fail(c, "exec", name);
     }
     // execvpe without malloc: each directory of $PATH in turn. EACCES from any of them
@@ -349,8 +380,7 @@ static void exec_command(const struct shim_config *c, int look_only) {
             at += length;
             candidate[at++] = '/';
             memcpy(candidate + at, name, name_length + 1);
-            if (!look_only) execve(candidate, c->argv, c->envp);
-            else if (access(candidate, X_OK) == 0) return;
+            execve(candidate, c->argv, c->envp);
             if (errno == EACCES) denied = 1;
             else if (errno != ENOENT && errno != ENOTDIR) fail(c, "exec", name);
         }
@@ -485,7 +515,7 @@ static __attribute__((noreturn)) void child(const struct shim_config *c, pid_t p
         close(fd);
     }
     if (c->start_fifo_fd >= 0) {
-        exec_command(c, 1);
+        check_command(c);
         report(c->report_fd, SHIM_REPORT_READY, 0, 0, "", "");
         char path[64];
         write_decimal(path, sizeof path, "/proc/self/fd/", c->start_fifo_fd);
@@ -494,7 +524,7 @@ static __attribute__((noreturn)) void child(const struct shim_config *c, pid_t p
         close(fd);
     }
     if (c->seccomp_filter && !early_seccomp) install_seccomp(c);
-    exec_command(c, 0);
+    exec_command(c);
     _exit(127);
 }
 

@@ -350,7 +350,7 @@ do {
     case "checkpoint", "restore", "spec", "events":
         throw UsageError("\(command): not supported by netctl-runc")
     default:
-        throw UsageError("No help topic for '\(command)'")
+        throw UsageError("unknown command \"\(command)\": expected create, start, state, kill, delete, exec, ps, pause, resume, update, features, list, run or version")
     }
 } catch {
     fail("\(error)")

@@ -19,7 +19,7 @@ struct RuntimeCommand: ParsableCommand {
     }
 
     struct Create: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a container; its process waits for start.")
+        static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a container; its process waits for start.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var bundle: Bundle
 
@@ -29,7 +29,7 @@ struct RuntimeCommand: ParsableCommand {
     }
 
     struct Start: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Start a created container's command.")
+        static let configuration = CommandConfiguration(commandName: "start", abstract: "Start a created container's command.")
         @OptionGroup var global: GlobalOptions
         @Argument var id: String
 
@@ -37,7 +37,7 @@ struct RuntimeCommand: ParsableCommand {
     }
 
     struct State: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print a container's state (runtime-spec JSON).")
+        static let configuration = CommandConfiguration(commandName: "state", abstract: "Print a container's state (runtime-spec JSON).")
         @OptionGroup var global: GlobalOptions
         @Argument var id: String
 
@@ -45,7 +45,7 @@ struct RuntimeCommand: ParsableCommand {
     }
 
     struct Kill: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Signal a container's process (default TERM).")
+        static let configuration = CommandConfiguration(commandName: "kill", abstract: "Signal a container's process (default TERM).")
         @OptionGroup var global: GlobalOptions
         @Argument var id: String
         @Argument var signal = "TERM"
@@ -54,7 +54,7 @@ struct RuntimeCommand: ParsableCommand {
     }
 
     struct Delete: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete a container.")
+        static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete a container.")
         @OptionGroup var global: GlobalOptions
         @Flag(name: .shortAndLong, help: "Kill it first if it runs.") var force = false
         @Argument var id: String
@@ -63,7 +63,7 @@ struct RuntimeCommand: ParsableCommand {
     }
 
     struct Run: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create, start and wait for a container; exit with its code.")
+        static let configuration = CommandConfiguration(commandName: "run", abstract: "Create, start and wait for a container; exit with its code.")
         @OptionGroup var global: GlobalOptions
         @OptionGroup var bundle: Bundle
 

@@ -18,6 +18,15 @@ import TestSupport
         #expect(hello.status == 0 && hello.stdout == "hi\n", "\(hello.stderr)")
         let three = try podman.podman("run", "--rm", "--pull", "never", "--network", "none", podman.image, "sh", "-c", "exit 3")
         #expect(three.status == 3, "\(three.stderr)")
+        // A command the image lacks fails create, as with runc: podman's 127 and the runtime's line.
+        let missing = try podman.podman("run", "--rm", "--pull", "never", "--network", "none", podman.image, "nctnosuchcommand")
+        #expect(missing.status == 127 && missing.stderr.contains("exec: \"nctnosuchcommand\": executable file not found in $PATH"), "\(missing.stderr)")
+        // -i: podman's stdin reaches the process through conmon.
+        let input = podman.directory + "/input.txt"
+        try "through-stdin\n".write(toFile: input, atomically: true, encoding: .utf8)
+        let piped = try runCommand(["bash", "-c", PodmanSetup.closingInheritedDescriptors + "\"$@\" < '\(input)'", "bash"] + podman.globalFlags
+                                   + ["run", "--rm", "-i", "--pull", "never", "--network", "none", podman.image, "cat"], environment: podman.environment)
+        #expect(piped.status == 0 && piped.stdout == "through-stdin\n", "\(piped.stdout) \(piped.stderr)")
         // What the bundle asks for reaches the process: a sysctl in its own network
         // namespace, the OOM score, the hostname, and the nofile limit clamped to the host's.
         let probe = try podman.podman("run", "--rm", "--pull", "never", "--network", "none", "--sysctl", "net.ipv4.ping_group_range=0 0",

@@ -111,7 +111,9 @@ import TestSupport
             #expect(state["bundle"] as? String == bundle.path && state["rootfs"] as? String == bundle.path + "/rootfs", "\(binary): \(state)")
             #expect((state["created"] as? String)?.hasSuffix("Z") == true)
             var statuses = [state["status"] as? String ?? ""]
-            #expect(try runtime.call("start", id).status == 0)
+            let duplicate = try runtime.call("create", "--bundle", bundle.path, id)
+            #expect(duplicate.status == 1, "\(binary): a second create with the same id")
+            #expect(try runtime.call("start", id).status == 0, "\(binary): start after a refused duplicate")
             statuses.append(try runtime.status(id))
             let again = try runtime.call("start", id)
             #expect(again.status == 1, "\(binary): a second start")
@@ -422,8 +424,12 @@ import TestSupport
         try FileManager.default.removeItem(atPath: bundle.path + "/rootfs")
         let noRootfs = try runtime.call("create", "--bundle", bundle.path, "nctbad")
         #expect(noRootfs.status == 1 && noRootfs.stderr.contains("root.path") && noRootfs.stderr.contains("rootfs"), "\(noRootfs.stderr)")
+        let noCommand = try scratch.bundle("nocommand", args: ["nctnosuchcommand"])
+        let missing = try runtime.call("create", "--bundle", noCommand.path, "nctbad")
+        #expect(missing.status == 1 && missing.stderr.contains("exec: \"nctnosuchcommand\": executable file not found in $PATH"), "\(missing.stderr)")
+        #expect(FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory" + noCommand.cgroup) == false)
         let unknown = try runtime.call("frobnicate")
-        #expect(unknown.status == 1)
+        #expect(unknown.status == 1 && unknown.stderr.contains("\"frobnicate\"") && unknown.stderr.contains("expected"), "\(unknown.stderr)")
         let badFlag = try runtime.call("create", "--bogus", "x")
         #expect(badFlag.status == 1 && badFlag.stderr.contains("bogus"), "\(badFlag.stderr)")
         #expect((try? FileManager.default.contentsOfDirectory(atPath: runtime.root + "/runtime")) ?? [] == [])
@@ -436,7 +442,9 @@ import TestSupport
             ["path": "/bin/sh", "args": ["sh", "-c", "echo \(name) $(cat) >> \(record)"], "env": ["PATH=/usr/bin:/bin"]]
         }
         let bundle = try scratch.bundle("hooks", args: ["sleep", "100"]) { config in
-            config["hooks"] = ["prestart": [hook("prestart")], "createRuntime": [hook("createRuntime")],
+            // startContainer runs in the container: its /bin/sh, its /dev/shm, its hostname.
+            let inside: [String: Any] = ["path": "/bin/sh", "args": ["sh", "-c", "{ cat; echo; hostname; } > /dev/shm/started-hook"]]
+            config["hooks"] = ["prestart": [hook("prestart")], "createRuntime": [hook("createRuntime")], "startContainer": [inside],
                                "poststart": [hook("poststart")], "poststop": [hook("poststop")]]
         }
         let runtime = scratch.runtime(Self.netctlRunc)
@@ -445,6 +453,10 @@ import TestSupport
         #expect(try runtime.call("create", "--bundle", bundle.path, id).status == 0)
         let pid = try runtime.state(id)["pid"] as? Int ?? 0
         #expect(try runtime.call("start", id).status == 0)
+        let inside = try String(contentsOfFile: "/proc/\(pid)/root/dev/shm/started-hook", encoding: .utf8).split(separator: "\n")
+        let insideState = inside.first.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(insideState?["id"] as? String == id && insideState?["status"] as? String == "created", "\(inside)")
+        #expect(inside.last == "runc", "the startContainer hook did not see the container's hostname: \(inside)")
         #expect(try runtime.call("delete", "--force", id).status == 0)
         let lines = try String(contentsOfFile: record, encoding: .utf8).split(separator: "\n")
         #expect(lines.map { $0.split(separator: " ").first.map(String.init) ?? "" } == ["prestart", "createRuntime", "poststart", "poststop"], "\(lines)")
@@ -452,10 +464,12 @@ import TestSupport
         #expect(prestart?["id"] as? String == id && prestart?["pid"] as? Int == pid && prestart?["status"] as? String == "created", "\(lines)")
 
         let failing = try scratch.bundle("failing", args: ["sleep", "100"]) { config in
-            config["hooks"] = ["prestart": [["path": "/bin/false"]]]
+            config["hooks"] = ["prestart": [["path": "/bin/sh", "args": ["sh", "-c", "echo nctreason >&2; exit 3"]]]]
         }
         let failed = try runtime.call("create", "--bundle", failing.path, uniqueName("ncthook"))
-        #expect(failed.status == 1 && failed.stderr.contains("prestart hook /bin/false"), "\(failed.stderr)")
+        // One line naming the hook, its status and what it said; nothing of it on our stdout.
+        #expect(failed.status == 1 && failed.stderr == "prestart hook /bin/sh: exit status 3: nctreason\n", "\(failed.stderr)")
+        #expect(failed.stdout.isEmpty)
         #expect((try? FileManager.default.contentsOfDirectory(atPath: runtime.root + "/runtime")) ?? [] == [])
         #expect(FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory" + failing.cgroup) == false)
     }

@@ -72,7 +72,7 @@ public final class PodmanSetup {
     /// conmon (which outlives `podman run -d`) would inherit it too and hold the call until
     /// the container ends. So every descriptor above 2 is closed before podman starts, and
     /// output goes through files.
-    static let closingInheritedDescriptors =
+    public static let closingInheritedDescriptors =
         "for fd in $(ls /proc/$$/fd); do if [ \"$fd\" -gt 2 ]; then eval \"exec $fd>&-\" 2>/dev/null; fi; done; "
 
     public func podman(_ arguments: [String]) throws -> PodmanResult {

@@ -3,22 +3,36 @@ import Glibc
 /// Cgroups at a path an engine chose (runtime-spec's linux.cgroupsPath), where engines read
 /// a container's stats: one directory per v1 hierarchy, or one cgroup2 directory.
 extension Cgroups {
-    /// Makes `path` (absolute: below each hierarchy's root; relative: below this process's
-    /// own cgroup) in every hierarchy. A directory that exists already is joined, as runc does.
-    static func create(path: String) throws -> Cgroups {
+    /// The directories `create(path:)` makes, known before any exists, so that a record can
+    /// name them first. `path` absolute: below each hierarchy's root; relative: below this
+    /// process's own cgroup.
+    static func planned(path: String) -> Cgroups {
         if isUnified {
-            let directory = mount + "/" + RootDirectory.components(of: path).joined(separator: "/")
-            try makeDirectories(directory, enablingControllersFrom: mount)
-            return Cgroups(version: 2, directories: [directory])
+            return Cgroups(version: 2, directories: [mount + "/" + RootDirectory.components(of: path).joined(separator: "/")])
+        }
+        let own = ownV1Paths()
+        return Cgroups(version: 1, directories: v1Hierarchies().map { hierarchy in
+            let base = path.hasPrefix("/") ? "" : hierarchy.controllers.compactMap { own[$0] }.first ?? ""
+            return hierarchy.mountpoint + "/" + RootDirectory.components(of: base + "/" + path).joined(separator: "/")
+        })
+    }
+
+    /// Makes the planned directories in every hierarchy. A directory that exists already is
+    /// joined, as runc does.
+    static func create(path: String) throws -> Cgroups {
+        let planned = planned(path: path)
+        if planned.version == 2 {
+            try makeDirectories(planned.directories[0], enablingControllersFrom: mount)
+            return planned
         }
         var made = Cgroups(version: 1, directories: [])
-        let own = ownV1Paths()
-        for hierarchy in v1Hierarchies() {
-            let base = path.hasPrefix("/") ? "" : hierarchy.controllers.compactMap { own[$0] }.first ?? ""
-            let directory = hierarchy.mountpoint + "/" + RootDirectory.components(of: base + "/" + path).joined(separator: "/")
+        for directory in planned.directories {
             do {
                 try makeDirectories(directory, enablingControllersFrom: nil)
-                if hierarchy.controllers.contains("cpuset") { inheritCpuset(directory, below: hierarchy.mountpoint) }
+                let hierarchy = mount + "/" + (directory.dropFirst(mount.count + 1).split(separator: "/").first ?? "")
+                if hierarchy.hasSuffix("cpuset") || hierarchy.contains("cpuset,") || hierarchy.contains(",cpuset") {
+                    inheritCpuset(directory, below: hierarchy)
+                }
             } catch {
                 made.remove()
                 throw error
@@ -49,11 +63,14 @@ extension Cgroups {
         var path = ""
         for component in directory.split(separator: "/") {
             if let root, path.count >= root.count, !path.isEmpty {
+                // One at a time: a write naming one the kernel refuses enables none of them.
                 let available = (try? String(decoding: readFile("\(path)/cgroup.controllers", name: "cgroup.controllers", limit: .text), as: UTF8.self)) ?? ""
-                let enable = available.split(separator: " ").map { "+" + $0.trimmingCharacters() }.joined(separator: " ")
-                if !enable.isEmpty {
+                for controller in available.split(whereSeparator: \.isWhitespace) {
                     let fd = open("\(path)/cgroup.subtree_control", O_WRONLY | O_CLOEXEC)
-                    if fd >= 0 { _ = Glibc.write(fd, enable, enable.utf8.count); close(fd) }
+                    guard fd >= 0 else { break }
+                    let token = "+" + controller
+                    _ = Glibc.write(fd, token, token.utf8.count)
+                    close(fd)
                 }
             }
             path += "/\(component)"
@@ -131,6 +148,8 @@ extension Cgroups {
         if version == 2 {
             guard let directory = directories.first else { throw RuntimeError("cgroup: no cgroup to freeze") }
             try write(frozen ? "1" : "0", to: "\(directory)/cgroup.freeze")
+            for _ in 0..<1000 where isFrozen != frozen { usleep(1_000) }
+            guard isFrozen == frozen else { throw RuntimeError("cgroup \(directory): cgroup.events did not say frozen \(frozen ? 1 : 0)") }
             return
         }
         guard let directory = directory(for: "freezer") else {

@@ -17,6 +17,10 @@ extension OCIRuntime {
         guard !RootDirectory.components(of: given).contains("..") else {
             throw RuntimeError("\(config): linux.cgroupsPath \"\(given)\": expected no \"..\"")
         }
+        // The container's processes are killed through its cgroup: never a hierarchy's root.
+        guard systemd || !RootDirectory.components(of: given).isEmpty else {
+            throw RuntimeError("\(config): linux.cgroupsPath \"\(given)\": expected a cgroup below the root (/docker/ID)")
+        }
         guard systemd else { return given }
         let parts = given.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 3 else {
@@ -256,21 +260,7 @@ extension OCIRuntime {
         var plan = LaunchPlan()
         var opened: [Int32] = []
         defer { opened.forEach { close($0) } }
-        let hostUser = access("/proc/\(record.pid)/ns/user", F_OK) == 0 && !Self.sameNamespace(record.pid, "user")
-        var kinds: [(String, Int32)] = [("ipc", SHIM_CLONE_NEWIPC), ("uts", SHIM_CLONE_NEWUTS), ("net", SHIM_CLONE_NEWNET),
-                                        ("pid", SHIM_CLONE_NEWPID), ("cgroup", SHIM_CLONE_NEWCGROUP), ("mnt", SHIM_CLONE_NEWNS)]
-        if hostUser { kinds.insert(("user", SHIM_CLONE_NEWUSER), at: 0) }
-        for (name, type) in kinds where !Self.sameNamespace(record.pid, name) {
-            let fd = open("/proc/\(record.pid)/ns/\(name)", O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw RuntimeError.system("exec: container \(id): \(name) namespace") }
-            opened.append(fd)
-            plan.namespaces.append((fd, type))
-        }
-        plan.forkAfterSetns = true
-        if let cgroups = record.cgroups {
-            plan.cgroupFDs = try cgroups.procsDescriptors()
-            opened += plan.cgroupFDs
-        }
+        try Self.enter(record, id: id, plan: &plan, opened: &opened)
         plan.uid = process.user.uid
         plan.gid = process.user.gid
         plan.groups = process.user.additionalGids ?? []
@@ -313,6 +303,59 @@ extension OCIRuntime {
         let (code, _) = Launcher.wait(pid)
         shim_forward_signals(-1)
         return code
+    }
+
+    /// A plan that joins a running container: its namespaces (user first, mount last; pid
+    /// by a second clone) and its cgroups.
+    static func enter(_ record: Record, id: String, plan: inout LaunchPlan, opened: inout [Int32]) throws {
+        var kinds: [(String, Int32)] = [("ipc", SHIM_CLONE_NEWIPC), ("uts", SHIM_CLONE_NEWUTS), ("net", SHIM_CLONE_NEWNET),
+                                        ("pid", SHIM_CLONE_NEWPID), ("cgroup", SHIM_CLONE_NEWCGROUP), ("mnt", SHIM_CLONE_NEWNS)]
+        if access("/proc/\(record.pid)/ns/user", F_OK) == 0 { kinds.insert(("user", SHIM_CLONE_NEWUSER), at: 0) }
+        for (name, type) in kinds where !sameNamespace(record.pid, name) {
+            let fd = open("/proc/\(record.pid)/ns/\(name)", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw RuntimeError.system("container \(id): \(name) namespace") }
+            opened.append(fd)
+            plan.namespaces.append((fd, type))
+        }
+        plan.forkAfterSetns = true
+        if let cgroups = record.cgroups {
+            plan.cgroupFDs = try cgroups.procsDescriptors()
+            opened += plan.cgroupFDs
+        }
+    }
+
+    /// startContainer hooks, as runtime-spec has them: in the container's namespaces (the
+    /// path is the container's), after its setup and before its command, with the state on
+    /// stdin. They run as root with the runtime's capabilities, not the container's.
+    func runStartContainerHooks(_ hooks: [RuntimeSpec.Hook]?, id: String) throws {
+        guard let hooks, !hooks.isEmpty else { return }
+        let record = try record(id)
+        let input = Array(try encodeJSONLine(try state(id)).utf8)
+        for hook in hooks {
+            let what = "startContainer hook \(hook.path)"
+            var plan = LaunchPlan()
+            var opened: [Int32] = []
+            defer { opened.forEach { close($0) } }
+            try Self.enter(record, id: id, plan: &plan, opened: &opened)
+            var pipe: [Int32] = [-1, -1]
+            guard shim_pipe_cloexec(&pipe) == 0 else { throw RuntimeError.system("\(what): pipe") }
+            opened.append(pipe[0])
+            let output = try OCIHooks.outputFile(what: what)
+            opened.append(output)
+            plan.stdio = [pipe[0], output, output]
+            plan.argv = [hook.path] + (hook.args ?? []).dropFirst()
+            plan.env = hook.env ?? []
+            plan.cwd = "/"
+            let pid: pid_t
+            do {
+                pid = try Launcher.spawn(plan, what: what)
+            } catch {
+                close(pipe[1])
+                throw error
+            }
+            OCIHooks.feed(pipe[1], input)
+            try OCIHooks.wait(pid, for: hook, what: what, output: output)
+        }
     }
 
     /// Whether a process shares this one's namespace of a kind (then there is nothing to join).

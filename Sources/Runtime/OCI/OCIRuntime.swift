@@ -45,8 +45,6 @@ public final class OCIRuntime {
         var rootfs: String?
         /// Kept for delete, which may come after the bundle changed.
         var poststop: [RuntimeSpec.Hook]?
-        /// Joined for exec: seccomp, from the bundle's config.json.
-        var seccomp: Bool?
     }
 
     /// What runc's create takes besides the bundle and id.
@@ -75,9 +73,12 @@ public final class OCIRuntime {
         if spec.process?.terminal == true && options.consoleSocket == nil {
             throw RuntimeError("\(config): process.terminal is true, which needs --console-socket; set it to false or give one")
         }
+        // Only what this create made is undone: a duplicate id leaves the other's FIFO alone.
+        var madeDirectory = false
         do {
             let (pid, _) = try launch(spec, bundle: bundle, id: id) { plan, opened in
                 try makeDirectory("\(storage)/\(id)")
+                madeDirectory = true
                 // The first process opens it for writing after it became the container's user
                 // (through its O_PATH descriptor, so the state directory's 0700 still guards it).
                 guard mkfifo(fifo(id), 0o622) == 0, chmod(fifo(id), 0o622) == 0 else { throw RuntimeError.system("mkfifo \(fifo(id))") }
@@ -99,7 +100,7 @@ public final class OCIRuntime {
                 throw error
             }
         } catch {
-            removeTree("\(storage)/\(id)")
+            if madeDirectory { removeTree("\(storage)/\(id)") }
             throw error
         }
     }
@@ -133,8 +134,8 @@ public final class OCIRuntime {
     }
 
     /// Lets a created container's process exec its command. startContainer hooks run just
-    /// before (from the runtime's namespaces, not the container's: an approximation),
-    /// poststart hooks just after.
+    /// before (in the container's namespaces, by the runtime rather than by its first
+    /// process), poststart hooks just after.
     public func start(_ id: String) throws {
         let record = try record(id)
         let status = try state(id).status
@@ -145,7 +146,7 @@ public final class OCIRuntime {
         let hooks = runcCompatible ? (try? load(bundle: record.bundle, id: id))?.hooks : nil
         if let hooks {
             do {
-                try OCIHooks.run(hooks.startContainer, kind: "startContainer", state: try state(id))
+                try runStartContainerHooks(hooks.startContainer, id: id)
             } catch {
                 try? delete(id, force: true, poststop: false)
                 throw error
@@ -183,11 +184,11 @@ public final class OCIRuntime {
         guard ProcessStamp(pid: record.pid, start: record.pidStart).isAlive else {
             throw RuntimeError(runcCompatible ? "container not running" : "container \"\(id)\" is not running")
         }
+        // A frozen process gets its signal when thawed; SIGKILL must not wait for that.
+        let thaw = number == SIGKILL && record.cgroups?.isFrozen == true
+        defer { if thaw { try? record.cgroups?.freeze(false) } }
         if all, let cgroups = record.cgroups {
-            // A frozen process gets the signal when thawed; SIGKILL must not wait for that.
-            let frozen = cgroups.isFrozen
             for pid in cgroups.processes { Glibc.kill(pid, number) }
-            if frozen && number == SIGKILL { try? cgroups.freeze(false) }
             return
         }
         guard Glibc.kill(record.pid, number) == 0 else { throw RuntimeError.system("kill \(id)") }
@@ -215,10 +216,10 @@ public final class OCIRuntime {
         removeTree("\(storage)/\(id)")
         try store.delete(key(id))
         // runtime-spec: a poststop hook's failure is a warning; the container is gone.
+        guard poststop else { return }
         do {
-            var state = RuntimeState(id: id, pid: 0, status: "stopped", bundle: record.bundle, annotations: record.annotations)
-            state.ociVersion = "1.0.2"
-            if poststop { try OCIHooks.run(record.poststop, kind: "poststop", state: state) }
+            let state = RuntimeState(id: id, pid: 0, status: "stopped", bundle: record.bundle, annotations: record.annotations)
+            try OCIHooks.run(record.poststop, kind: "poststop", state: state)
         } catch {
             warn("\(error)")
         }
@@ -284,15 +285,19 @@ public final class OCIRuntime {
     /// and records it. A failure undoes all of it.
     private func launch(_ spec: RuntimeSpec, bundle: String, id: String,
                         configure: (inout LaunchPlan, inout [Int32]) throws -> Void) throws -> (pid_t, Cgroups?) {
+        let config = "\(bundle)/config.json"
+        let cgroupPath = runcCompatible ? try Self.cgroupPath(spec.linux?.cgroupsPath, id: id, systemd: systemdCgroup, config: config) : ""
+        // The record names the cgroups before they exist: a create killed while making them
+        // leaves nothing `delete` does not find.
+        let planned = runcCompatible ? Cgroups.planned(path: cgroupPath) : Cgroups.planned(for: "oci-\(id)", limits: try Self.limits(spec, config: config))
         try store.locked {
             if try store.get(Record.self, key(id)) != nil { throw RuntimeError("container \"\(id)\" already exists") }
-            try store.put(key(id), Record(id: id, bundle: bundle, pid: 0, pidStart: 0, created: Timestamp.now()))
+            try store.put(key(id), Record(id: id, bundle: bundle, pid: 0, pidStart: 0, created: Timestamp.now(), cgroups: planned))
         }
         var cgroups: Cgroups?
-        let config = "\(bundle)/config.json"
         do {
             if runcCompatible {
-                cgroups = try Cgroups.create(path: try Self.cgroupPath(spec.linux?.cgroupsPath, id: id, systemd: systemdCgroup, config: config))
+                cgroups = try Cgroups.create(path: cgroupPath)
                 try cgroups!.apply(try Self.cgroupSettings(spec.linux?.resources, cgroups: cgroups!, field: "\(config): linux.resources"))
                 try cgroups!.restrictDevices(try Self.deviceRules(spec, config: config))
             } else {
@@ -306,7 +311,7 @@ public final class OCIRuntime {
             try store.put(key(id), Record(id: id, bundle: bundle, pid: pid, pidStart: ProcessStamp.status(of: pid)?.start ?? 0,
                                           created: Timestamp.now(), cgroups: cgroups, annotations: spec.annotations,
                                           rootfs: spec.root.map { $0.path.hasPrefix("/") ? $0.path : "\(bundle)/\($0.path)" },
-                                          poststop: spec.hooks?.poststop, seccomp: spec.linux?.seccomp != nil))
+                                          poststop: spec.hooks?.poststop))
             return (pid, cgroups)
         } catch {
             cgroups?.remove()
@@ -333,8 +338,9 @@ public final class OCIRuntime {
         if let root = spec.root {
             let rootfs = root.path.hasPrefix("/") ? root.path : "\(bundle)/\(root.path)"
             var info = stat()
-            guard stat(rootfs, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
-                throw RuntimeError("\(bundle)/config.json: root.path \(rootfs): \(errno == 0 ? "not a directory" : String(cString: strerror(errno)))")
+            guard stat(rootfs, &info) == 0 else { throw RuntimeError.system("\(bundle)/config.json: root.path \(rootfs)") }
+            guard info.st_mode & S_IFMT == S_IFDIR else {
+                throw RuntimeError("\(bundle)/config.json: root.path \(rootfs): not a directory")
             }
         }
         guard spec.ociVersion.hasPrefix("1.") else {
