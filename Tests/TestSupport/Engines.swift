@@ -86,6 +86,9 @@ public final class NamespacedDaemon {
     let processes: ServerProcesses
     public private(set) var pid: Int32 = 0
     private var mountNamespace = ""
+    /// Held open until `stop` has killed what is left in the mount namespace: while it is,
+    /// the namespace lives and its inode number cannot pass to another test's container.
+    private var mountNamespaceHandle: Int32 = -1
 
     init(directory: String, netns: String?) {
         self.directory = directory
@@ -114,6 +117,7 @@ public final class NamespacedDaemon {
         let hostNamespace = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/mnt")) ?? ""
         while Date() < deadline {
             if let namespace = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/mnt"), namespace != hostNamespace {
+                mountNamespaceHandle = open("/proc/\(pid)/ns/mnt", O_RDONLY | O_CLOEXEC)
                 mountNamespace = namespace
                 return
             }
@@ -138,6 +142,7 @@ public final class NamespacedDaemon {
     func stop() {
         processes.stop()
         guard !mountNamespace.isEmpty else { return }
+        defer { if mountNamespaceHandle >= 0 { close(mountNamespaceHandle) } }
         for _ in 0..<3 {
             let left = Self.processes(inMountNamespace: mountNamespace)
             if left.isEmpty { return }
