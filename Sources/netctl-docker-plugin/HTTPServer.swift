@@ -1,4 +1,5 @@
 import Glibc
+import JSON
 
 /// One HTTP/1.1 request as the plugin needs it: the method, the path and the body.
 struct HTTPRequest {
@@ -106,7 +107,7 @@ final class HTTPServer {
             do {
                 parsed = try Self.parse(buffer)
             } catch {
-                let body = JSON.object(["Err": .string(error.description)]).serialized()
+                let body = (["Err": .string(error.description)] as JSON).serializedBytes
                 send(fd, HTTPResponse(status: error.status, body: body), keepAlive: false)
                 return drop(fd)
             }
