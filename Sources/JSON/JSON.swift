@@ -14,6 +14,8 @@ public enum JSON: Sendable, Equatable {
     /// Members in document order; output keeps the order they were built in.
     case object([(String, JSON)])
 
+    /// The same tree written the same way: numbers compare as text (`1.0` is not `1`) and
+    /// members in order, which is what a pass-through must keep.
     public static func == (left: JSON, right: JSON) -> Bool {
         switch (left, right) {
         case (.null, .null): true
