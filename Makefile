@@ -72,7 +72,7 @@ clean:
 # untouched. `make fuzz` runs each target for FUZZ_SECONDS (new inputs kept in
 # .build-fuzz/corpus, crashes in .build-fuzz/artifacts); `make fuzz-check`, which `make test`
 # runs too, replays each target's committed corpus in Fuzz/Corpus once.
-FUZZ_TARGETS := FuzzNetlink FuzzNFTables FuzzSeccomp FuzzOCI FuzzPortSpec FuzzTarNames FuzzOverlay FuzzDNS FuzzRegistry FuzzTrust FuzzScan
+FUZZ_TARGETS := FuzzNetlink FuzzNFTables FuzzSeccomp FuzzOCI FuzzPortSpec FuzzTarNames FuzzOverlay FuzzDNS FuzzRegistry FuzzTrust FuzzScan FuzzPlugins
 FUZZ_SECONDS ?= 60
 FUZZ_MAX_LEN ?= 20000
 FUZZ_BIN := .build-fuzz/release

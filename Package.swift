@@ -18,6 +18,8 @@ let package = Package(
         .library(name: "VXLAN", targets: ["VXLAN"]),
         .library(name: "DNS", targets: ["DNS"]),
         .library(name: "Registry", targets: ["Registry"]),
+        // A product so that Fuzz/ can link it.
+        .library(name: "JSON", targets: ["JSON"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -87,19 +89,22 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux]))]
         ),
 
+        // The plug-ins' JSON: a bounded parser and writer that keep numbers' text and keys' order.
+        .target(name: "JSON"),
+
         // The plugs into other engines, executables of their own so that none of them adds to
         // the start-up of netctl's commands, and each starts with only what it links:
         // a CNI plugin (CNI 1.0/1.1: containerd, Podman, Kubernetes) …
         .executableTarget(
             name: "netctl-cni",
-            dependencies: ["CNM", "VXLAN", "Netlink"],
+            dependencies: ["CNM", "VXLAN", "Netlink", "JSON"],
             linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux]))]
         ),
         // … Docker's remote network and IPAM driver (libnetwork's plugin protocol), which
         // `netctl docker-plugin` starts …
         .executableTarget(
             name: "netctl-docker-plugin",
-            dependencies: ["CNM", "VXLAN", "Netlink", "CLinux"],
+            dependencies: ["CNM", "VXLAN", "Netlink", "CLinux", "JSON"],
             linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux]))]
         ),
         // … and runc's command line over netctl's OCI runtime, for Podman (conmon),
@@ -123,6 +128,7 @@ let package = Package(
         .testTarget(name: "SecurityTests", dependencies: ["Security", "CSeccomp", "TestSupport"]),
         .testTarget(name: "NetctlTests", dependencies: ["TestSupport", "Netlink", "NFTables"]),
         .testTarget(name: "RegistryTests", dependencies: ["Registry", "Runtime", "Security", "TestSupport"]),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "VXLANTests", dependencies: ["VXLAN", "CNM", "DNS", "Netlink", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -40,5 +40,14 @@ let package = Package(
         // What `scan db import` reads (OSV files), CVSS v3 vectors, and the version orderings
         // of every scheme (Debian, apk, RPM, PEP 440, SemVer, Go).
         .executableTarget(name: "FuzzScan", dependencies: [.product(name: "Security", package: "netctl")]),
+        // What the plug-ins read: JSON documents (round trip), netctl-cni's network
+        // configuration, the Docker plugin's HTTP/1.1 requests and bodies. The two plug-ins
+        // are executables, so their pure readers are linked in by symlinks, each into a
+        // module of its own (both have a PluginError).
+        .executableTarget(name: "FuzzPlugins", dependencies: [
+            "FuzzPluginsCNI", "FuzzPluginsDocker", .product(name: "JSON", package: "netctl"),
+        ]),
+        .target(name: "FuzzPluginsCNI", dependencies: [.product(name: "JSON", package: "netctl"), .product(name: "Netlink", package: "netctl")]),
+        .target(name: "FuzzPluginsDocker", dependencies: [.product(name: "JSON", package: "netctl")]),
     ]
 )

@@ -1,4 +1,5 @@
 import Glibc
+import JSON
 
 /// The CNI versions this plugin speaks. Results of 0.3.x and 0.4.0 differ from 1.x only
 /// by the `version` of each IP; older shapes (0.1.0, 0.2.0) are refused.

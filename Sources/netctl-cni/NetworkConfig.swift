@@ -1,3 +1,4 @@
+import JSON
 import Netlink
 
 /// The network configuration on stdin, as far as netctl reads it:
@@ -32,8 +33,8 @@ struct NetworkConfig {
         let document: JSON
         do {
             document = try JSON.parse(bytes)
-        } catch let error as JSON.ParseError {
-            throw PluginError(PluginError.decodingFailure, "network configuration is not valid JSON: \(error.message) at byte \(error.offset)")
+        } catch {
+            throw PluginError(PluginError.decodingFailure, "network configuration is not valid JSON: \(error)")
         }
         guard document.members != nil else {
             throw PluginError(PluginError.decodingFailure, "network configuration is not a JSON object: expected {\"cniVersion\": …, \"name\": …}")

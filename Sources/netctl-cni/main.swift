@@ -1,5 +1,6 @@
 import CNM
 import Glibc
+import JSON
 import Netlink
 import VXLAN
 

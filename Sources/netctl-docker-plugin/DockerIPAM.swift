@@ -1,4 +1,5 @@
 import CNM
+import JSON
 import Netlink
 
 /// libnetwork's IPAM protocol backed by netctl: pools are subnets no netctl network (and
@@ -71,7 +72,7 @@ struct DockerIPAM {
             }
             let id = "netctl/\(subnet)" + (range.map { "/\($0)" } ?? "")
             try store.put(Self.key(ofPool: id), Pool(id: id, subnet: subnet, range: range, addresses: [:]))
-            return .object(["PoolID": .string(id), "Pool": .string(subnet.description), "Data": .object([:])])
+            return ["PoolID": .string(id), "Pool": .string(subnet.description), "Data": [:]]
         }
     }
 
@@ -81,7 +82,7 @@ struct DockerIPAM {
             _ = try pool(id)
             try store.delete(Self.key(ofPool: id))
         }
-        return .object([:])
+        return [:]
     }
 
     /// The gateway (`RequestAddressType`), a given address, or the lowest free one.
@@ -119,7 +120,7 @@ struct DockerIPAM {
                                                         network: network?.name ?? pool.subnet.description)
             pool.addresses[address.address.description] = isGateway ? "gateway" : "endpoint"
             try store.put(Self.key(ofPool: id), pool)
-            return .object(["Address": .string(address.description), "Data": .object([:])])
+            return ["Address": .string(address.description), "Data": [:]]
         }
     }
 
@@ -134,6 +135,6 @@ struct DockerIPAM {
             }
             try store.put(Self.key(ofPool: id), pool)
         }
-        return .object([:])
+        return [:]
     }
 }

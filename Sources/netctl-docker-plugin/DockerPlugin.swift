@@ -1,5 +1,6 @@
 import CNM
 import Glibc
+import JSON
 import Netlink
 
 /// libnetwork's remote driver and IPAM protocols over a root's network controller: each
@@ -16,8 +17,8 @@ struct DockerPlugin {
     typealias Handler = @Sendable (DockerPlugin, Body) throws -> JSON
 
     static let methods: [String: Handler] = [
-        "/Plugin.Activate": { _, _ in .object(["Implements": .array([.string("NetworkDriver"), .string("IpamDriver")])]) },
-        "/NetworkDriver.GetCapabilities": { _, _ in .object(["Scope": .string("local"), "ConnectivityScope": .string("local")]) },
+        "/Plugin.Activate": { _, _ in ["Implements": .array([.string("NetworkDriver"), .string("IpamDriver")])] },
+        "/NetworkDriver.GetCapabilities": { _, _ in ["Scope": .string("local"), "ConnectivityScope": .string("local")] },
         "/NetworkDriver.CreateNetwork": { try $0.createNetwork($1) },
         "/NetworkDriver.DeleteNetwork": { try $0.deleteNetwork($1) },
         "/NetworkDriver.CreateEndpoint": { try $0.createEndpoint($1) },
@@ -27,16 +28,16 @@ struct DockerPlugin {
         "/NetworkDriver.Leave": { try $0.leave($1) },
         "/NetworkDriver.ProgramExternalConnectivity": { try $0.programExternalConnectivity($1) },
         "/NetworkDriver.RevokeExternalConnectivity": { try $0.revokeExternalConnectivity($1) },
-        "/NetworkDriver.DiscoverNew": { _, _ in .object([:]) },
-        "/NetworkDriver.DiscoverDelete": { _, _ in .object([:]) },
+        "/NetworkDriver.DiscoverNew": { _, _ in [:] },
+        "/NetworkDriver.DiscoverDelete": { _, _ in [:] },
         // Swarm's hooks for networks of global scope; this driver's scope is local.
         "/NetworkDriver.AllocateNetwork": { _, _ in
             throw PluginError("AllocateNetwork is for networks of global scope: netctl's Docker driver is local in scope")
         },
-        "/NetworkDriver.FreeNetwork": { _, _ in .object([:]) },
-        "/IpamDriver.GetCapabilities": { _, _ in .object(["RequiresMACAddress": .bool(false), "RequiresRequestReplay": .bool(false)]) },
+        "/NetworkDriver.FreeNetwork": { _, _ in [:] },
+        "/IpamDriver.GetCapabilities": { _, _ in ["RequiresMACAddress": .bool(false), "RequiresRequestReplay": .bool(false)] },
         "/IpamDriver.GetDefaultAddressSpaces": { _, _ in
-            .object(["LocalDefaultAddressSpace": .string(DockerIPAM.localSpace), "GlobalDefaultAddressSpace": .string(DockerIPAM.globalSpace)])
+            ["LocalDefaultAddressSpace": .string(DockerIPAM.localSpace), "GlobalDefaultAddressSpace": .string(DockerIPAM.globalSpace)]
         },
         "/IpamDriver.RequestPool": { try $0.ipam.requestPool($1) },
         "/IpamDriver.ReleasePool": { try $0.ipam.releasePool($1) },
@@ -55,8 +56,8 @@ struct DockerPlugin {
             return failure(PluginError("method \(request.method.prefix(10)) for \(path): expected POST", status: 405), path: path)
         }
         do {
-            let body = try Body(try JSON.parse(request.body))
-            return HTTPResponse(status: 200, body: try handler(self, body).serialized())
+            let body = try Body(requestBody: request.body)
+            return HTTPResponse(status: 200, body: try handler(self, body).serializedBytes)
         } catch let error as PluginError {
             return failure(error, path: path)
         } catch {
@@ -67,11 +68,11 @@ struct DockerPlugin {
     private func failure(_ error: PluginError, path: String) -> HTTPResponse {
         let method = path.hasPrefix("/") ? String(path.dropFirst()) : path
         let line = JSON.string("\(Self.methods[path] == nil ? "" : method + ": ")\(error.description)")
-        let body: JSON = path.hasPrefix("/IpamDriver.") ? .object(["Err": line, "Error": line]) : .object(["Err": line])
+        let body: JSON = path.hasPrefix("/IpamDriver.") ? ["Err": line, "Error": line] : ["Err": line]
         // What was refused, for whoever reads the service's log (journald under systemd).
         let logged = "netctl-docker-plugin: \(line.string ?? "")\n"
         _ = write(2, logged, logged.utf8.count)
-        return HTTPResponse(status: error.status, body: body.serialized())
+        return HTTPResponse(status: error.status, body: body.serializedBytes)
     }
 
     // MARK: Networks
@@ -93,7 +94,7 @@ struct DockerPlugin {
         let options = try body.object("Options")
         var generic: [String: String] = [:]
         if let value = options["com.docker.network.generic"], value != .null {
-            guard let members = value.object else { throw PluginError("com.docker.network.generic is \(value.shortText): expected an object of -o options") }
+            guard let members = value.members else { throw PluginError("com.docker.network.generic is \(value.shortText): expected an object of -o options") }
             for (key, value) in members {
                 guard let text = value.string else { throw PluginError("option \(key) is \(value.shortText): expected a string") }
                 generic[key] = text
@@ -116,7 +117,7 @@ struct DockerPlugin {
                 if let gateway = try data.optionalString("Gateway", expected: "an address such as 198.18.0.1/24") {
                     request.gateways.append(Self.bareAddress(gateway))
                 }
-                for (name, value) in try data.object("AuxAddresses") {
+                for (name, value) in try data.members("AuxAddresses") {
                     guard let text = value.string else { throw PluginError("aux address \(name) is \(value.shortText): expected an address") }
                     request.auxiliaryAddresses.append("\(name)=\(Self.bareAddress(text))")
                 }
@@ -124,13 +125,13 @@ struct DockerPlugin {
             }
         }
         _ = try controller.createNetwork(request)
-        return .object([:])
+        return [:]
     }
 
     func deleteNetwork(_ body: Body) throws -> JSON {
         let network = try network(dockerID: try body.string("NetworkID", expected: "the network's id"))
         _ = try controller.removeNetwork(network.id)
-        return .object([:])
+        return [:]
     }
 
     // MARK: Endpoints
@@ -138,39 +139,39 @@ struct DockerPlugin {
     func createEndpoint(_ body: Body) throws -> JSON {
         let network = try network(dockerID: try body.string("NetworkID", expected: "the network's id"))
         var request = EngineEndpointRequest(network: network.id, id: try body.string("EndpointID", expected: "the endpoint's id"), engine: Self.engine)
-        let interface = try Body(body.json["Interface"].flatMap { $0 == .null ? nil : $0 } ?? .object([:]))
+        let interface = try Body(body.json["Interface"].flatMap { $0 == .null ? nil : $0 } ?? [:])
         request.ipv4 = try interface.optionalString("Address", expected: "an address such as 198.18.0.2/24")
         request.ipv6 = try interface.optionalString("AddressIPv6", expected: "an address such as 2001:db8::2/64")
         request.mac = try interface.optionalString("MacAddress", expected: "a MAC address")
         let endpoint = try controller.createEngineEndpoint(request)
         // Docker gave what it wants; the driver may only fill in what it left out.
-        var answer: [String: JSON] = [:]
-        if request.mac == nil, let mac = endpoint.mac { answer["MacAddress"] = .string(mac.description) }
-        if request.ipv4 == nil, let address = endpoint.ipv4 { answer["Address"] = .string(address.description) }
-        if request.ipv6 == nil, let address = endpoint.ipv6 { answer["AddressIPv6"] = .string(address.description) }
-        return answer.isEmpty ? .object([:]) : .object(["Interface": .object(answer)])
+        var answer: JSON = [:]
+        if request.mac == nil, let mac = endpoint.mac { answer.set("MacAddress", .string(mac.description)) }
+        if request.ipv4 == nil, let address = endpoint.ipv4 { answer.set("Address", .string(address.description)) }
+        if request.ipv6 == nil, let address = endpoint.ipv6 { answer.set("AddressIPv6", .string(address.description)) }
+        return answer == [:] ? [:] : ["Interface": answer]
     }
 
     func endpointInfo(_ body: Body) throws -> JSON {
         let network = try network(dockerID: try body.string("NetworkID", expected: "the network's id"))
         let (endpoint, _) = try controller.engineEndpoint(network: network.id, id: try body.string("EndpointID", expected: "the endpoint's id"))
-        var value: [String: JSON] = [:]
-        if let mac = endpoint.mac { value["com.docker.network.endpoint.macaddress"] = .string(mac.description) }
+        var value: JSON = [:]
+        if let mac = endpoint.mac { value.set("com.docker.network.endpoint.macaddress", .string(mac.description)) }
         let bindings = endpoint.bindings
         if !bindings.isEmpty {
-            value["com.docker.network.portmap"] = .array(bindings.map { binding in
-                .object(["Proto": .number(Double(Self.protocolNumber(binding.proto))), "Port": .number(Double(binding.containerPort)),
-                         "HostIP": .string((binding.hostIP == .v4(0) || binding.hostIP == .v6(0)) ? "" : binding.hostIP.description),
-                         "HostPort": .number(Double(binding.hostPort)), "HostPortEnd": .number(Double(binding.hostPort))])
-            })
+            value.set("com.docker.network.portmap", .array(bindings.map { binding in
+                ["Proto": JSON(Self.protocolNumber(binding.proto)), "Port": JSON(Int(binding.containerPort)),
+                 "HostIP": .string((binding.hostIP == .v4(0) || binding.hostIP == .v6(0)) ? "" : binding.hostIP.description),
+                 "HostPort": JSON(Int(binding.hostPort)), "HostPortEnd": JSON(Int(binding.hostPort))] as JSON
+            }))
         }
-        return .object(["Value": .object(value)])
+        return ["Value": value]
     }
 
     func deleteEndpoint(_ body: Body) throws -> JSON {
         let network = try network(dockerID: try body.string("NetworkID", expected: "the network's id"))
         try controller.deleteEngineEndpoint(network: network.id, id: try body.string("EndpointID", expected: "the endpoint's id"))
-        return .object([:])
+        return [:]
     }
 
     /// The interface Docker moves into `SandboxKey` and renames `DstPrefix`N, and the
@@ -179,12 +180,12 @@ struct DockerPlugin {
         let network = try network(dockerID: try body.string("NetworkID", expected: "the network's id"))
         _ = try body.string("SandboxKey", expected: "the sandbox's namespace path")
         let joined = try controller.joinEngineEndpoint(network: network.id, id: try body.string("EndpointID", expected: "the endpoint's id"))
-        var answer: [String: JSON] = [
-            "InterfaceName": .object(["SrcName": .string(joined.interfaceName), "DstPrefix": .string(joined.sandboxPrefix)]),
+        var answer: JSON = [
+            "InterfaceName": ["SrcName": .string(joined.interfaceName), "DstPrefix": .string(joined.sandboxPrefix)],
         ]
-        if let gateway = joined.gatewayIPv4 { answer["Gateway"] = .string(gateway.description) }
-        if let gateway = joined.gatewayIPv6 { answer["GatewayIPv6"] = .string(gateway.description) }
-        return .object(answer)
+        if let gateway = joined.gatewayIPv4 { answer.set("Gateway", .string(gateway.description)) }
+        if let gateway = joined.gatewayIPv6 { answer.set("GatewayIPv6", .string(gateway.description)) }
+        return answer
     }
 
     /// Docker moves the interface back to the host and then deletes the endpoint, which
@@ -192,7 +193,7 @@ struct DockerPlugin {
     func leave(_ body: Body) throws -> JSON {
         let network = try network(dockerID: try body.string("NetworkID", expected: "the network's id"))
         _ = try controller.engineEndpoint(network: network.id, id: try body.string("EndpointID", expected: "the endpoint's id"))
-        return .object([:])
+        return [:]
     }
 
     // MARK: Published ports
@@ -227,14 +228,14 @@ struct DockerPlugin {
             expose.append("\(try Self.port(exposed, "Port", allowZero: false))/\(try Self.transport(exposed, field: "Proto").rawValue)")
         }
         _ = try controller.publishEnginePorts(network: network.id, id: id, publish: publish, expose: expose)
-        return .object([:])
+        return [:]
     }
 
     func revokeExternalConnectivity(_ body: Body) throws -> JSON {
         let network = try network(dockerID: try body.string("NetworkID", expected: "the network's id"))
         _ = try controller.publishEnginePorts(network: network.id, id: try body.string("EndpointID", expected: "the endpoint's id"),
                                               publish: [], expose: [])
-        return .object([:])
+        return [:]
     }
 
     // MARK: Reading Docker's values
@@ -249,7 +250,7 @@ struct DockerPlugin {
 
     static func transport(_ body: Body, field: String) throws -> TransportProtocol {
         let value = body.json[field] ?? .null
-        switch value.number {
+        switch value.double {
         case 6: return .tcp
         case 17: return .udp
         case 132: return .sctp
@@ -258,8 +259,8 @@ struct DockerPlugin {
     }
 
     static func port(_ body: Body, _ field: String, allowZero: Bool) throws -> UInt16 {
-        let value = body.json[field] ?? .number(0)
-        guard let number = value.number, number == number.rounded(), number >= (allowZero ? 0 : 1), number <= 65535 else {
+        let value = body.json[field] ?? 0
+        guard let number = value.double, number == number.rounded(), number >= (allowZero ? 0 : 1), number <= 65535 else {
             throw PluginError("\(field) is \(value.shortText): expected a port from \(allowZero ? 0 : 1) to 65535")
         }
         return UInt16(number)

@@ -1,0 +1,1 @@
+../../../Sources/netctl-cni/Invocation.swift

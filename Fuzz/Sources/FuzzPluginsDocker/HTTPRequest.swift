@@ -1,0 +1,1 @@
+../../../Sources/netctl-docker-plugin/HTTPRequest.swift
