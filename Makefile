@@ -52,7 +52,6 @@ run: deps release
 
 bench: deps release
 	NETCTL=$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/netctl ./Benchmarks/network.sh
-	NETCTL=$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/netctl ./Benchmarks/cni.sh
 	NETCTL=$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/netctl ./Benchmarks/firewall.sh
 	NETCTL=$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/netctl ./Benchmarks/runtime.sh
 	NETCTL=$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/netctl ./Benchmarks/security.sh

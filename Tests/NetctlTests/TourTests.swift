@@ -40,6 +40,11 @@ import TestSupport
             defer { try? FileManager.default.removeItem(atPath: work) }
             try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
             try FileManager.default.createSymbolicLink(atPath: bin + "/netctl", withDestinationPath: NetctlHarness.binary)
+            // The plug-ins are built next to netctl.
+            let built = (NetctlHarness.binary as NSString).deletingLastPathComponent
+            for name in ["netctl-runc", "netctl-cni"] {
+                try FileManager.default.createSymbolicLink(atPath: "\(bin)/\(name)", withDestinationPath: "\(built)/\(name)")
+            }
             let images = try TestImages.busybox()
             #expect(try runCommand(["cp", "-a", images.layout, work + "/busybox-oci"]).status == 0)
             try FileManager.default.createSymbolicLink(atPath: work + "/app.tar", withDestinationPath: images.archive)
