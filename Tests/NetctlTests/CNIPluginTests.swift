@@ -214,6 +214,28 @@ struct CNIPluginTests {
         }
     }
 
+    /// DEL takes out only the interface netctl made: when the runtime's namespace holds
+    /// another interface of that name by then (the container replaced its eth0), it stays.
+    @Test func delLeavesAnInterfaceOfTheSameNameThatNetctlDidNotMake() throws {
+        try withNetctl { netctl in
+            let cni = CNIPlugin(netctl: netctl)
+            let session = try netctl.host.session()
+            try session.linkAdd(LinkSpec(name: "mvparent1", kind: .veth(peer: VethPeer(name: "mvpeer1")), up: true))
+            try netctl.ok("network", "create", "-d", "macvlan", "--subnet", "198.18.63.0/24", "-o", "parent=mvparent1", "mv")
+            try withTestNamespace(prefix: "nctcni") { container in
+                let path = "/run/netns/\(container.name)"
+                let config = cni.config(network: "mv")
+                _ = try cni.add(config, containerID: "mv2", netns: path)
+                #expect(try container.run(["ip", "link", "del", "eth0"]).status == 0)
+                try container.session().linkAdd(LinkSpec(name: "eth0", kind: .veth(peer: VethPeer(name: "eth0peer"))))
+                try cni.delete(config, containerID: "mv2", netns: path)
+                #expect(try container.session().link(.name("eth0"))?.kind == "veth")
+                #expect(try !netctl.ok("sandbox", "ls").contains("mv2"))
+                #expect(try netctl.ok("system", "reconcile").contains("nothing to repair"))
+            }
+        }
+    }
+
     /// An overlay network (VXLAN, etcd as its store, one host): the container gets its
     /// overlay interface and the gateway bridge's, which carries its default route.
     @Test func anOverlayNetworkAttachesWithItsGatewayBridge() throws {
