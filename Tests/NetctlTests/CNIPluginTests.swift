@@ -236,6 +236,27 @@ struct CNIPluginTests {
         }
     }
 
+    /// A runtime's namespace that netctl's own command connects to a network with names is
+    /// served there (at its path, not under /run/netns), and `sandbox rm` takes netctl's
+    /// resolver NAT out of it: the namespace stays the runtime's.
+    @Test func aRuntimesNamespaceIsServedNamesAtItsPathAndKeepsNoNATAfter() throws {
+        try withNetctl { netctl in
+            let cni = CNIPlugin(netctl: netctl)
+            try netctl.ok("network", "create", "--subnet", "198.18.64.0/24", "web")
+            try netctl.ok("network", "create", "--subnet", "198.18.65.0/24", "names")
+            try withTestNamespace(prefix: "nctcni") { container in
+                _ = try cni.add(cni.config(), containerID: "named", netns: "/run/netns/\(container.name)")
+                try netctl.ok("network", "connect", "names", "cni-named-eth0")
+                let dig = try container.run(["dig", "+time=3", "+tries=2", "+short", "@127.0.0.11", "cni-named-eth0"])
+                #expect(dig.stdout == "198.18.65.2\n", "\(dig.stdout)\(dig.stderr)")
+                try netctl.ok("sandbox", "rm", "cni-named-eth0")
+                #expect(try Set(container.session().links().map(\.name)) == ["lo"])
+                #expect(try container.run(["nft", "list", "tables"]).stdout.isEmpty)
+                #expect(try netctl.ok("system", "reconcile").contains("nothing to repair"))
+            }
+        }
+    }
+
     /// An overlay network (VXLAN, etcd as its store, one host): the container gets its
     /// overlay interface and the gateway bridge's, which carries its default route.
     @Test func anOverlayNetworkAttachesWithItsGatewayBridge() throws {
