@@ -11,6 +11,8 @@ import Runtime
 
 let version = "1.1.0-netctl"
 let specVersion = "1.1.0"
+/// What `--version` and `version` print, in runc's shape (engines parse the first line).
+let versionText = "runc version \(version)\ncommit: netctl\nspec: \(specVersion)\ngo: none (Swift)"
 
 /// Where errors and warnings go besides stderr: runc's --log, read by conmon and the shim.
 struct Log {
@@ -168,7 +170,7 @@ do {
             switch name {
             case "systemd-cgroup": systemdCgroup = value != "false"
             case "version", "v":
-                output("runc version \(version)\ncommit: netctl\nspec: \(specVersion)\ngo: none (Swift)")
+                output(versionText)
                 exit(0)
             case "help", "h":
                 output("usage: netctl-runc [--root DIR] [--log FILE] [--log-format text|json] [--systemd-cgroup] COMMAND [ARGS]\n"
@@ -325,7 +327,7 @@ do {
             output(lines.joined(separator: "\n"))
         }
     case "version":
-        output("runc version \(version)\ncommit: netctl\nspec: \(specVersion)\ngo: none (Swift)")
+        output(versionText)
     case "checkpoint", "restore", "spec", "events":
         throw UsageError("\(command): not supported by netctl-runc")
     default:
