@@ -23,14 +23,14 @@ public final class PodmanSetup {
     }
 
     /// What podman makes outside `directory` and never removes, that was not there before
-    /// this setup: its lock file in /dev/shm, /run/containers/networks, and the cgroup
-    /// parent of its containers and conmon. Directories come after what is in them.
+    /// this setup: its lock file in /dev/shm and the cgroup parent of its containers and
+    /// conmon.
     private let hostLeftovers: [String]
 
+    /// Podman's SHM lock (whatever --tmpdir says) and /libpod_parent in every hierarchy.
     private static func podmanHostPaths() -> [String] {
         let hierarchies = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []
-        return ["/dev/shm/libpod_lock", "/run/containers/networks", "/run/containers"]
-            + hierarchies.sorted().flatMap { ["/sys/fs/cgroup/\($0)/libpod_parent/conmon", "/sys/fs/cgroup/\($0)/libpod_parent"] }
+        return ["/dev/shm/libpod_lock"] + hierarchies.sorted().map { "/sys/fs/cgroup/\($0)/libpod_parent" }
     }
 
     public init() throws {
@@ -141,6 +141,13 @@ public final class PodmanSetup {
         try? FileManager.default.removeItem(atPath: directory)
         // (PodmanRuntimeTests is serialized and nothing else runs podman: no other podman
         // holds the lock. rmdir removes a cgroup only once it is empty.)
-        for path in hostLeftovers { if path.hasPrefix("/dev/shm/") { unlink(path) } else { rmdir(path) } }
+        for path in hostLeftovers {
+            if path.hasPrefix("/dev/shm/") {
+                unlink(path)
+            } else {
+                rmdir(path + "/conmon")  // conmon's own cgroup (cgroup_manager cgroupfs)
+                rmdir(path)
+            }
+        }
     }
 }
