@@ -22,19 +22,7 @@ public final class PodmanSetup {
         URL(fileURLWithPath: NetctlHarness.binary).deletingLastPathComponent().appendingPathComponent("netctl-runc").path
     }
 
-    /// What podman makes outside `directory` and never removes, that was not there before
-    /// this setup: its lock file in /dev/shm and the cgroup parent of its containers and
-    /// conmon.
-    private let hostLeftovers: [String]
-
-    /// Podman's SHM lock (whatever --tmpdir says) and /libpod_parent in every hierarchy.
-    private static func podmanHostPaths() -> [String] {
-        let hierarchies = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []
-        return ["/dev/shm/libpod_lock"] + hierarchies.sorted().map { "/sys/fs/cgroup/\($0)/libpod_parent" }
-    }
-
     public init() throws {
-        hostLeftovers = Self.podmanHostPaths().filter { access($0, F_OK) != 0 }
         directory = NSTemporaryDirectory() + uniqueName("netctl-podman-")
         runtimeRoot = directory + "/runc"
         runtime = directory + "/bin/netctl-runc"
@@ -139,15 +127,5 @@ public final class PodmanSetup {
         for pid in processes() { kill(pid, SIGKILL) }
         for point in mounts().sorted(by: >) { _ = umount2(point, Int32(MNT_DETACH)) }
         try? FileManager.default.removeItem(atPath: directory)
-        // (PodmanRuntimeTests is serialized and nothing else runs podman: no other podman
-        // holds the lock. rmdir removes a cgroup only once it is empty.)
-        for path in hostLeftovers {
-            if path.hasPrefix("/dev/shm/") {
-                unlink(path)
-            } else {
-                rmdir(path + "/conmon")  // conmon's own cgroup (cgroup_manager cgroupfs)
-                rmdir(path)
-            }
-        }
     }
 }
