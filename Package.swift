@@ -111,7 +111,7 @@ let package = Package(
         // containerd's runc shim and dockerd.
         .executableTarget(
             name: "netctl-runc",
-            dependencies: ["Runtime", "CNM"],
+            dependencies: ["Runtime", "CNM", "JSON"],
             linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"], .when(platforms: [.linux]))]
         ),
 

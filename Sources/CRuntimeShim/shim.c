@@ -323,6 +323,40 @@ static void set_identity(const struct shim_config *c) {
     }
 }
 
+// The candidates for a command without a slash: each directory of $PATH in turn joined
+// with its name, an empty entry meaning the current directory (as execvp takes it).
+// Entries too long for the buffer are skipped. No malloc: this runs in the clone child.
+struct path_walk {
+    const char *next;
+    const char *name;
+    size_t name_length;
+    char candidate[4096];
+};
+
+static void path_walk_start(struct path_walk *w, const struct shim_config *c) {
+    w->next = c->path && *c->path ? c->path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    w->name = c->argv[0];
+    w->name_length = strlen(w->name);
+}
+
+static int path_walk_next(struct path_walk *w) {
+    while (w->next) {
+        const char *p = w->next;
+        const char *end = strchr(p, ':');
+        size_t length = end ? (size_t)(end - p) : strlen(p);
+        w->next = end ? end + 1 : NULL;
+        if (length + w->name_length + 2 > sizeof w->candidate) continue;
+        size_t at = 0;
+        if (length == 0) w->candidate[at++] = '.';
+        memcpy(w->candidate + at, p, length);
+        at += length;
+        w->candidate[at++] = '/';
+        memcpy(w->candidate + at, w->name, w->name_length + 1);
+        return 1;
+    }
+    return 0;
+}
+
 // Before waiting for `start`: the command must be there to run, so that a missing one
 // fails `create` (as runc reports it) rather than the container after it started.
 static void check_command(const struct shim_config *c) {
@@ -331,28 +365,15 @@ static void check_command(const struct shim_config *c) {
         if (access(name, X_OK) != 0) fail(c, "exec", name);
         return;
     }
-    char candidate[4096];
+    struct path_walk w;
     int denied = 0;
-    const char *p = c->path && *c->path ? c->path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    size_t name_length = strlen(name);
-    while (1) {
-        const char *end = strchr(p, ':');
-        size_t length = end ? (size_t)(end - p) : strlen(p);
-        if (length + name_length + 2 <= sizeof candidate) {
-            size_t at = 0;
-            if (length == 0) candidate[at++] = '.';
-            memcpy(candidate + at, p, length);
-            at += length;
-            candidate[at++] = '/';
-            memcpy(candidate + at, name, name_length + 1);
-            struct stat st;
-            if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode)) {
-                if (access(candidate, X_OK) == 0) return;
-                denied = 1;
-            }
+    path_walk_start(&w, c);
+    while (path_walk_next(&w)) {
+        struct stat st;
+        if (stat(w.candidate, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (access(w.candidate, X_OK) == 0) return;
+            denied = 1;
         }
-        if (!end) break;
-        p = end + 1;
     }
     errno = denied ? EACCES : ENOENT;
     fail(c, "exec", name);
@@ -364,28 +385,15 @@ static void exec_command(const struct shim_config *c) {
         execve(name, c->argv, c->envp);
         fail(c, "exec", name);
     }
-    // execvpe without malloc: each directory of $PATH in turn. EACCES from any of them
-    // wins over ENOENT, as the shell reports it.
-    char candidate[4096];
+    // execvpe without malloc. EACCES from any directory wins over ENOENT, as the shell
+    // reports it.
+    struct path_walk w;
     int denied = 0;
-    const char *p = c->path && *c->path ? c->path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    size_t name_length = strlen(name);
-    while (1) {
-        const char *end = strchr(p, ':');
-        size_t length = end ? (size_t)(end - p) : strlen(p);
-        if (length + name_length + 2 <= sizeof candidate) {
-            size_t at = 0;
-            if (length == 0) candidate[at++] = '.';
-            memcpy(candidate + at, p, length);
-            at += length;
-            candidate[at++] = '/';
-            memcpy(candidate + at, name, name_length + 1);
-            execve(candidate, c->argv, c->envp);
-            if (errno == EACCES) denied = 1;
-            else if (errno != ENOENT && errno != ENOTDIR) fail(c, "exec", name);
-        }
-        if (!end) break;
-        p = end + 1;
+    path_walk_start(&w, c);
+    while (path_walk_next(&w)) {
+        execve(w.candidate, c->argv, c->envp);
+        if (errno == EACCES) denied = 1;
+        else if (errno != ENOENT && errno != ENOTDIR) fail(c, "exec", name);
     }
     errno = denied ? EACCES : ENOENT;
     fail(c, "exec", name);

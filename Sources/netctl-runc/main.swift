@@ -1,5 +1,6 @@
 import CNM
 import Glibc
+import JSON
 import Runtime
 
 // netctl-runc: runc's command line over netctl's OCI runtime, as Podman (conmon),
@@ -10,6 +11,8 @@ import Runtime
 
 let version = "1.1.0-netctl"
 let specVersion = "1.1.0"
+/// What `--version` and `version` print, in runc's shape (engines parse the first line).
+let versionText = "runc version \(version)\ncommit: netctl\nspec: \(specVersion)\ngo: none (Swift)"
 
 /// Where errors and warnings go besides stderr: runc's --log, read by conmon and the shim.
 struct Log {
@@ -22,32 +25,10 @@ struct Log {
         guard fd >= 0 else { return }
         defer { close(fd) }
         let time = Timestamp.now()
-        let line = json ? "{\"level\":\"\(level)\",\"msg\":\(quoted(message)),\"time\":\"\(time)\"}\n"
-                        : "time=\"\(time)\" level=\(level) msg=\(quoted(message))\n"
+        let line = json ? JSON.object([("level", .string(level)), ("msg", .string(message)), ("time", .string(time))]).serialized + "\n"
+                        : "time=\"\(time)\" level=\(level) msg=\(JSON.string(message).serialized)\n"
         _ = line.withCString { Glibc.write(fd, $0, strlen($0)) }
     }
-}
-
-/// A JSON string literal.
-func quoted(_ text: String) -> String {
-    var result = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": result += "\\\""
-        case "\\": result += "\\\\"
-        case "\n": result += "\\n"
-        case "\r": result += "\\r"
-        case "\t": result += "\\t"
-        default:
-            if scalar.value < 0x20 {
-                let hex = String(scalar.value, radix: 16)
-                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            } else {
-                result.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return result + "\""
 }
 
 struct UsageError: Error, CustomStringConvertible {
@@ -189,7 +170,7 @@ do {
             switch name {
             case "systemd-cgroup": systemdCgroup = value != "false"
             case "version", "v":
-                output("runc version \(version)\ncommit: netctl\nspec: \(specVersion)\ngo: none (Swift)")
+                output(versionText)
                 exit(0)
             case "help", "h":
                 output("usage: netctl-runc [--root DIR] [--log FILE] [--log-format text|json] [--systemd-cgroup] COMMAND [ARGS]\n"
@@ -346,7 +327,7 @@ do {
             output(lines.joined(separator: "\n"))
         }
     case "version":
-        output("runc version \(version)\ncommit: netctl\nspec: \(specVersion)\ngo: none (Swift)")
+        output(versionText)
     case "checkpoint", "restore", "spec", "events":
         throw UsageError("\(command): not supported by netctl-runc")
     default:

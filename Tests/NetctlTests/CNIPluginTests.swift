@@ -17,7 +17,7 @@ struct CNIPlugin {
     }
 
     func run(_ command: String, _ config: String, containerID: String? = nil, netns: String? = nil, ifname: String? = "eth0",
-             environment extra: [String: String] = [:], executable: String = CNIPlugin.binary) throws -> ProcessOutput {
+             environment extra: [String: String] = [:], executable: String = CNIPlugin.binary) throws -> CommandResult {
         var environment = netctl.environment
         environment["CNI_COMMAND"] = command
         environment["CNI_PATH"] = "/usr/lib/cni"
@@ -25,7 +25,7 @@ struct CNIPlugin {
         if let netns { environment["CNI_NETNS"] = netns }
         if let ifname { environment["CNI_IFNAME"] = ifname }
         environment.merge(extra) { $1 }
-        return try runWithInput([executable], input: config, environment: environment)
+        return try runCommand([executable], input: config, environment: environment)
     }
 
     /// ADD, which must succeed; returns the result document.
@@ -49,46 +49,6 @@ struct CNIPlugin {
     }
 }
 
-/// What a program run with input printed, and how it exited.
-struct ProcessOutput {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-/// Runs a program with `input` on its stdin.
-func runWithInput(_ arguments: [String], input: String, environment: [String: String]) throws -> ProcessOutput {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: arguments[0])
-    process.arguments = Array(arguments.dropFirst())
-    var merged = ProcessInfo.processInfo.environment
-    for (key, value) in environment { merged[key] = value }
-    process.environment = merged
-    let stdin = Pipe(), out = Pipe(), err = Pipe()
-    process.standardInput = stdin
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    stdin.fileHandleForWriting.write(Data(input.utf8))
-    try stdin.fileHandleForWriting.close()
-    let errorData = ErrorBox()
-    let reader = Thread { errorData.set(err.fileHandleForReading.readDataToEndOfFile()) }
-    reader.start()
-    let output = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    while !errorData.isSet { usleep(1000) }
-    return ProcessOutput(status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self),
-                         stderr: String(decoding: errorData.get(), as: UTF8.self))
-}
-
-private final class ErrorBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data: Data?
-    func set(_ value: Data) { lock.lock(); data = value; lock.unlock() }
-    func get() -> Data { lock.lock(); defer { lock.unlock() }; return data ?? Data() }
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return data != nil }
-}
-
 func jsonObject(_ text: String) throws -> [String: Any] {
     guard let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
         throw HarnessError("not a JSON object: \(text)")
@@ -97,7 +57,7 @@ func jsonObject(_ text: String) throws -> [String: Any] {
 }
 
 /// The spec's error document: one line of JSON with cniVersion, code, msg and details.
-func cniError(_ result: ProcessOutput) throws -> (code: Int, message: String) {
+func cniError(_ result: CommandResult) throws -> (code: Int, message: String) {
     #expect(result.status != 0)
     let lines = result.stdout.split(separator: "\n")
     #expect(lines.count == 1, "error output is not one line: \(result.stdout)")
@@ -209,6 +169,49 @@ struct CNIPluginTests {
                 #expect(try cni.run("CHECK", config, containerID: "mv1", netns: path).status == 0)
                 try cni.delete(config, containerID: "mv1", netns: path)
                 #expect(try Set(container.session().links().map(\.name)) == ["lo"])
+                #expect(try netctl.ok("system", "reconcile").contains("nothing to repair"))
+            }
+        }
+    }
+
+    /// DEL takes out only the interface netctl made: when the runtime's namespace holds
+    /// another interface of that name by then (the container replaced its eth0), it stays.
+    @Test func delLeavesAnInterfaceOfTheSameNameThatNetctlDidNotMake() throws {
+        try withNetctl { netctl in
+            let cni = CNIPlugin(netctl: netctl)
+            let session = try netctl.host.session()
+            try session.linkAdd(LinkSpec(name: "mvparent1", kind: .veth(peer: VethPeer(name: "mvpeer1")), up: true))
+            try netctl.ok("network", "create", "-d", "macvlan", "--subnet", "198.18.63.0/24", "-o", "parent=mvparent1", "mv")
+            try withTestNamespace(prefix: "nctcni") { container in
+                let path = "/run/netns/\(container.name)"
+                let config = cni.config(network: "mv")
+                _ = try cni.add(config, containerID: "mv2", netns: path)
+                #expect(try container.run(["ip", "link", "del", "eth0"]).status == 0)
+                try container.session().linkAdd(LinkSpec(name: "eth0", kind: .veth(peer: VethPeer(name: "eth0peer"))))
+                try cni.delete(config, containerID: "mv2", netns: path)
+                #expect(try container.session().link(.name("eth0"))?.kind == "veth")
+                #expect(try !netctl.ok("sandbox", "ls").contains("mv2"))
+                #expect(try netctl.ok("system", "reconcile").contains("nothing to repair"))
+            }
+        }
+    }
+
+    /// A runtime's namespace that netctl's own command connects to a network with names is
+    /// served there (at its path, not under /run/netns), and `sandbox rm` takes netctl's
+    /// resolver NAT out of it: the namespace stays the runtime's.
+    @Test func aRuntimesNamespaceIsServedNamesAtItsPathAndKeepsNoNATAfter() throws {
+        try withNetctl { netctl in
+            let cni = CNIPlugin(netctl: netctl)
+            try netctl.ok("network", "create", "--subnet", "198.18.64.0/24", "web")
+            try netctl.ok("network", "create", "--subnet", "198.18.65.0/24", "names")
+            try withTestNamespace(prefix: "nctcni") { container in
+                _ = try cni.add(cni.config(), containerID: "named", netns: "/run/netns/\(container.name)")
+                try netctl.ok("network", "connect", "names", "cni-named-eth0")
+                let dig = try container.run(["dig", "+time=3", "+tries=2", "+short", "@127.0.0.11", "cni-named-eth0"])
+                #expect(dig.stdout == "198.18.65.2\n", "\(dig.stdout)\(dig.stderr)")
+                try netctl.ok("sandbox", "rm", "cni-named-eth0")
+                #expect(try Set(container.session().links().map(\.name)) == ["lo"])
+                #expect(try container.run(["nft", "list", "tables"]).stdout.isEmpty)
                 #expect(try netctl.ok("system", "reconcile").contains("nothing to repair"))
             }
         }
@@ -420,7 +423,7 @@ struct CNIPluginTests {
                 let ours = try cni.add(cni.config(), containerID: "chain1", netns: path)
                 let oursText = String(decoding: try JSONSerialization.data(withJSONObject: ours), as: UTF8.self)
                 let tuningConfig = "{\"cniVersion\":\"1.0.0\",\"name\":\"webcni\",\"type\":\"tuning\",\"mtu\":1400,\"dataDir\":\"\(netctl.root)/tuning\",\"prevResult\":\(oursText)}"
-                let tuned = try runWithInput(["/usr/bin/env", "ip", "netns", "exec", netctl.host.name, "/usr/lib/cni/tuning"], input: tuningConfig, environment: [
+                let tuned = try runCommand(["ip", "netns", "exec", netctl.host.name, "/usr/lib/cni/tuning"], input: tuningConfig, environment: [
                     "CNI_COMMAND": "ADD", "CNI_CONTAINERID": "chain1", "CNI_NETNS": path, "CNI_IFNAME": "eth0", "CNI_PATH": "/usr/lib/cni"])
                 #expect(tuned.status == 0, "\(tuned.stdout)\(tuned.stderr)")
                 let tunedResult = try jsonObject(tuned.stdout)
@@ -428,7 +431,7 @@ struct CNIPluginTests {
                 #expect((tunedResult["interfaces"] as? [[String: Any]])?.count == 3)
                 #expect(try containers[0].session().link(.name("eth0"))?.mtu == 1400)
                 // DEL runs the chain in reverse, each with the same prevResult.
-                #expect(try runWithInput(["/usr/bin/env", "ip", "netns", "exec", netctl.host.name, "/usr/lib/cni/tuning"], input: tuningConfig, environment: [
+                #expect(try runCommand(["ip", "netns", "exec", netctl.host.name, "/usr/lib/cni/tuning"], input: tuningConfig, environment: [
                     "CNI_COMMAND": "DEL", "CNI_CONTAINERID": "chain1", "CNI_NETNS": path, "CNI_IFNAME": "eth0", "CNI_PATH": "/usr/lib/cni"]).status == 0)
                 try cni.delete(cni.config(), containerID: "chain1", netns: path)
 
@@ -439,7 +442,7 @@ struct CNIPluginTests {
                 "ipam":{"type":"host-local","subnet":"198.18.56.0/24","dataDir":"\(ipamDirectory)"}}
                 """
                 let bridgeEnvironment = ["CNI_CONTAINERID": "chain2", "CNI_NETNS": other, "CNI_IFNAME": "eth0", "CNI_PATH": "/usr/lib/cni"]
-                let bridged = try runWithInput(["/usr/bin/env", "ip", "netns", "exec", netctl.host.name, "/usr/lib/cni/bridge"], input: bridgeConfig,
+                let bridged = try runCommand(["ip", "netns", "exec", netctl.host.name, "/usr/lib/cni/bridge"], input: bridgeConfig,
                                                environment: bridgeEnvironment.merging(["CNI_COMMAND": "ADD"]) { $1 })
                 #expect(bridged.status == 0, "\(bridged.stdout)\(bridged.stderr)")
                 let reference = try jsonObject(bridged.stdout)
@@ -460,7 +463,7 @@ struct CNIPluginTests {
                 #expect(try containers[1].ping(IPAddress("198.18.55.1")!))
                 #expect(try containers[1].ping(IPAddress("198.18.56.1")!))
                 try cni.delete(cni.config(), containerID: "chain2", netns: other, ifname: "eth1")
-                #expect(try runWithInput(["/usr/bin/env", "ip", "netns", "exec", netctl.host.name, "/usr/lib/cni/bridge"], input: bridgeConfig,
+                #expect(try runCommand(["ip", "netns", "exec", netctl.host.name, "/usr/lib/cni/bridge"], input: bridgeConfig,
                                          environment: bridgeEnvironment.merging(["CNI_COMMAND": "DEL"]) { $1 }).status == 0)
                 #expect(try Set(containers[1].session().links().map(\.name)) == ["lo"])
             }
@@ -504,7 +507,7 @@ struct CNIPluginTests {
                     environment["CNI_NETNS"] = path
                     environment["CNI_IFNAME"] = "eth0"
                     environment.removeValue(forKey: missing)
-                    let error = try cniError(try runWithInput(["/usr/bin/env", "-u", missing, CNIPlugin.binary], input: cni.config(), environment: environment))
+                    let error = try cniError(try runCommand(["-u", missing, CNIPlugin.binary], input: cni.config(), environment: environment))
                     #expect(error.code == 4)
                     #expect(error.message.contains(missing))
                 }

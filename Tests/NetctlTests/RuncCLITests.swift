@@ -218,6 +218,11 @@ import TestSupport
                                          "sh", "-c", "grep -E '^Cap(Eff|Bnd)' /proc/self/status; id -G; pwd; echo $X")
             #expect(flags.status == 0, "\(binary): \(flags.stderr)")
             execFlags.append(flags.stdout)
+            if binary == Self.netctlRunc {
+                // (uid_t)-1 is setresuid's "unchanged": the process would stay root.
+                let reserved = try runtime.call("exec", "--user", "4294967295", id, "id", "-u")
+                #expect(reserved.status != 0 && reserved.stdout.isEmpty && reserved.stderr.contains("4294967295"), "\(reserved.stdout) \(reserved.stderr)")
+            }
             #expect(try runtime.call("delete", "--force", id).status == 0)
             #expect(!isRunning(pid), "\(binary): the exec'd process survived delete --force")
         }

@@ -6,8 +6,8 @@ public struct CommandResult: Sendable {
     public var stderr: String
 }
 
-/// Runs a program to its end and collects its output. Stdin is closed.
-public func runCommand(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
+/// Runs a program to its end and collects its output. Stdin is `input`, or closed.
+public func runCommand(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = arguments
@@ -17,8 +17,13 @@ public func runCommand(_ arguments: [String], environment: [String: String] = [:
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
-    process.standardInput = FileHandle.nullDevice
+    let stdin = Pipe()
+    process.standardInput = input == nil ? FileHandle.nullDevice : stdin
     try process.run()
+    if let input {
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+    }
     // Read both pipes while the program runs, so a chatty one cannot block on a full pipe.
     let errorData = LockedData()
     let reader = Thread { errorData.set(err.fileHandleForReading.readDataToEndOfFile()) }

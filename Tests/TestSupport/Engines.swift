@@ -10,8 +10,8 @@ import Glibc
 // - its data, exec and state roots are in the test's directory, its cgroups under a
 //   parent named for the test, removed after;
 // - dockerd never touches a firewall or forwarding (--iptables=false, --ip-forward=false,
-//   --bridge=none), and the host's iptables rules, policies and forwarding switches are
-//   read before and put back after if anything changed them;
+//   --bridge=none), and the host's iptables rules, policies, nftables ruleset and
+//   forwarding switches are read before and put back after if anything changed them;
 // - every process left in its mount namespace (shims, containers) is killed by pid when
 //   it stops;
 // - one engine test runs at a time (they share the cgroup trees and are heavy on 2 cores).
@@ -24,6 +24,8 @@ public struct HostNetworkState: Equatable, Sendable {
     public var ip6tables: String
     public var forwarding: String
     public var forwarding6: String
+    /// `nft -s list ruleset` (without counters, which change by themselves).
+    public var nftables: String
 
     public static func read() -> HostNetworkState {
         func rules(_ tool: String) -> String {
@@ -34,7 +36,8 @@ public struct HostNetworkState: Equatable, Sendable {
         func file(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
         return HostNetworkState(iptables: rules("iptables"), ip6tables: rules("ip6tables"),
                                 forwarding: file("/proc/sys/net/ipv4/ip_forward"),
-                                forwarding6: file("/proc/sys/net/ipv6/conf/all/forwarding"))
+                                forwarding6: file("/proc/sys/net/ipv6/conf/all/forwarding"),
+                                nftables: (try? runCommand(["nft", "-s", "list", "ruleset"]))?.stdout ?? "")
     }
 
     /// Puts back what changed; returns what had changed (empty when nothing).
@@ -54,7 +57,22 @@ public struct HostNetworkState: Equatable, Sendable {
             changed.append("\(tool) rules")
             HostNetworkState.put(rules: before, with: tool)
         }
+        // Last: iptables here is iptables-nft, whose flush above may itself leave a table.
+        if (try? runCommand(["nft", "-s", "list", "ruleset"]))?.stdout ?? "" != nftables {
+            changed.append("nftables ruleset")
+            HostNetworkState.put(ruleset: nftables)
+        }
         return changed
+    }
+
+    /// `nft flush ruleset`, then the saved ruleset loaded again.
+    private static func put(ruleset: String) {
+        _ = try? runCommand(["nft", "flush", "ruleset"])
+        guard !ruleset.isEmpty else { return }
+        let file = NSTemporaryDirectory() + uniqueName("nct-ruleset-") + ".nft"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        guard (try? ruleset.write(toFile: file, atomically: false, encoding: .utf8)) != nil else { return }
+        _ = try? runCommand(["nft", "-f", file])
     }
 
     /// Restores `iptables -S` output: policies back, every chain of the filter table

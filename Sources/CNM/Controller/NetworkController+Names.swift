@@ -88,7 +88,7 @@ extension NetworkController {
                 let port = try installResolverNAT(in: SandboxContext(record: sandbox))
                 madeSandbox = true
                 try tables.write(sandbox: sandbox.name, SandboxTable(
-                    namespace: "\(NetworkNamespace.directory)/\(sandbox.name)", port: port, upstreams: upstreams))
+                    namespace: sandbox.namespaceFile, port: port, upstreams: upstreams))
             }
             host.faults.reach("connect.after-names")
             try syncResolver(start: true)
@@ -245,7 +245,7 @@ extension NetworkController {
                 let port = try installResolverNAT(in: context)
                 do {
                     try tables.write(sandbox: sandbox.name, SandboxTable(
-                        namespace: "\(NetworkNamespace.directory)/\(sandbox.name)", port: port, upstreams: upstreams))
+                        namespace: sandbox.namespaceFile, port: port, upstreams: upstreams))
                 } catch let error as TableError {
                     throw CNMError(error.description)
                 }

@@ -122,6 +122,9 @@ extension NetworkController {
             }
             if sandbox.namespacePath == nil, NetworkNamespace.exists(named: sandbox.name) {
                 do { try NetworkNamespace.remove(named: sandbox.name) } catch { throw CNMError.kernel("sandbox \"\(sandbox.name)\"", error) }
+            } else if sandbox.namespacePath != nil, resolver != nil {
+                // The runtime's namespace stays: the resolver's NAT netctl put there goes.
+                try? removeResolverNAT(in: context)
             }
             // Its names go from the resolver's tables, and the resolver closes its sockets
             // there (they hold the namespace, with its interfaces, until they are closed).

@@ -147,7 +147,7 @@ public struct SandboxInspect: Encodable {
         name = sandbox.name
         id = sandbox.id
         created = sandbox.created
-        sandboxKey = sandbox.namespacePath ?? "\(NetworkNamespace.directory)/\(sandbox.name)"
+        sandboxKey = sandbox.namespaceFile
         ports = PortMapEntry.map(endpoints.flatMap(\.bindings), exposed: endpoints.flatMap { $0.exposedPorts ?? [] })
         let byID = Dictionary(uniqueKeysWithValues: networks.map { ($0.id, $0) })
         self.networks = Dictionary(uniqueKeysWithValues: endpoints.compactMap { endpoint in

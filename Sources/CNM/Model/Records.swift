@@ -79,6 +79,9 @@ public struct SandboxRecord: Codable, Sendable {
     /// Who attached that namespace, as they key it (CNI: container id and interface).
     public var attachment: ExternalAttachment? = nil
 
+    /// The namespace's file: the path its runtime gave, or its name under /run/netns.
+    public var namespaceFile: String { namespacePath ?? "\(NetworkNamespace.directory)/\(name)" }
+
     public var shortID: String { String(id.prefix(12)) }
 }
 

@@ -261,26 +261,8 @@ extension OCIRuntime {
         var opened: [Int32] = []
         defer { opened.forEach { close($0) } }
         try Self.enter(record, id: id, plan: &plan, opened: &opened)
-        plan.uid = process.user.uid
-        plan.gid = process.user.gid
-        plan.groups = process.user.additionalGids ?? []
-        plan.cwd = process.cwd
-        plan.argv = args
-        plan.env = process.env ?? []
+        try applyProcess(process, args: args, spec: spec, source: options.processFile, config: "\(record.bundle)/config.json", to: &plan)
         plan.preserveFDs = options.preserveFDs
-        plan.rlimits = try rlimits(process, config: options.processFile)
-        plan.capabilities = try process.capabilities.map { try Self.capabilitySets($0, config: options.processFile) }
-        plan.noNewPrivileges = process.noNewPrivileges ?? false
-        if let profile = spec.linux?.seccomp {
-            plan.seccompFilter = try filters.filter(
-                profile, capabilities: plan.capabilities?.bounding ?? CapabilitySets.all, context: "\(record.bundle)/config.json: linux.seccomp: ")
-        }
-        if let profile = process.apparmorProfile, !profile.isEmpty {
-            guard access("/sys/kernel/security/apparmor", F_OK) == 0 else {
-                throw RuntimeError("\(options.processFile): apparmorProfile \"\(profile)\" is set, but this kernel has no AppArmor")
-            }
-            plan.apparmorProfile = profile
-        }
         var console: Console?
         if process.terminal == true {
             if let socket = options.consoleSocket {

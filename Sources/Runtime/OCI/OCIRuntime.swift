@@ -505,28 +505,7 @@ public final class OCIRuntime {
                                       mode: type | ((device.fileMode ?? 0o666) & 0o7777), uid: device.uid ?? 0, gid: device.gid ?? 0))
         }
 
-        plan.rlimits = try rlimits(process, config: config)
-        try UserLookup.check(process.user.uid, "uid", in: "\(config): process.user")
-        try UserLookup.check(process.user.gid, "gid", in: "\(config): process.user")
-        for gid in process.user.additionalGids ?? [] { try UserLookup.check(gid, "additionalGids entry", in: "\(config): process.user") }
-        plan.uid = process.user.uid
-        plan.gid = process.user.gid
-        plan.groups = process.user.additionalGids ?? []
-        plan.cwd = process.cwd
-        plan.argv = args
-        plan.env = process.env ?? []
-        plan.capabilities = try process.capabilities.map { try Self.capabilitySets($0, config: config) }
-        plan.noNewPrivileges = process.noNewPrivileges ?? false
-        if let profile = spec.linux?.seccomp {
-            plan.seccompFilter = try filters.filter(
-                profile, capabilities: plan.capabilities?.bounding ?? CapabilitySets.all, context: "\(config): linux.seccomp: ")
-        }
-        if let profile = process.apparmorProfile, !profile.isEmpty {
-            guard access("/sys/kernel/security/apparmor", F_OK) == 0 else {
-                throw RuntimeError("\(config): apparmorProfile \"\(profile)\" is set, but this kernel has no AppArmor")
-            }
-            plan.apparmorProfile = profile
-        }
+        try applyProcess(process, args: args, spec: spec, source: config, config: config, to: &plan)
         if let cgroupFDs = try? cgroups?.procsDescriptors() {
             plan.cgroupFDs = cgroupFDs
             opened += cgroupFDs
@@ -537,6 +516,35 @@ public final class OCIRuntime {
     /// process.rlimits as setrlimit arguments. A hard limit above this host's cannot be set
     /// without CAP_SYS_RESOURCE: refused, or (runc-compatible: engines ask for more than
     /// this host allows, podman's nofile 1048576) clamped to the host's, with a warning.
+    /// The plan's process, as config.json or exec's process.json (`source`) gives it: ids,
+    /// command, environment, limits, privileges, AppArmor, and the bundle's linux.seccomp
+    /// (from `config`), which every process of the container is under.
+    func applyProcess(_ process: RuntimeSpec.Process, args: [String], spec: RuntimeSpec, source: String, config: String,
+                      to plan: inout LaunchPlan) throws {
+        plan.rlimits = try rlimits(process, config: source)
+        try UserLookup.check(process.user.uid, "uid", in: "\(source): process.user")
+        try UserLookup.check(process.user.gid, "gid", in: "\(source): process.user")
+        for gid in process.user.additionalGids ?? [] { try UserLookup.check(gid, "additionalGids entry", in: "\(source): process.user") }
+        plan.uid = process.user.uid
+        plan.gid = process.user.gid
+        plan.groups = process.user.additionalGids ?? []
+        plan.cwd = process.cwd
+        plan.argv = args
+        plan.env = process.env ?? []
+        plan.capabilities = try process.capabilities.map { try Self.capabilitySets($0, config: source) }
+        plan.noNewPrivileges = process.noNewPrivileges ?? false
+        if let profile = spec.linux?.seccomp {
+            plan.seccompFilter = try filters.filter(
+                profile, capabilities: plan.capabilities?.bounding ?? CapabilitySets.all, context: "\(config): linux.seccomp: ")
+        }
+        if let profile = process.apparmorProfile, !profile.isEmpty {
+            guard access("/sys/kernel/security/apparmor", F_OK) == 0 else {
+                throw RuntimeError("\(source): apparmorProfile \"\(profile)\" is set, but this kernel has no AppArmor")
+            }
+            plan.apparmorProfile = profile
+        }
+    }
+
     func rlimits(_ process: RuntimeSpec.Process, config: String) throws -> [(resource: Int32, soft: UInt64, hard: UInt64)] {
         var result: [(resource: Int32, soft: UInt64, hard: UInt64)] = []
         for limit in process.rlimits ?? [] {

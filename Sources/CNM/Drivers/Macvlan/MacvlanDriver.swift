@@ -58,7 +58,12 @@ public struct MacvlanDriver: NetworkDriver {
     public func leave(_ endpoint: EndpointRecord, network: NetworkRecord, sandbox: SandboxContext?, host: HostContext) throws {
         guard let sandbox, let inside = endpoint.sandboxInterface else { return }
         do {
-            try sandbox.session().linkDelete(.name(inside))
+            let session = try sandbox.session()
+            guard let link = try session.link(.name(inside)) else { return }
+            // In a namespace another runtime owns (a CNI runtime's), the name may by now be
+            // an interface of its own: only the one this endpoint marked goes.
+            if sandbox.record.namespacePath != nil, link.alias != host.marker(.endpoint, endpoint.id) { return }
+            try session.linkDelete(.index(link.index))
         } catch let error as NetlinkError where error.errno == ENODEV || error.errno == ENOENT {
         }
     }
