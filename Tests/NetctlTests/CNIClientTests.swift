@@ -73,70 +73,76 @@ struct CNIClientTests {
     /// runc (crun refuses this machine's hybrid cgroups) and ulimits this kernel allows
     /// (no CAP_SYS_RESOURCE: podman's default nofile cannot be set).
     @Test func podmanWithItsCNIBackendReachesANetctlSandboxAndPublishesAPort() throws {
-        try withNetctl { netctl in
-            try withClient(of: netctl) { client in
-                try netctl.ok("network", "create", "--subnet", "198.18.61.0/24", "web")
-                let peer = try netctl.makeSandbox()
-                try netctl.ok("network", "connect", "--ip", "198.18.61.250", "web", peer)
-                let hostLinks = try netctl.hostLinks()
-                let namespaces = Set(NetworkNamespace.names())
+        // One engine test at a time; what podman leaves on the host (its cgroups for conmon,
+        // /run/containers) goes after, unless it was there before.
+        try withEngineLock {
+            let leftovers = PodmanLeftovers.read()
+            defer { leftovers.remove() }
+            try withNetctl { netctl in
+                try withClient(of: netctl) { client in
+                    try netctl.ok("network", "create", "--subnet", "198.18.61.0/24", "web")
+                    let peer = try netctl.makeSandbox()
+                    try netctl.ok("network", "connect", "--ip", "198.18.61.250", "web", peer)
+                    let hostLinks = try netctl.hostLinks()
+                    let namespaces = Set(NetworkNamespace.names())
 
-                let directory = "/tmp/" + uniqueName("ncpod")
-                let cgroupParent = uniqueName("ncpodcg")
-                defer {
-                    removeCgroups(named: cgroupParent)
-                    try? FileManager.default.removeItem(atPath: directory)
+                    let directory = "/tmp/" + uniqueName("ncpod")
+                    let cgroupParent = uniqueName("ncpodcg")
+                    defer {
+                        removeCgroups(named: cgroupParent)
+                        try? FileManager.default.removeItem(atPath: directory)
+                    }
+                    try FileManager.default.createDirectory(atPath: directory + "/net.d", withIntermediateDirectories: true)
+                    try FileManager.default.createDirectory(atPath: directory + "/tmp", withIntermediateDirectories: true)
+                    try Self.pluginDirectory(directory + "/bin")
+                    try Self.conflist(name: "netctlweb", network: "web", root: netctl.root, capabilities: true)
+                        .write(toFile: directory + "/net.d/10-netctl.conflist", atomically: true, encoding: .utf8)
+                    try """
+                    [containers]
+                    default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
+                    [network]
+                    network_backend = "cni"
+                    cni_plugin_dirs = ["\(directory)/bin"]
+                    network_config_dir = "\(directory)/net.d"
+                    [engine]
+                    cgroup_manager = "cgroupfs"
+                    events_logger = "file"
+                    runtime = "runc"
+                    tmp_dir = "\(directory)/tmp"
+
+                    """.write(toFile: directory + "/containers.conf", atomically: true, encoding: .utf8)
+                    let podman = "podman --root \(directory)/root --runroot \(directory)/runroot --storage-driver vfs " +
+                        "--runtime-flag root=\(directory)/runc --cgroup-manager cgroupfs"
+                    let image = "docker.io/nctest/busybox:latest"
+                    let script = """
+                    set -e
+                    mount -t tmpfs -o size=4m tmpfs /dev/shm
+                    \(podman) load -q -i \(try TestImages.busybox().archive)
+                    \(podman) run --rm --network netctlweb --cgroup-parent \(cgroupParent) \(image) \
+                        sh -c 'ip -4 addr show eth0 && ping -c 1 -W 2 198.18.61.250'
+                    \(podman) run -d --name web --network netctlweb --cgroup-parent \(cgroupParent) -p 8080:80 \(image) \
+                        sh -c 'mkdir -p /www && echo served-by-podman > /www/index.html && exec httpd -f -p 80 -h /www' >/dev/null
+                    # Until httpd listens (readiness, not a measure of time).
+                    for i in $(seq 100); do
+                        if ip netns exec \(client.namespace.name) curl -s -m 2 http://\(Client.hostAddress):8080/index.html; then break; fi
+                        sleep 0.1
+                    done
+                    \(podman) rm -f -t 0 web >/dev/null
+                    """
+                    try script.write(toFile: directory + "/podman.sh", atomically: true, encoding: .utf8)
+                    let run = try runCommand(["unshare", "-m", "--propagation", "private", "--",
+                                              "nsenter", "--net=/run/netns/\(netctl.host.name)", "--",
+                                              "sh", directory + "/podman.sh"],
+                                             environment: ["CONTAINERS_CONF": directory + "/containers.conf"])
+                    #expect(run.status == 0, "podman: \(run.stdout)\(run.stderr)")
+                    #expect(run.stdout.contains("inet 198.18.61."), "\(run.stdout)")
+                    #expect(run.stdout.contains("1 packets received"), "\(run.stdout)")
+                    #expect(run.stdout.contains("served-by-podman"), "\(run.stdout)\(run.stderr)")
+                    try Self.expectNothingLeft(netctl, hostLinks: hostLinks, namespaces: namespaces)
+                    #expect(try !netctl.host.run(["nft", "list", "ruleset"]).stdout.contains("8080"))
+                    // No conmon, container or podman process of this test is left.
+                    #expect(processes(mentioning: directory).isEmpty, "left running: \(processes(mentioning: directory))")
                 }
-                try FileManager.default.createDirectory(atPath: directory + "/net.d", withIntermediateDirectories: true)
-                try FileManager.default.createDirectory(atPath: directory + "/tmp", withIntermediateDirectories: true)
-                try Self.pluginDirectory(directory + "/bin")
-                try Self.conflist(name: "netctlweb", network: "web", root: netctl.root, capabilities: true)
-                    .write(toFile: directory + "/net.d/10-netctl.conflist", atomically: true, encoding: .utf8)
-                try """
-                [containers]
-                default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
-                [network]
-                network_backend = "cni"
-                cni_plugin_dirs = ["\(directory)/bin"]
-                network_config_dir = "\(directory)/net.d"
-                [engine]
-                cgroup_manager = "cgroupfs"
-                events_logger = "file"
-                runtime = "runc"
-                tmp_dir = "\(directory)/tmp"
-
-                """.write(toFile: directory + "/containers.conf", atomically: true, encoding: .utf8)
-                let podman = "podman --root \(directory)/root --runroot \(directory)/runroot --storage-driver vfs " +
-                    "--runtime-flag root=\(directory)/runc --cgroup-manager cgroupfs"
-                let image = "docker.io/nctest/busybox:latest"
-                let script = """
-                set -e
-                mount -t tmpfs -o size=4m tmpfs /dev/shm
-                \(podman) load -q -i \(try TestImages.busybox().archive)
-                \(podman) run --rm --network netctlweb --cgroup-parent \(cgroupParent) \(image) \
-                    sh -c 'ip -4 addr show eth0 && ping -c 1 -W 2 198.18.61.250'
-                \(podman) run -d --name web --network netctlweb --cgroup-parent \(cgroupParent) -p 8080:80 \(image) \
-                    sh -c 'mkdir -p /www && echo served-by-podman > /www/index.html && exec httpd -f -p 80 -h /www' >/dev/null
-                # Until httpd listens (readiness, not a measure of time).
-                for i in $(seq 100); do
-                    if ip netns exec \(client.namespace.name) curl -s -m 2 http://\(Client.hostAddress):8080/index.html; then break; fi
-                    sleep 0.1
-                done
-                \(podman) rm -f -t 0 web >/dev/null
-                """
-                try script.write(toFile: directory + "/podman.sh", atomically: true, encoding: .utf8)
-                let run = try runCommand(["unshare", "-m", "--propagation", "private", "--",
-                                          "nsenter", "--net=/run/netns/\(netctl.host.name)", "--",
-                                          "sh", directory + "/podman.sh"],
-                                         environment: ["CONTAINERS_CONF": directory + "/containers.conf"])
-                #expect(run.status == 0, "podman: \(run.stdout)\(run.stderr)")
-                #expect(run.stdout.contains("inet 198.18.61."), "\(run.stdout)")
-                #expect(run.stdout.contains("1 packets received"), "\(run.stdout)")
-                #expect(run.stdout.contains("served-by-podman"), "\(run.stdout)\(run.stderr)")
-                try Self.expectNothingLeft(netctl, hostLinks: hostLinks, namespaces: namespaces)
-                #expect(try !netctl.host.run(["nft", "list", "ruleset"]).stdout.contains("8080"))
-                // No conmon, container or podman process of this test is left.
-                #expect(processes(mentioning: directory).isEmpty, "left running: \(processes(mentioning: directory))")
             }
         }
     }

@@ -16,7 +16,43 @@ import Glibc
 //   it stops;
 // - one engine test runs at a time (they share the cgroup trees and are heavy on 2 cores).
 
-private let engineTests = NSLock()
+// A semaphore, not a lock: PodmanSetup takes it in init and gives it back in cleanUp,
+// which a test may call from another thread.
+private let engineTests = DispatchSemaphore(value: 1)
+
+/// Runs `body` as the only engine test running (dockerd, containerd and podman share the
+/// host's cgroup trees and podman's lock file).
+public func withEngineLock<T>(_ body: () throws -> T) rethrows -> T {
+    engineTests.wait()
+    defer { engineTests.signal() }
+    return try body()
+}
+
+func takeEngineLock() { engineTests.wait() }
+func giveEngineLock() { engineTests.signal() }
+
+/// What podman leaves on the host whatever its roots: its shared-memory lock file, the
+/// directory of its network files, runc's default state root (conmon's cleanup calls the
+/// runtime without podman's `--runtime-flag`s), and the cgroups it makes for conmon
+/// (cgroupfs manager).
+/// Read before a podman test; `remove()` takes away what was not there before.
+public struct PodmanLeftovers: Sendable {
+    static let files = ["/dev/shm/libpod_lock", "/run/containers", "/run/runc"]
+    static let cgroup = "libpod_parent"
+    let existed: Set<String>
+
+    public static func read() -> PodmanLeftovers {
+        var existed = Set(files.filter { FileManager.default.fileExists(atPath: $0) })
+        if FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/\(cgroup)") { existed.insert(cgroup) }
+        return PodmanLeftovers(existed: existed)
+    }
+
+    /// Call holding the engine lock, with no podman of the test's running.
+    public func remove() {
+        for file in Self.files where !existed.contains(file) { try? FileManager.default.removeItem(atPath: file) }
+        if !existed.contains(Self.cgroup) { removeCgroupTree(named: Self.cgroup) }
+    }
+}
 
 /// What an engine could change in the host's network set-up.
 public struct HostNetworkState: Equatable, Sendable {
@@ -273,8 +309,8 @@ public final class DockerDaemon {
 /// `runtimes` are `--add-runtime NAME=PATH`.
 public func withDockerd<T>(netns: String? = nil, runtimes: [String: String] = [:], arguments: [String] = [],
                            _ body: (DockerDaemon) throws -> T) throws -> T {
-    engineTests.lock()
-    defer { engineTests.unlock() }
+    engineTests.wait()
+    defer { engineTests.signal() }
     let before = HostNetworkState.read()
     let directory = "/tmp/" + uniqueName("ncd")
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -370,8 +406,8 @@ public final class Containerd {
 /// with `binds` (host path → path inside, each existing) mounted in its mount namespace,
 /// which `ctr` runs in too; stops it after and leaves the host as it was.
 public func withContainerd<T>(netns: String? = nil, binds: [(String, String)] = [], _ body: (Containerd) throws -> T) throws -> T {
-    engineTests.lock()
-    defer { engineTests.unlock() }
+    engineTests.wait()
+    defer { engineTests.signal() }
     let before = HostNetworkState.read()
     let directory = "/tmp/" + uniqueName("ncc")
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -22,10 +22,32 @@ public final class PodmanSetup {
         URL(fileURLWithPath: NetctlHarness.binary).deletingLastPathComponent().appendingPathComponent("netctl-runc").path
     }
 
+    /// What podman leaves on the host, as it was before this setup.
+    private let leftovers: PodmanLeftovers
+    private var cleaned = false
+
+    /// Takes the engine lock (one engine test at a time), given back by `cleanUp`.
     public init() throws {
+        takeEngineLock()
+        leftovers = PodmanLeftovers.read()
         directory = NSTemporaryDirectory() + uniqueName("netctl-podman-")
         runtimeRoot = directory + "/runc"
         runtime = directory + "/bin/netctl-runc"
+        do {
+            try writeConfiguration()
+        } catch {
+            cleanUp()
+            throw error
+        }
+        let loaded: PodmanResult
+        do { loaded = try podman("load", "-i", try TestImages.busybox().archive) } catch { cleanUp(); throw error }
+        guard loaded.status == 0 else {
+            cleanUp()
+            throw HarnessError("podman load: \(loaded.stderr)")
+        }
+    }
+
+    private func writeConfiguration() throws {
         let files = FileManager.default
         try files.createDirectory(atPath: directory + "/bin", withIntermediateDirectories: true)
         try files.createDirectory(atPath: directory + "/tmp", withIntermediateDirectories: true)
@@ -50,11 +72,6 @@ public final class PodmanSetup {
         exec '\(Self.netctlRunc)' --root '\(runtimeRoot)' "$@"
         """.write(toFile: runtime, atomically: true, encoding: .utf8)
         try files.setAttributes([.posixPermissions: 0o755], ofItemAtPath: runtime)
-        let loaded = try podman("load", "-i", try TestImages.busybox().archive)
-        guard loaded.status == 0 else {
-            cleanUp()
-            throw HarnessError("podman load: \(loaded.stderr)")
-        }
     }
 
     public var environment: [String: String] {
@@ -122,10 +139,14 @@ public final class PodmanSetup {
     /// Removes every container and image, kills what is left of ours by pid, unmounts and
     /// deletes the directory.
     public func cleanUp() {
+        guard !cleaned else { return }
+        cleaned = true
         _ = try? podman("rm", "--all", "--force", "--time", "0")
         _ = try? podman("rmi", "--all", "--force")
         for pid in processes() { kill(pid, SIGKILL) }
         for point in mounts().sorted(by: >) { _ = umount2(point, Int32(MNT_DETACH)) }
         try? FileManager.default.removeItem(atPath: directory)
+        leftovers.remove()
+        giveEngineLock()
     }
 }
