@@ -136,6 +136,29 @@ import TestSupport
         #expect(seen.first?.prefix(3) == ["created", "running", "stopped"])
     }
 
+    /// Two starts of one container at once: one starts it, the other is refused, neither
+    /// waits forever; a start after the first process was killed is refused too.
+    @Test func concurrentStartsAndAStartAfterAKill() throws {
+        let scratch = Scratch()
+        let bundle = try scratch.bundle("starts", args: ["sleep", "100"])
+        let runtime = scratch.runtime(Self.netctlRunc)
+        let id = uniqueName("nctstarts")
+        scratch.delete(runtime, id)
+        try #require(try runtime.call("create", "--bundle", bundle.path, id).status == 0)
+        let starts = try runConcurrently(Array(repeating: ["timeout", "20", Self.netctlRunc, "--root", runtime.root, "start", id], count: 2))
+        #expect(starts.map(\.status).sorted() == [0, 1], "\(starts.map { "\($0.status): \($0.stderr)" })")
+        #expect(starts.contains { $0.stderr.contains("cannot start an already running container") }, "\(starts.map(\.stderr))")
+        #expect(try runtime.status(id) == "running")
+
+        let killed = uniqueName("nctkilled")
+        scratch.delete(runtime, killed)
+        try #require(try runtime.call("create", "--bundle", bundle.path, killed).status == 0)
+        let pid = try #require(try runtime.state(killed)["pid"] as? Int)
+        kill(pid_t(pid), SIGKILL)
+        let start = try runCommand(["timeout", "20", Self.netctlRunc, "--root", runtime.root, "start", killed])
+        #expect(start.status == 1, "start of a container whose process was killed: \(start.status) \(start.stderr)")
+    }
+
     @Test func signalsByNameAndNumberAndKillAll() throws {
         let scratch = Scratch()
         // PID 1 traps TERM (exit 7 would end the container), children sleep.

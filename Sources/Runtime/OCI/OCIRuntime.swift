@@ -138,6 +138,12 @@ public final class OCIRuntime {
     /// process), poststart hooks just after.
     public func start(_ id: String) throws {
         let record = try record(id)
+        // One start at a time per container: a second waits for the first, then finds the
+        // container running (its read of the FIFO would otherwise wait for a writer forever).
+        let lock = open("\(storage)/\(id)", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard lock >= 0 else { throw RuntimeError.system("start \(id): open \(storage)/\(id)") }
+        defer { close(lock) }
+        _ = retrying { flock(lock, LOCK_EX) }
         let status = try state(id).status
         guard status == "created" else {
             guard runcCompatible else { throw RuntimeError("container \"\(id)\" is not in the created state") }
@@ -152,10 +158,22 @@ public final class OCIRuntime {
                 throw error
             }
         }
-        let fd = open(fifo(id), O_RDONLY | O_CLOEXEC)
+        // Opened without blocking, and read as the first process writes its byte, while that
+        // process lives: one killed before `start` never opens the FIFO, as runc has it.
+        let fd = open(fifo(id), O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw RuntimeError.system("start \(id): open \(fifo(id))") }
+        let process = ProcessStamp(pid: record.pid, start: record.pidStart)
         var byte: UInt8 = 0
-        let count = read(fd, &byte, 1)
+        var count = -1
+        while count != 1 {
+            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&ready, 1, 100) > 0 {
+                count = read(fd, &byte, 1)
+                if count == 0 { break }  // the writer closed without its byte: it failed
+            } else if !process.isAlive {
+                break
+            }
+        }
         close(fd)
         unlink(fifo(id))
         guard count == 1 else { throw RuntimeError("start \(id): the container process (pid \(record.pid)) is gone") }
