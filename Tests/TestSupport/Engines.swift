@@ -315,14 +315,30 @@ public func withDockerd<T>(netns: String? = nil, runtimes: [String: String] = [:
     let directory = "/tmp/" + uniqueName("ncd")
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     let docker = DockerDaemon(directory: directory, netns: netns)
-    defer {
+    var changed: [String] = []
+    let result = try afterwards({
         docker.stop()
-        before.restore()
+        changed = before.restore()
         // vfs layers are plain directories; the data root goes with the rest.
         try? FileManager.default.removeItem(atPath: directory)
+    }) {
+        try docker.start(runtimes: runtimes, arguments: arguments)
+        return try body(docker)
     }
-    try docker.start(runtimes: runtimes, arguments: arguments)
-    return try body(docker)
+    try expectUnchanged(changed, by: "dockerd")
+    return result
+}
+
+/// `body`, then `cleanUp` however it ended.
+func afterwards<T>(_ cleanUp: () -> Void, _ body: () throws -> T) throws -> T {
+    defer { cleanUp() }
+    return try body()
+}
+
+/// An engine that changed the host's firewall or forwarding fails its test, though the
+/// fixture put it back.
+func expectUnchanged(_ changed: [String], by engine: String) throws {
+    guard changed.isEmpty else { throw HarnessError("\(engine) changed the host's \(changed.joined(separator: ", ")) (put back)") }
 }
 
 // MARK: containerd
@@ -412,14 +428,18 @@ public func withContainerd<T>(netns: String? = nil, binds: [(String, String)] = 
     let directory = "/tmp/" + uniqueName("ncc")
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     let containerd = Containerd(directory: directory, netns: netns)
-    defer {
+    var changed: [String] = []
+    let result = try afterwards({
         containerd.stop()
-        before.restore()
+        changed = before.restore()
         unmountBelow(directory)
         try? FileManager.default.removeItem(atPath: directory)
+    }) {
+        try containerd.start(binds: binds)
+        return try body(containerd)
     }
-    try containerd.start(binds: binds)
-    return try body(containerd)
+    try expectUnchanged(changed, by: "containerd")
+    return result
 }
 
 /// Lazily unmounts whatever the host sees mounted below `directory` (nothing, when the
