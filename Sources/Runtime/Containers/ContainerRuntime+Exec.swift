@@ -74,14 +74,7 @@ extension ContainerRuntime {
             plan.stdio = [input, 1, 2]
         }
         let pid = try Launcher.spawn(plan, what: "exec in \(record.name)")
-        shim_forward_signals(pid)
-        if let console {
-            let master = try console.receiveMaster()
-            Terminal.relay(master: master, interactive: request.interactive)
-            close(master)
-        }
-        let (code, _) = Launcher.wait(pid)
-        shim_forward_signals(-1)
+        let code = try Launcher.waitForwarding(pid, console: console, interactive: request.interactive)
         return code
     }
 }

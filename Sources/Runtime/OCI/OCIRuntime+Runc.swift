@@ -276,14 +276,7 @@ extension OCIRuntime {
         let pid = try Launcher.spawn(plan, what: "exec in \(id)")
         if let pidFile = options.pidFile { try Self.writePIDFile(pid, to: pidFile) }
         if options.detach { return 0 }
-        shim_forward_signals(pid)
-        if let console {
-            let master = try console.receiveMaster()
-            Terminal.relay(master: master, interactive: true)
-            close(master)
-        }
-        let (code, _) = Launcher.wait(pid)
-        shim_forward_signals(-1)
+        let code = try Launcher.waitForwarding(pid, console: console, interactive: true)
         return code
     }
 

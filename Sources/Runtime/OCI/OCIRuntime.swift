@@ -273,14 +273,7 @@ public final class OCIRuntime {
             _ = Launcher.wait(pid)
             throw error
         }
-        shim_forward_signals(pid)
-        if let console {
-            let master = try console.receiveMaster()
-            Terminal.relay(master: master, interactive: true)
-            close(master)
-        }
-        let (code, _) = Launcher.wait(pid)
-        shim_forward_signals(-1)
+        let code = try Launcher.waitForwarding(pid, console: console, interactive: true)
         try? OCIHooks.run(spec.hooks?.poststop, kind: "poststop",
                           state: RuntimeState(id: id, pid: 0, status: "stopped", bundle: bundle, annotations: spec.annotations))
         return code

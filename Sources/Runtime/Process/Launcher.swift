@@ -85,6 +85,20 @@ enum Launcher {
     }
 
     /// waitpid until the process ends: its exit code, or 128 + the signal, as a shell.
+    /// Waits for a process this one started in the foreground (a bundle's, an exec'd
+    /// command) with this one's signals forwarded to it and, with a console, its terminal
+    /// relayed to this one's: its exit code.
+    static func waitForwarding(_ pid: pid_t, console: Console?, interactive: Bool) throws -> Int32 {
+        shim_forward_signals(pid)
+        defer { shim_forward_signals(-1) }
+        if let console {
+            let master = try console.receiveMaster()
+            Terminal.relay(master: master, interactive: interactive)
+            close(master)
+        }
+        return wait(pid).code
+    }
+
     static func wait(_ pid: pid_t) -> (code: Int32, signal: Int32?) {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
