@@ -4,7 +4,7 @@ import TestSupport
 import Testing
 
 /// The real CNI runtimes run netctl-cni: containerd's `ctr run --cni` and Podman's CNI
-/// network backend. A container each starts on a netctl network reaches a sandbox netctl
+/// network backend. A container each starts on a netctl network reaches a container netctl
 /// started on it, and removing the container leaves nothing behind.
 @Suite("netctl-cni: containerd and Podman as its runtimes", .serialized)
 struct CNIClientTests {
@@ -33,11 +33,15 @@ struct CNIClientTests {
         #expect(!inspect.contains("cni-"))
     }
 
-    @Test func containerdCtrRunWithCNIReachesANetctlSandbox() throws {
+    @Test func containerdCtrRunWithCNIReachesANetctlContainer() throws {
         try withNetctl { netctl in
             try netctl.ok("network", "create", "--subnet", "198.18.60.0/24", "web")
-            let peer = try netctl.makeSandbox()
-            try netctl.ok("network", "connect", "--ip", "198.18.60.250", "web", peer)
+            // A container netctl runs on the same network: the client's container must reach it.
+            let netctlImage = try netctl.importBusybox()
+            let peer = uniqueName("nctpeer")
+            try netctl.ok("run", "-d", "--name", peer, "--network", "web", netctlImage, "sleep", "300")
+            defer { _ = try? netctl.netctl("rm", "-f", peer) }
+            let peerAddress = try #require(try netctl.address(of: peer, on: "web"))
             let hostLinks = try netctl.hostLinks()
             let namespaces = Set(NetworkNamespace.names())
 
@@ -59,7 +63,7 @@ struct CNIClientTests {
             try withContainerd(netns: netctl.host.name, binds: [(configDirectory, "/etc/cni/net.d"), (opt, "/opt")]) { containerd in
                 let image = try containerd.importBusybox()
                 let run = try containerd.ctr(["run", "--rm", "--cni", image, uniqueName("cnictr"),
-                                              "sh", "-c", "ip -4 addr show eth0 && ping -c 1 -W 2 198.18.60.250"])
+                                              "sh", "-c", "ip -4 addr show eth0 && ping -c 1 -W 2 \(peerAddress)"])
                 #expect(run.status == 0, "ctr run: \(run.stdout)\(run.stderr)\n\(containerd.log.suffix(3000))")
                 #expect(run.stdout.contains("inet 198.18.60."), "\(run.stdout)")
                 #expect(run.stdout.contains("1 packets received"), "\(run.stdout)")
@@ -72,7 +76,7 @@ struct CNIClientTests {
     /// (a tmpfs on /dev/shm for its locks, its network namespaces mounted there only), with
     /// runc (crun refuses this machine's hybrid cgroups) and ulimits this kernel allows
     /// (no CAP_SYS_RESOURCE: podman's default nofile cannot be set).
-    @Test func podmanWithItsCNIBackendReachesANetctlSandboxAndPublishesAPort() throws {
+    @Test func podmanWithItsCNIBackendReachesANetctlContainerAndPublishesAPort() throws {
         // One engine test at a time; what podman leaves on the host (its cgroups for conmon,
         // /run/containers) goes after, unless it was there before.
         try withEngineLock {
@@ -81,8 +85,12 @@ struct CNIClientTests {
             try withNetctl { netctl in
                 try withClient(of: netctl) { client in
                     try netctl.ok("network", "create", "--subnet", "198.18.61.0/24", "web")
-                    let peer = try netctl.makeSandbox()
-                    try netctl.ok("network", "connect", "--ip", "198.18.61.250", "web", peer)
+                    // A container netctl runs on the same network: the client's container must reach it.
+                    let netctlImage = try netctl.importBusybox()
+                    let peer = uniqueName("nctpeer")
+                    try netctl.ok("run", "-d", "--name", peer, "--network", "web", netctlImage, "sleep", "300")
+                    defer { _ = try? netctl.netctl("rm", "-f", peer) }
+                    let peerAddress = try #require(try netctl.address(of: peer, on: "web"))
                     let hostLinks = try netctl.hostLinks()
                     let namespaces = Set(NetworkNamespace.names())
 
@@ -119,7 +127,7 @@ struct CNIClientTests {
                     mount -t tmpfs -o size=4m tmpfs /dev/shm
                     \(podman) load -q -i \(try TestImages.busybox().archive)
                     \(podman) run --rm --network netctlweb --cgroup-parent \(cgroupParent) \(image) \
-                        sh -c 'ip -4 addr show eth0 && ping -c 1 -W 2 198.18.61.250'
+                        sh -c 'ip -4 addr show eth0 && ping -c 1 -W 2 \(peerAddress)'
                     \(podman) run -d --name web --network netctlweb --cgroup-parent \(cgroupParent) -p 8080:80 \(image) \
                         sh -c 'mkdir -p /www && echo served-by-podman > /www/index.html && exec httpd -f -p 80 -h /www' >/dev/null
                     # Until httpd listens (readiness, not a measure of time).

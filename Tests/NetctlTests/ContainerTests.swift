@@ -258,9 +258,7 @@ import TestSupport
     }
 
     private func inspectAddress(_ netctl: NetctlHarness, _ container: String, network: String) throws -> String? {
-        let json = try JSONSerialization.jsonObject(with: Data(try netctl.ok("inspect", container).utf8)) as? [[String: Any]]
-        let settings = json?.first?["NetworkSettings"] as? [String: Any]
-        return ((settings?["Networks"] as? [String: Any])?[network] as? [String: Any])?["IPAddress"] as? String
+        try netctl.address(of: container, on: network)
     }
 
     private func waitUntil(seconds: Double = 5, _ condition: () throws -> Bool) throws {

@@ -69,6 +69,13 @@ public final class NetctlHarness {
         return "nctest/busybox"
     }
 
+    /// A container's address on a network, as `netctl inspect` gives it (Docker's fields).
+    public func address(of container: String, on network: String) throws -> String? {
+        let json = try JSONSerialization.jsonObject(with: Data(try ok("inspect", container).utf8)) as? [[String: Any]]
+        let settings = json?.first?["NetworkSettings"] as? [String: Any]
+        return ((settings?["Networks"] as? [String: Any])?[network] as? [String: Any])?["IPAddress"] as? String
+    }
+
     /// `netctl sandbox create` under a unique name.
     public func makeSandbox() throws -> String {
         let name = sandboxName()
