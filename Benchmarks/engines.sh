@@ -15,7 +15,8 @@
 #   the CNI_* variables, the configuration on stdin, no shell). Skipped, with a line saying
 #   so, when netctl-cni is not built yet.
 # crun refuses this host's hybrid cgroup layout, so podman runs inside `unshare -m` with
-# /sys/fs/cgroup/unified unmounted there (all three runtimes pay the same), and with /run a
+# /sys/fs/cgroup/unified unmounted there (all three runtimes pay the same), with a tmpfs of
+# its own on /dev/shm (podman's lock file, libpod_lock, goes with it), and with /run a
 # directory of the benchmark's, so the runtimes' default state roots (/run/crun, /run/runc,
 # /run/netctl-runc) are the benchmark's too. Everything is under one temp dir and removed;
 # the host's iptables rules and forwarding switches are compared before and after and put
@@ -144,6 +145,7 @@ PODMAN="podman --root $PODDIR/storage --runroot $PODDIR/run --storage-driver vfs
 RUN="run --rm --network none --cgroup-parent /$PODMAN_CGROUP $IMAGE true"
 unshare -m sh -c "umount /sys/fs/cgroup/unified 2>/dev/null || true
   mount --bind '$PODDIR/run-dir' /run || exit 1
+  mount -t tmpfs -o size=4m tmpfs /dev/shm || exit 1
   $PODMAN load -q -i .build/test-images/archive.tar >/dev/null 2>&1 || exit 1
   hyperfine -N --style none --warmup 3 --runs $RUNS --export-json '$OUT/engines-podman.json' \
     -n 'podman, netctl-runc' '$PODMAN --runtime $NETCTL_RUNC $RUN' \
