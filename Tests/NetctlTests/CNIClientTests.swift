@@ -22,6 +22,15 @@ struct CNIClientTests {
         """
     }
 
+    /// Network `web` on `subnet` with a container `netctl run` started on it, which the
+    /// client's container must reach: that container's address (the harness removes it).
+    static func webWithANetctlContainer(_ netctl: NetctlHarness, subnet: String) throws -> String {
+        try netctl.ok("network", "create", "--subnet", subnet, "web")
+        let peer = uniqueName("nctpeer")
+        try netctl.ok("run", "-d", "--name", peer, "--network", "web", try netctl.importBusybox(), "sleep", "300")
+        return try #require(try netctl.address(of: peer, on: "web"))
+    }
+
     /// What must be as it was after a client removed its container: no endpoint or sandbox
     /// in netctl, no extra link in the netctl host, no port element, nothing to reconcile.
     static func expectNothingLeft(_ netctl: NetctlHarness, hostLinks: Set<String>, namespaces: Set<String>) throws {
@@ -35,13 +44,7 @@ struct CNIClientTests {
 
     @Test func containerdCtrRunWithCNIReachesANetctlContainer() throws {
         try withNetctl { netctl in
-            try netctl.ok("network", "create", "--subnet", "198.18.60.0/24", "web")
-            // A container netctl runs on the same network: the client's container must reach it.
-            let netctlImage = try netctl.importBusybox()
-            let peer = uniqueName("nctpeer")
-            try netctl.ok("run", "-d", "--name", peer, "--network", "web", netctlImage, "sleep", "300")
-            defer { _ = try? netctl.netctl("rm", "-f", peer) }
-            let peerAddress = try #require(try netctl.address(of: peer, on: "web"))
+            let peerAddress = try Self.webWithANetctlContainer(netctl, subnet: "198.18.60.0/24")
             let hostLinks = try netctl.hostLinks()
             let namespaces = Set(NetworkNamespace.names())
 
@@ -84,13 +87,7 @@ struct CNIClientTests {
             defer { leftovers.remove() }
             try withNetctl { netctl in
                 try withClient(of: netctl) { client in
-                    try netctl.ok("network", "create", "--subnet", "198.18.61.0/24", "web")
-                    // A container netctl runs on the same network: the client's container must reach it.
-                    let netctlImage = try netctl.importBusybox()
-                    let peer = uniqueName("nctpeer")
-                    try netctl.ok("run", "-d", "--name", peer, "--network", "web", netctlImage, "sleep", "300")
-                    defer { _ = try? netctl.netctl("rm", "-f", peer) }
-                    let peerAddress = try #require(try netctl.address(of: peer, on: "web"))
+                    let peerAddress = try Self.webWithANetctlContainer(netctl, subnet: "198.18.61.0/24")
                     let hostLinks = try netctl.hostLinks()
                     let namespaces = Set(NetworkNamespace.names())
 

@@ -19,8 +19,7 @@ public struct ExecRequest: Sendable {
 }
 
 extension ContainerRuntime {
-    /// Runs a command inside a running container: its namespaces (the pid namespace by a
-    /// second clone, as setns on a pid namespace moves only children), its cgroups, its
+    /// Runs a command inside a running container: its namespaces and cgroups, its
     /// environment and user unless overridden. Returns the command's exit code.
     public func exec(_ request: ExecRequest) throws -> Int32 {
         let record = try container(request.container)
@@ -30,19 +29,7 @@ extension ContainerRuntime {
         var plan = LaunchPlan()
         var opened: [Int32] = []
         defer { opened.forEach { close($0) } }
-        let kinds: [(String, Int32)] = [("ipc", SHIM_CLONE_NEWIPC), ("uts", SHIM_CLONE_NEWUTS), ("net", SHIM_CLONE_NEWNET),
-                                        ("pid", SHIM_CLONE_NEWPID), ("mnt", SHIM_CLONE_NEWNS)]
-        for (name, type) in kinds {
-            let fd = open("/proc/\(record.state.pid)/ns/\(name)", O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw RuntimeError.system("exec: container \(record.name): \(name) namespace") }
-            opened.append(fd)
-            plan.namespaces.append((fd, type))
-        }
-        plan.forkAfterSetns = true
-        if let cgroups = record.cgroups {
-            plan.cgroupFDs = try cgroups.procsDescriptors()
-            opened += plan.cgroupFDs
-        }
+        try plan.join(record.state.pid, cgroups: record.cgroups, container: record.name, opened: &opened)
         if let user = request.user {
             let image = try images.image(id: record.imageID)
             let identity = try UserLookup(layers: images.layerPaths(of: image)).resolve(user)

@@ -280,23 +280,9 @@ extension OCIRuntime {
         return code
     }
 
-    /// A plan that joins a running container: its namespaces (user first, mount last; pid
-    /// by a second clone) and its cgroups.
+    /// A plan that joins a running container made here.
     static func enter(_ record: Record, id: String, plan: inout LaunchPlan, opened: inout [Int32]) throws {
-        var kinds: [(String, Int32)] = [("ipc", SHIM_CLONE_NEWIPC), ("uts", SHIM_CLONE_NEWUTS), ("net", SHIM_CLONE_NEWNET),
-                                        ("pid", SHIM_CLONE_NEWPID), ("cgroup", SHIM_CLONE_NEWCGROUP), ("mnt", SHIM_CLONE_NEWNS)]
-        if access("/proc/\(record.pid)/ns/user", F_OK) == 0 { kinds.insert(("user", SHIM_CLONE_NEWUSER), at: 0) }
-        for (name, type) in kinds where !sameNamespace(record.pid, name) {
-            let fd = open("/proc/\(record.pid)/ns/\(name)", O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw RuntimeError.system("container \(id): \(name) namespace") }
-            opened.append(fd)
-            plan.namespaces.append((fd, type))
-        }
-        plan.forkAfterSetns = true
-        if let cgroups = record.cgroups {
-            plan.cgroupFDs = try cgroups.procsDescriptors()
-            opened += plan.cgroupFDs
-        }
+        try plan.join(record.pid, cgroups: record.cgroups, container: id, opened: &opened)
     }
 
     /// startContainer hooks, as runtime-spec has them: in the container's namespaces (the
@@ -334,11 +320,7 @@ extension OCIRuntime {
     }
 
     /// Whether a process shares this one's namespace of a kind (then there is nothing to join).
-    static func sameNamespace(_ pid: Int32, _ kind: String) -> Bool {
-        var theirs = stat(), ours = stat()
-        guard stat("/proc/\(pid)/ns/\(kind)", &theirs) == 0, stat("/proc/self/ns/\(kind)", &ours) == 0 else { return false }
-        return theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev
-    }
+
 }
 
 /// runc's --console-socket: a Unix stream socket the caller listens on; the container's

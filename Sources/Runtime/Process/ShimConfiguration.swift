@@ -180,3 +180,33 @@ private final class CMemory {
         blocks.removeAll()
     }
 }
+
+extension LaunchPlan {
+    /// Joins a running container's process `pid`: its namespaces that are not this
+    /// process's own (user first, mount last; pid by a second clone, as setns on a pid
+    /// namespace moves only children) and its cgroups. Descriptors it opens are added to
+    /// `opened`, for the caller to close after the spawn.
+    mutating func join(_ pid: pid_t, cgroups: Cgroups?, container: String, opened: inout [Int32]) throws {
+        var kinds: [(String, Int32)] = [("ipc", SHIM_CLONE_NEWIPC), ("uts", SHIM_CLONE_NEWUTS), ("net", SHIM_CLONE_NEWNET),
+                                        ("pid", SHIM_CLONE_NEWPID), ("cgroup", SHIM_CLONE_NEWCGROUP), ("mnt", SHIM_CLONE_NEWNS)]
+        if access("/proc/\(pid)/ns/user", F_OK) == 0 { kinds.insert(("user", SHIM_CLONE_NEWUSER), at: 0) }
+        for (name, type) in kinds where !Self.sameNamespace(pid, name) {
+            let fd = open("/proc/\(pid)/ns/\(name)", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw RuntimeError.system("container \(container): \(name) namespace") }
+            opened.append(fd)
+            namespaces.append((fd, type))
+        }
+        forkAfterSetns = true
+        if let cgroups {
+            cgroupFDs = try cgroups.procsDescriptors()
+            opened += cgroupFDs
+        }
+    }
+
+    /// Whether `pid` is in this process's namespace of `kind`.
+    static func sameNamespace(_ pid: Int32, _ kind: String) -> Bool {
+        var theirs = stat(), ours = stat()
+        guard stat("/proc/\(pid)/ns/\(kind)", &theirs) == 0, stat("/proc/self/ns/\(kind)", &ours) == 0 else { return false }
+        return theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev
+    }
+}
